@@ -1,0 +1,139 @@
+// Per-op attribute structs of the IR, with named fields (never integer keys). Defaults are ONNX's.
+// These describe the model; they compute nothing. Opset-dependent forms are normalized on import
+// and recorded so that export reproduces the original opset's form.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace hqp::ir {
+
+struct NoAttrs {
+  bool operator==(const NoAttrs&) const = default;
+};
+
+enum class AutoPad { kNotSet, kSameUpper, kSameLower, kValid };
+
+// Conv: spatial vectors have one entry per spatial dim; empty means "not given" (defaults: strides
+// and dilations 1, pads 0, kernel_shape from the weight). pads = [begin..., end...] as in ONNX.
+struct ConvAttrs {
+  std::vector<int64_t> kernel_shape;
+  std::vector<int64_t> strides;
+  std::vector<int64_t> dilations;
+  std::vector<int64_t> pads;
+  int64_t group = 1;
+  AutoPad auto_pad = AutoPad::kNotSet;
+  bool operator==(const ConvAttrs&) const = default;
+};
+
+// AveragePool and MaxPool. kernel_shape is required by ONNX.
+struct PoolAttrs {
+  std::vector<int64_t> kernel_shape;
+  std::vector<int64_t> strides;
+  std::vector<int64_t> dilations;  // MaxPool (opset >= 10) only
+  std::vector<int64_t> pads;
+  AutoPad auto_pad = AutoPad::kNotSet;
+  int64_t ceil_mode = 0;
+  int64_t count_include_pad = 0;  // AveragePool only
+  int64_t storage_order = 0;      // MaxPool only; only 0 (row-major) is supported for Indices
+  bool operator==(const PoolAttrs&) const = default;
+};
+
+// BatchNormalization in inference form. training_mode (opset >= 14) must be 0 to execute.
+struct BatchNormAttrs {
+  float epsilon = 1e-5f;
+  float momentum = 0.9f;
+  int64_t training_mode = 0;
+  bool operator==(const BatchNormAttrs&) const = default;
+};
+
+// Clip: opset < 11 carries min/max as attributes; opset >= 11 as optional inputs (then unset here).
+struct ClipAttrs {
+  std::optional<float> min;
+  std::optional<float> max;
+  bool operator==(const ClipAttrs&) const = default;
+};
+
+struct HardSigmoidAttrs {
+  float alpha = 0.2f;
+  float beta = 0.5f;
+  bool operator==(const HardSigmoidAttrs&) const = default;
+};
+
+struct FlattenAttrs {
+  int64_t axis = 1;
+  bool operator==(const FlattenAttrs&) const = default;
+};
+
+struct ReshapeAttrs {
+  int64_t allowzero = 0;  // opset >= 14
+  bool operator==(const ReshapeAttrs&) const = default;
+};
+
+struct TransposeAttrs {
+  std::vector<int64_t> perm;  // empty: reverse the dims
+  bool operator==(const TransposeAttrs&) const = default;
+};
+
+// Squeeze / Unsqueeze: opset < 13 carries axes as an attribute; opset >= 13 as an input.
+struct AxesAttrs {
+  std::optional<std::vector<int64_t>> axes;
+  bool operator==(const AxesAttrs&) const = default;
+};
+
+// Shape (opset >= 15 start/end slicing of the shape).
+struct ShapeAttrs {
+  std::optional<int64_t> start;
+  std::optional<int64_t> end;
+  bool operator==(const ShapeAttrs&) const = default;
+};
+
+// Gather, Concat, QuantizeLinear, DequantizeLinear: one axis. `present` records whether the model
+// spelled the attribute (Concat requires it; the others default: Gather 0, Q/DQ 1).
+struct AxisAttrs {
+  int64_t axis = 0;
+  bool present = false;
+  bool operator==(const AxisAttrs&) const = default;
+};
+
+struct GemmAttrs {
+  float alpha = 1.0f;
+  float beta = 1.0f;
+  int64_t trans_a = 0;
+  int64_t trans_b = 0;
+  bool operator==(const GemmAttrs&) const = default;
+};
+
+// Dropout is the identity at inference. opset < 12 carries ratio as an attribute.
+struct DropoutAttrs {
+  std::optional<float> ratio;
+  std::optional<int64_t> seed;
+  bool operator==(const DropoutAttrs&) const = default;
+};
+
+// Constant: the value, whichever attribute spelled it (`value`, `value_float`, `value_ints`, ...).
+struct ConstantAttrs {
+  enum class Form { kValue, kValueFloat, kValueFloats, kValueInt, kValueInts };
+  Tensor value;
+  Form form = Form::kValue;
+  bool operator==(const ConstantAttrs& o) const { return form == o.form && value.equals(o.value); }
+};
+
+// Softmax: opset >= 13 normalizes along `axis` only; opset < 13 coerces the input to 2-D at
+// `axis` and normalizes each row (legacy_coerce_2d = true).
+struct SoftmaxAttrs {
+  int64_t axis = -1;
+  bool legacy_coerce_2d = false;
+  bool operator==(const SoftmaxAttrs&) const = default;
+};
+
+using Attrs = std::variant<NoAttrs, ConvAttrs, PoolAttrs, BatchNormAttrs, ClipAttrs, HardSigmoidAttrs,
+                           FlattenAttrs, ReshapeAttrs, TransposeAttrs, AxesAttrs, ShapeAttrs, AxisAttrs,
+                           GemmAttrs, DropoutAttrs, ConstantAttrs, SoftmaxAttrs>;
+
+}  // namespace hqp::ir

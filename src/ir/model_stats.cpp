@@ -1,0 +1,71 @@
+// Parameter and MAC counting.
+#include "ir/model_stats.h"
+
+namespace hqp::ir {
+
+namespace {
+
+// Dim at batch 1: static value, symbolic/unknown as 1.
+int64_t dim1(const Dim& d) { return d.is_static() ? d.value : 1; }
+
+int64_t numel1(const Dims& ds, size_t begin, size_t end) {
+  int64_t n = 1;
+  for (size_t i = begin; i < end && i < ds.size(); ++i) n *= dim1(ds[i]);
+  return n;
+}
+
+int64_t node_macs(const Node& n) {
+  const Value* out = n.output(0);
+  if (out == nullptr || !out->shape) return 0;
+  const Dims& os = *out->shape;
+  switch (n.kind) {
+    case OpKind::Conv: {
+      const Value* w = n.input(1);
+      if (!w || !w->shape || os.size() < 2) return 0;
+      const Dims& ws = *w->shape;
+      // OC * spatial_out * (IC/G) * K...; batch excluded.
+      return numel1(os, 1, os.size()) * numel1(ws, 1, ws.size());
+    }
+    case OpKind::Gemm: {
+      const Value* a = n.input(0);
+      if (!a || !a->shape || a->shape->size() != 2) return 0;
+      const int64_t k = dim1((*a->shape)[n.attr<GemmAttrs>().trans_a ? 0 : 1]);
+      return dim1(os[0]) * dim1(os[1]) * k;  // a symbolic batch M counts as 1
+    }
+    case OpKind::MatMul: {
+      const Value* a = n.input(0);
+      if (!a || !a->shape || a->shape->empty()) return 0;
+      const int64_t k = dim1(a->shape->back());
+      return numel1(os, 0, os.size()) * k;  // symbolic (batch) dims count as 1
+    }
+    default: return 0;
+  }
+}
+
+}  // namespace
+
+ModelStats compute_stats(const Graph& graph) {
+  ModelStats s;
+  for (const Value* v : graph.initializers()) {
+    if (v->dtype == DType::kF32) s.params += v->data.numel();
+  }
+  auto order = graph.topological_order();
+  if (!order.ok()) return s;
+  for (const Node* n : *order) {
+    ++s.nodes;
+    ++s.op_counts[std::string(op_name(n->kind))];
+    LayerStats l;
+    l.name = n->name;
+    l.op = std::string(op_name(n->kind));
+    if (const Value* out = n->output(0); out && out->shape) l.output_shape = dims_to_string(*out->shape);
+    for (const Value* in : n->inputs()) {
+      if (in && in->is_initializer() && in->dtype == DType::kF32) l.params += in->data.numel();
+    }
+    l.macs = node_macs(*n);
+    s.macs += l.macs;
+    s.layers.push_back(std::move(l));
+  }
+  return s;
+}
+
+}  // namespace hqp::ir

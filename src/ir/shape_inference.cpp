@@ -1,0 +1,904 @@
+// Per-op type/shape inference (one definition used by graph inference and by the executors),
+// symbolic shape-value propagation for Shape->Gather->Concat->Reshape chains, and conv/pool
+// window geometry.
+#include "ir/shape_inference.h"
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+
+namespace hqp::ir {
+
+namespace {
+
+// Limit on the element count of tensors whose content is tracked symbolically.
+constexpr int64_t kMaxShapeValueElems = 64;
+
+using Outputs = std::vector<InferOutput>;
+
+struct Ctx {
+  const Node& node;
+  std::span<const InferInput> in;
+  int64_t opset;
+
+  const InferInput& input(size_t i) const {
+    static const InferInput kAbsent;
+    return i < in.size() ? in[i] : kAbsent;
+  }
+  bool has(size_t i) const { return i < in.size() && in[i].present; }
+
+  template <typename... Args>
+  Status error(fmt::format_string<Args...> f, Args&&... args) const {
+    return Status(StatusCode::kInvalidArgument, fmt::format("cannot infer shapes of node '{}' ({}): ", node.name,
+                                                            op_name(node.kind)) +
+                                                    fmt::format(f, std::forward<Args>(args)...));
+  }
+  template <typename... Args>
+  Status unsupported(fmt::format_string<Args...> f, Args&&... args) const {
+    return Status(StatusCode::kUnsupported, fmt::format("cannot run node '{}' ({}): ", node.name, op_name(node.kind)) +
+                                                fmt::format(f, std::forward<Args>(args)...));
+  }
+};
+
+InferOutput out_of(DType dtype, std::optional<Dims> shape) {
+  InferOutput o;
+  o.dtype = dtype;
+  o.shape = std::move(shape);
+  return o;
+}
+
+// Integer content of an input known at inference time (a constant or a tracked shape value).
+std::optional<Dims> int_values(const InferInput& x) {
+  if (x.shape_value != nullptr) return *x.shape_value;
+  if (x.value != nullptr && x.value->defined() &&
+      (x.value->dtype() == DType::kS64 || x.value->dtype() == DType::kS32) && x.value->rank() <= 1 &&
+      x.value->numel() <= kMaxShapeValueElems) {
+    Dims d;
+    for (int64_t i = 0; i < x.value->numel(); ++i) d.push_back(Dim::fixed(x.value->element_as_int64(i)));
+    return d;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::vector<int64_t>> static_ints(const InferInput& x) {
+  auto v = int_values(x);
+  if (!v) return std::nullopt;
+  std::vector<int64_t> out;
+  for (const Dim& d : *v) {
+    if (!d.is_static()) return std::nullopt;
+    out.push_back(d.value);
+  }
+  return out;
+}
+
+Status expect_dtype(const Ctx& c, size_t i, std::initializer_list<DType> allowed, const char* what) {
+  const InferInput& x = c.input(i);
+  if (!x.present || x.dtype == DType::kUndefined) return Status();
+  for (DType t : allowed) {
+    if (x.dtype == t) return Status();
+  }
+  std::string names;
+  for (DType t : allowed) names += std::string(names.empty() ? "" : "|") + std::string(dtype_name(t));
+  return Status(StatusCode::kUnsupported, fmt::format("cannot run node '{}' ({}): {} has dtype {} (expected {})",
+                                                      c.node.name, op_name(c.node.kind), what, dtype_name(x.dtype),
+                                                      names));
+}
+
+// Merges two dims that must be equal; nullopt when they conflict.
+std::optional<Dim> unify(const Dim& a, const Dim& b) {
+  if (a.is_static() && b.is_static()) return a.value == b.value ? std::optional<Dim>(a) : std::nullopt;
+  if (a.is_static()) return a;
+  if (b.is_static()) return b;
+  if (a.is_symbolic()) return a;
+  return b;
+}
+
+// Numpy multidirectional broadcasting of two shapes.
+Result<Dims> broadcast(const Ctx& c, const Dims& a, const Dims& b) {
+  const size_t rank = std::max(a.size(), b.size());
+  Dims out(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    const Dim da = i < rank - a.size() ? Dim::fixed(1) : a[i - (rank - a.size())];
+    const Dim db = i < rank - b.size() ? Dim::fixed(1) : b[i - (rank - b.size())];
+    if (da.is_static() && da.value == 1) {
+      out[i] = db;
+    } else if (db.is_static() && db.value == 1) {
+      out[i] = da;
+    } else if (da.is_static() && db.is_static()) {
+      if (da.value != db.value) {
+        return c.error("shapes {} and {} do not broadcast (dim {}: {} vs {})", dims_to_string(a), dims_to_string(b),
+                       i, da.value, db.value);
+      }
+      out[i] = da;
+    } else if (da == db) {
+      out[i] = da;
+    } else if (da.is_static()) {
+      out[i] = da;
+    } else if (db.is_static()) {
+      out[i] = db;
+    } else {
+      out[i] = Dim::unknown();
+    }
+  }
+  return out;
+}
+
+std::optional<Shape> spatial_static(const Dims& d) {
+  Shape s;
+  for (size_t i = 2; i < d.size(); ++i) {
+    if (!d[i].is_static()) return std::nullopt;
+    s.push_back(d[i].value);
+  }
+  return s;
+}
+
+// Product of a dim range: static when all static, the single non-1 symbol when exactly one
+// symbolic dim and the rest multiply to 1, otherwise unknown.
+Dim product(const Dims& d, size_t begin, size_t end) {
+  int64_t p = 1;
+  const Dim* sym = nullptr;
+  int n_sym = 0;
+  for (size_t i = begin; i < end; ++i) {
+    if (d[i].is_static()) {
+      p *= d[i].value;
+    } else if (d[i].is_symbolic()) {
+      sym = &d[i];
+      ++n_sym;
+    } else {
+      return Dim::unknown();
+    }
+  }
+  if (n_sym == 0) return Dim::fixed(p);
+  if (n_sym == 1 && p == 1) return *sym;
+  return Dim::unknown();
+}
+
+Result<Outputs> infer_unary_same(const Ctx& c) { return Outputs{out_of(c.input(0).dtype, c.input(0).shape)}; }
+
+Result<Outputs> infer_float_unary(const Ctx& c) {
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kF32}, "input"));
+  return infer_unary_same(c);
+}
+
+Result<Outputs> infer_conv(const Ctx& c) {
+  const auto& a = c.node.attr<ConvAttrs>();
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kF32}, "input X"));
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 1, {DType::kF32}, "weight W"));
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 2, {DType::kF32}, "bias B"));
+  const InferInput& x = c.input(0);
+  const InferInput& w = c.input(1);
+  if (a.group < 1) return c.error("group must be >= 1 (group={})", a.group);
+  if (!x.shape || !w.shape) return Outputs{out_of(DType::kF32, std::nullopt)};
+  const Dims& xs = *x.shape;
+  const Dims& ws = *w.shape;
+  if (xs.size() < 3 || xs.size() > 5) return c.error("input rank must be 3..5 (rank={})", xs.size());
+  if (ws.size() != xs.size()) {
+    return c.error("weight rank {} differs from input rank {} (weight {}, input {})", ws.size(), xs.size(),
+                   dims_to_string(ws), dims_to_string(xs));
+  }
+  if (xs[1].is_static() && ws[1].is_static() && xs[1].value != ws[1].value * a.group) {
+    return c.error("input has {} channels but weight {} with group={} expects {}", xs[1].value, dims_to_string(ws),
+                   a.group, ws[1].value * a.group);
+  }
+  if (ws[0].is_static() && ws[0].value % a.group != 0) {
+    return c.error("output channels {} not divisible by group {}", ws[0].value, a.group);
+  }
+  if (c.has(2) && c.input(2).shape) {
+    const Dims& bs = *c.input(2).shape;
+    if (bs.size() != 1 || !unify(bs[0], ws[0])) {
+      return c.error("bias shape {} does not match output channels {}", dims_to_string(bs), dim_to_string(ws[0]));
+    }
+  }
+  Dims out = {xs[0], ws[0]};
+  auto in_sp = spatial_static(xs);
+  auto k_sp = spatial_static(ws);
+  if (in_sp && k_sp) {
+    HQP_ASSIGN_OR_RETURN(WindowGeometry g, conv_geometry(a, *in_sp, *k_sp));
+    for (int64_t o : g.out) out.push_back(Dim::fixed(o));
+  } else {
+    for (size_t i = 2; i < xs.size(); ++i) out.push_back(Dim::unknown());
+  }
+  return Outputs{out_of(DType::kF32, out)};
+}
+
+Result<Outputs> infer_pool(const Ctx& c, bool is_max) {
+  const auto& a = c.node.attr<PoolAttrs>();
+  if (is_max) {
+    HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kF32, DType::kU8, DType::kS8}, "input X"));
+  } else {
+    HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kF32}, "input X"));
+  }
+  const InferInput& x = c.input(0);
+  Outputs outs;
+  if (!x.shape) {
+    outs.push_back(out_of(x.dtype, std::nullopt));
+  } else {
+    const Dims& xs = *x.shape;
+    if (xs.size() < 3 || xs.size() > 5) return c.error("input rank must be 3..5 (rank={})", xs.size());
+    if (a.kernel_shape.size() != xs.size() - 2) {
+      return c.error("kernel_shape has {} dims for {} spatial dims", a.kernel_shape.size(), xs.size() - 2);
+    }
+    Dims out = {xs[0], xs[1]};
+    if (auto in_sp = spatial_static(xs)) {
+      HQP_ASSIGN_OR_RETURN(WindowGeometry g, pool_geometry(a, *in_sp, is_max));
+      for (int64_t o : g.out) out.push_back(Dim::fixed(o));
+    } else {
+      for (size_t i = 2; i < xs.size(); ++i) out.push_back(Dim::unknown());
+    }
+    outs.push_back(out_of(x.dtype, out));
+  }
+  if (c.node.num_outputs() > 1 && c.node.output(1) != nullptr) {
+    if (a.storage_order != 0) return c.unsupported("Indices output with storage_order=1 is not supported");
+    outs.push_back(out_of(DType::kS64, outs[0].shape));
+  }
+  return outs;
+}
+
+Result<Outputs> infer_batchnorm(const Ctx& c) {
+  const auto& a = c.node.attr<BatchNormAttrs>();
+  if (a.training_mode != 0) return c.unsupported("training_mode=1 is not supported (inference only)");
+  for (size_t i = 1; i < c.node.num_outputs(); ++i) {
+    if (c.node.output(i) != nullptr) return c.unsupported("training outputs (running mean/var) are not supported");
+  }
+  for (size_t i = 0; i < 5; ++i) HQP_RETURN_IF_ERROR(expect_dtype(c, i, {DType::kF32}, "input"));
+  const InferInput& x = c.input(0);
+  if (x.shape) {
+    if (x.shape->size() < 2) return c.error("input rank must be >= 2 (rank={})", x.shape->size());
+    for (size_t i = 1; i < 5; ++i) {
+      const auto& s = c.input(i).shape;
+      if (s && (s->size() != 1 || !unify((*s)[0], (*x.shape)[1]))) {
+        return c.error("parameter {} has shape {} (expected [{}])", i, dims_to_string(*s),
+                       dim_to_string((*x.shape)[1]));
+      }
+    }
+  }
+  return Outputs{out_of(DType::kF32, x.shape)};
+}
+
+Result<Outputs> infer_clip(const Ctx& c) {
+  const InferInput& x = c.input(0);
+  HQP_RETURN_IF_ERROR(
+      expect_dtype(c, 0, {DType::kF32, DType::kS8, DType::kU8, DType::kS32, DType::kS64}, "input"));
+  for (size_t i = 1; i < 3; ++i) {
+    if (!c.has(i)) continue;
+    const InferInput& b = c.input(i);
+    if (b.dtype != x.dtype) {
+      return c.error("bound {} has dtype {} but input has {}", i, dtype_name(b.dtype), dtype_name(x.dtype));
+    }
+    if (b.shape && !(b.shape->empty() || (b.shape->size() == 1 && b.shape->at(0) == Dim::fixed(1)))) {
+      return c.error("bound {} must be a scalar (shape {})", i, dims_to_string(*b.shape));
+    }
+  }
+  return infer_unary_same(c);
+}
+
+Result<Outputs> infer_binary(const Ctx& c) {
+  const InferInput& a = c.input(0);
+  const InferInput& b = c.input(1);
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kF32, DType::kU8, DType::kS8, DType::kS32, DType::kS64}, "input A"));
+  if (a.dtype != b.dtype) {
+    return c.error("input dtypes differ ({} vs {})", dtype_name(a.dtype), dtype_name(b.dtype));
+  }
+  if (!a.shape || !b.shape) return Outputs{out_of(a.dtype, std::nullopt)};
+  HQP_ASSIGN_OR_RETURN(Dims out, broadcast(c, *a.shape, *b.shape));
+  InferOutput o = out_of(a.dtype, out);
+  // Element-wise arithmetic on tracked shape values (e.g. a Mul of two dims) is not propagated.
+  return Outputs{o};
+}
+
+Result<Outputs> infer_global_pool(const Ctx& c) {
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kF32}, "input"));
+  const InferInput& x = c.input(0);
+  if (!x.shape) return Outputs{out_of(DType::kF32, std::nullopt)};
+  if (x.shape->size() < 3) return c.error("input rank must be >= 3 (rank={})", x.shape->size());
+  Dims out = {(*x.shape)[0], (*x.shape)[1]};
+  for (size_t i = 2; i < x.shape->size(); ++i) out.push_back(Dim::fixed(1));
+  return Outputs{out_of(DType::kF32, out)};
+}
+
+Result<Outputs> infer_flatten(const Ctx& c) {
+  const InferInput& x = c.input(0);
+  if (!x.shape) return Outputs{out_of(x.dtype, Dims{Dim::unknown(), Dim::unknown()})};
+  const int64_t r = static_cast<int64_t>(x.shape->size());
+  int64_t axis = c.node.attr<FlattenAttrs>().axis;
+  if (axis < -r || axis > r) return c.error("axis {} out of range for rank {}", axis, r);
+  if (axis < 0) axis += r;
+  Dims out = {product(*x.shape, 0, static_cast<size_t>(axis)), product(*x.shape, static_cast<size_t>(axis), x.shape->size())};
+  return Outputs{out_of(x.dtype, out)};
+}
+
+Result<Outputs> infer_reshape(const Ctx& c) {
+  const InferInput& x = c.input(0);
+  const InferInput& s = c.input(1);
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 1, {DType::kS64}, "shape"));
+  if (s.shape && s.shape->size() != 1) return c.error("shape input must be 1-D (shape {})", dims_to_string(*s.shape));
+  const bool allowzero = c.node.attr<ReshapeAttrs>().allowzero != 0;
+  auto target = int_values(s);
+  if (!target) {
+    if (s.shape && (*s.shape)[0].is_static()) {
+      return Outputs{out_of(x.dtype, Dims(static_cast<size_t>((*s.shape)[0].value), Dim::unknown()))};
+    }
+    return Outputs{out_of(x.dtype, std::nullopt)};
+  }
+  Dims out = *target;
+  int minus_one = -1;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (!out[i].is_static()) continue;
+    const int64_t v = out[i].value;
+    if (v == -1) {
+      if (minus_one >= 0) return c.error("shape has more than one -1 ({})", dims_to_string(out));
+      minus_one = static_cast<int>(i);
+    } else if (v == 0 && !allowzero) {
+      if (!x.shape) {
+        out[i] = Dim::unknown();
+      } else if (i >= x.shape->size()) {
+        return c.error("shape {} copies dim {} (0) but the input has rank {}", dims_to_string(*target), i,
+                       x.shape->size());
+      } else {
+        out[i] = (*x.shape)[i];
+      }
+    } else if (v < -1) {
+      return c.error("shape has invalid dim {} ({})", v, dims_to_string(*target));
+    }
+  }
+  if (allowzero && minus_one >= 0) {
+    for (const Dim& d : out) {
+      if (d.is_static() && d.value == 0) return c.error("allowzero=1 with both 0 and -1 in shape {}", dims_to_string(out));
+    }
+  }
+  if (x.shape) {
+    // Cancel symbols between input and output; the rest must multiply out exactly.
+    std::map<std::string, int> syms;
+    int64_t in_static = 1;
+    bool unknown = false;
+    for (const Dim& d : *x.shape) {
+      if (d.is_static()) in_static *= d.value;
+      else if (d.is_symbolic()) ++syms[d.symbol];
+      else unknown = true;
+    }
+    int64_t out_static = 1;
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (static_cast<int>(i) == minus_one) continue;
+      const Dim& d = out[i];
+      if (d.is_static()) out_static *= d.value;
+      else if (d.is_symbolic()) --syms[d.symbol];
+      else unknown = true;
+    }
+    bool syms_cancel = std::all_of(syms.begin(), syms.end(), [](const auto& p) { return p.second == 0; });
+    if (!unknown && syms_cancel) {
+      if (minus_one >= 0) {
+        if (out_static == 0 || in_static % out_static != 0) {
+          return c.error("cannot reshape {} to {}: element counts do not divide", dims_to_string(*x.shape),
+                         dims_to_string(*target));
+        }
+        out[static_cast<size_t>(minus_one)] = Dim::fixed(in_static / out_static);
+      } else if (in_static != out_static) {
+        return c.error("cannot reshape {} to {}: element counts differ ({} vs {})", dims_to_string(*x.shape),
+                       dims_to_string(*target), in_static, out_static);
+      }
+    } else if (minus_one >= 0) {
+      out[static_cast<size_t>(minus_one)] = Dim::unknown();
+    }
+  } else if (minus_one >= 0) {
+    out[static_cast<size_t>(minus_one)] = Dim::unknown();
+  }
+  return Outputs{out_of(x.dtype, out)};
+}
+
+Result<Outputs> infer_transpose(const Ctx& c) {
+  const InferInput& x = c.input(0);
+  if (!x.shape) return Outputs{out_of(x.dtype, std::nullopt)};
+  const size_t r = x.shape->size();
+  std::vector<int64_t> perm = c.node.attr<TransposeAttrs>().perm;
+  if (perm.empty()) {
+    for (size_t i = 0; i < r; ++i) perm.push_back(static_cast<int64_t>(r - 1 - i));
+  }
+  if (perm.size() != r) return c.error("perm has {} entries for rank {}", perm.size(), r);
+  std::vector<bool> seen(r, false);
+  Dims out;
+  for (int64_t p : perm) {
+    if (p < 0 || p >= static_cast<int64_t>(r) || seen[static_cast<size_t>(p)]) {
+      return c.error("perm is not a permutation of 0..{}", r - 1);
+    }
+    seen[static_cast<size_t>(p)] = true;
+    out.push_back((*x.shape)[static_cast<size_t>(p)]);
+  }
+  return Outputs{out_of(x.dtype, out)};
+}
+
+Result<std::optional<std::vector<int64_t>>> axes_of(const Ctx& c) {
+  const auto& a = c.node.attr<AxesAttrs>();
+  if (a.axes) return std::optional<std::vector<int64_t>>(*a.axes);
+  if (!c.has(1)) return std::optional<std::vector<int64_t>>();
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 1, {DType::kS64}, "axes"));
+  auto v = static_ints(c.input(1));
+  if (!v) return c.error("axes input is not a constant");
+  return std::optional<std::vector<int64_t>>(*v);
+}
+
+Result<Outputs> infer_squeeze(const Ctx& c) {
+  const InferInput& x = c.input(0);
+  HQP_ASSIGN_OR_RETURN(auto axes, axes_of(c));
+  if (!x.shape) return Outputs{out_of(x.dtype, std::nullopt)};
+  const int64_t r = static_cast<int64_t>(x.shape->size());
+  std::vector<bool> drop(static_cast<size_t>(r), false);
+  if (axes) {
+    for (int64_t a : *axes) {
+      HQP_ASSIGN_OR_RETURN(int64_t n, normalize_axis(a, r, "squeeze axis"));
+      const Dim& d = (*x.shape)[static_cast<size_t>(n)];
+      if (d.is_static() && d.value != 1) return c.error("cannot squeeze axis {} of size {}", a, d.value);
+      drop[static_cast<size_t>(n)] = true;
+    }
+  } else {
+    for (int64_t i = 0; i < r; ++i) {
+      const Dim& d = (*x.shape)[static_cast<size_t>(i)];
+      if (!d.is_static()) return Outputs{out_of(x.dtype, std::nullopt)};
+      drop[static_cast<size_t>(i)] = d.value == 1;
+    }
+  }
+  Dims out;
+  for (int64_t i = 0; i < r; ++i) {
+    if (!drop[static_cast<size_t>(i)]) out.push_back((*x.shape)[static_cast<size_t>(i)]);
+  }
+  InferOutput o = out_of(x.dtype, out);
+  if (auto sv = int_values(x); sv && out.size() <= 1) o.shape_value = sv;
+  return Outputs{o};
+}
+
+Result<Outputs> infer_unsqueeze(const Ctx& c) {
+  const InferInput& x = c.input(0);
+  HQP_ASSIGN_OR_RETURN(auto axes, axes_of(c));
+  if (!axes) return c.error("axes are required");
+  if (!x.shape) return Outputs{out_of(x.dtype, std::nullopt)};
+  const int64_t r = static_cast<int64_t>(x.shape->size() + axes->size());
+  std::vector<bool> inserted(static_cast<size_t>(r), false);
+  for (int64_t a : *axes) {
+    HQP_ASSIGN_OR_RETURN(int64_t n, normalize_axis(a, r, "unsqueeze axis"));
+    if (inserted[static_cast<size_t>(n)]) return c.error("axis {} is repeated", a);
+    inserted[static_cast<size_t>(n)] = true;
+  }
+  Dims out;
+  size_t j = 0;
+  for (int64_t i = 0; i < r; ++i) {
+    out.push_back(inserted[static_cast<size_t>(i)] ? Dim::fixed(1) : (*x.shape)[j++]);
+  }
+  InferOutput o = out_of(x.dtype, out);
+  if (auto sv = int_values(x); sv && out.size() <= 1) o.shape_value = sv;
+  return Outputs{o};
+}
+
+Result<Outputs> infer_shape(const Ctx& c) {
+  const InferInput& x = c.input(0);
+  const auto& a = c.node.attr<ShapeAttrs>();
+  if (!x.shape) return Outputs{out_of(DType::kS64, Dims{Dim::unknown()})};
+  const int64_t r = static_cast<int64_t>(x.shape->size());
+  auto clamp = [r](int64_t v) { return std::clamp(v < 0 ? v + r : v, int64_t{0}, r); };
+  const int64_t start = clamp(a.start.value_or(0));
+  const int64_t end = clamp(a.end.value_or(r));
+  Dims sv;
+  for (int64_t i = start; i < end; ++i) sv.push_back((*x.shape)[static_cast<size_t>(i)]);
+  InferOutput o = out_of(DType::kS64, Dims{Dim::fixed(static_cast<int64_t>(sv.size()))});
+  o.shape_value = std::move(sv);
+  return Outputs{o};
+}
+
+Result<Outputs> infer_gather(const Ctx& c) {
+  const InferInput& x = c.input(0);
+  const InferInput& idx = c.input(1);
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 1, {DType::kS64, DType::kS32}, "indices"));
+  if (!x.shape || !idx.shape) return Outputs{out_of(x.dtype, std::nullopt)};
+  const int64_t r = static_cast<int64_t>(x.shape->size());
+  if (r == 0) return c.error("data must have rank >= 1");
+  HQP_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(c.node.attr<AxisAttrs>().axis, r, "gather axis"));
+  Dims out(x.shape->begin(), x.shape->begin() + axis);
+  out.insert(out.end(), idx.shape->begin(), idx.shape->end());
+  out.insert(out.end(), x.shape->begin() + axis + 1, x.shape->end());
+  InferOutput o = out_of(x.dtype, out);
+  auto data = int_values(x);
+  auto ids = static_ints(idx);
+  const Dim& axis_dim = (*x.shape)[static_cast<size_t>(axis)];
+  if (ids && axis_dim.is_static()) {
+    for (int64_t i : *ids) {
+      if (i < -axis_dim.value || i >= axis_dim.value) {
+        return c.error("index {} out of range for axis of size {}", i, axis_dim.value);
+      }
+    }
+  }
+  if (data && ids && r == 1 && idx.shape->size() <= 1) {
+    Dims sv;
+    const int64_t n = static_cast<int64_t>(data->size());
+    for (int64_t i : *ids) {
+      const int64_t k = i < 0 ? i + n : i;
+      if (k < 0 || k >= n) return c.error("index {} out of range for axis of size {}", i, n);
+      sv.push_back((*data)[static_cast<size_t>(k)]);
+    }
+    o.shape_value = std::move(sv);
+  }
+  return Outputs{o};
+}
+
+Result<Outputs> infer_concat(const Ctx& c) {
+  const auto& a = c.node.attr<AxisAttrs>();
+  if (!a.present) return c.error("attribute 'axis' is required");
+  const InferInput& first = c.input(0);
+  std::optional<Dims> out;
+  Dims sv;
+  bool all_sv = true;
+  bool shapes_known = true;
+  for (size_t i = 0; i < c.in.size(); ++i) {
+    const InferInput& x = c.input(i);
+    if (!x.present) return c.error("input {} is missing", i);
+    if (x.dtype != first.dtype) {
+      return c.error("input {} has dtype {} but input 0 has {}", i, dtype_name(x.dtype), dtype_name(first.dtype));
+    }
+    auto v = int_values(x);
+    if (v) sv.insert(sv.end(), v->begin(), v->end());
+    else all_sv = false;
+    if (!x.shape) {
+      shapes_known = false;
+      continue;
+    }
+    const int64_t r = static_cast<int64_t>(x.shape->size());
+    HQP_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(a.axis, r, "concat axis"));
+    if (!out) {
+      out = *x.shape;
+      continue;
+    }
+    if (out->size() != x.shape->size()) {
+      return c.error("input {} has rank {} but input 0 has rank {}", i, x.shape->size(), out->size());
+    }
+    for (size_t d = 0; d < out->size(); ++d) {
+      if (static_cast<int64_t>(d) == axis) {
+        const Dim& p = (*out)[d];
+        const Dim& q = (*x.shape)[d];
+        (*out)[d] = p.is_static() && q.is_static() ? Dim::fixed(p.value + q.value) : Dim::unknown();
+      } else {
+        auto u = unify((*out)[d], (*x.shape)[d]);
+        if (!u) {
+          return c.error("input {} shape {} does not match {} outside axis {}", i, dims_to_string(*x.shape),
+                         dims_to_string(*out), a.axis);
+        }
+        (*out)[d] = *u;
+      }
+    }
+  }
+  InferOutput o = out_of(first.dtype, shapes_known ? out : std::nullopt);
+  if (all_sv && out && out->size() == 1) o.shape_value = std::move(sv);
+  return Outputs{o};
+}
+
+Result<Outputs> infer_gemm(const Ctx& c) {
+  const auto& g = c.node.attr<GemmAttrs>();
+  for (size_t i = 0; i < 3; ++i) HQP_RETURN_IF_ERROR(expect_dtype(c, i, {DType::kF32}, "input"));
+  const InferInput& a = c.input(0);
+  const InferInput& b = c.input(1);
+  if (!a.shape || !b.shape) return Outputs{out_of(DType::kF32, Dims{Dim::unknown(), Dim::unknown()})};
+  if (a.shape->size() != 2 || b.shape->size() != 2) {
+    return c.error("A and B must be 2-D (A {}, B {})", dims_to_string(*a.shape), dims_to_string(*b.shape));
+  }
+  const Dim m = (*a.shape)[g.trans_a ? 1 : 0];
+  const Dim ka = (*a.shape)[g.trans_a ? 0 : 1];
+  const Dim kb = (*b.shape)[g.trans_b ? 1 : 0];
+  const Dim n = (*b.shape)[g.trans_b ? 0 : 1];
+  if (!unify(ka, kb)) {
+    return c.error("inner dimensions differ (A {} transA={}, B {} transB={})", dims_to_string(*a.shape), g.trans_a,
+                   dims_to_string(*b.shape), g.trans_b);
+  }
+  Dims out = {m, n};
+  if (c.has(2) && c.input(2).shape) {
+    const Dims& cs = *c.input(2).shape;
+    if (cs.size() > 2) return c.error("C must have rank <= 2 (C {})", dims_to_string(cs));
+    HQP_ASSIGN_OR_RETURN(Dims bc, broadcast(c, out, cs));
+    if (bc.size() != 2 || !unify(bc[0], out[0]) || !unify(bc[1], out[1]) ||
+        (out[0].is_static() && bc[0].is_static() && bc[0].value != out[0].value) ||
+        (out[1].is_static() && bc[1].is_static() && bc[1].value != out[1].value)) {
+      return c.error("C {} is not broadcastable to [{},{}]", dims_to_string(cs), dim_to_string(m), dim_to_string(n));
+    }
+  }
+  return Outputs{out_of(DType::kF32, out)};
+}
+
+Result<Outputs> infer_matmul(const Ctx& c) {
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kF32}, "input A"));
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 1, {DType::kF32}, "input B"));
+  const InferInput& a = c.input(0);
+  const InferInput& b = c.input(1);
+  if (!a.shape || !b.shape) return Outputs{out_of(DType::kF32, std::nullopt)};
+  Dims as = *a.shape;
+  Dims bs = *b.shape;
+  if (as.empty() || bs.empty()) return c.error("inputs must have rank >= 1");
+  const bool a_vec = as.size() == 1;
+  const bool b_vec = bs.size() == 1;
+  if (a_vec) as.insert(as.begin(), Dim::fixed(1));
+  if (b_vec) bs.push_back(Dim::fixed(1));
+  if (!unify(as.back(), bs[bs.size() - 2])) {
+    return c.error("inner dimensions differ (A {}, B {})", dims_to_string(*a.shape), dims_to_string(*b.shape));
+  }
+  Dims batch_a(as.begin(), as.end() - 2);
+  Dims batch_b(bs.begin(), bs.end() - 2);
+  HQP_ASSIGN_OR_RETURN(Dims out, broadcast(c, batch_a, batch_b));
+  if (!a_vec) out.push_back(as[as.size() - 2]);
+  if (!b_vec) out.push_back(bs.back());
+  return Outputs{out_of(DType::kF32, out)};
+}
+
+Result<Outputs> infer_dropout(const Ctx& c) {
+  Outputs outs = {out_of(c.input(0).dtype, c.input(0).shape)};
+  if (c.has(2) && c.input(2).value != nullptr && c.input(2).value->numel() == 1 &&
+      c.input(2).value->element_as_int64(0) != 0) {
+    return c.unsupported("training_mode=true is not supported (inference only)");
+  }
+  if (c.node.num_outputs() > 1 && c.node.output(1) != nullptr) outs.push_back(out_of(DType::kBool, c.input(0).shape));
+  return outs;
+}
+
+Result<Outputs> infer_constant(const Ctx& c) {
+  const Tensor& v = c.node.attr<ConstantAttrs>().value;
+  InferOutput o = out_of(v.dtype(), dims_from_shape(v.shape()));
+  InferInput as_input;
+  as_input.present = true;
+  as_input.value = &v;
+  o.shape_value = int_values(as_input);
+  return Outputs{o};
+}
+
+Result<Outputs> infer_softmax(const Ctx& c) {
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kF32}, "input"));
+  const InferInput& x = c.input(0);
+  if (x.shape) {
+    const int64_t r = static_cast<int64_t>(x.shape->size());
+    const int64_t axis = c.node.attr<SoftmaxAttrs>().axis;
+    if (c.node.attr<SoftmaxAttrs>().legacy_coerce_2d ? (axis < -r || axis > r) : (axis < -r || axis >= r)) {
+      return c.error("axis {} out of range for rank {}", axis, r);
+    }
+  }
+  return infer_unary_same(c);
+}
+
+Status check_quant_params(const Ctx& c, const InferInput& x, size_t scale_i, size_t zp_i) {
+  const InferInput& s = c.input(scale_i);
+  HQP_RETURN_IF_ERROR(expect_dtype(c, scale_i, {DType::kF32}, "scale"));
+  if (c.has(zp_i) && s.shape && c.input(zp_i).shape && !(*s.shape == *c.input(zp_i).shape)) {
+    return c.error("zero point shape {} differs from scale shape {}", dims_to_string(*c.input(zp_i).shape),
+                   dims_to_string(*s.shape));
+  }
+  if (!s.shape || s.shape->empty()) return Status();
+  if (s.shape->size() != 1) return c.error("scale must be a scalar or 1-D (shape {})", dims_to_string(*s.shape));
+  if (s.shape->at(0) == Dim::fixed(1) && !x.shape) return Status();
+  if (!x.shape) return Status();
+  HQP_ASSIGN_OR_RETURN(int64_t axis,
+                       normalize_axis(c.node.attr<AxisAttrs>().present ? c.node.attr<AxisAttrs>().axis : 1,
+                                      static_cast<int64_t>(x.shape->size()), "quantization axis"));
+  if (!unify((*x.shape)[static_cast<size_t>(axis)], s.shape->at(0)) && !(s.shape->at(0) == Dim::fixed(1))) {
+    return c.error("per-axis scale has {} entries but axis {} has size {}", dim_to_string(s.shape->at(0)), axis,
+                   dim_to_string((*x.shape)[static_cast<size_t>(axis)]));
+  }
+  return Status();
+}
+
+Result<Outputs> infer_quantize(const Ctx& c) {
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kF32, DType::kS32}, "input"));
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 2, {DType::kU8, DType::kS8}, "zero point"));
+  HQP_RETURN_IF_ERROR(check_quant_params(c, c.input(0), 1, 2));
+  const DType out = c.has(2) ? c.input(2).dtype : DType::kU8;
+  return Outputs{out_of(out, c.input(0).shape)};
+}
+
+Result<Outputs> infer_dequantize(const Ctx& c) {
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kU8, DType::kS8, DType::kS32}, "input"));
+  if (c.has(2) && c.input(2).dtype != c.input(0).dtype) {
+    return c.error("zero point dtype {} differs from input dtype {}", dtype_name(c.input(2).dtype),
+                   dtype_name(c.input(0).dtype));
+  }
+  HQP_RETURN_IF_ERROR(check_quant_params(c, c.input(0), 1, 2));
+  return Outputs{out_of(DType::kF32, c.input(0).shape)};
+}
+
+Result<Outputs> dispatch(const Ctx& c) {
+  switch (c.node.kind) {
+    case OpKind::Conv: return infer_conv(c);
+    case OpKind::BatchNormalization: return infer_batchnorm(c);
+    case OpKind::Relu:
+    case OpKind::HardSigmoid:
+    case OpKind::HardSwish:
+    case OpKind::Sigmoid: return infer_float_unary(c);
+    case OpKind::Clip: return infer_clip(c);
+    case OpKind::Add:
+    case OpKind::Sub:
+    case OpKind::Mul:
+    case OpKind::Div: return infer_binary(c);
+    case OpKind::GlobalAveragePool: return infer_global_pool(c);
+    case OpKind::AveragePool: return infer_pool(c, false);
+    case OpKind::MaxPool: return infer_pool(c, true);
+    case OpKind::Flatten: return infer_flatten(c);
+    case OpKind::Reshape: return infer_reshape(c);
+    case OpKind::Transpose: return infer_transpose(c);
+    case OpKind::Squeeze: return infer_squeeze(c);
+    case OpKind::Unsqueeze: return infer_unsqueeze(c);
+    case OpKind::Shape: return infer_shape(c);
+    case OpKind::Gather: return infer_gather(c);
+    case OpKind::Concat: return infer_concat(c);
+    case OpKind::Gemm: return infer_gemm(c);
+    case OpKind::MatMul: return infer_matmul(c);
+    case OpKind::Identity: {
+      Outputs o = {out_of(c.input(0).dtype, c.input(0).shape)};
+      o[0].shape_value = int_values(c.input(0));
+      return o;
+    }
+    case OpKind::Dropout: return infer_dropout(c);
+    case OpKind::Constant: return infer_constant(c);
+    case OpKind::Softmax: return infer_softmax(c);
+    case OpKind::QuantizeLinear: return infer_quantize(c);
+    case OpKind::DequantizeLinear: return infer_dequantize(c);
+  }
+  return c.unsupported("no shape inference");
+}
+
+// Merges a declared shape (from the model file) with an inferred one.
+Result<std::optional<Dims>> merge_declared(const Value& v, const std::optional<Dims>& inferred) {
+  if (!v.shape) return inferred;
+  if (!inferred) return v.shape;
+  const Dims& d = *v.shape;
+  const Dims& i = *inferred;
+  if (d.size() != i.size()) {
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot infer shape of value '{}': declared shape {} has rank {} but the graph computes {}",
+                      v.name, dims_to_string(d), d.size(), dims_to_string(i));
+  }
+  Dims out(d.size());
+  for (size_t k = 0; k < d.size(); ++k) {
+    if (d[k].is_static() && i[k].is_static() && d[k].value != i[k].value) {
+      return make_error(StatusCode::kInvalidArgument,
+                        "cannot infer shape of value '{}': declared shape {} differs from computed shape {}", v.name,
+                        dims_to_string(d), dims_to_string(i));
+    }
+    out[k] = i[k].is_static() ? i[k] : (d[k].is_unknown() ? i[k] : d[k]);
+  }
+  return std::optional<Dims>(std::move(out));
+}
+
+int64_t apply_window(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64_t pe, bool ceil_mode) {
+  const int64_t span = (k - 1) * d + 1;
+  const int64_t num = in + pb + pe - span;
+  if (num < 0) return 0;
+  return (ceil_mode ? (num + s - 1) / s : num / s) + 1;
+}
+
+Result<WindowGeometry> window_geometry(std::span<const int64_t> in, std::span<const int64_t> kernel,
+                                       const std::vector<int64_t>& strides, const std::vector<int64_t>& dilations,
+                                       const std::vector<int64_t>& pads, AutoPad auto_pad, bool ceil_mode,
+                                       const char* what) {
+  const size_t n = in.size();
+  WindowGeometry g;
+  auto check_len = [&](const std::vector<int64_t>& v, size_t want, const char* name) -> Status {
+    if (!v.empty() && v.size() != want) {
+      return make_error(StatusCode::kInvalidArgument, "cannot compute {} geometry: {} has {} entries (expected {})",
+                        what, name, v.size(), want);
+    }
+    return Status();
+  };
+  HQP_RETURN_IF_ERROR(check_len(strides, n, "strides"));
+  HQP_RETURN_IF_ERROR(check_len(dilations, n, "dilations"));
+  HQP_RETURN_IF_ERROR(check_len(pads, 2 * n, "pads"));
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t k = kernel[i];
+    const int64_t s = strides.empty() ? 1 : strides[i];
+    const int64_t d = dilations.empty() ? 1 : dilations[i];
+    int64_t pb = pads.empty() ? 0 : pads[i];
+    int64_t pe = pads.empty() ? 0 : pads[i + n];
+    if (k < 1 || s < 1 || d < 1 || pb < 0 || pe < 0) {
+      return make_error(StatusCode::kInvalidArgument,
+                        "cannot compute {} geometry: invalid window (kernel={}, stride={}, dilation={}, pads={},{}; "
+                        "expected kernel, stride, dilation >= 1 and pads >= 0)",
+                        what, k, s, d, pb, pe);
+    }
+    if (k > (int64_t{1} << 20) || s > (int64_t{1} << 20) || d > (int64_t{1} << 20) || pb > (int64_t{1} << 20) ||
+        pe > (int64_t{1} << 20)) {
+      return make_error(StatusCode::kOutOfRange, "cannot compute {} geometry: window parameters too large", what);
+    }
+    int64_t out = 0;
+    const int64_t span = (k - 1) * d + 1;
+    switch (auto_pad) {
+      case AutoPad::kNotSet: out = apply_window(in[i], k, s, d, pb, pe, ceil_mode); break;
+      case AutoPad::kValid:
+        pb = pe = 0;
+        out = in[i] >= span ? (in[i] - span) / s + 1 : 0;
+        break;
+      case AutoPad::kSameUpper:
+      case AutoPad::kSameLower: {
+        out = (in[i] + s - 1) / s;
+        const int64_t total = std::max<int64_t>(0, (out - 1) * s + span - in[i]);
+        const int64_t small = total / 2;
+        pb = auto_pad == AutoPad::kSameUpper ? small : total - small;
+        pe = total - pb;
+        break;
+      }
+    }
+    if (out < 1) {
+      return make_error(StatusCode::kInvalidArgument,
+                        "cannot compute {} geometry: window {} (dilation {}) larger than padded input {} on spatial "
+                        "dim {}",
+                        what, k, d, in[i] + pb + pe, i);
+    }
+    g.kernel.push_back(k);
+    g.stride.push_back(s);
+    g.dilation.push_back(d);
+    g.pad_begin.push_back(pb);
+    g.pad_end.push_back(pe);
+    g.out.push_back(out);
+  }
+  return g;
+}
+
+}  // namespace
+
+Result<int64_t> normalize_axis(int64_t axis, int64_t rank, const char* what) {
+  if (axis < -rank || axis >= rank) {
+    return make_error(StatusCode::kInvalidArgument, "invalid {} {} (expected -{} <= axis < {})", what, axis, rank,
+                      rank);
+  }
+  return axis < 0 ? axis + rank : axis;
+}
+
+Result<WindowGeometry> conv_geometry(const ConvAttrs& a, std::span<const int64_t> in_spatial,
+                                     std::span<const int64_t> kernel) {
+  if (!a.kernel_shape.empty() &&
+      !std::equal(a.kernel_shape.begin(), a.kernel_shape.end(), kernel.begin(), kernel.end())) {
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot compute conv geometry: kernel_shape attribute does not match the weight's spatial dims");
+  }
+  return window_geometry(in_spatial, kernel, a.strides, a.dilations, a.pads, a.auto_pad, false, "conv");
+}
+
+Result<WindowGeometry> pool_geometry(const PoolAttrs& a, std::span<const int64_t> in_spatial, bool is_max_pool) {
+  if (!is_max_pool && !a.dilations.empty()) {
+    for (int64_t d : a.dilations) {
+      if (d != 1) return make_error(StatusCode::kUnsupported, "cannot compute pool geometry: AveragePool dilations");
+    }
+  }
+  return window_geometry(in_spatial, a.kernel_shape, a.strides, a.dilations, a.pads, a.auto_pad, a.ceil_mode != 0,
+                         is_max_pool ? "max pool" : "average pool");
+}
+
+Result<std::vector<InferOutput>> infer_node(const Node& node, std::span<const InferInput> inputs, int64_t opset) {
+  Ctx c{node, inputs, opset};
+  HQP_ASSIGN_OR_RETURN(Outputs outs, dispatch(c));
+  outs.resize(node.num_outputs());
+  for (InferOutput& o : outs) {
+    if (o.shape_value && static_cast<int64_t>(o.shape_value->size()) > kMaxShapeValueElems) o.shape_value.reset();
+  }
+  return outs;
+}
+
+Status infer_shapes(Graph& graph) {
+  HQP_ASSIGN_OR_RETURN(std::vector<Node*> order, graph.topological_order());
+  const int64_t opset = graph.opset();
+  for (Node* node : order) {
+    std::vector<InferInput> ins(node->num_inputs());
+    for (size_t i = 0; i < node->num_inputs(); ++i) {
+      const Value* v = node->input(i);
+      if (v == nullptr) continue;
+      ins[i].present = true;
+      ins[i].dtype = v->dtype;
+      ins[i].shape = v->shape;
+      if (v->is_initializer()) ins[i].value = &v->data;
+      if (v->shape_value) ins[i].shape_value = &*v->shape_value;
+    }
+    HQP_ASSIGN_OR_RETURN(std::vector<InferOutput> outs, infer_node(*node, ins, opset));
+    for (size_t i = 0; i < node->num_outputs(); ++i) {
+      Value* v = node->output(i);
+      if (v == nullptr) continue;
+      if (v->dtype != DType::kUndefined && outs[i].dtype != DType::kUndefined && v->dtype != outs[i].dtype) {
+        return make_error(StatusCode::kInvalidArgument,
+                          "cannot infer type of value '{}': declared dtype {} but node '{}' produces {}", v->name,
+                          dtype_name(v->dtype), node->name, dtype_name(outs[i].dtype));
+      }
+      if (outs[i].dtype != DType::kUndefined) v->dtype = outs[i].dtype;
+      HQP_ASSIGN_OR_RETURN(v->shape, merge_declared(*v, outs[i].shape));
+      v->shape_value = outs[i].shape_value;
+    }
+  }
+  return Status();
+}
+
+}  // namespace hqp::ir

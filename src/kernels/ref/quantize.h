@@ -1,0 +1,35 @@
+// Reference ONNX QuantizeLinear (f32 -> u8/s8) and DequantizeLinear (u8/s8/s32 -> f32),
+// per-tensor and per-axis. The rounding rule lives in requantize.h; this file adds no new one.
+#pragma once
+
+#include <cstdint>
+
+namespace hqp::kernels {
+
+// Tensors viewed as [outer, axis_len, inner] contiguous row-major; scale and zero_point have
+// axis_len entries. Per-tensor: {1, 1, numel}. Per-axis along axis r of shape S:
+// {prod S[:r], S[r], prod S[r+1:]}.
+struct QuantizeParams {
+  int64_t outer = 1;
+  int64_t axis_len = 1;
+  int64_t inner = 1;
+};
+
+// dst = saturate(round_half_to_even(src / scale[a]) + zero_point[a])   (FP32 division)
+// zero_point: [axis_len] or nullptr (zero point 0, ONNX's default uint8 when absent is also 0).
+// scale must be positive and finite (checked by the caller). See round_and_saturate for NaN.
+void quantize_linear_u8__ref(const QuantizeParams& params, const float* src, const float* scale,
+                             const uint8_t* zero_point, uint8_t* dst);
+void quantize_linear_s8__ref(const QuantizeParams& params, const float* src, const float* scale,
+                             const int8_t* zero_point, int8_t* dst);
+
+// dst = ((float)src - (float)zero_point[a]) * scale[a]  (the ONNX reference's FP32 order)
+// zero_point: [axis_len] or nullptr (0). For s32 ONNX requires zero_point 0 (caller's check).
+void dequantize_linear_u8__ref(const QuantizeParams& params, const uint8_t* src, const float* scale,
+                               const uint8_t* zero_point, float* dst);
+void dequantize_linear_s8__ref(const QuantizeParams& params, const int8_t* src, const float* scale,
+                               const int8_t* zero_point, float* dst);
+void dequantize_linear_s32__ref(const QuantizeParams& params, const int32_t* src, const float* scale,
+                                const int32_t* zero_point, float* dst);
+
+}  // namespace hqp::kernels

@@ -1,0 +1,612 @@
+// ONNX attribute import/export per op. Import reads an attribute only when the op's ONNX schema at
+// the model's opset defines it, so opset-specific forms (Clip min/max < 11, Squeeze axes < 13,
+// Dropout ratio < 12, ...) are gated by ONNX's own tables; export writes the form of the opset.
+#include "onnx/attributes.h"
+
+#include <string>
+#include <vector>
+
+#include "onnx/tensor_proto.h"
+
+namespace hqp::onnx_io::detail {
+
+namespace {
+
+using onnx::AttributeProto;
+using AttrType = AttributeProto::AttributeType;
+
+// Attribute defaults of ONNX that the exporter omits.
+constexpr float kDefaultBnEpsilon = 1e-5f;
+constexpr float kDefaultBnMomentum = 0.9f;
+constexpr float kDefaultHardSigmoidAlpha = 0.2f;
+constexpr float kDefaultHardSigmoidBeta = 0.5f;
+constexpr int64_t kDefaultQdqAxis = 1;
+// Opsets where attribute forms change.
+constexpr int64_t kOpsetNumpyBroadcast = 7;   // Add/Sub/Mul/Div/Gemm lose `broadcast`
+constexpr int64_t kOpsetClipInputs = 11;      // Clip min/max become inputs
+constexpr int64_t kOpsetDropoutInputs = 12;   // Dropout ratio becomes an input
+constexpr int64_t kOpsetAxesInputs = 13;      // Squeeze/Unsqueeze axes become an input
+constexpr int64_t kOpsetSoftmaxAxisOnly = 13; // Softmax stops coercing to 2-D; axis default 1 -> -1
+
+// The attribute's type; ONNX files older than IR version 2 may leave `type` unset.
+AttrType effective_type(const AttributeProto& a) {
+  if (a.type() != AttributeProto::UNDEFINED) return a.type();
+  if (a.has_f()) return AttributeProto::FLOAT;
+  if (a.has_i()) return AttributeProto::INT;
+  if (a.has_s()) return AttributeProto::STRING;
+  if (a.has_t()) return AttributeProto::TENSOR;
+  if (a.has_g()) return AttributeProto::GRAPH;
+  if (a.floats_size() > 0) return AttributeProto::FLOATS;
+  if (a.ints_size() > 0) return AttributeProto::INTS;
+  if (a.strings_size() > 0) return AttributeProto::STRINGS;
+  return AttributeProto::UNDEFINED;
+}
+
+std::string attr_type_name(int type) {
+  if (onnx::AttributeProto_AttributeType_IsValid(type)) {
+    return onnx::AttributeProto_AttributeType_Name(static_cast<AttrType>(type));
+  }
+  return fmt::format("type {}", type);
+}
+
+class AttrReader {
+ public:
+  explicit AttrReader(const NodeImportContext& ctx)
+      : ctx_(ctx), consumed_(static_cast<size_t>(ctx.proto.attribute_size()), false) {}
+
+  Status check_names() const {
+    const auto& attrs = ctx_.proto.attribute();
+    for (int i = 0; i < attrs.size(); ++i) {
+      if (attrs[i].name().empty()) return error(StatusCode::kInvalidArgument, "an attribute has an empty name");
+      if (!attrs[i].ref_attr_name().empty()) {
+        return error(StatusCode::kUnsupported,
+                     fmt::format("attribute '{}' refers to a function attribute", attrs[i].name()));
+      }
+      for (int j = 0; j < i; ++j) {
+        if (attrs[j].name() == attrs[i].name()) {
+          return error(StatusCode::kInvalidArgument, fmt::format("attribute '{}' appears twice", attrs[i].name()));
+        }
+      }
+    }
+    return Status::ok_status();
+  }
+
+  // The attribute `name` of type `type`, marked as read; nullptr when absent or when the op's ONNX
+  // schema at this opset does not define it (then finish() reports it). `legacy` skips that gate
+  // for neutral attributes of old exporters (BatchNormalization spatial/is_test, ...).
+  Result<const AttributeProto*> take(std::string_view name, AttrType type, bool legacy = false) {
+    const AttributeProto* none = nullptr;
+    if (!legacy && ctx_.schema.attributes().count(std::string(name)) == 0) return none;
+    const auto& attrs = ctx_.proto.attribute();
+    for (int i = 0; i < attrs.size(); ++i) {
+      if (attrs[i].name() != name) continue;
+      consumed_[static_cast<size_t>(i)] = true;
+      const AttrType actual = effective_type(attrs[i]);
+      if (actual != type) {
+        return error(StatusCode::kInvalidArgument,
+                     fmt::format("attribute '{}' of op '{}' has type {} (expected {})", name, ctx_.proto.op_type(),
+                                 attr_type_name(actual), attr_type_name(type)));
+      }
+      return &attrs[i];
+    }
+    return none;
+  }
+
+  Status read(std::string_view name, int64_t& out, bool legacy = false) {
+    HQP_ASSIGN_OR_RETURN(const AttributeProto* a, take(name, AttributeProto::INT, legacy));
+    if (a != nullptr) out = a->i();
+    return Status::ok_status();
+  }
+  Status read(std::string_view name, std::optional<int64_t>& out, bool legacy = false) {
+    HQP_ASSIGN_OR_RETURN(const AttributeProto* a, take(name, AttributeProto::INT, legacy));
+    if (a != nullptr) out = a->i();
+    return Status::ok_status();
+  }
+  Status read(std::string_view name, float& out) {
+    HQP_ASSIGN_OR_RETURN(const AttributeProto* a, take(name, AttributeProto::FLOAT));
+    if (a != nullptr) out = a->f();
+    return Status::ok_status();
+  }
+  Status read(std::string_view name, std::optional<float>& out) {
+    HQP_ASSIGN_OR_RETURN(const AttributeProto* a, take(name, AttributeProto::FLOAT));
+    if (a != nullptr) out = a->f();
+    return Status::ok_status();
+  }
+  Status read(std::string_view name, std::vector<int64_t>& out) {
+    HQP_ASSIGN_OR_RETURN(const AttributeProto* a, take(name, AttributeProto::INTS));
+    if (a != nullptr) out.assign(a->ints().begin(), a->ints().end());
+    return Status::ok_status();
+  }
+  Status read(std::string_view name, std::optional<std::vector<int64_t>>& out) {
+    HQP_ASSIGN_OR_RETURN(const AttributeProto* a, take(name, AttributeProto::INTS));
+    if (a != nullptr) out = std::vector<int64_t>(a->ints().begin(), a->ints().end());
+    return Status::ok_status();
+  }
+  Status read(std::string_view name, std::string& out) {
+    HQP_ASSIGN_OR_RETURN(const AttributeProto* a, take(name, AttributeProto::STRING));
+    if (a != nullptr) out = a->s();
+    return Status::ok_status();
+  }
+  Status read_auto_pad(ir::AutoPad& out) {
+    std::string s;
+    HQP_RETURN_IF_ERROR(read("auto_pad", s));
+    if (s.empty() || s == "NOTSET") out = ir::AutoPad::kNotSet;
+    else if (s == "SAME_UPPER") out = ir::AutoPad::kSameUpper;
+    else if (s == "SAME_LOWER") out = ir::AutoPad::kSameLower;
+    else if (s == "VALID") out = ir::AutoPad::kValid;
+    else {
+      return error(StatusCode::kInvalidArgument,
+                   fmt::format("auto_pad='{}' (expected NOTSET, SAME_UPPER, SAME_LOWER or VALID)", s));
+    }
+    return Status::ok_status();
+  }
+
+  // kUnsupported for the first attribute nobody read.
+  Status finish() const {
+    const auto& attrs = ctx_.proto.attribute();
+    for (int i = 0; i < attrs.size(); ++i) {
+      if (!consumed_[static_cast<size_t>(i)]) {
+        return error(StatusCode::kUnsupported, fmt::format("unsupported attribute '{}' of op '{}' (opset {})",
+                                                           attrs[i].name(), ctx_.proto.op_type(), ctx_.opset));
+      }
+    }
+    return Status::ok_status();
+  }
+
+  Status error(StatusCode code, const std::string& what) const {
+    return Status(code, fmt::format("cannot import node '{}': {}", ctx_.node_name, what));
+  }
+
+ private:
+  const NodeImportContext& ctx_;
+  std::vector<bool> consumed_;
+};
+
+// Opset < 7 Add/Sub/Mul/Div: `broadcast`=1 lets B broadcast into A, aligned at `axis` (default:
+// trailing dims). The IR means numpy broadcasting, which agrees when B aligns with A's trailing
+// dims, i.e. axis absent or axis == rank(A) - rank(B).
+Status import_legacy_broadcast(AttrReader& r, const NodeImportContext& ctx) {
+  std::optional<int64_t> broadcast;
+  std::optional<int64_t> axis;
+  HQP_RETURN_IF_ERROR(r.read("broadcast", broadcast));
+  HQP_RETURN_IF_ERROR(r.read("axis", axis));
+  if (!axis || broadcast.value_or(0) == 0) return Status::ok_status();
+  const std::optional<int64_t> rank_a = ctx.input_ranks.size() > 0 ? ctx.input_ranks[0] : std::nullopt;
+  const std::optional<int64_t> rank_b = ctx.input_ranks.size() > 1 ? ctx.input_ranks[1] : std::nullopt;
+  if (!rank_a || !rank_b) {
+    return r.error(StatusCode::kUnsupported,
+                   fmt::format("legacy broadcast with axis={} needs the ranks of both inputs", *axis));
+  }
+  const int64_t normalized = *axis < 0 ? *axis + *rank_a : *axis;
+  if (normalized != *rank_a - *rank_b) {
+    return r.error(StatusCode::kUnsupported,
+                   fmt::format("legacy broadcast along axis={} is not numpy broadcasting (rank(A)={}, rank(B)={}, "
+                               "expected axis={})",
+                               *axis, *rank_a, *rank_b, *rank_a - *rank_b));
+  }
+  return Status::ok_status();
+}
+
+Result<ir::ConstantAttrs> import_constant(AttrReader& r, const NodeImportContext& ctx) {
+  const std::string context = fmt::format("cannot import node '{}': attribute 'value'", ctx.node_name);
+  ir::ConstantAttrs a;
+  int forms = 0;
+  HQP_ASSIGN_OR_RETURN(const AttributeProto* value, r.take("value", AttributeProto::TENSOR));
+  if (value != nullptr) {
+    ++forms;
+    HQP_ASSIGN_OR_RETURN(a.value, tensor_from_proto(value->t(), context));
+    a.form = ir::ConstantAttrs::Form::kValue;
+  }
+  HQP_ASSIGN_OR_RETURN(const AttributeProto* value_float, r.take("value_float", AttributeProto::FLOAT));
+  if (value_float != nullptr) {
+    ++forms;
+    a.value = Tensor::scalar<float>(value_float->f());
+    a.form = ir::ConstantAttrs::Form::kValueFloat;
+  }
+  HQP_ASSIGN_OR_RETURN(const AttributeProto* value_floats, r.take("value_floats", AttributeProto::FLOATS));
+  if (value_floats != nullptr) {
+    ++forms;
+    a.value = Tensor::from_vector<float>({value_floats->floats_size()},
+                                         std::vector<float>(value_floats->floats().begin(), value_floats->floats().end()));
+    a.form = ir::ConstantAttrs::Form::kValueFloats;
+  }
+  HQP_ASSIGN_OR_RETURN(const AttributeProto* value_int, r.take("value_int", AttributeProto::INT));
+  if (value_int != nullptr) {
+    ++forms;
+    a.value = Tensor::scalar<int64_t>(value_int->i());
+    a.form = ir::ConstantAttrs::Form::kValueInt;
+  }
+  HQP_ASSIGN_OR_RETURN(const AttributeProto* value_ints, r.take("value_ints", AttributeProto::INTS));
+  if (value_ints != nullptr) {
+    ++forms;
+    a.value = Tensor::from_vector<int64_t>({value_ints->ints_size()},
+                                           std::vector<int64_t>(value_ints->ints().begin(), value_ints->ints().end()));
+    a.form = ir::ConstantAttrs::Form::kValueInts;
+  }
+  // sparse_value, value_string and value_strings stay unread: finish() reports them as unsupported.
+  HQP_RETURN_IF_ERROR(r.finish());
+  if (forms != 1) {
+    return r.error(StatusCode::kInvalidArgument,
+                   fmt::format("Constant has {} value attributes (expected exactly 1)", forms));
+  }
+  return a;
+}
+
+}  // namespace
+
+Result<ir::Attrs> import_attrs(const NodeImportContext& ctx) {
+  using K = ir::OpKind;
+  AttrReader r(ctx);
+  HQP_RETURN_IF_ERROR(r.check_names());
+  ir::Attrs attrs = ir::default_attrs(ctx.kind);
+  switch (ctx.kind) {
+    case K::Conv: {
+      auto& a = std::get<ir::ConvAttrs>(attrs);
+      HQP_RETURN_IF_ERROR(r.read("kernel_shape", a.kernel_shape));
+      HQP_RETURN_IF_ERROR(r.read("strides", a.strides));
+      HQP_RETURN_IF_ERROR(r.read("dilations", a.dilations));
+      HQP_RETURN_IF_ERROR(r.read("pads", a.pads));
+      HQP_RETURN_IF_ERROR(r.read("group", a.group));
+      HQP_RETURN_IF_ERROR(r.read_auto_pad(a.auto_pad));
+      break;
+    }
+    case K::BatchNormalization: {
+      auto& a = std::get<ir::BatchNormAttrs>(attrs);
+      HQP_RETURN_IF_ERROR(r.read("epsilon", a.epsilon));
+      HQP_RETURN_IF_ERROR(r.read("momentum", a.momentum));
+      HQP_RETURN_IF_ERROR(r.read("training_mode", a.training_mode));
+      // Legacy (opset < 9) attributes of old exporters: neutral at inference, dropped.
+      std::optional<int64_t> spatial;
+      std::optional<int64_t> is_test;
+      HQP_RETURN_IF_ERROR(r.read("spatial", spatial, /*legacy=*/true));
+      HQP_RETURN_IF_ERROR(r.read("is_test", is_test, /*legacy=*/true));
+      HQP_RETURN_IF_ERROR(r.take("consumed_inputs", AttributeProto::INTS, /*legacy=*/true).status());
+      if (spatial && *spatial != 1) {
+        return r.error(StatusCode::kUnsupported,
+                       fmt::format("BatchNormalization spatial={} is not supported (expected 1)", *spatial));
+      }
+      break;
+    }
+    case K::Clip: {
+      auto& a = std::get<ir::ClipAttrs>(attrs);
+      HQP_RETURN_IF_ERROR(r.read("min", a.min));
+      HQP_RETURN_IF_ERROR(r.read("max", a.max));
+      break;
+    }
+    case K::HardSigmoid: {
+      auto& a = std::get<ir::HardSigmoidAttrs>(attrs);
+      HQP_RETURN_IF_ERROR(r.read("alpha", a.alpha));
+      HQP_RETURN_IF_ERROR(r.read("beta", a.beta));
+      break;
+    }
+    case K::Add:
+    case K::Sub:
+    case K::Mul:
+    case K::Div:
+      if (ctx.opset < kOpsetNumpyBroadcast) HQP_RETURN_IF_ERROR(import_legacy_broadcast(r, ctx));
+      break;
+    case K::AveragePool:
+    case K::MaxPool: {
+      auto& a = std::get<ir::PoolAttrs>(attrs);
+      HQP_RETURN_IF_ERROR(r.read("kernel_shape", a.kernel_shape));
+      HQP_RETURN_IF_ERROR(r.read("strides", a.strides));
+      HQP_RETURN_IF_ERROR(r.read("dilations", a.dilations));
+      HQP_RETURN_IF_ERROR(r.read("pads", a.pads));
+      HQP_RETURN_IF_ERROR(r.read_auto_pad(a.auto_pad));
+      HQP_RETURN_IF_ERROR(r.read("ceil_mode", a.ceil_mode));
+      HQP_RETURN_IF_ERROR(r.read("count_include_pad", a.count_include_pad));
+      HQP_RETURN_IF_ERROR(r.read("storage_order", a.storage_order));
+      break;
+    }
+    case K::Flatten: HQP_RETURN_IF_ERROR(r.read("axis", std::get<ir::FlattenAttrs>(attrs).axis)); break;
+    case K::Reshape: HQP_RETURN_IF_ERROR(r.read("allowzero", std::get<ir::ReshapeAttrs>(attrs).allowzero)); break;
+    case K::Transpose: HQP_RETURN_IF_ERROR(r.read("perm", std::get<ir::TransposeAttrs>(attrs).perm)); break;
+    case K::Squeeze:
+    case K::Unsqueeze: HQP_RETURN_IF_ERROR(r.read("axes", std::get<ir::AxesAttrs>(attrs).axes)); break;
+    case K::Shape: {
+      auto& a = std::get<ir::ShapeAttrs>(attrs);
+      HQP_RETURN_IF_ERROR(r.read("start", a.start));
+      HQP_RETURN_IF_ERROR(r.read("end", a.end));
+      break;
+    }
+    case K::Gather:
+    case K::Concat:
+    case K::QuantizeLinear:
+    case K::DequantizeLinear: {
+      auto& a = std::get<ir::AxisAttrs>(attrs);
+      std::optional<int64_t> axis;
+      HQP_RETURN_IF_ERROR(r.read("axis", axis));
+      a.present = axis.has_value();
+      const bool is_qdq = ctx.kind == K::QuantizeLinear || ctx.kind == K::DequantizeLinear;
+      a.axis = axis.value_or(is_qdq ? kDefaultQdqAxis : 0);
+      break;
+    }
+    case K::Gemm: {
+      auto& a = std::get<ir::GemmAttrs>(attrs);
+      HQP_RETURN_IF_ERROR(r.read("alpha", a.alpha));
+      HQP_RETURN_IF_ERROR(r.read("beta", a.beta));
+      HQP_RETURN_IF_ERROR(r.read("transA", a.trans_a));
+      HQP_RETURN_IF_ERROR(r.read("transB", a.trans_b));
+      // Opset < 7: `broadcast` of C; numpy-style broadcasting of C (the IR's meaning) covers both values.
+      HQP_RETURN_IF_ERROR(r.take("broadcast", AttributeProto::INT).status());
+      break;
+    }
+    case K::Dropout: {
+      auto& a = std::get<ir::DropoutAttrs>(attrs);
+      HQP_RETURN_IF_ERROR(r.read("ratio", a.ratio));
+      HQP_RETURN_IF_ERROR(r.read("seed", a.seed));
+      // Opset 6 training flags; Dropout is the identity at inference either way.
+      HQP_RETURN_IF_ERROR(r.take("is_test", AttributeProto::INT, /*legacy=*/true).status());
+      HQP_RETURN_IF_ERROR(r.take("consumed_inputs", AttributeProto::INTS, /*legacy=*/true).status());
+      break;
+    }
+    case K::Constant: {
+      HQP_ASSIGN_OR_RETURN(ir::ConstantAttrs a, import_constant(r, ctx));
+      attrs = std::move(a);
+      break;
+    }
+    case K::Softmax: {
+      auto& a = std::get<ir::SoftmaxAttrs>(attrs);
+      a.legacy_coerce_2d = ctx.opset < kOpsetSoftmaxAxisOnly;
+      a.axis = a.legacy_coerce_2d ? 1 : -1;
+      HQP_RETURN_IF_ERROR(r.read("axis", a.axis));
+      break;
+    }
+    case K::Relu:
+    case K::HardSwish:
+    case K::Sigmoid:
+    case K::GlobalAveragePool:
+    case K::MatMul:
+    case K::Identity: break;
+  }
+  HQP_RETURN_IF_ERROR(r.finish());
+  return attrs;
+}
+
+namespace {
+
+class AttrWriter {
+ public:
+  AttrWriter(const ir::Node& node, int64_t opset, const onnx::OpSchema& schema, onnx::NodeProto* proto)
+      : node_(node), opset_(opset), schema_(schema), proto_(proto) {}
+
+  Status set_int(const char* name, int64_t v) {
+    HQP_ASSIGN_OR_RETURN(AttributeProto * a, add(name, AttributeProto::INT));
+    a->set_i(v);
+    return Status::ok_status();
+  }
+  Status set_float(const char* name, float v) {
+    HQP_ASSIGN_OR_RETURN(AttributeProto * a, add(name, AttributeProto::FLOAT));
+    a->set_f(v);
+    return Status::ok_status();
+  }
+  Status set_ints(const char* name, std::span<const int64_t> v) {
+    HQP_ASSIGN_OR_RETURN(AttributeProto * a, add(name, AttributeProto::INTS));
+    for (int64_t x : v) a->add_ints(x);
+    return Status::ok_status();
+  }
+  Status set_floats(const char* name, std::span<const float> v) {
+    HQP_ASSIGN_OR_RETURN(AttributeProto * a, add(name, AttributeProto::FLOATS));
+    for (float x : v) a->add_floats(x);
+    return Status::ok_status();
+  }
+  Status set_string(const char* name, const std::string& v) {
+    HQP_ASSIGN_OR_RETURN(AttributeProto * a, add(name, AttributeProto::STRING));
+    a->set_s(v);
+    return Status::ok_status();
+  }
+  Status set_tensor(const char* name, const Tensor& t) {
+    HQP_ASSIGN_OR_RETURN(AttributeProto * a, add(name, AttributeProto::TENSOR));
+    tensor_to_proto(t, std::string(), a->mutable_t());
+    a->mutable_t()->clear_name();
+    return Status::ok_status();
+  }
+  Status set_ints_if_any(const char* name, const std::vector<int64_t>& v) {
+    return v.empty() ? Status::ok_status() : set_ints(name, v);
+  }
+
+  Status error(StatusCode code, const std::string& what) const {
+    return Status(code, fmt::format("cannot export node '{}': {}", node_.name, what));
+  }
+
+ private:
+  // New attribute; kUnsupported when the op's schema at this opset has no such attribute.
+  Result<AttributeProto*> add(const char* name, AttrType type) {
+    if (schema_.attributes().count(name) == 0) {
+      return error(StatusCode::kUnsupported, fmt::format("op '{}' has no attribute '{}' at opset {} (IR value needs it)",
+                                                         ir::op_name(node_.kind), name, opset_));
+    }
+    AttributeProto* a = proto_->add_attribute();
+    a->set_name(name);
+    a->set_type(type);
+    return a;
+  }
+
+  const ir::Node& node_;
+  int64_t opset_;
+  const onnx::OpSchema& schema_;
+  onnx::NodeProto* proto_;
+};
+
+Status export_auto_pad(AttrWriter& w, ir::AutoPad pad) {
+  switch (pad) {
+    case ir::AutoPad::kNotSet: return Status::ok_status();
+    case ir::AutoPad::kSameUpper: return w.set_string("auto_pad", "SAME_UPPER");
+    case ir::AutoPad::kSameLower: return w.set_string("auto_pad", "SAME_LOWER");
+    case ir::AutoPad::kValid: return w.set_string("auto_pad", "VALID");
+  }
+  return Status::ok_status();
+}
+
+bool same_known_shape(const ir::Value* a, const ir::Value* b) {
+  return a != nullptr && b != nullptr && a->shape && b->shape && static_shape(*a->shape) &&
+         *a->shape == *b->shape;
+}
+
+Status export_constant(AttrWriter& w, const ir::ConstantAttrs& a) {
+  using Form = ir::ConstantAttrs::Form;
+  const Tensor& t = a.value;
+  if (!t.defined()) return w.error(StatusCode::kInvalidArgument, "Constant has no value");
+  auto expect = [&](DType dtype, int64_t rank, const char* form) -> Status {
+    if (t.dtype() == dtype && t.rank() == rank) return Status::ok_status();
+    return w.error(StatusCode::kInvalidArgument,
+                   fmt::format("Constant form {} needs a rank-{} {} tensor (got {} of shape {})", form, rank,
+                               dtype_name(dtype), dtype_name(t.dtype()), shape_to_string(t.shape())));
+  };
+  switch (a.form) {
+    case Form::kValue: return w.set_tensor("value", t);
+    case Form::kValueFloat:
+      HQP_RETURN_IF_ERROR(expect(DType::kF32, 0, "value_float"));
+      return w.set_float("value_float", t.data<float>()[0]);
+    case Form::kValueFloats:
+      HQP_RETURN_IF_ERROR(expect(DType::kF32, 1, "value_floats"));
+      return w.set_floats("value_floats", t.span<float>());
+    case Form::kValueInt:
+      HQP_RETURN_IF_ERROR(expect(DType::kS64, 0, "value_int"));
+      return w.set_int("value_int", t.data<int64_t>()[0]);
+    case Form::kValueInts:
+      HQP_RETURN_IF_ERROR(expect(DType::kS64, 1, "value_ints"));
+      return w.set_ints("value_ints", t.span<int64_t>());
+  }
+  return Status::ok_status();
+}
+
+}  // namespace
+
+Status export_attrs(const ir::Node& node, int64_t opset, const onnx::OpSchema& schema, onnx::NodeProto* proto) {
+  using K = ir::OpKind;
+  AttrWriter w(node, opset, schema, proto);
+  switch (node.kind) {
+    case K::Conv: {
+      const auto& a = node.attr<ir::ConvAttrs>();
+      HQP_RETURN_IF_ERROR(w.set_ints_if_any("kernel_shape", a.kernel_shape));
+      HQP_RETURN_IF_ERROR(w.set_ints_if_any("strides", a.strides));
+      HQP_RETURN_IF_ERROR(w.set_ints_if_any("dilations", a.dilations));
+      HQP_RETURN_IF_ERROR(w.set_ints_if_any("pads", a.pads));
+      if (a.group != 1) HQP_RETURN_IF_ERROR(w.set_int("group", a.group));
+      return export_auto_pad(w, a.auto_pad);
+    }
+    case K::BatchNormalization: {
+      const auto& a = node.attr<ir::BatchNormAttrs>();
+      if (a.epsilon != kDefaultBnEpsilon) HQP_RETURN_IF_ERROR(w.set_float("epsilon", a.epsilon));
+      if (a.momentum != kDefaultBnMomentum) HQP_RETURN_IF_ERROR(w.set_float("momentum", a.momentum));
+      if (a.training_mode != 0) HQP_RETURN_IF_ERROR(w.set_int("training_mode", a.training_mode));
+      return Status::ok_status();
+    }
+    case K::Clip: {
+      const auto& a = node.attr<ir::ClipAttrs>();
+      if ((a.min || a.max) && opset >= kOpsetClipInputs) {
+        return w.error(StatusCode::kUnsupported,
+                       fmt::format("Clip min/max attributes need opset < {} (model opset {}; they are inputs there)",
+                                   kOpsetClipInputs, opset));
+      }
+      if (a.min) HQP_RETURN_IF_ERROR(w.set_float("min", *a.min));
+      if (a.max) HQP_RETURN_IF_ERROR(w.set_float("max", *a.max));
+      return Status::ok_status();
+    }
+    case K::HardSigmoid: {
+      const auto& a = node.attr<ir::HardSigmoidAttrs>();
+      if (a.alpha != kDefaultHardSigmoidAlpha) HQP_RETURN_IF_ERROR(w.set_float("alpha", a.alpha));
+      if (a.beta != kDefaultHardSigmoidBeta) HQP_RETURN_IF_ERROR(w.set_float("beta", a.beta));
+      return Status::ok_status();
+    }
+    case K::Add:
+    case K::Sub:
+    case K::Mul:
+    case K::Div:
+      // Opset < 7 broadcasts only with broadcast=1 (B aligned with A's trailing dims).
+      if (opset < kOpsetNumpyBroadcast && !same_known_shape(node.input(0), node.input(1))) {
+        return w.set_int("broadcast", 1);
+      }
+      return Status::ok_status();
+    case K::AveragePool:
+    case K::MaxPool: {
+      const auto& a = node.attr<ir::PoolAttrs>();
+      HQP_RETURN_IF_ERROR(w.set_ints_if_any("kernel_shape", a.kernel_shape));
+      HQP_RETURN_IF_ERROR(w.set_ints_if_any("strides", a.strides));
+      HQP_RETURN_IF_ERROR(w.set_ints_if_any("dilations", a.dilations));
+      HQP_RETURN_IF_ERROR(w.set_ints_if_any("pads", a.pads));
+      HQP_RETURN_IF_ERROR(export_auto_pad(w, a.auto_pad));
+      if (a.ceil_mode != 0) HQP_RETURN_IF_ERROR(w.set_int("ceil_mode", a.ceil_mode));
+      if (a.count_include_pad != 0) HQP_RETURN_IF_ERROR(w.set_int("count_include_pad", a.count_include_pad));
+      if (a.storage_order != 0) HQP_RETURN_IF_ERROR(w.set_int("storage_order", a.storage_order));
+      return Status::ok_status();
+    }
+    case K::Flatten: {
+      const auto& a = node.attr<ir::FlattenAttrs>();
+      return a.axis != 1 ? w.set_int("axis", a.axis) : Status::ok_status();
+    }
+    case K::Reshape: {
+      const auto& a = node.attr<ir::ReshapeAttrs>();
+      return a.allowzero != 0 ? w.set_int("allowzero", a.allowzero) : Status::ok_status();
+    }
+    case K::Transpose: return w.set_ints_if_any("perm", node.attr<ir::TransposeAttrs>().perm);
+    case K::Squeeze:
+    case K::Unsqueeze: {
+      const auto& a = node.attr<ir::AxesAttrs>();
+      if (!a.axes) return Status::ok_status();
+      if (opset >= kOpsetAxesInputs) {
+        return w.error(StatusCode::kUnsupported,
+                       fmt::format("{} axes attribute needs opset < {} (model opset {}; axes is an input there)",
+                                   ir::op_name(node.kind), kOpsetAxesInputs, opset));
+      }
+      return w.set_ints("axes", *a.axes);
+    }
+    case K::Shape: {
+      const auto& a = node.attr<ir::ShapeAttrs>();
+      if (a.start) HQP_RETURN_IF_ERROR(w.set_int("start", *a.start));
+      if (a.end) HQP_RETURN_IF_ERROR(w.set_int("end", *a.end));
+      return Status::ok_status();
+    }
+    case K::Gather:
+    case K::QuantizeLinear:
+    case K::DequantizeLinear: {
+      const auto& a = node.attr<ir::AxisAttrs>();
+      return a.present ? w.set_int("axis", a.axis) : Status::ok_status();
+    }
+    case K::Concat: return w.set_int("axis", node.attr<ir::AxisAttrs>().axis);  // required by ONNX
+    case K::Gemm: {
+      const auto& a = node.attr<ir::GemmAttrs>();
+      if (a.alpha != 1.0f) HQP_RETURN_IF_ERROR(w.set_float("alpha", a.alpha));
+      if (a.beta != 1.0f) HQP_RETURN_IF_ERROR(w.set_float("beta", a.beta));
+      if (a.trans_a != 0) HQP_RETURN_IF_ERROR(w.set_int("transA", a.trans_a));
+      if (a.trans_b != 0) HQP_RETURN_IF_ERROR(w.set_int("transB", a.trans_b));
+      if (opset < kOpsetNumpyBroadcast && node.input(2) != nullptr) HQP_RETURN_IF_ERROR(w.set_int("broadcast", 1));
+      return Status::ok_status();
+    }
+    case K::Dropout: {
+      const auto& a = node.attr<ir::DropoutAttrs>();
+      if (a.ratio) {
+        if (opset >= kOpsetDropoutInputs) {
+          return w.error(StatusCode::kUnsupported,
+                         fmt::format("Dropout ratio attribute needs opset < {} (model opset {}; ratio is an input there)",
+                                     kOpsetDropoutInputs, opset));
+        }
+        HQP_RETURN_IF_ERROR(w.set_float("ratio", *a.ratio));
+      }
+      if (a.seed) HQP_RETURN_IF_ERROR(w.set_int("seed", *a.seed));
+      return Status::ok_status();
+    }
+    case K::Constant: return export_constant(w, node.attr<ir::ConstantAttrs>());
+    case K::Softmax: {
+      const auto& a = node.attr<ir::SoftmaxAttrs>();
+      const bool legacy = opset < kOpsetSoftmaxAxisOnly;
+      if (a.legacy_coerce_2d != legacy) {
+        return w.error(StatusCode::kUnsupported,
+                       fmt::format("Softmax with legacy_coerce_2d={} cannot be expressed at opset {} (it is {} there)",
+                                   a.legacy_coerce_2d, opset, legacy));
+      }
+      const int64_t default_axis = legacy ? 1 : -1;
+      return a.axis != default_axis ? w.set_int("axis", a.axis) : Status::ok_status();
+    }
+    case K::Relu:
+    case K::HardSwish:
+    case K::Sigmoid:
+    case K::GlobalAveragePool:
+    case K::MatMul:
+    case K::Identity: return Status::ok_status();
+  }
+  return Status::ok_status();
+}
+
+}  // namespace hqp::onnx_io::detail

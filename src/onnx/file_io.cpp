@@ -1,0 +1,115 @@
+// POSIX implementation of bounded reads and atomic (temp file + rename) writes.
+#include "onnx/file_io.h"
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace hqp::onnx_io::detail {
+
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+// Closes a file descriptor on scope exit.
+class FdGuard {
+ public:
+  explicit FdGuard(int fd) : fd_(fd) {}
+  FdGuard(const FdGuard&) = delete;
+  FdGuard& operator=(const FdGuard&) = delete;
+  ~FdGuard() { close(); }
+  int get() const { return fd_; }
+  // Returns close()'s errno (0 on success); idempotent.
+  int close() {
+    if (fd_ < 0) return 0;
+    const int rc = ::close(fd_);
+    fd_ = -1;
+    return rc == 0 ? 0 : errno;
+  }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+Result<std::string> read_file_bounded(const std::string& path, int64_t max_bytes, std::string_view limit_name,
+                                      std::string_view context) {
+  FdGuard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    const int err = errno;
+    const StatusCode code = err == ENOENT ? StatusCode::kNotFound : StatusCode::kIoError;
+    return make_error(code, "{}: cannot open file: {}", context, errno_text(err));
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    return make_error(StatusCode::kIoError, "{}: cannot stat file: {}", context, errno_text(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return make_error(StatusCode::kIoError, "{}: not a regular file", context);
+  }
+  const int64_t size = static_cast<int64_t>(st.st_size);
+  if (size > max_bytes) {
+    return make_error(StatusCode::kOutOfRange, "{}: file is {} bytes ({}={})", context, size, limit_name, max_bytes);
+  }
+  std::string bytes(static_cast<size_t>(size), '\0');
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::read(fd.get(), bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return make_error(StatusCode::kIoError, "{}: read failed: {}", context, errno_text(errno));
+    if (n == 0) {
+      return make_error(StatusCode::kIoError, "{}: file shrank while reading (read {} of {} bytes)", context, done,
+                        size);
+    }
+    done += static_cast<size_t>(n);
+  }
+  return bytes;
+}
+
+Status write_file_atomic(const std::string& path, std::string_view bytes, std::string_view context) {
+  static std::atomic<uint64_t> counter{0};
+  std::string temp;
+  int raw_fd = -1;
+  // O_EXCL on a name unique to this process and call; retry on the (unlikely) leftover of another run.
+  for (int attempt = 0; attempt < 100 && raw_fd < 0; ++attempt) {
+    temp = fmt::format("{}.tmp.{}.{}", path, static_cast<long>(::getpid()), counter.fetch_add(1));
+    raw_fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (raw_fd < 0 && errno != EEXIST) break;
+  }
+  if (raw_fd < 0) {
+    return make_error(StatusCode::kIoError, "{}: cannot create temporary file '{}': {}", context, temp,
+                      errno_text(errno));
+  }
+  FdGuard fd(raw_fd);
+  auto fail = [&](const char* step, int err) {
+    fd.close();
+    ::unlink(temp.c_str());
+    return make_error(StatusCode::kIoError, "{}: {} '{}' failed: {}", context, step, temp, errno_text(err));
+  };
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail("writing", errno);
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0) return fail("flushing", errno);
+  if (const int err = fd.close(); err != 0) {
+    ::unlink(temp.c_str());
+    return make_error(StatusCode::kIoError, "{}: closing '{}' failed: {}", context, temp, errno_text(err));
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(temp.c_str());
+    return make_error(StatusCode::kIoError, "{}: renaming '{}' to '{}' failed: {}", context, temp, path,
+                      errno_text(err));
+  }
+  return Status::ok_status();
+}
+
+}  // namespace hqp::onnx_io::detail

@@ -1,0 +1,39 @@
+// The reference executor: runs any verified IR graph with the reference kernels, in topological
+// order, freeing intermediates after their last use. Ground truth for the other executors.
+// Not fast and not threaded.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+#include "ir/graph.h"
+
+namespace hqp::runtime {
+
+// Observes values as nodes produce them (calibration observers, Fisher statistics). The tensor is
+// only valid during the call: an observer that needs less than the whole activation reduces it
+// there instead of copying it.
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  virtual void on_output(const ir::Node& node, const ir::Value& value, const Tensor& tensor) = 0;
+};
+
+struct RunOptions {
+  Observer* observer = nullptr;
+};
+
+// inputs: one tensor per graph input, in graph-input order; dtypes must match and static dims
+// must agree (symbolic dims take the given sizes, consistently across inputs).
+// Returns the graph outputs in order. Errors name the input or node at fault.
+Result<std::vector<Tensor>> run_reference(const ir::Graph& graph, std::span<const Tensor> inputs,
+                                          const RunOptions& options = {});
+
+// Runs one node on concrete inputs (nullptr for absent optional inputs); used by the executor and
+// by constant folding. `opset` is the model's default-domain opset.
+Result<std::vector<Tensor>> run_node_reference(const ir::Node& node, std::span<const Tensor* const> inputs,
+                                               int64_t opset);
+
+}  // namespace hqp::runtime

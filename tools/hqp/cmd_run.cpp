@@ -1,0 +1,58 @@
+// `hqp run MODEL.onnx -i input_0.pb [-i ...] -o OUTDIR`: runs the model on serialized
+// onnx.TensorProto inputs and writes OUTDIR/output_K.pb in graph-output order.
+#include <filesystem>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "onnx/export.h"
+#include "onnx/import.h"
+#include "runtime/reference/executor.h"
+
+namespace hqp::cli {
+
+namespace {
+
+struct RunCliOptions {
+  std::string model;
+  std::vector<std::string> inputs;
+  std::string out_dir;
+  std::string engine = "ref";
+};
+
+Status run_run(const RunCliOptions& o) {
+  HQP_ASSIGN_OR_RETURN(ir::Graph graph, onnx_io::import_model_file(o.model));
+  std::vector<Tensor> inputs;
+  for (const std::string& path : o.inputs) {
+    HQP_ASSIGN_OR_RETURN(Tensor t, onnx_io::read_tensor_file(path));
+    inputs.push_back(std::move(t));
+  }
+  HQP_ASSIGN_OR_RETURN(std::vector<Tensor> outputs, runtime::run_reference(graph, inputs));
+  std::error_code ec;
+  std::filesystem::create_directories(o.out_dir, ec);
+  if (ec) {
+    return make_error(StatusCode::kIoError, "cannot create output directory '{}': {}", o.out_dir, ec.message());
+  }
+  for (size_t k = 0; k < outputs.size(); ++k) {
+    const std::string path = (std::filesystem::path(o.out_dir) / fmt::format("output_{}.pb", k)).string();
+    HQP_RETURN_IF_ERROR(onnx_io::write_tensor_file(outputs[k], graph.outputs()[k]->name, path));
+    fmt::print("{}: {} {} -> {}\n", graph.outputs()[k]->name, dtype_name(outputs[k].dtype()),
+               shape_to_string(outputs[k].shape()), path);
+  }
+  return Status();
+}
+
+}  // namespace
+
+Runner add_run_command(CLI::App& app) {
+  auto o = std::make_shared<RunCliOptions>();
+  CLI::App* sub = app.add_subcommand("run", "Run a model on TensorProto (.pb) inputs and write its outputs");
+  sub->add_option("model", o->model, "ONNX model file")->required();
+  sub->add_option("-i,--input", o->inputs, "Input tensor file (onnx.TensorProto), in graph-input order")->required();
+  sub->add_option("-o,--out-dir", o->out_dir, "Directory for output_K.pb files (created if missing)")->required();
+  sub->add_option("--engine", o->engine, "Execution engine")->check(CLI::IsMember({"ref"}))->capture_default_str();
+  return [o] { return run_run(*o); };
+}
+
+}  // namespace hqp::cli

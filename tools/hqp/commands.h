@@ -1,0 +1,19 @@
+// The hqp CLI's subcommands. Each registers its options on the app and returns a runner that
+// maps a Status to the process exit code (0 ok, 1 error with one line on stderr).
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+#include "core/status.h"
+
+namespace hqp::cli {
+
+using Runner = std::function<Status()>;
+
+Runner add_info_command(CLI::App& app);
+Runner add_run_command(CLI::App& app);
+Runner add_convert_command(CLI::App& app);
+
+}  // namespace hqp::cli
