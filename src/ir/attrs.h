@@ -132,8 +132,34 @@ struct SoftmaxAttrs {
   bool operator==(const SoftmaxAttrs&) const = default;
 };
 
+// Activation fused into the op that produces a value (internal ops only).
+enum class Activation : uint8_t { kNone, kRelu, kClip, kHardSwish, kHardSigmoid, kSigmoid };
+
+// What happens after the main computation of a fused op, in this order:
+//   y = main(...); if (has_sum) y += Sum; y = act(y).
+// Clip uses alpha = min, beta = max; HardSigmoid uses alpha, beta (ONNX meaning).
+struct PostOps {
+  Activation activation = Activation::kNone;
+  float alpha = 0.0f;
+  float beta = 0.0f;
+  bool has_sum = false;
+  bool operator==(const PostOps&) const = default;
+};
+
+struct FusedConvAttrs {
+  ConvAttrs conv;
+  PostOps post;
+  bool operator==(const FusedConvAttrs&) const = default;
+};
+
+struct FusedGemmAttrs {
+  GemmAttrs gemm;
+  PostOps post;
+  bool operator==(const FusedGemmAttrs&) const = default;
+};
+
 using Attrs = std::variant<NoAttrs, ConvAttrs, PoolAttrs, BatchNormAttrs, ClipAttrs, HardSigmoidAttrs,
                            FlattenAttrs, ReshapeAttrs, TransposeAttrs, AxesAttrs, ShapeAttrs, AxisAttrs,
-                           GemmAttrs, DropoutAttrs, ConstantAttrs, SoftmaxAttrs>;
+                           GemmAttrs, DropoutAttrs, ConstantAttrs, SoftmaxAttrs, FusedConvAttrs, FusedGemmAttrs>;
 
 }  // namespace hqp::ir

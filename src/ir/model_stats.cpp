@@ -19,17 +19,22 @@ int64_t node_macs(const Node& n) {
   if (out == nullptr || !out->shape) return 0;
   const Dims& os = *out->shape;
   switch (n.kind) {
-    case OpKind::Conv: {
+    case OpKind::Conv:
+    case OpKind::FusedConv:
+    case OpKind::QConv: {
       const Value* w = n.input(1);
       if (!w || !w->shape || os.size() < 2) return 0;
       const Dims& ws = *w->shape;
       // OC * spatial_out * (IC/G) * K...; batch excluded.
       return numel1(os, 1, os.size()) * numel1(ws, 1, ws.size());
     }
-    case OpKind::Gemm: {
+    case OpKind::Gemm:
+    case OpKind::FusedGemm:
+    case OpKind::QGemm: {
       const Value* a = n.input(0);
       if (!a || !a->shape || a->shape->size() != 2) return 0;
-      const int64_t k = dim1((*a->shape)[n.attr<GemmAttrs>().trans_a ? 0 : 1]);
+      const GemmAttrs& g = n.kind == OpKind::Gemm ? n.attr<GemmAttrs>() : n.attr<FusedGemmAttrs>().gemm;
+      const int64_t k = dim1((*a->shape)[g.trans_a ? 0 : 1]);
       return dim1(os[0]) * dim1(os[1]) * k;  // a symbolic batch M counts as 1
     }
     case OpKind::MatMul: {
@@ -46,8 +51,9 @@ int64_t node_macs(const Node& n) {
 
 ModelStats compute_stats(const Graph& graph) {
   ModelStats s;
+  // Weights of INT8 (QDQ) models are s8 initializers of rank >= 2: they count as parameters too.
   for (const Value* v : graph.initializers()) {
-    if (v->dtype == DType::kF32) s.params += v->data.numel();
+    if (v->dtype == DType::kF32 || (v->dtype == DType::kS8 && v->data.rank() >= 2)) s.params += v->data.numel();
   }
   auto order = graph.topological_order();
   if (!order.ok()) return s;

@@ -20,7 +20,7 @@ struct LayerStats {
 
 struct ModelStats {
   int64_t nodes = 0;
-  int64_t params = 0;  // total elements of all float initializers
+  int64_t params = 0;  // total elements of all float initializers (+ s8 weights of INT8 models)
   int64_t macs = 0;    // Conv: OC*OH*OW*(IC/G)*KH*KW; Gemm/MatMul: M*N*K; batch 1
   std::map<std::string, int64_t> op_counts;
   std::vector<LayerStats> layers;  // in topological order

@@ -16,7 +16,7 @@ constexpr std::array<std::string_view, kOpCount> kOpNames = {
 std::string_view op_name(OpKind kind) { return kOpNames[static_cast<size_t>(kind)]; }
 
 std::optional<OpKind> op_from_name(std::string_view onnx_name) {
-  for (size_t i = 0; i < kOpNames.size(); ++i) {
+  for (size_t i = 0; i < static_cast<size_t>(kFirstInternalOp); ++i) {
     if (kOpNames[i] == onnx_name) return static_cast<OpKind>(i);
   }
   return std::nullopt;
@@ -76,6 +76,10 @@ const OpSchema& op_schema(OpKind kind) {
       {1, 1, 1, 1, R::kRestructures},   // Softmax
       {2, 3, 1, 1, R::kPerChannel},     // QuantizeLinear
       {2, 3, 1, 1, R::kPerChannel},     // DequantizeLinear
+      {2, 4, 1, 1, R::kProduces},       // FusedConv
+      {2, 3, 1, 1, R::kProduces},       // FusedGemm
+      {2, 4, 1, 1, R::kProduces},       // QConv
+      {2, 3, 1, 1, R::kProduces},       // QGemm
   }};
   return kSchemas[static_cast<size_t>(kind)];
 }

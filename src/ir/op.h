@@ -21,11 +21,17 @@ inline constexpr int kOpCount = 0
 #include "ir/ops.def"
 #undef HQP_OP
     ;
-static_assert(kOpCount == 30, "ops.def changed: update op_schema() in op.cpp and this count");
+static_assert(kOpCount == 34, "ops.def changed: update op_schema() in op.cpp and this count");
+
+// First internal (domain "ai.hqp") op; every kind from here on is internal.
+inline constexpr OpKind kFirstInternalOp = OpKind::FusedConv;
+inline constexpr bool is_internal_op(OpKind kind) { return kind >= kFirstInternalOp; }
+inline constexpr const char* kInternalDomain = "ai.hqp";
 
 // ONNX op_type of a kind ("Conv").
 std::string_view op_name(OpKind kind);
-// Kind for an ONNX op_type in the default domain, or nullopt when hqp does not know it.
+// Kind for an ONNX op_type in the default domain, or nullopt when hqp does not know it
+// (internal ops are never returned).
 std::optional<OpKind> op_from_name(std::string_view onnx_name);
 // Default-constructed attribute struct of the right type for `kind`.
 Attrs default_attrs(OpKind kind);

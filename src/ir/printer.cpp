@@ -81,7 +81,24 @@ struct AttrFormatter {
     if (a.ratio) add("ratio", fmt::format("{}", *a.ratio));
   }
   void operator()(const ConstantAttrs& a) {
-    add("value", fmt::format("{}{}", dtype_name(a.value.dtype()), shape_to_string(a.value.shape())));
+    add("value", fmt::format("{}{}", dtype_name(a.value.dtype()), dims_to_string(dims_from_shape(a.value.shape()))));
+  }
+  void post(const PostOps& p) {
+    static constexpr const char* kNames[] = {"none", "relu", "clip", "hardswish", "hardsigmoid", "sigmoid"};
+    if (p.activation != Activation::kNone) add("activation", kNames[static_cast<int>(p.activation)]);
+    if (p.activation == Activation::kClip || p.activation == Activation::kHardSigmoid) {
+      add("act_alpha", fmt::format("{}", p.alpha));
+      add("act_beta", fmt::format("{}", p.beta));
+    }
+    if (p.has_sum) add("sum", "1");
+  }
+  void operator()(const FusedConvAttrs& a) {
+    (*this)(a.conv);
+    post(a.post);
+  }
+  void operator()(const FusedGemmAttrs& a) {
+    (*this)(a.gemm);
+    post(a.post);
   }
   void operator()(const SoftmaxAttrs& a) {
     add("axis", std::to_string(a.axis));

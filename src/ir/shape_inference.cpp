@@ -160,15 +160,59 @@ Result<Outputs> infer_float_unary(const Ctx& c) {
   return infer_unary_same(c);
 }
 
+// Output dtype of an internal INT8 op: the quantized storage of its output value, else f32.
+DType quantized_output_dtype(const Ctx& c) {
+  const Value* y = c.node.output(0);
+  return y != nullptr && y->quant ? y->quant->storage : DType::kF32;
+}
+
+Result<Outputs> infer_conv_like(const Ctx& c, const ConvAttrs& a, DType out_dtype);
+
 Result<Outputs> infer_conv(const Ctx& c) {
-  const auto& a = c.node.attr<ConvAttrs>();
   HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kF32}, "input X"));
   HQP_RETURN_IF_ERROR(expect_dtype(c, 1, {DType::kF32}, "weight W"));
   HQP_RETURN_IF_ERROR(expect_dtype(c, 2, {DType::kF32}, "bias B"));
+  const ConvAttrs& a = c.node.kind == OpKind::Conv ? c.node.attr<ConvAttrs>() : c.node.attr<FusedConvAttrs>().conv;
+  return infer_conv_like(c, a, DType::kF32);
+}
+
+Status check_sum_input(const Ctx& c, size_t index, const Outputs& outs) {
+  if (!c.has(index)) return Status();
+  const InferInput& s = c.input(index);
+  if (s.shape && outs[0].shape && !(*s.shape == *outs[0].shape)) {
+    bool compatible = s.shape->size() == outs[0].shape->size();
+    for (size_t i = 0; compatible && i < s.shape->size(); ++i) {
+      compatible = unify((*s.shape)[i], (*outs[0].shape)[i]).has_value();
+    }
+    if (!compatible) {
+      return c.error("sum input shape {} differs from output shape {}", dims_to_string(*s.shape),
+                     dims_to_string(*outs[0].shape));
+    }
+  }
+  return Status();
+}
+
+Result<Outputs> infer_fused_conv(const Ctx& c) {
+  HQP_ASSIGN_OR_RETURN(Outputs outs, infer_conv(c));
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 3, {DType::kF32}, "sum input"));
+  HQP_RETURN_IF_ERROR(check_sum_input(c, 3, outs));
+  return outs;
+}
+
+Result<Outputs> infer_qconv(const Ctx& c) {
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kU8, DType::kS8}, "input X"));
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 1, {DType::kS8}, "weight W"));
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 2, {DType::kS32}, "bias B"));
+  HQP_ASSIGN_OR_RETURN(Outputs outs, infer_conv_like(c, c.node.attr<FusedConvAttrs>().conv, quantized_output_dtype(c)));
+  HQP_RETURN_IF_ERROR(check_sum_input(c, 3, outs));
+  return outs;
+}
+
+Result<Outputs> infer_conv_like(const Ctx& c, const ConvAttrs& a, DType out_dtype) {
   const InferInput& x = c.input(0);
   const InferInput& w = c.input(1);
   if (a.group < 1) return c.error("group must be >= 1 (group={})", a.group);
-  if (!x.shape || !w.shape) return Outputs{out_of(DType::kF32, std::nullopt)};
+  if (!x.shape || !w.shape) return Outputs{out_of(out_dtype, std::nullopt)};
   const Dims& xs = *x.shape;
   const Dims& ws = *w.shape;
   if (xs.size() < 3 || xs.size() > 5) return c.error("input rank must be 3..5 (rank={})", xs.size());
@@ -198,7 +242,7 @@ Result<Outputs> infer_conv(const Ctx& c) {
   } else {
     for (size_t i = 2; i < xs.size(); ++i) out.push_back(Dim::unknown());
   }
-  return Outputs{out_of(DType::kF32, out)};
+  return Outputs{out_of(out_dtype, out)};
 }
 
 Result<Outputs> infer_pool(const Ctx& c, bool is_max) {
@@ -416,8 +460,18 @@ Result<std::optional<std::vector<int64_t>>> axes_of(const Ctx& c) {
   return std::optional<std::vector<int64_t>>(*v);
 }
 
+// Squeeze/Unsqueeze (opset >= 13) whose axes input is not a constant: its content is known only
+// when the node runs, so graph-level inference knows at most the output rank (as for Reshape).
+bool axes_known_only_at_run_time(const Ctx& c) {
+  return !c.node.attr<AxesAttrs>().axes && c.has(1) && !static_ints(c.input(1));
+}
+
 Result<Outputs> infer_squeeze(const Ctx& c) {
   const InferInput& x = c.input(0);
+  if (axes_known_only_at_run_time(c)) {
+    HQP_RETURN_IF_ERROR(expect_dtype(c, 1, {DType::kS64}, "axes"));
+    return Outputs{out_of(x.dtype, std::nullopt)};
+  }
   HQP_ASSIGN_OR_RETURN(auto axes, axes_of(c));
   if (!x.shape) return Outputs{out_of(x.dtype, std::nullopt)};
   const int64_t r = static_cast<int64_t>(x.shape->size());
@@ -447,6 +501,14 @@ Result<Outputs> infer_squeeze(const Ctx& c) {
 
 Result<Outputs> infer_unsqueeze(const Ctx& c) {
   const InferInput& x = c.input(0);
+  if (axes_known_only_at_run_time(c)) {
+    HQP_RETURN_IF_ERROR(expect_dtype(c, 1, {DType::kS64}, "axes"));
+    const std::optional<Dims>& s = c.input(1).shape;
+    if (x.shape && s && s->size() == 1 && (*s)[0].is_static()) {
+      return Outputs{out_of(x.dtype, Dims(x.shape->size() + static_cast<size_t>((*s)[0].value), Dim::unknown()))};
+    }
+    return Outputs{out_of(x.dtype, std::nullopt)};
+  }
   HQP_ASSIGN_OR_RETURN(auto axes, axes_of(c));
   if (!axes) return c.error("axes are required");
   if (!x.shape) return Outputs{out_of(x.dtype, std::nullopt)};
@@ -567,12 +629,25 @@ Result<Outputs> infer_concat(const Ctx& c) {
   return Outputs{o};
 }
 
+Result<Outputs> infer_gemm_like(const Ctx& c, const GemmAttrs& g, DType out_dtype);
+
 Result<Outputs> infer_gemm(const Ctx& c) {
-  const auto& g = c.node.attr<GemmAttrs>();
   for (size_t i = 0; i < 3; ++i) HQP_RETURN_IF_ERROR(expect_dtype(c, i, {DType::kF32}, "input"));
+  const GemmAttrs& g = c.node.kind == OpKind::Gemm ? c.node.attr<GemmAttrs>() : c.node.attr<FusedGemmAttrs>().gemm;
+  return infer_gemm_like(c, g, DType::kF32);
+}
+
+Result<Outputs> infer_qgemm(const Ctx& c) {
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kU8, DType::kS8}, "input A"));
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 1, {DType::kS8}, "weight B"));
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 2, {DType::kS32}, "bias C"));
+  return infer_gemm_like(c, c.node.attr<FusedGemmAttrs>().gemm, quantized_output_dtype(c));
+}
+
+Result<Outputs> infer_gemm_like(const Ctx& c, const GemmAttrs& g, DType out_dtype) {
   const InferInput& a = c.input(0);
   const InferInput& b = c.input(1);
-  if (!a.shape || !b.shape) return Outputs{out_of(DType::kF32, Dims{Dim::unknown(), Dim::unknown()})};
+  if (!a.shape || !b.shape) return Outputs{out_of(out_dtype, Dims{Dim::unknown(), Dim::unknown()})};
   if (a.shape->size() != 2 || b.shape->size() != 2) {
     return c.error("A and B must be 2-D (A {}, B {})", dims_to_string(*a.shape), dims_to_string(*b.shape));
   }
@@ -595,7 +670,7 @@ Result<Outputs> infer_gemm(const Ctx& c) {
       return c.error("C {} is not broadcastable to [{},{}]", dims_to_string(cs), dim_to_string(m), dim_to_string(n));
     }
   }
-  return Outputs{out_of(DType::kF32, out)};
+  return Outputs{out_of(out_dtype, out)};
 }
 
 Result<Outputs> infer_matmul(const Ctx& c) {
@@ -730,6 +805,10 @@ Result<Outputs> dispatch(const Ctx& c) {
     case OpKind::Softmax: return infer_softmax(c);
     case OpKind::QuantizeLinear: return infer_quantize(c);
     case OpKind::DequantizeLinear: return infer_dequantize(c);
+    case OpKind::FusedConv: return infer_fused_conv(c);
+    case OpKind::FusedGemm: return infer_gemm(c);
+    case OpKind::QConv: return infer_qconv(c);
+    case OpKind::QGemm: return infer_qgemm(c);
   }
   return c.unsupported("no shape inference");
 }
@@ -761,7 +840,11 @@ int64_t apply_window(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, in
   const int64_t span = (k - 1) * d + 1;
   const int64_t num = in + pb + pe - span;
   if (num < 0) return 0;
-  return (ceil_mode ? (num + s - 1) / s : num / s) + 1;
+  int64_t out = (ceil_mode ? (num + s - 1) / s : num / s) + 1;
+  // ceil_mode: a last window that would start beyond the input and its begin padding is dropped
+  // (PyTorch and ONNX Runtime do the same; every window must touch the input).
+  if (ceil_mode && (out - 1) * s >= in + pb) --out;
+  return out;
 }
 
 Result<WindowGeometry> window_geometry(std::span<const int64_t> in, std::span<const int64_t> kernel,
@@ -862,7 +945,14 @@ Result<WindowGeometry> pool_geometry(const PoolAttrs& a, std::span<const int64_t
 
 Result<std::vector<InferOutput>> infer_node(const Node& node, std::span<const InferInput> inputs, int64_t opset) {
   Ctx c{node, inputs, opset};
-  HQP_ASSIGN_OR_RETURN(Outputs outs, dispatch(c));
+  Result<Outputs> inferred = dispatch(c);
+  if (!inferred.ok()) {
+    // Helpers shared with the kernels (normalize_axis, conv/pool_geometry) do not know the node.
+    const Status& s = inferred.status();
+    if (s.message().find(fmt::format("node '{}'", node.name)) != std::string::npos) return s;
+    return s.with_context(fmt::format("cannot infer shapes of node '{}' ({})", node.name, op_name(node.kind)));
+  }
+  Outputs outs = std::move(inferred).value();
   outs.resize(node.num_outputs());
   for (InferOutput& o : outs) {
     if (o.shape_value && static_cast<int64_t>(o.shape_value->size()) > kMaxShapeValueElems) o.shape_value.reset();

@@ -163,9 +163,9 @@ class AttrReader {
 };
 
 // Opset < 7 Add/Sub/Mul/Div: `broadcast`=1 lets B broadcast into A, aligned at `axis` (default:
-// trailing dims). The IR means numpy broadcasting, which agrees when B aligns with A's trailing
-// dims, i.e. axis absent or axis == rank(A) - rank(B).
-Status import_legacy_broadcast(AttrReader& r, const NodeImportContext& ctx) {
+// trailing dims, which numpy broadcasting agrees with). An axis is checked now when both input
+// ranks are known, otherwise noted for the importer to check after shape inference.
+Status import_legacy_broadcast(AttrReader& r, const NodeImportContext& ctx, ImportNotes& notes) {
   std::optional<int64_t> broadcast;
   std::optional<int64_t> axis;
   HQP_RETURN_IF_ERROR(r.read("broadcast", broadcast));
@@ -174,17 +174,10 @@ Status import_legacy_broadcast(AttrReader& r, const NodeImportContext& ctx) {
   const std::optional<int64_t> rank_a = ctx.input_ranks.size() > 0 ? ctx.input_ranks[0] : std::nullopt;
   const std::optional<int64_t> rank_b = ctx.input_ranks.size() > 1 ? ctx.input_ranks[1] : std::nullopt;
   if (!rank_a || !rank_b) {
-    return r.error(StatusCode::kUnsupported,
-                   fmt::format("legacy broadcast with axis={} needs the ranks of both inputs", *axis));
+    notes.legacy_broadcast_axis = axis;
+    return Status::ok_status();
   }
-  const int64_t normalized = *axis < 0 ? *axis + *rank_a : *axis;
-  if (normalized != *rank_a - *rank_b) {
-    return r.error(StatusCode::kUnsupported,
-                   fmt::format("legacy broadcast along axis={} is not numpy broadcasting (rank(A)={}, rank(B)={}, "
-                               "expected axis={})",
-                               *axis, *rank_a, *rank_b, *rank_a - *rank_b));
-  }
-  return Status::ok_status();
+  return check_legacy_broadcast(ctx.node_name, *axis, rank_a, rank_b);
 }
 
 Result<ir::ConstantAttrs> import_constant(AttrReader& r, const NodeImportContext& ctx) {
@@ -234,7 +227,24 @@ Result<ir::ConstantAttrs> import_constant(AttrReader& r, const NodeImportContext
 
 }  // namespace
 
-Result<ir::Attrs> import_attrs(const NodeImportContext& ctx) {
+Status check_legacy_broadcast(std::string_view node_name, int64_t axis, std::optional<int64_t> rank_a,
+                              std::optional<int64_t> rank_b) {
+  if (!rank_a || !rank_b) {
+    return make_error(StatusCode::kUnsupported,
+                      "cannot import node '{}': legacy broadcast with axis={} needs the ranks of both inputs", node_name,
+                      axis);
+  }
+  const int64_t normalized = axis < 0 ? axis + *rank_a : axis;
+  if (normalized != *rank_a - *rank_b) {
+    return make_error(StatusCode::kUnsupported,
+                      "cannot import node '{}': legacy broadcast along axis={} is not numpy broadcasting (rank(A)={}, "
+                      "rank(B)={}, expected axis={})",
+                      node_name, axis, *rank_a, *rank_b, *rank_a - *rank_b);
+  }
+  return Status::ok_status();
+}
+
+Result<ir::Attrs> import_attrs(const NodeImportContext& ctx, ImportNotes& notes) {
   using K = ir::OpKind;
   AttrReader r(ctx);
   HQP_RETURN_IF_ERROR(r.check_names());
@@ -283,7 +293,7 @@ Result<ir::Attrs> import_attrs(const NodeImportContext& ctx) {
     case K::Sub:
     case K::Mul:
     case K::Div:
-      if (ctx.opset < kOpsetNumpyBroadcast) HQP_RETURN_IF_ERROR(import_legacy_broadcast(r, ctx));
+      if (ctx.opset < kOpsetNumpyBroadcast) HQP_RETURN_IF_ERROR(import_legacy_broadcast(r, ctx, notes));
       break;
     case K::AveragePool:
     case K::MaxPool: {
@@ -358,6 +368,12 @@ Result<ir::Attrs> import_attrs(const NodeImportContext& ctx) {
     case K::GlobalAveragePool:
     case K::MatMul:
     case K::Identity: break;
+    case K::FusedConv:
+    case K::FusedGemm:
+    case K::QConv:
+    case K::QGemm:
+      return r.error(StatusCode::kUnsupported,
+                     fmt::format("internal op '{}' is never imported", ir::op_name(ctx.kind)));
   }
   HQP_RETURN_IF_ERROR(r.finish());
   return attrs;
@@ -605,6 +621,13 @@ Status export_attrs(const ir::Node& node, int64_t opset, const onnx::OpSchema& s
     case K::GlobalAveragePool:
     case K::MatMul:
     case K::Identity: return Status::ok_status();
+    case K::FusedConv:
+    case K::FusedGemm:
+    case K::QConv:
+    case K::QGemm:
+      return w.error(StatusCode::kUnsupported,
+                     fmt::format("internal op '{}' (domain '{}') has no ONNX form", ir::op_name(node.kind),
+                                 ir::kInternalDomain));
   }
   return Status::ok_status();
 }

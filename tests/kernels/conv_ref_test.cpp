@@ -73,7 +73,8 @@ std::vector<double> naive_conv(const ConvCase& c, const std::vector<float>& src,
         for (int64_t p = 0; p < out_plane; ++p) {
           double acc = bias != nullptr ? (*bias)[static_cast<size_t>(oc)] : 0.0;
           for (int64_t r = 0; r < rows; ++r) {
-            acc += static_cast<double>(wei[static_cast<size_t>(oc * rows + r)]) * cols[static_cast<size_t>(r * out_plane + p)];
+            acc += static_cast<double>(wei[static_cast<size_t>(oc * rows + r)]) *
+                   cols[static_cast<size_t>(r * out_plane + p)];
           }
           dst[static_cast<size_t>((n * c.out_channels + oc) * out_plane + p)] = acc;
         }

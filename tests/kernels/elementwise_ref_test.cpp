@@ -50,7 +50,8 @@ TEST(UnaryRef, ReluSigmoidHardSigmoidHardSwishMatchFormulas) {
   test::expect_all_near(dst, want, kUnaryRefTol, "hardsigmoid");
 
   hardswish_f32__ref(static_cast<int64_t>(src.size()), src.data(), dst.data());
-  for (size_t i = 0; i < src.size(); ++i) want[i] = src[i] * std::clamp(src[i] + 3.0, 0.0, 6.0) / 6.0;  // x*relu6(x+3)/6
+  // Written as x * relu6(x + 3) / 6.
+  for (size_t i = 0; i < src.size(); ++i) want[i] = src[i] * std::clamp(src[i] + 3.0, 0.0, 6.0) / 6.0;
   test::expect_all_near(dst, want, kUnaryRefTol, "hardswish");
 }
 

@@ -66,7 +66,9 @@ void run_gemm_case(const GemmCase& c, uint32_t seed) {
   for (int64_t j = 0; j < c.n; ++j) {
     for (int64_t i = 0; i < c.m; ++i) {
       double dot = 0;
-      for (int64_t kk = 0; kk < c.k; ++kk) dot += at[static_cast<size_t>(i * c.k + kk)] * bt[static_cast<size_t>(kk * c.n + j)];
+      for (int64_t kk = 0; kk < c.k; ++kk) {
+        dot += at[static_cast<size_t>(i * c.k + kk)] * bt[static_cast<size_t>(kk * c.n + j)];
+      }
       double cv = 0;
       switch (c.c_shape) {
         case CShape::kNone: break;

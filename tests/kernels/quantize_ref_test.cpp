@@ -44,7 +44,8 @@ TEST(QuantizeLinearRef, OnnxPerTensor) {
 
 TEST(QuantizeLinearRef, OnnxPerAxis) {
   // ONNX test_quantizelinear_axis: x [1, 3, 3, 2], axis 1, scale [2, 4, 5], zp [84, 24, 196].
-  const std::vector<float> x = {-162, 10, -100, 232, -20, -50, -76, 0, 0, 252, 32, -44, 245, -485, -960, -270, -375, -470};
+  const std::vector<float> x = {-162, 10,  -100, 232, -20, -50,  -76,  0,    0,
+                                252,  32,  -44,  245, -485, -960, -270, -375, -470};
   const std::vector<float> scale = {2, 4, 5};
   const std::vector<uint8_t> zp = {84, 24, 196};
   std::vector<uint8_t> y(18);

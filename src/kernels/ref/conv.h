@@ -29,7 +29,8 @@ struct ConvParams {
   int64_t pad_begin[kMaxSpatialRank] = {0, 0, 0};
 };
 
-// dst[n, oc, o...] = bias[oc] + sum_{ic in group(oc), k...} wei[oc, ic, k...] * src[n, g*IC/G + ic, o*stride + k*dilation - pad_begin]
+// dst[n, oc, o...] = bias[oc] + sum_{ic < IC/G, k...} wei[oc, ic, k...]
+//                                 * src[n, g*IC/G + ic, o*stride + k*dilation - pad_begin]   (g = oc / (OC/G))
 // src:  [N, IC, in_size...]            NCHW-style, contiguous row-major
 // wei:  [OC, IC/G, kernel...]          contiguous row-major (ONNX layout)
 // bias: [OC] or nullptr (zero bias)

@@ -7,8 +7,10 @@
 
 #include "ir/shape_inference.h"
 #include "kernels/ref/conv.h"
+#include "kernels/ref/conv_int8.h"
 #include "kernels/ref/elementwise.h"
 #include "kernels/ref/gemm.h"
+#include "kernels/ref/gemm_int8.h"
 #include "kernels/ref/layout.h"
 #include "kernels/ref/pool.h"
 #include "kernels/ref/quantize.h"
@@ -45,11 +47,25 @@ int64_t prod(const Shape& s, size_t begin, size_t end) {
   return p;
 }
 
-Status run_conv(const OpCtx& c) {
-  const Tensor& x = c.x(0);
-  const Tensor& w = c.x(1);
-  const Tensor* b = c.input(2);
-  const auto& a = c.node.attr<ir::ConvAttrs>();
+// Applies a fused op's post-ops in place on dst: optional residual sum, then the activation.
+void apply_post_ops(const ir::PostOps& post, const Tensor* sum, Tensor& dst) {
+  float* d = dst.data<float>();
+  const int64_t n = dst.numel();
+  if (post.has_sum && sum != nullptr) {
+    const float* s = sum->data<float>();
+    for (int64_t i = 0; i < n; ++i) d[i] += s[i];
+  }
+  switch (post.activation) {
+    case ir::Activation::kNone: break;
+    case ir::Activation::kRelu: k::relu_f32__ref(n, d, d); break;
+    case ir::Activation::kClip: k::clip_f32__ref(n, post.alpha, post.beta, d, d); break;
+    case ir::Activation::kHardSwish: k::hardswish_f32__ref(n, d, d); break;
+    case ir::Activation::kHardSigmoid: k::hardsigmoid_f32__ref(n, post.alpha, post.beta, d, d); break;
+    case ir::Activation::kSigmoid: k::sigmoid_f32__ref(n, d, d); break;
+  }
+}
+
+Result<k::ConvParams> conv_params(const ir::ConvAttrs& a, const Tensor& x, const Tensor& w) {
   const Shape in_sp(x.shape().begin() + 2, x.shape().end());
   const Shape k_sp(w.shape().begin() + 2, w.shape().end());
   HQP_ASSIGN_OR_RETURN(ir::WindowGeometry g, ir::conv_geometry(a, in_sp, k_sp));
@@ -67,7 +83,88 @@ Status run_conv(const OpCtx& c) {
     p.dilation[i] = g.dilation[i];
     p.pad_begin[i] = g.pad_begin[i];
   }
+  return p;
+}
+
+Status run_conv(const OpCtx& c) {
+  const Tensor& x = c.x(0);
+  const Tensor& w = c.x(1);
+  const Tensor* b = c.input(2);
+  const bool fused = c.node.kind == OpKind::FusedConv;
+  const auto& a = fused ? c.node.attr<ir::FusedConvAttrs>().conv : c.node.attr<ir::ConvAttrs>();
+  HQP_ASSIGN_OR_RETURN(k::ConvParams p, conv_params(a, x, w));
   k::conv_f32__ref(p, x.data<float>(), w.data<float>(), b ? b->data<float>() : nullptr, c.out[0].data<float>());
+  if (fused) apply_post_ops(c.node.attr<ir::FusedConvAttrs>().post, c.input(3), c.out[0]);
+  return Status();
+}
+
+// Quantization of a QConv / QGemm from the Value::quant of its inputs and output (ops.def):
+// X per-tensor, W per output channel (or one scale for all), Y u8/s8 per-tensor or f32, Sum
+// quantized like Y. Fills `out` and the per-channel weight scales.
+Status int8_output_params(const OpCtx& c, const ir::PostOps& post, int64_t channels, k::Int8OutputParams* out,
+                          std::vector<float>* wei_scales) {
+  auto per_tensor = [&](const ir::Value* v, const char* what, float* scale, int32_t* zero_point) -> Status {
+    if (v == nullptr || !v->quant || v->quant->scale.size() != 1 || v->quant->zero_point.size() != 1) {
+      return c.error(StatusCode::kInvalidArgument, "{} '{}' has no per-tensor quantization parameters", what,
+                     v == nullptr ? "" : v->name);
+    }
+    *scale = v->quant->scale[0];
+    *zero_point = v->quant->zero_point[0];
+    return Status();
+  };
+  HQP_RETURN_IF_ERROR(per_tensor(c.node.input(0), "input", &out->src_scale, &out->src_zero_point));
+  const ir::Value* w = c.node.input(1);
+  if (!w->quant || (w->quant->scale.size() != 1 && static_cast<int64_t>(w->quant->scale.size()) != channels)) {
+    return c.error(StatusCode::kInvalidArgument, "weight '{}' has no per-channel quantization parameters ({} channels)",
+                   w->name, channels);
+  }
+  wei_scales->assign(static_cast<size_t>(channels), w->quant->scale[0]);
+  if (w->quant->scale.size() != 1) *wei_scales = w->quant->scale;
+  out->dst_dtype = c.out[0].dtype();
+  if (out->dst_dtype != DType::kF32) {
+    HQP_RETURN_IF_ERROR(per_tensor(c.node.output(0), "output", &out->dst_scale, &out->dst_zero_point));
+  }
+  const Tensor* sum = c.input(3);
+  out->has_sum = post.has_sum && sum != nullptr;
+  if (out->has_sum) {
+    if (sum->dtype() != out->dst_dtype || sum->shape() != c.out[0].shape()) {
+      return c.error(StatusCode::kInvalidArgument, "sum input {}[{}] differs from the output {}[{}]",
+                     dtype_name(sum->dtype()), shape_to_string(sum->shape()), dtype_name(out->dst_dtype),
+                     shape_to_string(c.out[0].shape()));
+    }
+    if (out->dst_dtype != DType::kF32) {
+      HQP_RETURN_IF_ERROR(per_tensor(c.node.input(3), "sum input", &out->sum_scale, &out->sum_zero_point));
+    }
+  }
+  switch (post.activation) {
+    case ir::Activation::kNone: break;
+    case ir::Activation::kRelu: out->act_min = 0.0f; break;
+    case ir::Activation::kClip:
+      out->act_min = post.alpha;
+      out->act_max = post.beta;
+      break;
+    default:
+      return c.error(StatusCode::kUnsupported, "INT8 output stage supports only clamp activations (None, Relu, Clip)");
+  }
+  return Status();
+}
+
+Status run_qconv(const OpCtx& c) {
+  const Tensor& x = c.x(0);
+  const Tensor& w = c.x(1);
+  const Tensor* b = c.input(2);
+  const auto& a = c.node.attr<ir::FusedConvAttrs>();
+  HQP_ASSIGN_OR_RETURN(k::ConvParams p, conv_params(a.conv, x, w));
+  k::Int8OutputParams out;
+  std::vector<float> wei_scales;
+  HQP_RETURN_IF_ERROR(int8_output_params(c, a.post, w.dim(0), &out, &wei_scales));
+  const int32_t* bias = b ? b->data<int32_t>() : nullptr;
+  const void* sum = out.has_sum ? c.input(3)->raw_data() : nullptr;
+  if (x.dtype() == DType::kU8) {
+    k::conv_u8s8__ref(p, out, x.data<uint8_t>(), w.data<int8_t>(), wei_scales.data(), bias, sum, c.out[0].raw_data());
+  } else {
+    k::conv_s8s8__ref(p, out, x.data<int8_t>(), w.data<int8_t>(), wei_scales.data(), bias, sum, c.out[0].raw_data());
+  }
   return Status();
 }
 
@@ -266,7 +363,8 @@ Status run_concat(const OpCtx& c) {
 }
 
 Status run_gemm(const OpCtx& c) {
-  const auto& a = c.node.attr<ir::GemmAttrs>();
+  const bool fused = c.node.kind == OpKind::FusedGemm;
+  const auto& a = fused ? c.node.attr<ir::FusedGemmAttrs>().gemm : c.node.attr<ir::GemmAttrs>();
   const Tensor& A = c.x(0);
   const Tensor& B = c.x(1);
   const Tensor* C = c.input(2);
@@ -287,6 +385,35 @@ Status run_gemm(const OpCtx& c) {
     p.c_stride_n = cn == 1 ? 0 : 1;
   }
   k::gemm_f32__ref(p, A.data<float>(), B.data<float>(), C ? C->data<float>() : nullptr, c.out[0].data<float>());
+  if (fused) apply_post_ops(c.node.attr<ir::FusedGemmAttrs>().post, nullptr, c.out[0]);
+  return Status();
+}
+
+Status run_qgemm(const OpCtx& c) {
+  const auto& a = c.node.attr<ir::FusedGemmAttrs>();
+  if (a.gemm.trans_a != 0 || a.gemm.trans_b != 1 || a.gemm.alpha != 1.0f || a.gemm.beta != 1.0f) {
+    return c.error(StatusCode::kUnsupported, "QGemm requires transA=0, transB=1, alpha=1, beta=1 (got {}, {}, {}, {})",
+                   a.gemm.trans_a, a.gemm.trans_b, a.gemm.alpha, a.gemm.beta);
+  }
+  const Tensor& A = c.x(0);
+  const Tensor& B = c.x(1);
+  const Tensor* C = c.input(2);
+  if (C != nullptr && (C->rank() != 1 || C->dim(0) != B.dim(0))) {
+    return c.error(StatusCode::kInvalidArgument, "bias C has shape {} (expected [{}])", shape_to_string(C->shape()),
+                   B.dim(0));
+  }
+  k::Int8OutputParams out;
+  std::vector<float> wei_scales;
+  HQP_RETURN_IF_ERROR(int8_output_params(c, a.post, B.dim(0), &out, &wei_scales));
+  const int32_t* bias = C ? C->data<int32_t>() : nullptr;
+  const int64_t m = A.dim(0), n = B.dim(0), kk = A.dim(1);
+  if (A.dtype() == DType::kU8) {
+    k::gemm_u8s8__ref(m, n, kk, out, A.data<uint8_t>(), B.data<int8_t>(), wei_scales.data(), bias, nullptr,
+                      c.out[0].raw_data());
+  } else {
+    k::gemm_s8s8__ref(m, n, kk, out, A.data<int8_t>(), B.data<int8_t>(), wei_scales.data(), bias, nullptr,
+                      c.out[0].raw_data());
+  }
   return Status();
 }
 
@@ -430,6 +557,10 @@ Status dispatch(const OpCtx& c) {
     case OpKind::Softmax: return run_softmax(c);
     case OpKind::QuantizeLinear: return run_quantize(c);
     case OpKind::DequantizeLinear: return run_dequantize(c);
+    case OpKind::FusedConv: return run_conv(c);
+    case OpKind::FusedGemm: return run_gemm(c);
+    case OpKind::QConv: return run_qconv(c);
+    case OpKind::QGemm: return run_qgemm(c);
   }
   return c.error(StatusCode::kUnsupported, "no reference implementation");
 }

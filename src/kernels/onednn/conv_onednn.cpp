@@ -1,0 +1,286 @@
+// Convolution kernels on oneDNN (FP32 and INT8): descriptor building, weight prepacking and the
+// INT8 epilogue as oneDNN attributes. The semantics are those of kernels/ref/conv.h / conv_int8.h.
+#include "kernels/onednn/conv_onednn.h"
+
+#include <cstring>
+#include <vector>
+
+#include "kernels/onednn/onednn_context.h"
+
+namespace hqp::kernels::onednn {
+
+namespace {
+
+using dnnl::memory;
+using detail::CacheKey;
+using detail::Context;
+
+// oneDNN shapes of a convolution; `rank` is the spatial rank.
+struct ConvGeometry {
+  int rank = 2;
+  memory::dims src, wei, dst, strides, dilates, pad_l, pad_r;
+  bool reads_padding = false;  // some tap of some output lands outside the input
+  int64_t dst_numel = 0;
+};
+
+ConvGeometry conv_geometry(const ConvParams& p) {
+  ConvGeometry g;
+  g.rank = p.spatial_rank;
+  g.src = {p.batch, p.in_channels};
+  g.dst = {p.batch, p.out_channels};
+  if (p.groups > 1) {
+    g.wei = {p.groups, p.out_channels / p.groups, p.in_channels / p.groups};
+  } else {
+    g.wei = {p.out_channels, p.in_channels};
+  }
+  g.dst_numel = p.batch * p.out_channels;
+  for (int i = 0; i < p.spatial_rank; ++i) {
+    g.src.push_back(p.in_size[i]);
+    g.dst.push_back(p.out_size[i]);
+    g.wei.push_back(p.kernel[i]);
+    g.strides.push_back(p.stride[i]);
+    g.dilates.push_back(p.dilation[i] - 1);  // oneDNN counts dilation from 0
+    g.pad_l.push_back(p.pad_begin[i]);
+    const int64_t pad_r =
+        detail::implied_pad_end(p.in_size[i], p.out_size[i], p.kernel[i], p.stride[i], p.dilation[i], p.pad_begin[i]);
+    g.pad_r.push_back(pad_r);
+    g.reads_padding = g.reads_padding || p.pad_begin[i] > 0 || pad_r > 0;
+    g.dst_numel *= p.out_size[i];
+  }
+  return g;
+}
+
+Status validate_conv(std::string_view name, const ConvParams& p) {
+  if (p.spatial_rank < 1 || p.spatial_rank > 3) {
+    return make_error(StatusCode::kUnsupported, "cannot create kernel '{}': spatial rank not supported (spatial_rank={}, "
+                      "expected 1..3)", name, p.spatial_rank);
+  }
+  if (p.batch < 1 || p.in_channels < 1 || p.out_channels < 1 || p.groups < 1) {
+    return make_error(StatusCode::kInvalidArgument, "cannot create kernel '{}': empty conv (batch={}, in_channels={}, "
+                      "out_channels={}, groups={}, expected all >= 1)", name, p.batch, p.in_channels, p.out_channels,
+                      p.groups);
+  }
+  if (p.in_channels % p.groups != 0 || p.out_channels % p.groups != 0) {
+    return make_error(StatusCode::kInvalidArgument, "cannot create kernel '{}': channels not divisible by groups "
+                      "(in_channels={}, out_channels={}, groups={}, expected multiples of groups)", name, p.in_channels,
+                      p.out_channels, p.groups);
+  }
+  for (int i = 0; i < p.spatial_rank; ++i) {
+    if (p.in_size[i] < 1 || p.out_size[i] < 1 || p.kernel[i] < 1 || p.stride[i] < 1 || p.dilation[i] < 1 ||
+        p.pad_begin[i] < 0) {
+      return make_error(StatusCode::kInvalidArgument, "cannot create kernel '{}': bad spatial dim {} (in={}, out={}, "
+                        "kernel={}, stride={}, dilation={}, pad_begin={}, expected sizes >= 1 and pad_begin >= 0)",
+                        name, i, p.in_size[i], p.out_size[i], p.kernel[i], p.stride[i], p.dilation[i], p.pad_begin[i]);
+    }
+  }
+  return Status::ok_status();
+}
+
+void add_conv_key(CacheKey& key, const ConvParams& p, Layout layout) {
+  key.add(p.batch).add(p.in_channels).add(p.out_channels).add(p.groups).add(int64_t{p.spatial_rank});
+  for (int i = 0; i < p.spatial_rank; ++i) {
+    key.add(p.in_size[i]).add(p.out_size[i]).add(p.kernel[i]).add(p.stride[i]).add(p.dilation[i]).add(p.pad_begin[i]);
+  }
+  key.add(static_cast<int64_t>(layout)).add(int64_t{Context::get().num_threads()});
+}
+
+dnnl::primitive_desc make_conv_pd(const ConvGeometry& g, Layout layout, memory::data_type src_dt,
+                                  memory::data_type wei_dt, memory::data_type bias_dt, memory::data_type dst_dt,
+                                  const dnnl::primitive_attr& attr) {
+  const memory::desc src_md(g.src, src_dt, detail::activation_tag(g.rank + 2, layout));
+  const memory::desc wei_md(g.wei, wei_dt, memory::format_tag::any);
+  const memory::desc bias_md = bias_dt == memory::data_type::undef
+                                   ? memory::desc()
+                                   : memory::desc({g.dst[1]}, bias_dt, memory::format_tag::a);
+  const memory::desc dst_md(g.dst, dst_dt, detail::activation_tag(g.rank + 2, layout));
+  const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                             src_md, wei_md, bias_md, dst_md, g.strides, g.dilates, g.pad_l, g.pad_r);
+  return dnnl::convolution_forward::primitive_desc(desc, attr, Context::get().engine());
+}
+
+memory::desc user_weights_md(const ConvGeometry& g, memory::data_type dt) {
+  return memory::desc(g.wei, dt, detail::plain_tag(static_cast<int>(g.wei.size())));
+}
+
+// Binds everything of a conv primitive except the prepacked weights and bias.
+std::unique_ptr<detail::Executable> bind_conv(std::shared_ptr<const detail::CachedPrimitive> cached) {
+  auto exec = std::make_unique<detail::Executable>();
+  const dnnl::engine& engine = Context::get().engine();
+  exec->args[DNNL_ARG_SRC] = memory(cached->pd.src_desc(0), engine, nullptr);
+  exec->args[DNNL_ARG_DST] = memory(cached->pd.dst_desc(0), engine, nullptr);
+  exec->cached = std::move(cached);
+  return exec;
+}
+
+// ---- FP32 ----
+
+std::shared_ptr<const detail::CachedPrimitive> conv_f32_primitive(const ConvF32OnednnParams& params) {
+  CacheKey key(ConvF32Onednn::kName);
+  add_conv_key(key, params.conv, params.layout);
+  key.add(int64_t{params.has_bias}).add(int64_t{params.post_ops.has_sum});
+  key.add(static_cast<int64_t>(params.post_ops.activation)).add(params.post_ops.alpha).add(params.post_ops.beta);
+  return Context::get().get_or_create(key, ConvF32Onednn::kName, [&] {
+    const ConvGeometry g = conv_geometry(params.conv);
+    dnnl::post_ops ops;
+    if (params.post_ops.has_sum) ops.append_sum(1.0f);
+    detail::append_activation(ops, params.post_ops.activation, params.post_ops.alpha, params.post_ops.beta);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(ops);
+    using dt = memory::data_type;
+    return make_conv_pd(g, params.layout, dt::f32, dt::f32, params.has_bias ? dt::f32 : dt::undef, dt::f32, attr);
+  });
+}
+
+// ---- INT8 ----
+
+// The src zero point goes to oneDNN only when padding is read; otherwise it is folded into the bias.
+bool int8_uses_src_zero_point_attr(const ConvInt8OnednnParams& params) {
+  return params.out.src_zero_point != 0 && conv_geometry(params.conv).reads_padding;
+}
+
+// multipliers: the real per-channel multipliers, or nullopt for an applies() probe (unit
+// multipliers: oneDNN dispatches on the scale mask, not the values; no primitive is created).
+std::shared_ptr<const detail::CachedPrimitive> conv_int8_primitive(const ConvInt8OnednnParams& params,
+                                                                   const std::vector<float>* multipliers) {
+  const bool bias_present = params.has_bias || params.out.src_zero_point != 0;
+  const std::vector<float> probe(static_cast<size_t>(params.conv.out_channels), 1.0f);
+  const std::vector<float>& scales = multipliers != nullptr ? *multipliers : probe;
+  const std::string_view name = ConvInt8Onednn::name(params);
+  const bool zp_attr = int8_uses_src_zero_point_attr(params);
+  CacheKey key(name);
+  key.add(int64_t{multipliers == nullptr});
+  add_conv_key(key, params.conv, params.layout);
+  detail::add_int8_key(key, params.src_dtype, params.out, scales, zp_attr);
+  key.add(int64_t{bias_present});
+  return Context::get().get_or_create(key, name, [&] {
+    const ConvGeometry g = conv_geometry(params.conv);
+    const dnnl::primitive_attr attr = detail::int8_attr(params.out, scales, zp_attr, /*scale_mask=*/1 << 1);
+    using dt = memory::data_type;
+    return make_conv_pd(g, params.layout, detail::to_dnnl(params.src_dtype), dt::s8, bias_present ? dt::s32 : dt::undef,
+                        detail::to_dnnl(params.out.dst_dtype), attr);
+  }, /*create_primitive=*/multipliers != nullptr);
+}
+
+}  // namespace
+
+// ---------------- ConvF32Onednn ----------------
+
+ConvF32Onednn::ConvF32Onednn(ConvF32Onednn&&) noexcept = default;
+ConvF32Onednn& ConvF32Onednn::operator=(ConvF32Onednn&&) noexcept = default;
+ConvF32Onednn::~ConvF32Onednn() = default;
+
+Status ConvF32Onednn::applies(const ConvF32OnednnParams& params) {
+  HQP_RETURN_IF_ERROR(validate_conv(kName, params.conv));
+  return detail::require_optimized(*conv_f32_primitive(params), kName);
+}
+
+Result<ConvF32Onednn> ConvF32Onednn::create(const ConvF32OnednnParams& params, const float* wei, const float* bias) {
+  HQP_RETURN_IF_ERROR(applies(params));
+  const ConvGeometry g = conv_geometry(params.conv);
+  ConvF32Onednn kernel;
+  kernel.params_ = params;
+  kernel.dst_bytes_ = g.dst_numel * static_cast<int64_t>(sizeof(float));
+  kernel.exec_ = bind_conv(conv_f32_primitive(params));
+  const dnnl::primitive_desc& pd = kernel.exec_->cached->pd;
+  kernel.exec_->args[DNNL_ARG_WEIGHTS] =
+      detail::prepack(user_weights_md(g, memory::data_type::f32), wei, pd.weights_desc(0));
+  if (params.has_bias) {
+    const memory::desc bias_md = pd.weights_desc(1);
+    kernel.exec_->args[DNNL_ARG_BIAS] = detail::prepack(bias_md, bias, bias_md);
+  }
+  return kernel;
+}
+
+Status ConvF32Onednn::run(const float* src, const float* sum, float* dst) {
+  if (params_.post_ops.has_sum && sum != dst) std::memcpy(dst, sum, static_cast<size_t>(dst_bytes_));
+  exec_->bind(DNNL_ARG_SRC, src);
+  exec_->bind(DNNL_ARG_DST, dst);
+  return exec_->execute(kName);
+}
+
+const std::string& ConvF32Onednn::implementation() const { return exec_->cached->impl; }
+
+int64_t ConvF32Onednn::packed_weight_bytes() const {
+  return static_cast<int64_t>(exec_->args.at(DNNL_ARG_WEIGHTS).get_desc().get_size());
+}
+
+// ---------------- ConvInt8Onednn ----------------
+
+ConvInt8Onednn::ConvInt8Onednn(ConvInt8Onednn&&) noexcept = default;
+ConvInt8Onednn& ConvInt8Onednn::operator=(ConvInt8Onednn&&) noexcept = default;
+ConvInt8Onednn::~ConvInt8Onednn() = default;
+
+std::string_view ConvInt8Onednn::name(const ConvInt8OnednnParams& params) {
+  return params.src_dtype == DType::kS8 ? "conv_s8s8__onednn" : "conv_u8s8__onednn";
+}
+
+Status ConvInt8Onednn::applies(const ConvInt8OnednnParams& params) {
+  const std::string_view kernel_name = name(params);
+  HQP_RETURN_IF_ERROR(validate_conv(kernel_name, params.conv));
+  HQP_RETURN_IF_ERROR(detail::validate_int8_output(kernel_name, params.src_dtype, params.out));
+  return detail::require_optimized(*conv_int8_primitive(params, nullptr), kernel_name);
+}
+
+Result<ConvInt8Onednn> ConvInt8Onednn::create(const ConvInt8OnednnParams& params, const int8_t* wei,
+                                              const float* wei_scales, const int32_t* bias) {
+  HQP_RETURN_IF_ERROR(applies(params));
+  const std::string_view kernel_name = name(params);
+  const ConvParams& p = params.conv;
+  HQP_RETURN_IF_ERROR(detail::validate_wei_scales(kernel_name, wei_scales, p.out_channels));
+  const ConvGeometry g = conv_geometry(p);
+  const bool zp_attr = int8_uses_src_zero_point_attr(params);
+  // bias' = bias - src_zp * sum(wei[oc]) when the zero point is folded (no tap reads padding).
+  std::vector<int32_t> folded_bias;
+  const bool fold = params.out.src_zero_point != 0 && !zp_attr;
+  if (fold) {
+    const int64_t per_oc = p.in_channels / p.groups * p.kernel[0] * (p.spatial_rank > 1 ? p.kernel[1] : 1) *
+                           (p.spatial_rank > 2 ? p.kernel[2] : 1);
+    folded_bias.resize(static_cast<size_t>(p.out_channels));
+    for (int64_t oc = 0; oc < p.out_channels; ++oc) {
+      int32_t wsum = 0;
+      for (int64_t i = 0; i < per_oc; ++i) wsum += wei[oc * per_oc + i];
+      folded_bias[static_cast<size_t>(oc)] = (params.has_bias ? bias[oc] : 0) - params.out.src_zero_point * wsum;
+    }
+  }
+  const bool bias_present = params.has_bias || params.out.src_zero_point != 0;
+  const std::vector<float> multipliers = detail::int8_multipliers(params.out, wei_scales, p.out_channels);
+
+  ConvInt8Onednn kernel;
+  kernel.params_ = params;
+  kernel.dst_bytes_ = g.dst_numel * static_cast<int64_t>(dtype_size(params.out.dst_dtype));
+  kernel.exec_ = bind_conv(conv_int8_primitive(params, &multipliers));
+  HQP_RETURN_IF_ERROR(detail::require_optimized(*kernel.exec_->cached, kernel_name));
+  const dnnl::primitive_desc& pd = kernel.exec_->cached->pd;
+  kernel.exec_->args[DNNL_ARG_WEIGHTS] =
+      detail::prepack(user_weights_md(g, memory::data_type::s8), wei, pd.weights_desc(0));
+  if (bias_present) {
+    const memory::desc bias_md = pd.weights_desc(1);
+    std::vector<int32_t> zeros;
+    const int32_t* bias_data = fold ? folded_bias.data() : bias;
+    if (bias_data == nullptr) {
+      zeros.assign(static_cast<size_t>(p.out_channels), 0);
+      bias_data = zeros.data();
+    }
+    kernel.exec_->args[DNNL_ARG_BIAS] = detail::prepack(bias_md, bias_data, bias_md);
+  }
+  if (zp_attr) kernel.exec_->args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = detail::zero_point_memory(params.out.src_zero_point);
+  if (params.out.dst_dtype != DType::kF32 && params.out.dst_zero_point != 0) {
+    kernel.exec_->args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST] = detail::zero_point_memory(params.out.dst_zero_point);
+  }
+  return kernel;
+}
+
+Status ConvInt8Onednn::run(const void* src, const void* sum, void* dst) {
+  if (params_.out.has_sum && sum != dst) std::memcpy(dst, sum, static_cast<size_t>(dst_bytes_));
+  exec_->bind(DNNL_ARG_SRC, src);
+  exec_->bind(DNNL_ARG_DST, dst);
+  return exec_->execute(name(params_));
+}
+
+const std::string& ConvInt8Onednn::implementation() const { return exec_->cached->impl; }
+
+int64_t ConvInt8Onednn::packed_weight_bytes() const {
+  return static_cast<int64_t>(exec_->args.at(DNNL_ARG_WEIGHTS).get_desc().get_size());
+}
+
+}  // namespace hqp::kernels::onednn

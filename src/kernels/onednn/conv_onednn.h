@@ -1,0 +1,104 @@
+// Convolution kernels on oneDNN: FP32 with fused bias / residual sum / activation, and INT8
+// (u8 or s8 src, s8 per-channel weights) with requantization equal to kernels/ref/conv_int8.h.
+// Not the reference (kernels/ref/conv*.h is the spec); oneDNN types never appear here.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/dtype.h"
+#include "core/status.h"
+#include "kernels/onednn/onednn_common.h"
+#include "kernels/ref/conv.h"
+#include "kernels/ref/int8_output.h"
+
+namespace hqp::kernels::onednn {
+
+// dst = activation(conv_f32__ref(conv, src, wei, bias) + sum)   (sum only when post_ops.has_sum)
+struct ConvF32OnednnParams {
+  ConvParams conv;                // geometry (kernels/ref/conv.h), spatial_rank 1..3
+  Layout layout = Layout::kNchw;  // of src, sum and dst
+  bool has_bias = false;
+  PostOps post_ops;
+};
+
+// Lifecycle: applies() says whether oneDNN can run these params (and why not); create() validates,
+// builds the primitive (through the primitive cache) and prepacks the weights once into the
+// layout oneDNN picks; run() binds the activation pointers and executes. One object must not run
+// on two threads at once; distinct objects may.
+class ConvF32Onednn {
+ public:
+  static constexpr std::string_view kName = "conv_f32__onednn";
+
+  // kInvalidArgument for inconsistent geometry, kUnsupported when oneDNN has no optimized
+  // implementation; the message says which parameter and why.
+  static Status applies(const ConvF32OnednnParams& params);
+  // wei:  [OC, IC/G, kernel...] f32, ONNX layout (copied into the prepacked buffer)
+  // bias: [OC] f32 when params.has_bias, else ignored
+  static Result<ConvF32Onednn> create(const ConvF32OnednnParams& params, const float* wei, const float* bias);
+
+  // src: [N, IC, in...], sum/dst: [N, OC, out...], all in params.layout.
+  // sum: read when post_ops.has_sum (else ignored); it may equal dst (then no copy is made).
+  Status run(const float* src, const float* sum, float* dst);
+
+  const ConvF32OnednnParams& params() const { return params_; }
+  // oneDNN's implementation, e.g. "jit:avx512_core" (for --verbose).
+  const std::string& implementation() const;
+  int64_t packed_weight_bytes() const;
+
+  ConvF32Onednn(ConvF32Onednn&&) noexcept;
+  ConvF32Onednn& operator=(ConvF32Onednn&&) noexcept;
+  ~ConvF32Onednn();
+
+ private:
+  ConvF32Onednn() = default;
+  ConvF32OnednnParams params_;
+  int64_t dst_bytes_ = 0;
+  std::unique_ptr<detail::Executable> exec_;
+};
+
+// dst = conv_u8s8__ref / conv_s8s8__ref(conv, out, src, wei, wei_scales, bias, sum), bit for bit
+// (see int8_output.h for the quantization scheme and the epilogue; the oneDNN epilogue appends an
+// explicit round-half-to-even before adding the dst zero point, which makes it exact).
+struct ConvInt8OnednnParams {
+  ConvParams conv;                // geometry, spatial_rank 1..3
+  Layout layout = Layout::kNhwc;  // of src, sum and dst; oneDNN's INT8 convolutions need kNhwc
+  DType src_dtype = DType::kU8;   // kU8 or kS8
+  bool has_bias = false;          // s32 bias
+  Int8OutputParams out;           // scales, zero points, dst dtype (u8/s8/f32), sum, activation clamp
+};
+
+class ConvInt8Onednn {
+ public:
+  // "conv_u8s8__onednn" or "conv_s8s8__onednn" by src dtype.
+  static std::string_view name(const ConvInt8OnednnParams& params);
+
+  static Status applies(const ConvInt8OnednnParams& params);
+  // wei: [OC, IC/G, kernel...] s8; wei_scales: [OC] (> 0); bias: [OC] s32 when has_bias.
+  // Weights are prepacked (with oneDNN's s8-src compensation where needed); a nonzero src zero
+  // point is folded into the bias when no tap reads padding, else handled by oneDNN.
+  static Result<ConvInt8Onednn> create(const ConvInt8OnednnParams& params, const int8_t* wei,
+                                       const float* wei_scales, const int32_t* bias);
+
+  // src: [N, IC, in...] of src_dtype; sum/dst: [N, OC, out...] of out.dst_dtype; all in params.layout.
+  // sum: read when out.has_sum; it may equal dst (then no copy is made).
+  Status run(const void* src, const void* sum, void* dst);
+
+  const ConvInt8OnednnParams& params() const { return params_; }
+  const std::string& implementation() const;
+  int64_t packed_weight_bytes() const;
+
+  ConvInt8Onednn(ConvInt8Onednn&&) noexcept;
+  ConvInt8Onednn& operator=(ConvInt8Onednn&&) noexcept;
+  ~ConvInt8Onednn();
+
+ private:
+  ConvInt8Onednn() = default;
+  ConvInt8OnednnParams params_;
+  int64_t dst_bytes_ = 0;
+  std::unique_ptr<detail::Executable> exec_;
+};
+
+}  // namespace hqp::kernels::onednn

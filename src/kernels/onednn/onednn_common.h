@@ -1,0 +1,67 @@
+// Types shared by the oneDNN kernels' public headers (activation layout, fused post-ops) and the
+// process-wide thread control. Deliberately free of oneDNN headers: callers never see dnnl.hpp.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace hqp::kernels::onednn {
+
+namespace detail {
+struct Executable;  // a bound oneDNN primitive (onednn_context.h); kernels hold one per primitive
+}  // namespace detail
+
+// Memory layout of activation tensors ([N, C, spatial...] logically) at a kernel boundary.
+//   kNchw: channels-first, contiguous row-major (ONNX's layout)
+//   kNhwc: channels-last ([N, spatial..., C] in memory), what oneDNN's INT8 convolutions prefer
+// Weights are never described by a Layout: they are given in ONNX layout and prepacked.
+enum class Layout { kNchw, kNhwc };
+std::string_view layout_name(Layout layout);
+
+// Activation fused after a kernel (or computed by the eltwise kernel). FP32 semantics, exactly as
+// the reference kernels in kernels/ref/elementwise.h:
+//   kRelu        max(x, 0)
+//   kClip        min(max(x, alpha), beta)                      (alpha = min, beta = max)
+//   kHardSwish   x * max(0, min(1, x/6 + 0.5))                 (ONNX HardSwish; alpha/beta unused)
+//   kHardSigmoid max(0, min(1, alpha*x + beta))                (ONNX HardSigmoid)
+//   kSigmoid     1 / (1 + exp(-x))
+enum class Activation { kNone, kRelu, kClip, kHardSwish, kHardSigmoid, kSigmoid };
+std::string_view activation_name(Activation activation);
+
+// Post-ops of an FP32 conv / gemm, in this order: bias (owned by the kernel params), then
+// dst += sum input (a residual Add, before the activation), then the activation.
+struct PostOps {
+  bool has_sum = false;
+  Activation activation = Activation::kNone;
+  float alpha = 0.0f;
+  float beta = 0.0f;
+};
+
+// ---- Threads. ----
+// The Debian build of oneDNN 2.6 uses OpenMP (DNNL_CPU_RUNTIME == DNNL_RUNTIME_OMP; libdnnl.so links
+// GCC's libgomp). Its thread count is OpenMP's per-thread ICV nthreads-var: omp_set_num_threads()
+// (or OMP_NUM_THREADS at startup). oneDNN 2.x has no setter of its own for OpenMP builds
+// (dnnl_threadpool_interop_set_max_concurrency exists only for the threadpool runtime). The ICV
+// belongs to the calling thread, so every kernel create() and run() re-applies the count chosen
+// here on the thread that calls it. oneDNN's JIT primitives fix their work split at creation, so
+// the count is part of every primitive-cache key: kernels created before a change keep the old
+// count's partitioning (re-create them after changing it).
+
+// Sets the thread count of all oneDNN kernels created and run afterwards.
+// kInvalidArgument when threads <= 0.
+Status set_num_threads(int threads);
+// The current thread count (initially OMP_NUM_THREADS, or the number of online cores).
+int num_threads();
+// "OpenMP" (from DNNL_CPU_RUNTIME), for --verbose and benchmark reports.
+std::string_view threading_runtime();
+// oneDNN's version, "2.6.3".
+std::string onednn_version();
+
+// ---- The one primitive cache (see onednn_context.h). ----
+size_t primitive_cache_size();
+void clear_primitive_cache();
+
+}  // namespace hqp::kernels::onednn

@@ -1,0 +1,440 @@
+// QDQ -> QConv / QGemm lowering and INT8 data-movement rewrites.
+#include "passes/lower_qdq.h"
+
+#include <cmath>
+#include <unordered_set>
+
+#include "ir/shape_inference.h"
+#include "passes/rewrite_util.h"
+#include "runtime/reference/executor.h"
+
+namespace hqp::passes {
+
+namespace {
+
+// Largest |bias| representable in the s32 accumulator scale.
+constexpr double kMaxBiasQ = 2147483647.0;
+
+// Quantization parameters of a QuantizeLinear / DequantizeLinear node with constant scale and
+// zero point. Per-tensor when the scale has one element (as the reference executor treats it).
+// `rank`: rank of the data input, needed to normalize a per-axis axis.
+std::optional<ir::QuantParams> node_params(const ir::Node& node, DType storage, std::optional<size_t> rank) {
+  const Tensor* scale = detail::constant_of(node.input(1));
+  if (scale == nullptr || scale->dtype() != DType::kF32 || scale->rank() > 1 || scale->numel() < 1) return std::nullopt;
+  const ir::Value* zp_value = node.input(2);
+  const Tensor* zp = detail::constant_of(zp_value);
+  if (zp_value != nullptr && (zp == nullptr || zp->numel() != scale->numel())) return std::nullopt;
+  ir::QuantParams p;
+  p.storage = zp != nullptr ? zp->dtype() : storage;
+  for (int64_t i = 0; i < scale->numel(); ++i) {
+    const float s = scale->data<float>()[i];
+    if (!(s > 0.0f) || !std::isfinite(s)) return std::nullopt;
+    p.scale.push_back(s);
+    p.zero_point.push_back(zp != nullptr ? static_cast<int32_t>(zp->element_as_int64(i)) : 0);
+  }
+  if (scale->numel() > 1) {
+    if (!rank) return std::nullopt;
+    const auto& a = node.attr<ir::AxisAttrs>();
+    Result<int64_t> axis = ir::normalize_axis(a.present ? a.axis : 1, static_cast<int64_t>(*rank), "axis");
+    if (!axis.ok()) return std::nullopt;
+    p.axis = *axis;
+  }
+  return p;
+}
+
+bool is_per_tensor(const ir::QuantParams& p) { return !p.axis && p.scale.size() == 1; }
+
+std::optional<size_t> rank_of(const ir::Value* v) {
+  if (v == nullptr || !v->shape) return std::nullopt;
+  return v->shape->size();
+}
+
+// A value computed by DequantizeLinear(q) with constant parameters.
+struct DqMatch {
+  ir::Node* node;
+  ir::Value* q;
+  ir::QuantParams params;
+};
+
+std::optional<DqMatch> match_dq(const ir::Value* v) {
+  if (v == nullptr || v->producer() == nullptr || v->producer()->kind != ir::OpKind::DequantizeLinear) {
+    return std::nullopt;
+  }
+  ir::Node* dq = v->producer();
+  ir::Value* q = dq->input(0);
+  std::optional<ir::QuantParams> p = node_params(*dq, q->dtype, rank_of(q));
+  if (!p || p->storage != q->dtype) return std::nullopt;
+  return DqMatch{dq, q, std::move(*p)};
+}
+
+// An INT8 activation operand: DQ(q) with q u8/s8 and per-tensor parameters.
+std::optional<DqMatch> match_activation_dq(const ir::Value* v) {
+  std::optional<DqMatch> m = match_dq(v);
+  if (!m || !is_per_tensor(m->params)) return std::nullopt;
+  if (m->q->dtype != DType::kU8 && m->q->dtype != DType::kS8) return std::nullopt;
+  return m;
+}
+
+// Same values (a one-element per-axis set equals per-tensor).
+bool same_params(const ir::QuantParams& a, const ir::QuantParams& b) {
+  if (a.scale != b.scale || a.zero_point != b.zero_point || a.storage != b.storage) return false;
+  return a.axis == b.axis || a.scale.size() == 1;
+}
+
+// True when `v` can carry `p` (no parameters yet, or the same ones).
+bool can_adopt(const ir::Value* v, const ir::QuantParams& p) { return !v->quant || same_params(*v->quant, p); }
+
+// The QuantizeLinear that alone reads `y`, with per-tensor u8/s8 parameters.
+struct QMatch {
+  ir::Node* node;
+  ir::QuantParams params;
+};
+
+std::optional<QMatch> match_output_q(const ir::Graph& graph, const ir::Value* y) {
+  ir::Node* q = detail::sole_consumer(graph, y);
+  if (q == nullptr || q->kind != ir::OpKind::QuantizeLinear || y->dtype != DType::kF32) return std::nullopt;
+  std::optional<ir::QuantParams> p = node_params(*q, DType::kU8, rank_of(y));
+  if (!p || !is_per_tensor(*p) || (p->storage != DType::kU8 && p->storage != DType::kS8)) return std::nullopt;
+  if (q->output(0)->dtype != p->storage) return std::nullopt;
+  return QMatch{q, std::move(*p)};
+}
+
+// Symmetric s8 weights with one scale per output channel.
+struct WeightMatch {
+  ir::Value* value = nullptr;  // the s8 initializer, when there is one
+  Tensor data;                 // s8, output channels along `channel_axis`
+  std::vector<float> scale;    // [channels]
+};
+
+// The s8 constant behind DQ's input: an initializer / Constant, or a QuantizeLinear of constants.
+std::optional<Tensor> quantized_constant(const ir::Value* q, int64_t opset) {
+  if (const Tensor* t = detail::constant_of(q)) return *t;
+  const ir::Node* p = q->producer();
+  if (p == nullptr || p->kind != ir::OpKind::QuantizeLinear) return std::nullopt;
+  std::vector<const Tensor*> args(p->num_inputs(), nullptr);
+  for (size_t i = 0; i < p->num_inputs(); ++i) {
+    if (p->input(i) == nullptr) continue;
+    args[i] = detail::constant_of(p->input(i));
+    if (args[i] == nullptr) return std::nullopt;
+  }
+  Result<std::vector<Tensor>> outs = runtime::run_node_reference(*p, args, opset);
+  if (!outs.ok()) return std::nullopt;
+  return (*outs)[0];
+}
+
+std::optional<WeightMatch> match_weight(const ir::Value* w, int64_t channel_axis, int64_t opset) {
+  std::optional<DqMatch> m = match_dq(w);
+  if (!m || m->q->dtype != DType::kS8) return std::nullopt;
+  std::optional<Tensor> data = quantized_constant(m->q, opset);
+  if (!data || data->dtype() != DType::kS8 || data->rank() <= channel_axis) return std::nullopt;
+  for (int32_t z : m->params.zero_point) {
+    if (z != 0) return std::nullopt;
+  }
+  const int64_t channels = data->dim(channel_axis);
+  WeightMatch wm;
+  wm.value = m->q->is_initializer() ? m->q : nullptr;
+  wm.data = std::move(*data);
+  if (is_per_tensor(m->params)) {
+    wm.scale.assign(static_cast<size_t>(channels), m->params.scale[0]);
+  } else if (m->params.axis == channel_axis && static_cast<int64_t>(m->params.scale.size()) == channels) {
+    wm.scale = m->params.scale;
+  } else {
+    return std::nullopt;
+  }
+  return wm;
+}
+
+// Float bias values [channels] from a float constant or DQ(s32 constant, zero point 0); an empty
+// vector when `b` is absent; nullopt when the bias is computed or malformed.
+std::optional<std::vector<float>> bias_values(const ir::Value* b, int64_t channels) {
+  std::vector<float> out;
+  if (b == nullptr) return out;
+  auto expand = [&](int64_t n, auto&& at) -> bool {
+    if (n != channels && n != 1) return false;
+    for (int64_t c = 0; c < channels; ++c) out.push_back(at(n == 1 ? 0 : c));
+    return true;
+  };
+  if (const Tensor* t = detail::constant_of(b)) {
+    if (t->dtype() != DType::kF32 || t->rank() > 1) return std::nullopt;
+    if (!expand(t->numel(), [&](int64_t i) { return t->data<float>()[i]; })) return std::nullopt;
+    return out;
+  }
+  std::optional<DqMatch> m = match_dq(b);
+  if (!m || m->q->dtype != DType::kS32) return std::nullopt;
+  const Tensor* q = detail::constant_of(m->q);
+  if (q == nullptr || q->rank() > 1) return std::nullopt;
+  for (int32_t z : m->params.zero_point) {
+    if (z != 0) return std::nullopt;
+  }
+  const std::vector<float>& s = m->params.scale;
+  if (s.size() != 1 && static_cast<int64_t>(s.size()) != q->numel()) return std::nullopt;
+  // DequantizeLinear's own arithmetic: (float)q * scale.
+  auto at = [&](int64_t i) { return static_cast<float>(q->data<int32_t>()[i]) * s[s.size() == 1 ? 0 : i]; };
+  if (!expand(q->numel(), at)) return std::nullopt;
+  return out;
+}
+
+// Accumulator scales s_x * s_w[oc] (FP32 product, as QDQ quantizers compute the bias scale).
+std::vector<float> accumulator_scales(float src_scale, const std::vector<float>& wei_scale) {
+  std::vector<float> out;
+  for (float s : wei_scale) out.push_back(src_scale * s);
+  return out;
+}
+
+// bias_q[oc] = round_half_even(bias[oc] / acc_scale[oc]); nullopt when one overflows s32.
+std::optional<Tensor> quantize_bias(const std::vector<float>& bias, const std::vector<float>& acc_scale) {
+  std::vector<int32_t> q;
+  for (size_t c = 0; c < bias.size(); ++c) {
+    const double v = std::nearbyint(static_cast<double>(bias[c]) / static_cast<double>(acc_scale[c]));
+    if (!(std::fabs(v) <= kMaxBiasQ)) return std::nullopt;
+    q.push_back(static_cast<int32_t>(v));
+  }
+  return Tensor::from_vector<int32_t>({static_cast<int64_t>(q.size())}, q);
+}
+
+ir::QuantParams per_channel(std::vector<float> scale, DType storage) {
+  ir::QuantParams p;
+  p.zero_point.assign(scale.size(), 0);
+  p.scale = std::move(scale);
+  p.axis = 0;
+  p.storage = storage;
+  return p;
+}
+
+// Everything a QConv / QGemm needs, gathered before the graph is changed.
+// True for the activations the INT8 output stage applies itself: a clamp of the real output
+// (kernels/ref/int8_output.h). Others run as a float op after an f32-output QConv / QGemm.
+bool is_clamp_activation(const ir::PostOps& post) {
+  return post.activation == ir::Activation::kNone || post.activation == ir::Activation::kRelu ||
+         post.activation == ir::Activation::kClip;
+}
+
+// Everything a QConv / QGemm needs, gathered before the graph is changed.
+struct LoweringPlan {
+  DqMatch src;
+  WeightMatch wei;
+  std::optional<Tensor> bias;   // s32 [channels]
+  std::optional<QMatch> dst;    // absent: f32 output
+  ir::Value* sum = nullptr;     // Sum input: dst dtype (the INT8 tensor, or the float value)
+  std::optional<ir::QuantParams> sum_params;  // for an INT8 sum
+  bool split_activation = false;  // the activation follows as a float node
+};
+
+// Gathers the plan for `node` (inputs 0..3 as in QConv); nullopt when the pattern does not match.
+std::optional<LoweringPlan> plan_lowering(const ir::Graph& graph, const ir::Node& node, int64_t channel_axis,
+                                          const ir::PostOps& post) {
+  std::optional<DqMatch> src = match_activation_dq(node.input(0));
+  if (!src || !can_adopt(src->q, src->params)) return std::nullopt;
+  std::optional<WeightMatch> wei = match_weight(node.input(1), channel_axis, graph.opset());
+  if (!wei) return std::nullopt;
+  const int64_t channels = static_cast<int64_t>(wei->scale.size());
+  std::optional<std::vector<float>> bias = bias_values(node.input(2), channels);
+  if (!bias) return std::nullopt;
+  LoweringPlan plan{std::move(*src), std::move(*wei), std::nullopt, std::nullopt, nullptr, std::nullopt, false};
+  if (!bias->empty()) {
+    plan.bias = quantize_bias(*bias, accumulator_scales(plan.src.params.scale[0], plan.wei.scale));
+    if (!plan.bias) return std::nullopt;
+  }
+  plan.split_activation = !is_clamp_activation(post);
+  if (!plan.split_activation) plan.dst = match_output_q(graph, node.output(0));
+  if (!plan.dst && node.output(0)->quant) return std::nullopt;  // an f32 output must not look quantized
+  if (post.has_sum) {
+    if (plan.dst) {
+      // An INT8 dst adds an INT8 sum of the same dtype (its own scale and zero point).
+      std::optional<DqMatch> sum = match_activation_dq(node.input(3));
+      if (!sum || sum->q->dtype != plan.dst->params.storage || !can_adopt(sum->q, sum->params)) return std::nullopt;
+      plan.sum = sum->q;
+      plan.sum_params = sum->params;
+    } else {
+      plan.sum = node.input(3);  // an f32 dst adds the real-valued sum
+    }
+  }
+  return plan;
+}
+
+ir::Node* add_activation_node(ir::Graph& graph, const std::string& name, const ir::PostOps& post, ir::Value* in,
+                              ir::Value* out) {
+  switch (post.activation) {
+    case ir::Activation::kHardSwish: return graph.add_node(ir::OpKind::HardSwish, name, {in}, {out});
+    case ir::Activation::kSigmoid: return graph.add_node(ir::OpKind::Sigmoid, name, {in}, {out});
+    case ir::Activation::kHardSigmoid:
+      return graph.add_node(ir::OpKind::HardSigmoid, name, {in}, {out}, ir::HardSigmoidAttrs{post.alpha, post.beta});
+    default: HQP_CHECK_MSG(false, "activation is applied by the INT8 output stage");
+  }
+  return nullptr;
+}
+
+// Rewrites `node` into `kind` with `attrs` per `plan`; with a split activation, `act` (stripped
+// from `attrs` by the caller) follows as a float node. Returns the QuantizeLinear it absorbed.
+ir::Node* apply_plan(ir::Graph& graph, ir::Node* node, LoweringPlan& plan, ir::OpKind kind, ir::Attrs attrs,
+                     const ir::PostOps& act) {
+  plan.src.q->quant = plan.src.params;
+  const ir::QuantParams wei_params = per_channel(plan.wei.scale, DType::kS8);
+  ir::Value* wei = plan.wei.value;
+  if (wei == nullptr || !can_adopt(wei, wei_params)) {
+    wei = graph.add_initializer(graph.unique_name(node->name + "_wei_s8"), plan.wei.data);
+  }
+  wei->quant = wei_params;
+  ir::Value* bias = nullptr;
+  if (plan.bias) {
+    bias = graph.add_initializer(graph.unique_name(node->name + "_bias_s32"), *plan.bias);
+    bias->quant = per_channel(accumulator_scales(plan.src.params.scale[0], plan.wei.scale), DType::kS32);
+  }
+  std::vector<ir::Value*> inputs = {plan.src.q, wei, bias};
+  if (plan.sum != nullptr) {
+    if (plan.sum_params) plan.sum->quant = *plan.sum_params;
+    inputs.push_back(plan.sum);
+  }
+  const std::string name = node->name;
+  std::vector<ir::Node*> remove = {node};
+  ir::Value* out = node->output(0);
+  ir::Node* absorbed = nullptr;
+  if (plan.dst) {
+    absorbed = plan.dst->node;
+    remove.push_back(absorbed);
+    out = absorbed->output(0);
+    out->quant = plan.dst->params;
+  }
+  if (plan.split_activation) {
+    ir::Value* real = graph.add_value(graph.unique_name(name + "_real"));
+    detail::replace_nodes(graph, remove, kind, name, inputs, {real}, std::move(attrs));
+    add_activation_node(graph, graph.unique_name(name + "_act"), act, real, out);
+  } else {
+    detail::replace_nodes(graph, remove, kind, name, inputs, {out}, std::move(attrs));
+  }
+  return absorbed;
+}
+
+// [K, N] -> [N, K] (s8).
+Tensor transpose_2d(const Tensor& t) {
+  Tensor out = Tensor::zeros(t.dtype(), {t.dim(1), t.dim(0)}).value();
+  const int8_t* s = t.data<int8_t>();
+  int8_t* d = out.data<int8_t>();
+  for (int64_t r = 0; r < t.dim(0); ++r) {
+    for (int64_t c = 0; c < t.dim(1); ++c) d[c * t.dim(0) + r] = s[r * t.dim(1) + c];
+  }
+  return out;
+}
+
+struct Rewrite {
+  bool done = false;
+  ir::Node* absorbed = nullptr;  // a node of the snapshot removed besides the anchor
+};
+
+Rewrite lower_conv(ir::Graph& graph, ir::Node* node) {
+  ir::FusedConvAttrs f = node->kind == ir::OpKind::Conv ? ir::FusedConvAttrs{node->attr<ir::ConvAttrs>(), {}}
+                                                        : node->attr<ir::FusedConvAttrs>();
+  std::optional<LoweringPlan> plan = plan_lowering(graph, *node, 0, f.post);
+  if (!plan) return {};
+  const ir::PostOps act = f.post;
+  if (plan->split_activation) f.post = ir::PostOps{ir::Activation::kNone, 0.0f, 0.0f, act.has_sum};
+  return {true, apply_plan(graph, node, *plan, ir::OpKind::QConv, f, act)};
+}
+
+Rewrite lower_gemm(ir::Graph& graph, ir::Node* node) {
+  ir::FusedGemmAttrs f = node->kind == ir::OpKind::Gemm ? ir::FusedGemmAttrs{node->attr<ir::GemmAttrs>(), {}}
+                                                        : node->attr<ir::FusedGemmAttrs>();
+  if (f.gemm.trans_a != 0 || f.gemm.alpha != 1.0f || (node->input(2) != nullptr && f.gemm.beta != 1.0f)) return {};
+  if (rank_of(node->input(0)) != 2u) return {};
+  if (f.post.has_sum) return {};
+  std::optional<LoweringPlan> plan = plan_lowering(graph, *node, f.gemm.trans_b ? 0 : 1, f.post);
+  if (!plan) return {};
+  if (!f.gemm.trans_b) {
+    plan->wei.data = transpose_2d(plan->wei.data);
+    plan->wei.value = nullptr;
+    f.gemm.trans_b = 1;
+  }
+  f.gemm.beta = 1.0f;
+  const ir::PostOps act = f.post;
+  if (plan->split_activation) f.post = ir::PostOps{};
+  return {true, apply_plan(graph, node, *plan, ir::OpKind::QGemm, f, act)};
+}
+
+// DQ -> op -> Q with identical per-tensor parameters, where `op` only moves or selects elements:
+// the op runs on the INT8 tensor and both conversions disappear (exact: requantizing a
+// dequantized value with the same parameters returns it).
+Rewrite lower_data_movement(ir::Graph& graph, ir::Node* node) {
+  switch (node->kind) {
+    case ir::OpKind::MaxPool:
+      if (node->output(1) != nullptr) return {};
+      break;
+    case ir::OpKind::Flatten:
+    case ir::OpKind::Reshape:
+    case ir::OpKind::Squeeze:
+    case ir::OpKind::Unsqueeze:
+    case ir::OpKind::Transpose: break;
+    default: return {};
+  }
+  std::optional<DqMatch> src = match_activation_dq(node->input(0));
+  if (!src || !can_adopt(src->q, src->params)) return {};
+  if (node->kind == ir::OpKind::MaxPool && src->q->dtype != DType::kU8) return {};  // reference MaxPool: f32/u8
+  std::optional<QMatch> dst = match_output_q(graph, node->output(0));
+  if (!dst || !same_params(dst->params, src->params)) return {};
+  src->q->quant = src->params;
+  ir::Value* out = dst->node->output(0);
+  out->quant = dst->params;
+  std::vector<ir::Value*> inputs = node->inputs();
+  inputs[0] = src->q;
+  detail::replace_nodes(graph, {node, dst->node}, node->kind, node->name, inputs, {out}, node->attrs);
+  return {true, dst->node};
+}
+
+// Q(DQ(a)) with identical per-tensor parameters is a.
+Rewrite remove_round_trip(ir::Graph& graph, ir::Node* q) {
+  ir::Value* out = q->output(0);
+  if (graph.is_graph_output(out)) return {};
+  std::optional<DqMatch> src = match_activation_dq(q->input(0));
+  if (!src) return {};
+  std::optional<ir::QuantParams> p = node_params(*q, DType::kU8, rank_of(q->input(0)));
+  if (!p || !same_params(*p, src->params)) return {};
+  graph.remove_node(q);
+  graph.replace_all_uses(out, src->q);
+  return {true, nullptr};
+}
+
+}  // namespace
+
+Result<LowerQdqStats> lower_qdq(ir::Graph& graph) {
+  LowerQdqStats stats;
+  HQP_ASSIGN_OR_RETURN(std::vector<ir::Node*> order, graph.topological_order());
+  // Rewrites remove their anchor and at most one later QuantizeLinear of the snapshot; removed
+  // nodes are skipped by address before being dereferenced.
+  std::unordered_set<const ir::Node*> removed;
+  for (ir::Node* node : order) {
+    if (removed.count(node) != 0) continue;
+    Rewrite r;
+    const ir::OpKind kind = node->kind;  // `node` is gone after a rewrite
+    bool lowers_compute = false;
+    switch (kind) {
+      case ir::OpKind::Conv:
+      case ir::OpKind::FusedConv:
+        r = lower_conv(graph, node);
+        lowers_compute = true;
+        if (r.done) ++stats.qconv;
+        break;
+      case ir::OpKind::Gemm:
+      case ir::OpKind::FusedGemm:
+        r = lower_gemm(graph, node);
+        lowers_compute = true;
+        if (r.done) ++stats.qgemm;
+        break;
+      case ir::OpKind::QuantizeLinear:
+        r = remove_round_trip(graph, node);
+        if (r.done) ++stats.round_trips;
+        break;
+      default:
+        r = lower_data_movement(graph, node);
+        if (r.done) ++stats.quantized_moves;
+        break;
+    }
+    if (!r.done) continue;
+    if (lowers_compute && r.absorbed == nullptr) ++stats.float_outputs;
+    removed.insert(node);
+    if (r.absorbed != nullptr) removed.insert(r.absorbed);
+  }
+  graph.remove_dead_code();
+  HQP_RETURN_IF_ERROR(ir::infer_shapes(graph));
+  return stats;
+}
+
+}  // namespace hqp::passes

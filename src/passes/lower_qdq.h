@@ -1,0 +1,33 @@
+// Graph pass: lowers QDQ (QuantizeLinear / DequantizeLinear, ONNX Runtime / TensorRT convention)
+// patterns around convolutions and Gemms to the internal INT8 ops QConv / QGemm, so INT8 tensors
+// flow from layer to layer without dequantize -> quantize round trips. Unmatched patterns stay as
+// they are (correct, just float). Runs after the float fusions: a FusedConv's activation and
+// residual Sum carry over into the QConv.
+#pragma once
+
+#include "core/status.h"
+#include "ir/graph.h"
+
+namespace hqp::passes {
+
+struct LowerQdqStats {
+  int qconv = 0;            // convolutions lowered to QConv
+  int qgemm = 0;            // Gemms lowered to QGemm
+  int float_outputs = 0;    // of those, producing f32 (no QuantizeLinear after them)
+  int quantized_moves = 0;  // DQ -> MaxPool/Flatten/Reshape/... -> Q run on the INT8 tensor
+  int round_trips = 0;      // Q(DQ(a)) with identical parameters replaced by a
+};
+
+// Pattern (conv shown; Gemm with transA=0, alpha=1, beta=1 alike, its weight as [N, K]):
+//   X  = DQ(xq)   xq: u8/s8, per-tensor scale and zero point (constants)
+//   W  = DQ(wq)   wq: s8 constant (or Q of a float constant), zero point 0, per-tensor or per
+//                 output channel (axis 0; axis 1 for a Gemm with transB=0)
+//   B  = DQ(bq)   bq: s32 constant, zero point 0 — or a float constant, or absent
+//   Sum = DQ(sq)  (FusedConv with has_sum) sq: u8/s8 per-tensor
+//   Y  -> Q -> yq (Y's only reader, per-tensor) — or Y stays f32 when no Q follows
+// becomes QConv(xq, wq', bq', sq) -> yq (or Y). The bias is re-expressed in the accumulator scale
+// s_x * s_w[oc] (round half to even; exact when the model's bias scale is that product). Value::quant
+// is set on every QConv/QGemm input and quantized output. Re-infers shapes at the end.
+Result<LowerQdqStats> lower_qdq(ir::Graph& graph);
+
+}  // namespace hqp::passes

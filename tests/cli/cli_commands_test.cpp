@@ -1,0 +1,239 @@
+// Positive paths of the real `hqp` binary on the demo model (models/demo/tiny_cnn.onnx, made by
+// models/make_demo.py): `info --json` contents, `run` against PyTorch's output, `convert` round
+// trips, and `--help` of every subcommand.
+#include <cmath>
+#include <iterator>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_test_util.h"
+#include "common/cli_tolerances.h"
+#include "common/tensor_compare.h"
+
+namespace hqp::test {
+namespace {
+
+// Parameters and MACs of the demo model, from make_demo.py (PyTorch counts: 6402 float parameters
+// including BatchNorm statistics; MACs of its 7 convolutions and the linear layer at batch 1).
+constexpr int64_t kDemoParams = 6402;
+constexpr int64_t kDemoMacs = 3854720;
+
+nlohmann::json info_json(const std::string& model) {
+  const ProcessResult r = run_hqp({"info", "--json", model});
+  EXPECT_TRUE(r.exited && r.exit_code == 0) << r.describe() << ": " << r.err;
+  EXPECT_EQ(r.err, "");
+  nlohmann::json j = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  EXPECT_FALSE(j.is_discarded()) << "not JSON: " << r.out;
+  return j;
+}
+
+TEST(CliInfo, JsonOfTheDemoModel) {
+  const nlohmann::json j = info_json(kDemoModel);
+  ASSERT_TRUE(j.is_object());
+  for (const char* key : {"inputs", "outputs", "nodes", "op_counts", "params", "size_bytes", "macs", "layers"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  EXPECT_EQ(j.value("params", int64_t{-1}), kDemoParams);
+  EXPECT_EQ(j.value("macs", int64_t{-1}), kDemoMacs);
+  EXPECT_EQ(j.value("size_bytes", int64_t{-1}), static_cast<int64_t>(std::filesystem::file_size(kDemoModel)));
+  EXPECT_EQ(j.value("opset", int64_t{-1}), 17);
+
+  ASSERT_TRUE(j["inputs"].is_array());
+  ASSERT_EQ(j["inputs"].size(), 1u);
+  EXPECT_EQ(j["inputs"][0]["name"], "input");
+  EXPECT_EQ(j["inputs"][0]["dtype"], "f32");
+  EXPECT_EQ(j["inputs"][0]["shape"], nlohmann::json::parse(R"(["batch", 1, 28, 28])"));
+  ASSERT_EQ(j["outputs"].size(), 1u);
+  EXPECT_EQ(j["outputs"][0]["name"], "logits");
+  EXPECT_EQ(j["outputs"][0]["shape"], nlohmann::json::parse(R"(["batch", 10])"));
+
+  // Architecture of make_demo.py: 7 convs (stem, 2 in the basic block, depthwise, 2 SE, pointwise),
+  // 5 BatchNorms, one Gemm.
+  const nlohmann::json& ops = j["op_counts"];
+  EXPECT_EQ(ops.value("Conv", 0), 7);
+  EXPECT_EQ(ops.value("BatchNormalization", 0), 5);
+  EXPECT_EQ(ops.value("Gemm", 0), 1);
+  EXPECT_EQ(ops.value("MaxPool", 0), 1);
+  int64_t op_total = 0;
+  for (const auto& [op, n] : ops.items()) op_total += n.get<int64_t>();
+  EXPECT_EQ(op_total, j.value("nodes", int64_t{-1}));
+
+  // The per-layer table adds up to the totals.
+  ASSERT_TRUE(j["layers"].is_array());
+  EXPECT_EQ(static_cast<int64_t>(j["layers"].size()), j.value("nodes", int64_t{-1}));
+  int64_t layer_macs = 0;
+  int64_t layer_params = 0;
+  for (const nlohmann::json& l : j["layers"]) {
+    for (const char* key : {"name", "op", "output_shape", "params", "macs"}) EXPECT_TRUE(l.contains(key)) << key;
+    layer_macs += l.value("macs", int64_t{0});
+    layer_params += l.value("params", int64_t{0});
+  }
+  EXPECT_EQ(layer_macs, kDemoMacs);
+  EXPECT_EQ(layer_params, kDemoParams);
+  // First layer: the stem conv 1->16, 3x3, 28x28: 16*28*28*1*3*3 MACs, 16*9 weights.
+  EXPECT_EQ(j["layers"][0]["op"], "Conv");
+  EXPECT_EQ(j["layers"][0]["output_shape"], "[batch,16,28,28]");
+  EXPECT_EQ(j["layers"][0]["macs"], 16 * 28 * 28 * 9);
+  EXPECT_EQ(j["layers"][0]["params"], 16 * 9);
+}
+
+TEST(CliInfo, TextOutputAndDump) {
+  const ProcessResult r = run_hqp({"info", kDemoModel, "--dump"});
+  ASSERT_TRUE(r.exited && r.exit_code == 0) << r.describe() << ": " << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(r.out.find("input      input: f32[batch,1,28,28]\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("output     logits: f32[batch,10]\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("params     6402 "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("macs       3854720 "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("graph '"), std::string::npos) << "--dump prints the IR: " << r.out;
+  EXPECT_NE(r.out.find("= Gemm(%"), std::string::npos) << r.out;
+}
+
+TEST(CliRun, ReproducesPyTorchOutputOfTheDemoModel) {
+  TempDir dir;
+  const std::string out = dir.file("out");  // created by hqp
+  const ProcessResult r = run_hqp({"run", kDemoModel, "-i", kDemoInput, "-o", out});
+  ASSERT_TRUE(r.exited && r.exit_code == 0) << r.describe() << ": " << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(r.out.find("logits: f32 1x10 -> "), std::string::npos) << r.out;
+
+  const onnx::TensorProto got = read_tensor_proto(out + "/output_0.pb");
+  const onnx::TensorProto want = read_tensor_proto(kDemoOutput);
+  EXPECT_EQ(got.name(), "logits");
+  EXPECT_EQ(got.data_type(), onnx::TensorProto::FLOAT);
+  ASSERT_EQ(std::vector<int64_t>(got.dims().begin(), got.dims().end()), (std::vector<int64_t>{1, 10}));
+  const std::vector<float> g = float_values(got);
+  const std::vector<float> w = float_values(want);
+  ASSERT_EQ(g.size(), 10u);
+  ASSERT_EQ(w.size(), 10u);
+  const double err = max_relative_error(Tensor::from_vector<float>({1, 10}, g), Tensor::from_vector<float>({1, 10}, w));
+  EXPECT_LE(err, kDemoVsPyTorchMaxRelErr);
+  // Not trivially equal to zeros: the logits differ from each other.
+  EXPECT_NE(*std::max_element(w.begin(), w.end()), *std::min_element(w.begin(), w.end()));
+  EXPECT_EQ(dir.list(), (std::vector<std::string>{"out"}));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(out), std::filesystem::directory_iterator()), 1);
+}
+
+TEST(CliRun, BatchOfTwoMatchesTwoSingleRuns) {
+  // The demo model has a symbolic batch: stack the reference input with its negation.
+  const onnx::TensorProto in = read_tensor_proto(kDemoInput);
+  std::vector<float> x = float_values(in);
+  ASSERT_EQ(x.size(), 28u * 28u);
+  std::vector<float> neg(x.size());
+  for (size_t i = 0; i < x.size(); ++i) neg[i] = -x[i];
+  std::vector<float> both = x;
+  both.insert(both.end(), neg.begin(), neg.end());
+
+  TempDir dir;
+  ASSERT_TRUE(write_file(dir.file("neg.pb"), serialize(float_tensor("input", {1, 1, 28, 28}, neg))));
+  ASSERT_TRUE(write_file(dir.file("both.pb"), serialize(float_tensor("input", {2, 1, 28, 28}, both))));
+  for (const auto& [input, out] : {std::pair{kDemoInput, "o1"}, {dir.file("neg.pb"), "o2"}, {dir.file("both.pb"), "o3"}}) {
+    const ProcessResult r = run_hqp({"run", kDemoModel, "-i", input, "-o", dir.file(out)});
+    ASSERT_TRUE(r.exited && r.exit_code == 0) << r.describe() << ": " << r.err;
+  }
+  std::vector<float> single = float_values(read_tensor_proto(dir.file("o1/output_0.pb")));
+  const std::vector<float> single_neg = float_values(read_tensor_proto(dir.file("o2/output_0.pb")));
+  single.insert(single.end(), single_neg.begin(), single_neg.end());
+  const onnx::TensorProto batch = read_tensor_proto(dir.file("o3/output_0.pb"));
+  EXPECT_EQ(std::vector<int64_t>(batch.dims().begin(), batch.dims().end()), (std::vector<int64_t>{2, 10}));
+  // The reference kernels compute each sample independently, in the same order: bit-identical.
+  EXPECT_EQ(float_values(batch), single);
+}
+
+TEST(CliConvert, RoundTripGivesBitIdenticalRunOutputs) {
+  TempDir dir;
+  const std::string converted = dir.file("converted.onnx");
+  const std::string folded = dir.file("folded.onnx");
+  ProcessResult r = run_hqp({"convert", kDemoModel, converted});
+  ASSERT_TRUE(r.exited && r.exit_code == 0) << r.describe() << ": " << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(r.out.find("wrote " + converted), std::string::npos) << r.out;
+  r = run_hqp({"convert", kDemoModel, folded, "--fold-constants"});
+  ASSERT_TRUE(r.exited && r.exit_code == 0) << r.describe() << ": " << r.err;
+  EXPECT_NE(r.out.find("folded "), std::string::npos) << r.out;
+  // Converting the converted model again is a fixed point (same bytes).
+  const std::string twice = dir.file("twice.onnx");
+  r = run_hqp({"convert", converted, twice});
+  ASSERT_TRUE(r.exited && r.exit_code == 0) << r.describe() << ": " << r.err;
+  EXPECT_EQ(read_file(twice), read_file(converted));
+
+  std::vector<std::string> outputs;
+  for (const std::string& model : {kDemoModel, converted, folded}) {
+    const std::string out = dir.file("run_" + std::filesystem::path(model).stem().string());
+    r = run_hqp({"run", model, "-i", kDemoInput, "-o", out});
+    ASSERT_TRUE(r.exited && r.exit_code == 0) << model << ": " << r.describe() << ": " << r.err;
+    outputs.push_back(read_file(out + "/output_0.pb"));
+  }
+  ASSERT_FALSE(outputs[0].empty());
+  // Same name, dims, dtype and raw bytes: the serialized TensorProtos are identical.
+  EXPECT_EQ(outputs[1], outputs[0]) << "convert changed the outputs";
+  EXPECT_EQ(outputs[2], outputs[0]) << "convert --fold-constants changed the outputs";
+
+  // The converted model describes the same network.
+  const nlohmann::json a = info_json(kDemoModel);
+  const nlohmann::json b = info_json(converted);
+  for (const char* key : {"inputs", "outputs", "nodes", "op_counts", "params", "macs"}) {
+    EXPECT_EQ(a[key], b[key]) << key;
+  }
+}
+
+TEST(CliConvert, OverwritesAnExistingOutputAtomically) {
+  TempDir dir;
+  const std::string out = dir.file("model.onnx");
+  ASSERT_TRUE(write_file(out, "old contents"));
+  const ProcessResult r = run_hqp({"convert", kDemoModel, out});
+  ASSERT_TRUE(r.exited && r.exit_code == 0) << r.describe() << ": " << r.err;
+  EXPECT_NE(read_file(out), "old contents");
+  EXPECT_EQ(dir.list(), (std::vector<std::string>{"model.onnx"}));  // no temporary file left
+}
+
+TEST(CliConvert, FailedConvertKeepsAnExistingOutput) {
+  TempDir dir;
+  const std::string out = dir.file("model.onnx");
+  ASSERT_TRUE(write_file(out, "old contents"));
+  ASSERT_TRUE(write_file(dir.file("bad.onnx"), "not a model"));
+  const ProcessResult r = run_hqp({"convert", dir.file("bad.onnx"), out});
+  EXPECT_TRUE(is_one_line_error(r, 1, "cannot parse ONNX model"));
+  EXPECT_EQ(read_file(out), "old contents");
+  EXPECT_EQ(dir.list(), (std::vector<std::string>{"bad.onnx", "model.onnx"}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// --help and --version
+
+TEST(CliHelp, EverySubcommandHasHelp) {
+  const struct {
+    std::vector<std::string> args;
+    std::vector<const char*> mentions;
+  } cases[] = {
+      {{"--help"}, {"info", "run", "convert"}},
+      {{"info", "--help"}, {"--json", "--dump", "model"}},
+      {{"run", "--help"}, {"--input", "--out-dir", "--engine"}},
+      {{"convert", "--help"}, {"--fold-constants", "input", "output"}},
+      {{"-h"}, {"info"}},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> argv = {kHqp};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    const ProcessResult r = run_process(argv);
+    SCOPED_TRACE(c.args.size() > 1 ? c.args[0] : "hqp");
+    ASSERT_TRUE(r.exited) << r.describe();
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    for (const char* m : c.mentions) EXPECT_NE(r.out.find(m), std::string::npos) << m << " in: " << r.out;
+  }
+}
+
+TEST(CliHelp, Version) {
+  const ProcessResult r = run_hqp({"--version"});
+  ASSERT_TRUE(r.exited) << r.describe();
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("hqp 0.1.0"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace hqp::test

@@ -1,0 +1,207 @@
+// lower_qdq: QDQ (fake-quant) graphs vs the lowered INT8 graphs run by the integer reference.
+// Power-of-two scales make the fake-quant simulation exact, so there the results must be
+// bit-identical (kQdqPow2MaxLsb); arbitrary scales allow kQdqOneLayerMaxLsb (reason in
+// pass_tolerances.h). Also: INT8 chains stay INT8, Value::quant is set, unmatched patterns stay.
+#include <cmath>
+
+#include <gtest/gtest.h>
+
+#include "passes/fuse_conv_activation.h"
+#include "passes/fuse_residual_add.h"
+#include "passes/lower_qdq.h"
+#include "passes/pass_test_util.h"
+#include "passes/pass_tolerances.h"
+
+namespace hqp::test {
+namespace {
+
+using ir::OpKind;
+
+float pow2(int e) { return std::ldexp(1.0f, e); }
+
+// The float fusions then the lowering, as optimize_for_runtime runs them.
+Result<passes::LowerQdqStats> fuse_and_lower(ir::Graph& g) {
+  HQP_RETURN_IF_ERROR(passes::fuse_conv_activation(g).status());
+  HQP_RETURN_IF_ERROR(passes::fuse_residual_add(g).status());
+  return passes::lower_qdq(g);
+}
+
+// x -> Q/DQ -> conv+Relu -> Q/DQ -> depthwise conv+Clip(0,6) -> Q/DQ -> conv + residual(y1) + Relu
+//   -> Q (graph output "block_q", u8)
+//   -> DQ -> conv + HardSwish -> Q/DQ -> MaxPool (same params) -> Q/DQ -> GAP -> Flatten -> Q/DQ
+//   -> Gemm -> "logits" (f32)
+struct QdqNet {
+  GraphBuilder b;
+  QdqNet(bool pow2_scales, DType act_storage) {
+    const bool u8 = act_storage == DType::kU8;
+    const int32_t zp_in = u8 ? 128 : 0;
+    const int32_t zp_act = u8 ? 0 : -128;  // post-Relu tensors use the whole range
+    std::uniform_real_distribution<float> jitter(0.8f, 1.25f);
+    auto scale = [&](int e) { return pow2_scales ? pow2(e) : pow2(e) * jitter(b.rng); };
+    ir::Value* x = b.input("x", {2, 6, 9, 9});
+    const float s_in = scale(-6);
+    ir::Value* xd = b.qdq(x, s_in, zp_in, act_storage);
+    const float s1 = scale(-3);
+    ir::Value* y1d = b.qdq(b.op(OpKind::Relu, {b.qdq_conv(xd, s_in, 6, 8, 3, pow2_scales)}), s1, zp_act, act_storage);
+    const float s2 = scale(-4);
+    ir::Value* y2 = b.op(OpKind::Clip, {b.qdq_conv(y1d, s1, 8, 8, 3, pow2_scales, 1, 8)}, ir::ClipAttrs{0.0f, 6.0f});
+    ir::Value* y2d = b.qdq(y2, s2, zp_act, act_storage);
+    ir::Value* y3 = b.op(OpKind::Relu, {b.op(OpKind::Add, {b.qdq_conv(y2d, s2, 8, 8, 1, pow2_scales), y1d})});
+    const float s3 = scale(-3);
+    ir::Value* s3v = b.init("s3", Tensor::scalar<float>(s3));
+    ir::Value* zp3 = u8 ? b.init("zp3", Tensor::scalar<uint8_t>(static_cast<uint8_t>(zp_act)))
+                        : b.init("zp3", Tensor::scalar<int8_t>(static_cast<int8_t>(zp_act)));
+    ir::Value* block_q = b.g.add_value("block_q");
+    b.g.add_node(OpKind::QuantizeLinear, "block_quant", {y3, s3v, zp3}, {block_q}, ir::AxisAttrs{});
+    ir::Value* y3d = b.op(OpKind::DequantizeLinear, {block_q, s3v, zp3}, ir::AxisAttrs{});
+    const float s4 = scale(-3);
+    ir::Value* y4 = b.op(OpKind::HardSwish, {b.qdq_conv(y3d, s3, 8, 8, 3, pow2_scales, 2)});
+    ir::Value* y4d = b.qdq(y4, s4, u8 ? 16 : -112, act_storage);
+    ir::PoolAttrs pool;
+    pool.kernel_shape = {2, 2};
+    pool.strides = {2, 2};
+    ir::Value* p = b.op(OpKind::MaxPool, {y4d}, pool);
+    ir::Value* pd = b.qdq(p, s4, u8 ? 16 : -112, act_storage);  // MaxPool keeps its input's parameters
+    ir::Value* f = b.op(OpKind::Flatten, {b.op(OpKind::GlobalAveragePool, {pd})}, ir::FlattenAttrs{});
+    const float s5 = scale(-5);
+    ir::Value* fd = b.qdq(f, s5, zp_in, act_storage);
+    add_fc(fd, s5, pow2_scales);
+    b.finish({block_q, logits});
+  }
+  ir::Value* logits = nullptr;
+
+ private:
+  void add_fc(ir::Value* fd, float s5, bool pow2_scales) {
+    GraphBuilder::QWeight w = b.dq_weight({10, 8}, pow2_scales);
+    ir::GemmAttrs a;
+    a.trans_b = 1;
+    logits = b.g.add_value("logits");
+    b.g.add_node(OpKind::Gemm, "fc", {fd, w.dq, b.dq_bias(s5, w.scale)}, {logits}, a);
+  }
+};
+
+void expect_lowered_structure(const ir::Graph& g, const passes::LowerQdqStats& s) {
+  EXPECT_EQ(s.qconv, 4);
+  EXPECT_EQ(s.qgemm, 1);
+  EXPECT_EQ(s.float_outputs, 2);  // the HardSwish conv (activation split off) and the Gemm
+  EXPECT_EQ(s.quantized_moves, 1);  // MaxPool on the INT8 tensor
+  EXPECT_EQ(count_kind(g, OpKind::QConv), 4);
+  EXPECT_EQ(count_kind(g, OpKind::QGemm), 1);
+  EXPECT_EQ(count_kind(g, OpKind::Conv) + count_kind(g, OpKind::FusedConv) + count_kind(g, OpKind::Gemm), 0);
+  EXPECT_EQ(count_kind(g, OpKind::Add), 0);
+  // INT8 from the input's Q to the HardSwish conv; what remains: Q of the input, Q after the
+  // (float) HardSwish and after Flatten, and the DQ before GlobalAveragePool (a float op).
+  EXPECT_EQ(count_kind(g, OpKind::QuantizeLinear), 3);
+  EXPECT_EQ(count_kind(g, OpKind::DequantizeLinear), 1);
+  for (const auto& n : g.nodes()) {
+    if (n->kind != OpKind::QConv && n->kind != OpKind::QGemm) continue;
+    EXPECT_TRUE(n->input(0)->quant.has_value()) << n->name;
+    EXPECT_TRUE(n->input(1)->quant.has_value() && n->input(1)->quant->axis == 0) << n->name;
+    if (n->input(2) != nullptr) EXPECT_EQ(n->input(2)->dtype, DType::kS32) << n->name;
+    if (n->output(0)->dtype != DType::kF32) EXPECT_TRUE(n->output(0)->quant.has_value()) << n->name;
+  }
+}
+
+TEST(LowerQdq, Pow2ScalesChainIsBitExactU8) {
+  QdqNet net(true, DType::kU8);
+  ir::Graph before = net.b.g.clone();
+  Result<passes::LowerQdqStats> s = fuse_and_lower(net.b.g);
+  HQP_ASSERT_OK(s.status());
+  HQP_EXPECT_OK(ir::verify(net.b.g));
+  expect_lowered_structure(net.b.g, *s);
+  EXPECT_EQ(net.b.g.outputs()[0]->name, "block_q");
+  EXPECT_EQ(net.b.g.outputs()[0]->producer()->kind, OpKind::QConv);
+  expect_same_outputs(before, net.b.g, net.b.random_inputs(), 0.0, kQdqPow2MaxLsb, 0.0);
+}
+
+TEST(LowerQdq, Pow2ScalesChainIsBitExactS8) {
+  QdqNet net(true, DType::kS8);
+  ir::Graph before = net.b.g.clone();
+  Result<passes::LowerQdqStats> s = fuse_and_lower(net.b.g);
+  HQP_ASSERT_OK(s.status());
+  // s8 MaxPool has no reference kernel: the DQ -> MaxPool -> Q stays float.
+  EXPECT_EQ(s->qconv, 4);
+  EXPECT_EQ(s->qgemm, 1);
+  EXPECT_EQ(s->quantized_moves, 0);
+  expect_same_outputs(before, net.b.g, net.b.random_inputs(), 0.0, kQdqPow2MaxLsb, 0.0);
+}
+
+TEST(LowerQdq, ArbitraryScalesOneLayerWithinOneLsb) {
+  for (bool float_bias : {false, true}) {
+    GraphBuilder b;
+    ir::Value* x = b.input("x", {2, 7, 11, 11});
+    const float sx = 0.0123f;
+    ir::Value* xd = b.qdq(x, sx, 131);
+    GraphBuilder::QWeight w = b.dq_weight({9, 7, 3, 3}, false);
+    ir::Value* bias = float_bias ? b.init("bias", b.random_f32({9}, -0.5f, 0.5f)) : b.dq_bias(sx, w.scale);
+    ir::ConvAttrs a;
+    a.pads = {1, 1, 1, 1};
+    ir::Value* c = b.op(OpKind::Relu, {b.op(OpKind::Conv, {xd, w.dq, bias}, a)});
+    ir::Value* yq = b.g.add_value("yq");
+    b.g.add_node(OpKind::QuantizeLinear, "q_out", {c, b.init("ys", Tensor::scalar<float>(0.0371f)),
+                                                   b.init("yz", Tensor::scalar<uint8_t>(3))}, {yq}, ir::AxisAttrs{});
+    b.finish({yq});
+    ir::Graph before = b.g.clone();
+    Result<passes::LowerQdqStats> s = fuse_and_lower(b.g);
+    HQP_ASSERT_OK(s.status());
+    EXPECT_EQ(s->qconv, 1);
+    EXPECT_EQ(b.g.nodes().size(), 2u);  // Q of the input, QConv
+    expect_same_outputs(before, b.g, b.random_inputs(), 0.0, kQdqOneLayerMaxLsb, kQdqOneLayerMaxMismatchFraction);
+  }
+}
+
+TEST(LowerQdq, RemovesRoundTripsWithEqualParameters) {
+  GraphBuilder b;
+  ir::Value* x = b.input("x", {1, 3, 4, 4}, DType::kU8);
+  ir::Value* s = b.init("s", Tensor::scalar<float>(0.05f));
+  ir::Value* z = b.init("z", Tensor::scalar<uint8_t>(7));
+  ir::Value* d = b.op(OpKind::DequantizeLinear, {x, s, z}, ir::AxisAttrs{});
+  ir::Value* q = b.op(OpKind::QuantizeLinear, {d, s, z}, ir::AxisAttrs{});
+  ir::Value* y = b.op(OpKind::Flatten, {b.op(OpKind::DequantizeLinear, {q, s, z}, ir::AxisAttrs{})}, ir::FlattenAttrs{});
+  b.finish({y});
+  ir::Graph before = b.g.clone();
+  Result<passes::LowerQdqStats> st = passes::lower_qdq(b.g);
+  HQP_ASSERT_OK(st.status());
+  EXPECT_EQ(st->round_trips, 1);
+  EXPECT_EQ(count_kind(b.g, OpKind::QuantizeLinear), 0);
+  expect_same_outputs(before, b.g, b.random_inputs(), 0.0);
+}
+
+TEST(LowerQdq, LeavesUnmatchedPatternsAlone) {
+  GraphBuilder b;
+  ir::Value* x = b.input("x", {1, 4, 5, 5});
+  ir::Value* xd = b.qdq(x, 0.02f, 128);
+  // (1) float input (no DQ) with QDQ weights.
+  GraphBuilder::QWeight w1 = b.dq_weight({4, 4, 3, 3}, true);
+  ir::ConvAttrs a;
+  a.pads = {1, 1, 1, 1};
+  ir::Value* c1 = b.op(OpKind::Conv, {x, w1.dq}, a);
+  // (2) weights with a non-zero zero point (asymmetric).
+  ir::Value* wq = b.init("wq", b.random_int<int8_t>(DType::kS8, {4, 4, 3, 3}, -100, 100));
+  ir::Value* w2 = b.op(OpKind::DequantizeLinear, {wq, b.init("ws", Tensor::scalar<float>(0.01f)),
+                                                  b.init("wz", Tensor::scalar<int8_t>(3))}, ir::AxisAttrs{});
+  ir::Value* c2 = b.op(OpKind::Conv, {xd, w2}, a);
+  // (3) float (not quantized) weights.
+  ir::Value* c3 = b.conv(xd, 4, 4, 3);
+  b.finish({c1, c2, c3});
+  ir::Graph before = b.g.clone();
+  Result<passes::LowerQdqStats> s = passes::lower_qdq(b.g);
+  HQP_ASSERT_OK(s.status());
+  EXPECT_EQ(s->qconv, 0);
+  EXPECT_EQ(count_kind(b.g, OpKind::Conv), 3);
+  expect_same_outputs(before, b.g, b.random_inputs(), 0.0);
+}
+
+TEST(LowerQdq, ReferenceExecutorRejectsQConvWithoutQuantParams) {
+  GraphBuilder b;
+  ir::Value* x = b.input("x", {1, 2, 3, 3}, DType::kU8);
+  ir::Value* w = b.init("w", b.random_int<int8_t>(DType::kS8, {2, 2, 1, 1}, -5, 5));
+  ir::Value* y = b.g.add_value("y");
+  b.g.add_node(OpKind::QConv, "qconv", {x, w}, {y}, ir::FusedConvAttrs{});
+  b.finish({y});
+  Result<std::vector<Tensor>> r = runtime::run_reference(b.g, b.random_inputs());
+  EXPECT_TRUE(is_error(r.status(), StatusCode::kInvalidArgument, "quantization parameters"));
+}
+
+}  // namespace
+}  // namespace hqp::test
