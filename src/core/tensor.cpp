@@ -72,6 +72,17 @@ Result<Tensor> Tensor::zeros(DType dtype, Shape shape) {
   return t;
 }
 
+Tensor Tensor::view(DType dtype, Shape shape, void* data) {
+  Tensor t;
+  t.dtype_ = dtype;
+  auto n = checked_numel(shape);
+  HQP_CHECK(n.ok());
+  t.numel_ = *n;
+  t.shape_ = std::move(shape);
+  t.storage_ = std::shared_ptr<std::byte[]>(static_cast<std::byte*>(data), [](std::byte*) {});
+  return t;
+}
+
 Tensor Tensor::clone() const {
   if (!defined()) return Tensor();
   Result<Tensor> t = zeros(dtype_, shape_);

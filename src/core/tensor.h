@@ -40,6 +40,10 @@ class Tensor {
   template <typename T>
   static Tensor scalar(T value) { return from_vector<T>({}, {value}); }
 
+  // Non-owning tensor over `data` (which must hold the whole tensor and outlive every copy of the
+  // view). For runtimes that place activations in an arena.
+  static Tensor view(DType dtype, Shape shape, void* data);
+
   bool defined() const { return dtype_ != DType::kUndefined; }
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }

@@ -23,11 +23,17 @@ struct LowerQdqStats {
 //   W  = DQ(wq)   wq: s8 constant (or Q of a float constant), zero point 0, per-tensor or per
 //                 output channel (axis 0; axis 1 for a Gemm with transB=0)
 //   B  = DQ(bq)   bq: s32 constant, zero point 0 — or a float constant, or absent
-//   Sum = DQ(sq)  (FusedConv with has_sum) sq: u8/s8 per-tensor
 //   Y  -> Q -> yq (Y's only reader, per-tensor) — or Y stays f32 when no Q follows
+//   Sum (FusedConv with has_sum): DQ(sq) with sq of yq's dtype (own scale / zero point) when Y is
+//                 quantized; the f32 value itself when Y stays f32 (kernels/ref/int8_output.h)
 // becomes QConv(xq, wq', bq', sq) -> yq (or Y). The bias is re-expressed in the accumulator scale
-// s_x * s_w[oc] (round half to even; exact when the model's bias scale is that product). Value::quant
-// is set on every QConv/QGemm input and quantized output. Re-infers shapes at the end.
+// s_x * s_w[oc] (round half to even; exact when the model's bias scale is that product).
+// Activations: Relu and Clip are clamps of the INT8 output stage and stay in the QConv; any other
+// (HardSwish, HardSigmoid, Sigmoid) follows as a float node after an f32-output QConv, and the
+// QuantizeLinear after it stays. Value::quant is set on every QConv/QGemm input and quantized
+// output. Also rewrites DQ -> MaxPool(u8)/Flatten/Reshape/Squeeze/Unsqueeze/Transpose -> Q with
+// equal parameters to run on the INT8 tensor, and drops Q(DQ(a)) round trips with equal
+// parameters. Re-infers shapes at the end.
 Result<LowerQdqStats> lower_qdq(ir::Graph& graph);
 
 }  // namespace hqp::passes

@@ -29,7 +29,7 @@ std::string random_bytes() {
 }
 
 // A valid protobuf, but a TensorProto rather than a ModelProto. Unnamed, its fields all decode as
-// unknown ModelProto fields, so it parses as a ModelProto without ir_version or graph.
+// ModelProto fields of other wire types, so it parses as a ModelProto without a graph.
 std::string tensor_instead_of_model() { return serialize(float_tensor("", {2, 3}, std::vector<float>(6, 1.0f))); }
 
 // A named TensorProto (a real input_0.pb): its name lands on ModelProto field 8 (opset_import) and
@@ -87,7 +87,7 @@ struct BadModel {
 const BadModel kBadModels[] = {
     {"truncated", truncated_demo_model, "not a valid protobuf (truncated or corrupt file)"},
     {"random_bytes", random_bytes, "cannot parse ONNX model"},
-    {"tensor_proto", tensor_instead_of_model, "not an ONNX model (ir_version=0, expected >= 1)"},
+    {"tensor_proto", tensor_instead_of_model, "': not an ONNX model ("},
     {"named_tensor_proto", named_tensor_instead_of_model, "cannot parse ONNX model"},
     {"unknown_op", unknown_op_model, "unsupported op 'FooBar'"},
     {"missing_initializer", missing_initializer_model,
@@ -102,6 +102,10 @@ struct BadModelCase {
   BadModel model;
   Command command;
 };
+
+void PrintTo(const BadModelCase& c, std::ostream* os) {
+  *os << c.model.name << " / " << static_cast<int>(c.command);
+}
 
 std::string case_name(const ::testing::TestParamInfo<BadModelCase>& info) {
   const char* cmd = info.param.command == Command::kInfo ? "info" : info.param.command == Command::kRun ? "run" : "convert";
@@ -273,6 +277,14 @@ TEST_F(RunInputErrors, RawDataOfTheWrongSize) {
   const ProcessResult r = run_hqp({"run", kDemoModel, "-i", in, "-o", out_dir()});
   EXPECT_TRUE(is_one_line_error(r, 1, "raw_data holds 400 bytes (expected 3136"));
   expect_no_outputs();
+}
+
+TEST_F(RunInputErrors, OutputDirectoryIsAFile) {
+  const std::string out = dir.file("a_file");
+  ASSERT_TRUE(write_file(out, "x"));
+  const ProcessResult r = run_hqp({"run", kDemoModel, "-i", kDemoInput, "-o", out});
+  EXPECT_TRUE(is_one_line_error(r, 1, "cannot create output directory '" + out + "'"));
+  EXPECT_EQ(read_file(out), "x");
 }
 
 // ---------------------------------------------------------------------------------------------

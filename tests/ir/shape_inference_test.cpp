@@ -225,6 +225,13 @@ const PoolCase kPoolCases[] = {
     // exact fit: ceil_mode changes nothing
     {"max_k2s2_ceil_exact", OpKind::MaxPool, dims({"batch", 4, 8, 8}),
      {.kernel_shape = {2, 2}, .strides = {2, 2}, .ceil_mode = 1}, "[batch,4,4,4]"},
+    // ceil_mode never creates a window that starts past the input and its begin padding (PyTorch):
+    // in 5, k 2, s 2, pads 1/1: ceil(5 / 2) + 1 = 4 windows, the 4th would start at 6 - 1 = 5 -> 3
+    {"max_ceil_drops_window_in_end_padding", OpKind::MaxPool, dims({"batch", 4, 5, 5}),
+     {.kernel_shape = {2, 2}, .strides = {2, 2}, .pads = {1, 1, 1, 1}, .ceil_mode = 1}, "[batch,4,3,3]"},
+    // in 6, k 2, s 3: ceil(4 / 3) + 1 = 3 windows, the 3rd would start at 6 = in -> 2
+    {"max_ceil_stride_above_kernel", OpKind::MaxPool, dims({"batch", 4, 6, 7}),
+     {.kernel_shape = {2, 2}, .strides = {3, 3}, .ceil_mode = 1}, "[batch,4,2,3]"},
     {"avg_k2s2_floor", OpKind::AveragePool, dims({"batch", 4, 7, 7}), {.kernel_shape = {2, 2}, .strides = {2, 2}},
      "[batch,4,3,3]"},
     {"avg_k2s2_ceil", OpKind::AveragePool, dims({"batch", 4, 7, 7}),

@@ -97,8 +97,12 @@ void expect_lowered_structure(const ir::Graph& g, const passes::LowerQdqStats& s
     if (n->kind != OpKind::QConv && n->kind != OpKind::QGemm) continue;
     EXPECT_TRUE(n->input(0)->quant.has_value()) << n->name;
     EXPECT_TRUE(n->input(1)->quant.has_value() && n->input(1)->quant->axis == 0) << n->name;
-    if (n->input(2) != nullptr) EXPECT_EQ(n->input(2)->dtype, DType::kS32) << n->name;
-    if (n->output(0)->dtype != DType::kF32) EXPECT_TRUE(n->output(0)->quant.has_value()) << n->name;
+    if (n->input(2) != nullptr) {
+      EXPECT_EQ(n->input(2)->dtype, DType::kS32) << n->name;
+    }
+    if (n->output(0)->dtype != DType::kF32) {
+      EXPECT_TRUE(n->output(0)->quant.has_value()) << n->name;
+    }
   }
 }
 

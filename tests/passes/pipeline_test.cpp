@@ -88,7 +88,9 @@ void check_golden(const GoldenCase& c, const std::set<std::string>& allowed_ops,
   if (!allowed_ops.empty()) {
     for (const auto& [op, n] : histogram(*g)) EXPECT_TRUE(allowed_ops.count(op)) << op << " left in " << c.dir;
   }
-  if (plain_convs >= 0) EXPECT_EQ(count_kind(*g, OpKind::Conv), plain_convs);
+  if (plain_convs >= 0) {
+    EXPECT_EQ(count_kind(*g, OpKind::Conv), plain_convs);
+  }
   std::vector<Tensor> want = run_graph(before, {*input});
   std::vector<Tensor> got = run_graph(*g, {*input});
   ASSERT_EQ(got.size(), 1u);

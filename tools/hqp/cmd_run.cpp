@@ -9,6 +9,7 @@
 #include "onnx/export.h"
 #include "onnx/import.h"
 #include "runtime/reference/executor.h"
+#include "runtime/session.h"
 
 namespace hqp::cli {
 
@@ -18,7 +19,9 @@ struct RunCliOptions {
   std::string model;
   std::vector<std::string> inputs;
   std::string out_dir;
-  std::string engine = "ref";
+  std::string engine = "fast";
+  int threads = 1;
+  bool verbose = false;
 };
 
 Status run_run(const RunCliOptions& o) {
@@ -28,7 +31,21 @@ Status run_run(const RunCliOptions& o) {
     HQP_ASSIGN_OR_RETURN(Tensor t, onnx_io::read_tensor_file(path));
     inputs.push_back(std::move(t));
   }
-  HQP_ASSIGN_OR_RETURN(std::vector<Tensor> outputs, runtime::run_reference(graph, inputs));
+  std::vector<Tensor> outputs;
+  if (o.engine == "ref") {
+    HQP_ASSIGN_OR_RETURN(outputs, runtime::run_reference(graph, inputs));
+  } else {
+    SessionOptions so;
+    so.threads = o.threads;
+    HQP_ASSIGN_OR_RETURN(Session session, Session::create(graph, so));
+    HQP_ASSIGN_OR_RETURN(outputs, session.run(inputs));
+    if (o.verbose) {
+      for (const NodePlanInfo& n : session.plan_info()) {
+        fmt::print(stderr, "{:<44} {:<18} -> {}\n", n.node, n.op, n.implementation);
+        for (const std::string& r : n.rejected) fmt::print(stderr, "{:<44}    not {}\n", "", r);
+      }
+    }
+  }
   std::error_code ec;
   std::filesystem::create_directories(o.out_dir, ec);
   if (ec) {
@@ -51,7 +68,11 @@ Runner add_run_command(CLI::App& app) {
   sub->add_option("model", o->model, "ONNX model file")->required();
   sub->add_option("-i,--input", o->inputs, "Input tensor file (onnx.TensorProto), in graph-input order")->required();
   sub->add_option("-o,--out-dir", o->out_dir, "Directory for output_K.pb files (created if missing)")->required();
-  sub->add_option("--engine", o->engine, "Execution engine")->check(CLI::IsMember({"ref"}))->capture_default_str();
+  sub->add_option("--engine", o->engine, "fast (oneDNN runtime) or ref (reference executor)")
+      ->check(CLI::IsMember({"fast", "ref"}))
+      ->capture_default_str();
+  sub->add_option("--threads", o->threads, "Threads of the fast engine")->capture_default_str();
+  sub->add_flag("--verbose", o->verbose, "Show which kernel runs each node (fast engine), on stderr");
   return [o] { return run_run(*o); };
 }
 

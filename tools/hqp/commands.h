@@ -15,5 +15,6 @@ using Runner = std::function<Status()>;
 Runner add_info_command(CLI::App& app);
 Runner add_run_command(CLI::App& app);
 Runner add_convert_command(CLI::App& app);
+Runner add_bench_command(CLI::App& app);
 
 }  // namespace hqp::cli

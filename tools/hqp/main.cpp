@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   add(hqp::cli::add_info_command);
   add(hqp::cli::add_run_command);
   add(hqp::cli::add_convert_command);
+  add(hqp::cli::add_bench_command);
 
   try {
     app.parse(argc, argv);

@@ -264,9 +264,6 @@ Result<ConvInt8Onednn> ConvInt8Onednn::create(const ConvInt8OnednnParams& params
     kernel.exec_->args[DNNL_ARG_BIAS] = detail::prepack(bias_md, bias_data, bias_md);
   }
   if (zp_attr) kernel.exec_->args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = detail::zero_point_memory(params.out.src_zero_point);
-  if (params.out.dst_dtype != DType::kF32 && params.out.dst_zero_point != 0) {
-    kernel.exec_->args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST] = detail::zero_point_memory(params.out.dst_zero_point);
-  }
   return kernel;
 }
 

@@ -166,9 +166,6 @@ Result<GemmInt8Onednn> GemmInt8Onednn::create(const GemmInt8OnednnParams& params
   if (bias_present) {
     kernel.exec_->args[DNNL_ARG_BIAS] = detail::prepack(pd.weights_desc(1), folded.data(), pd.weights_desc(1));
   }
-  if (params.out.dst_dtype != DType::kF32 && params.out.dst_zero_point != 0) {
-    kernel.exec_->args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST] = detail::zero_point_memory(params.out.dst_zero_point);
-  }
   return kernel;
 }
 

@@ -305,9 +305,11 @@ Status validate_int8_output(std::string_view name, DType src_dtype, const Int8Ou
 }
 
 // The INT8 epilogue as oneDNN attributes: per-channel output scales (= the multipliers), sum with
-// zero point, then for a quantized dst clip(lo - zp, hi - zp) and an explicit round half to even
-// so that the dst zero point, which oneDNN adds in FP32 before its final conversion, lands on an
-// integer (otherwise an exact .5 tie with an odd zero point rounds one LSB away from requantize.h).
+// zero point, then for a quantized dst clip(lo - zp, hi - zp), an explicit round half to even, and
+// + zp. Rounding before the zero point is what requantize.h specifies; oneDNN's own dst zero point
+// is added in FP32 before its final conversion, i.e. round(v + zp), which differs by 1 LSB on exact
+// .5 ties with an odd zero point (measured: 72..126 of 288 outputs when the multiplier is 0.5).
+// After the clip the value is already inside the dtype range, so the final conversion is exact.
 // Output scales are static: oneDNN 2.6 has no INT8 convolution at all with runtime output scales
 // (DNNL_RUNTIME_F32_VAL); zero points are runtime arguments (static or runtime dispatch alike).
 dnnl::primitive_attr int8_attr(const Int8OutputParams& out, const std::vector<float>& multipliers,
@@ -333,7 +335,11 @@ dnnl::primitive_attr int8_attr(const Int8OutputParams& out, const std::vector<fl
     ops.append_eltwise(1.0f, alg::eltwise_clip, static_cast<float>(c.lo - out.dst_zero_point),
                        static_cast<float>(c.hi - out.dst_zero_point));
     ops.append_eltwise(1.0f, alg::eltwise_round, 0.0f, 0.0f);
-    if (out.dst_zero_point != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {DNNL_RUNTIME_S32_VAL});
+    // The dst zero point as a post-op on an integer value (exact) rather than oneDNN's dst
+    // zero-point attribute, which its 2.6 inner products do not support at all.
+    if (out.dst_zero_point != 0) {
+      ops.append_eltwise(1.0f, alg::eltwise_linear, 1.0f, static_cast<float>(out.dst_zero_point));
+    }
   }
   attr.set_post_ops(ops);
   return attr;

@@ -116,9 +116,9 @@ std::vector<float> int8_multipliers(const Int8OutputParams& out, const float* we
 Status validate_int8_output(std::string_view kernel_name, DType src_dtype, const Int8OutputParams& out);
 Status validate_wei_scales(std::string_view kernel_name, const float* wei_scales, int64_t count);
 // The INT8 epilogue as attributes: static per-channel output scales = multipliers (mask
-// `scale_mask`), optional runtime src zero point, sum post-op with zero point, clip +
-// round-half-to-even for a u8/s8 dst, runtime dst zero point. Runtime arguments:
-// DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC / DNNL_ARG_DST (s32 [1]).
+// `scale_mask`), optional runtime src zero point, sum post-op with zero point, and for a u8/s8 dst
+// clip + round-half-to-even + linear(+dst zero point). Runtime argument when src_zero_point_attr:
+// DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC (s32 [1]).
 dnnl::primitive_attr int8_attr(const Int8OutputParams& out, const std::vector<float>& multipliers,
                                bool src_zero_point_attr, int scale_mask);
 // Everything of int8_attr that changes the primitive (not the runtime zero-point values).

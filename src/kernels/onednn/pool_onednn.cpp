@@ -36,7 +36,8 @@ Status validate_pool(std::string_view name, const PoolOnednnParams& params) {
     }
     const int64_t pad_r =
         detail::implied_pad_end(p.in_size[i], p.out_size[i], p.kernel[i], p.stride[i], p.dilation[i], p.pad_begin[i]);
-    if (!max && p.count_include_pad && pad_r != p.pad_end[i]) {
+    // Positions in [in + pad_end, in + pad_r) are ceil_mode overhang: oneDNN counts them, ONNX does not.
+    if (!max && p.count_include_pad && pad_r > p.pad_end[i]) {
       return make_error(StatusCode::kUnsupported, "cannot create kernel '{}': count_include_pad with a window "
                         "overhang (ceil_mode) that oneDNN would count in the divisor (dim {}: implied pad_end={}, "
                         "expected pad_end={})", name, i, pad_r, p.pad_end[i]);

@@ -1,0 +1,552 @@
+// Candidate lists and the runtime ops behind them: oneDNN kernels (src/kernels/onednn) with the
+// reference executor's per-node evaluation as the always-applicable fallback.
+#include "runtime/runtime_ops.h"
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "ir/shape_inference.h"
+#include "kernels/onednn/conv_onednn.h"
+#include "kernels/onednn/elementwise_onednn.h"
+#include "kernels/onednn/gemm_onednn.h"
+#include "kernels/onednn/pool_onednn.h"
+#include "runtime/reference/executor.h"
+
+namespace hqp::runtime {
+
+namespace {
+
+namespace dnn = kernels::onednn;
+using ir::Node;
+using ir::OpKind;
+
+// ---------------------------------------------------------------- helpers
+
+const Tensor* constant_of(const Node& node, size_t i) {
+  const ir::Value* v = node.input(i);
+  return v != nullptr && v->is_initializer() ? &v->data : nullptr;
+}
+
+dnn::Activation to_dnn(ir::Activation a) {
+  switch (a) {
+    case ir::Activation::kNone: return dnn::Activation::kNone;
+    case ir::Activation::kRelu: return dnn::Activation::kRelu;
+    case ir::Activation::kClip: return dnn::Activation::kClip;
+    case ir::Activation::kHardSwish: return dnn::Activation::kHardSwish;
+    case ir::Activation::kHardSigmoid: return dnn::Activation::kHardSigmoid;
+    case ir::Activation::kSigmoid: return dnn::Activation::kSigmoid;
+  }
+  return dnn::Activation::kNone;
+}
+
+dnn::PostOps to_dnn(const ir::PostOps& p) {
+  dnn::PostOps d;
+  d.has_sum = p.has_sum;
+  d.activation = to_dnn(p.activation);
+  d.alpha = p.alpha;
+  d.beta = p.beta;
+  return d;
+}
+
+// Fills the geometry fields shared by conv params from shapes and resolved window geometry.
+Status fill_conv_params(const Node& node, const ir::ConvAttrs& a, const Shape& x, const Shape& w,
+                        kernels::ConvParams* p) {
+  const Shape in_sp(x.begin() + 2, x.end());
+  const Shape k_sp(w.begin() + 2, w.end());
+  HQP_ASSIGN_OR_RETURN(ir::WindowGeometry g, ir::conv_geometry(a, in_sp, k_sp));
+  p->batch = x[0];
+  p->in_channels = x[1];
+  p->out_channels = w[0];
+  p->groups = a.group;
+  p->spatial_rank = static_cast<int>(in_sp.size());
+  for (size_t i = 0; i < in_sp.size(); ++i) {
+    p->in_size[i] = in_sp[i];
+    p->out_size[i] = g.out[i];
+    p->kernel[i] = g.kernel[i];
+    p->stride[i] = g.stride[i];
+    p->dilation[i] = g.dilation[i];
+    p->pad_begin[i] = g.pad_begin[i];
+  }
+  return Status();
+}
+
+Status fill_pool_params(const ir::PoolAttrs& a, const Shape& x, bool is_max, kernels::PoolParams* p) {
+  const Shape in_sp(x.begin() + 2, x.end());
+  HQP_ASSIGN_OR_RETURN(ir::WindowGeometry g, ir::pool_geometry(a, in_sp, is_max));
+  p->batch = x[0];
+  p->channels = x[1];
+  p->spatial_rank = static_cast<int>(in_sp.size());
+  for (size_t i = 0; i < in_sp.size(); ++i) {
+    p->in_size[i] = in_sp[i];
+    p->out_size[i] = g.out[i];
+    p->kernel[i] = g.kernel[i];
+    p->stride[i] = g.stride[i];
+    p->dilation[i] = g.dilation[i];
+    p->pad_begin[i] = g.pad_begin[i];
+    p->pad_end[i] = g.pad_end[i];
+  }
+  p->count_include_pad = a.count_include_pad != 0;
+  return Status();
+}
+
+Status reject(std::string_view why) { return Status(StatusCode::kUnsupported, std::string(why)); }
+
+// ---------------------------------------------------------------- reference fallback
+
+// Runs the node with the reference kernels on views of the plan's buffers (NCHW only).
+class RefOp final : public RuntimeOp {
+ public:
+  RefOp(const Node& node, std::vector<SlotInfo> inputs, int64_t opset)
+      : node_(node), inputs_(std::move(inputs)), opset_(opset) {}
+
+  Status run(std::span<const void* const> in, std::span<void* const> out) override {
+    std::vector<Tensor> views(in.size());
+    std::vector<const Tensor*> args(in.size(), nullptr);
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (in[i] == nullptr) continue;
+      views[i] = Tensor::view(inputs_[i].dtype, inputs_[i].shape, const_cast<void*>(in[i]));
+      args[i] = &views[i];
+    }
+    HQP_ASSIGN_OR_RETURN(std::vector<Tensor> outs, run_node_reference(node_, args, opset_));
+    for (size_t i = 0; i < out.size() && i < outs.size(); ++i) {
+      if (out[i] != nullptr && outs[i].nbytes() > 0) {
+        std::memcpy(out[i], outs[i].raw_data(), static_cast<size_t>(outs[i].nbytes()));
+      }
+    }
+    return Status();
+  }
+  std::string implementation() const override { return "ref"; }
+
+ private:
+  const Node& node_;
+  std::vector<SlotInfo> inputs_;
+  int64_t opset_;
+};
+
+// ---------------------------------------------------------------- oneDNN ops
+
+class ConvF32Op final : public RuntimeOp {
+ public:
+  explicit ConvF32Op(dnn::ConvF32Onednn k) : k_(std::move(k)) {}
+  Status run(std::span<const void* const> in, std::span<void* const> out) override {
+    const void* sum = in.size() > 3 ? in[3] : nullptr;
+    return k_.run(static_cast<const float*>(in[0]), static_cast<const float*>(sum), static_cast<float*>(out[0]));
+  }
+  std::string implementation() const override { return fmt::format("{} ({})", dnn::ConvF32Onednn::kName, k_.implementation()); }
+  int64_t weight_bytes() const override { return k_.packed_weight_bytes(); }
+
+ private:
+  dnn::ConvF32Onednn k_;
+};
+
+Result<OpChoice> try_conv_f32(const Node& node, const std::vector<SlotInfo>& in) {
+  const bool fused = node.kind == OpKind::FusedConv;
+  const ir::ConvAttrs& a = fused ? node.attr<ir::FusedConvAttrs>().conv : node.attr<ir::ConvAttrs>();
+  const Tensor* w = constant_of(node, 1);
+  const Tensor* b = constant_of(node, 2);
+  if (w == nullptr) return reject("weights are not a constant initializer");
+  if (node.input(2) != nullptr && b == nullptr) return reject("bias is not a constant initializer");
+  if (in[0].dtype != DType::kF32) return reject("input is not f32");
+  dnn::ConvF32OnednnParams p;
+  HQP_RETURN_IF_ERROR(fill_conv_params(node, a, in[0].shape, w->shape(), &p.conv));
+  p.layout = Layout::kNhwc;
+  p.has_bias = b != nullptr;
+  if (fused) p.post_ops = to_dnn(node.attr<ir::FusedConvAttrs>().post);
+  HQP_RETURN_IF_ERROR(dnn::ConvF32Onednn::applies(p));
+  HQP_ASSIGN_OR_RETURN(dnn::ConvF32Onednn k,
+                       dnn::ConvF32Onednn::create(p, w->data<float>(), b ? b->data<float>() : nullptr));
+  OpChoice c;
+  c.op = std::make_unique<ConvF32Op>(std::move(k));
+  c.input_layouts.assign(in.size(), Layout::kNhwc);
+  c.output_layout = Layout::kNhwc;
+  return c;
+}
+
+// Quantization of an INT8 op's output stage from the IR values' QuantParams.
+Result<kernels::Int8OutputParams> int8_output_params(const Node& node, const ir::PostOps& post, size_t sum_index) {
+  kernels::Int8OutputParams o;
+  const ir::Value* x = node.input(0);
+  const ir::Value* y = node.output(0);
+  if (!x->quant || x->quant->axis || x->quant->scale.size() != 1) return reject("input has no per-tensor quantization");
+  o.src_scale = x->quant->scale[0];
+  o.src_zero_point = x->quant->zero_point.empty() ? 0 : x->quant->zero_point[0];
+  o.dst_dtype = y->dtype;
+  if (y->dtype != DType::kF32) {
+    if (!y->quant || y->quant->axis || y->quant->scale.size() != 1) return reject("output has no per-tensor quantization");
+    o.dst_scale = y->quant->scale[0];
+    o.dst_zero_point = y->quant->zero_point.empty() ? 0 : y->quant->zero_point[0];
+  }
+  if (post.has_sum) {
+    const ir::Value* s = node.input(sum_index);
+    if (s == nullptr) return reject("sum input missing");
+    if (s->dtype != y->dtype) return reject("sum dtype differs from output dtype");
+    o.has_sum = true;
+    if (s->dtype != DType::kF32) {
+      if (!s->quant || s->quant->scale.size() != 1) return reject("sum input has no per-tensor quantization");
+      o.sum_scale = s->quant->scale[0];
+      o.sum_zero_point = s->quant->zero_point.empty() ? 0 : s->quant->zero_point[0];
+    }
+  }
+  switch (post.activation) {
+    case ir::Activation::kNone: break;
+    case ir::Activation::kRelu: o.act_min = 0.0f; break;
+    case ir::Activation::kClip:
+      o.act_min = post.alpha;
+      o.act_max = post.beta;
+      break;
+    default: return reject("only relu/clip activations fuse into INT8 output stages");
+  }
+  return o;
+}
+
+// Per-output-channel weight scales of an s8 weight value (a per-tensor scale is broadcast).
+Result<std::vector<float>> weight_scales(const ir::Value& w, int64_t channels) {
+  if (!w.quant || w.quant->scale.empty()) return reject("weights carry no quantization scales");
+  for (int32_t z : w.quant->zero_point) {
+    if (z != 0) return reject("weights are not symmetric (zero point != 0)");
+  }
+  if (w.quant->scale.size() == 1) return std::vector<float>(static_cast<size_t>(channels), w.quant->scale[0]);
+  if (static_cast<int64_t>(w.quant->scale.size()) != channels || w.quant->axis.value_or(0) != 0) {
+    return reject("weight scales are not per output channel");
+  }
+  return w.quant->scale;
+}
+
+class ConvInt8Op final : public RuntimeOp {
+ public:
+  ConvInt8Op(dnn::ConvInt8Onednn k, std::string name) : k_(std::move(k)), name_(std::move(name)) {}
+  Status run(std::span<const void* const> in, std::span<void* const> out) override {
+    return k_.run(in[0], in.size() > 3 ? in[3] : nullptr, out[0]);
+  }
+  std::string implementation() const override { return fmt::format("{} ({})", name_, k_.implementation()); }
+  int64_t weight_bytes() const override { return k_.packed_weight_bytes(); }
+
+ private:
+  dnn::ConvInt8Onednn k_;
+  std::string name_;
+};
+
+Result<OpChoice> try_qconv(const Node& node, const std::vector<SlotInfo>& in) {
+  const auto& a = node.attr<ir::FusedConvAttrs>();
+  const Tensor* w = constant_of(node, 1);
+  const Tensor* b = constant_of(node, 2);
+  if (w == nullptr) return reject("weights are not a constant initializer");
+  if (node.input(2) != nullptr && b == nullptr) return reject("bias is not a constant initializer");
+  dnn::ConvInt8OnednnParams p;
+  HQP_RETURN_IF_ERROR(fill_conv_params(node, a.conv, in[0].shape, w->shape(), &p.conv));
+  p.layout = Layout::kNhwc;
+  p.src_dtype = in[0].dtype;
+  p.has_bias = b != nullptr;
+  HQP_ASSIGN_OR_RETURN(p.out, int8_output_params(node, a.post, 3));
+  HQP_ASSIGN_OR_RETURN(std::vector<float> scales, weight_scales(*node.input(1), w->dim(0)));
+  HQP_RETURN_IF_ERROR(dnn::ConvInt8Onednn::applies(p));
+  HQP_ASSIGN_OR_RETURN(dnn::ConvInt8Onednn k, dnn::ConvInt8Onednn::create(p, w->data<int8_t>(), scales.data(),
+                                                                           b ? b->data<int32_t>() : nullptr));
+  OpChoice c;
+  c.op = std::make_unique<ConvInt8Op>(std::move(k), std::string(dnn::ConvInt8Onednn::name(p)));
+  c.input_layouts.assign(in.size(), Layout::kNhwc);
+  c.output_layout = Layout::kNhwc;
+  return c;
+}
+
+class GemmF32Op final : public RuntimeOp {
+ public:
+  explicit GemmF32Op(dnn::GemmF32Onednn k) : k_(std::move(k)) {}
+  Status run(std::span<const void* const> in, std::span<void* const> out) override {
+    return k_.run(static_cast<const float*>(in[0]), nullptr, static_cast<float*>(out[0]));
+  }
+  std::string implementation() const override { return fmt::format("{} ({})", dnn::GemmF32Onednn::kName, k_.implementation()); }
+
+ private:
+  dnn::GemmF32Onednn k_;
+};
+
+// Common restrictions of the inner-product kernels: A [M, K] activation, B constant, C a constant
+// [N] (or absent), transA=0, alpha=beta=1.
+Status check_fc_form(const Node& node, const ir::GemmAttrs& g, const Tensor* w, const Tensor* bias, int64_t n) {
+  if (w == nullptr) return reject("weights B are not a constant initializer");
+  if (g.trans_a != 0 || g.alpha != 1.0f || g.beta != 1.0f) return reject("needs transA=0, alpha=1, beta=1");
+  if (node.input(2) != nullptr) {
+    if (bias == nullptr) return reject("C is not a constant initializer");
+    if (bias->numel() != n || bias->rank() > 2 || (bias->rank() == 2 && bias->dim(0) != 1)) {
+      return reject("C is not a [N] bias vector");
+    }
+  }
+  return Status();
+}
+
+Result<OpChoice> try_gemm_f32(const Node& node, const std::vector<SlotInfo>& in) {
+  const bool fused = node.kind == OpKind::FusedGemm;
+  const ir::GemmAttrs& g = fused ? node.attr<ir::FusedGemmAttrs>().gemm : node.attr<ir::GemmAttrs>();
+  const Tensor* w = constant_of(node, 1);
+  const Tensor* bias = constant_of(node, 2);
+  if (in[0].dtype != DType::kF32 || in[0].shape.size() != 2) return reject("A is not a 2-D f32 tensor");
+  const int64_t n = w ? (g.trans_b ? w->dim(0) : w->dim(1)) : 0;
+  HQP_RETURN_IF_ERROR(check_fc_form(node, g, w, bias, n));
+  dnn::GemmF32OnednnParams p;
+  p.m = in[0].shape[0];
+  p.k = in[0].shape[1];
+  p.n = n;
+  p.trans_b = g.trans_b != 0;
+  p.has_bias = bias != nullptr;
+  if (fused) p.post_ops = to_dnn(node.attr<ir::FusedGemmAttrs>().post);
+  HQP_RETURN_IF_ERROR(dnn::GemmF32Onednn::applies(p));
+  HQP_ASSIGN_OR_RETURN(dnn::GemmF32Onednn k,
+                       dnn::GemmF32Onednn::create(p, w->data<float>(), bias ? bias->data<float>() : nullptr));
+  OpChoice c;
+  c.op = std::make_unique<GemmF32Op>(std::move(k));
+  c.input_layouts.assign(in.size(), Layout::kNchw);
+  return c;
+}
+
+class GemmInt8Op final : public RuntimeOp {
+ public:
+  GemmInt8Op(dnn::GemmInt8Onednn k, std::string name) : k_(std::move(k)), name_(std::move(name)) {}
+  Status run(std::span<const void* const> in, std::span<void* const> out) override {
+    return k_.run(in[0], nullptr, out[0]);
+  }
+  std::string implementation() const override { return fmt::format("{} ({})", name_, k_.implementation()); }
+
+ private:
+  dnn::GemmInt8Onednn k_;
+  std::string name_;
+};
+
+Result<OpChoice> try_qgemm(const Node& node, const std::vector<SlotInfo>& in) {
+  const auto& a = node.attr<ir::FusedGemmAttrs>();
+  const Tensor* w = constant_of(node, 1);
+  const Tensor* bias = constant_of(node, 2);
+  if (in[0].shape.size() != 2) return reject("A is not 2-D");
+  const int64_t n = w ? (a.gemm.trans_b ? w->dim(0) : w->dim(1)) : 0;
+  HQP_RETURN_IF_ERROR(check_fc_form(node, a.gemm, w, bias, n));
+  if (a.post.has_sum) return reject("residual sum on a gemm is not supported");
+  dnn::GemmInt8OnednnParams p;
+  p.m = in[0].shape[0];
+  p.k = in[0].shape[1];
+  p.n = n;
+  p.trans_b = a.gemm.trans_b != 0;
+  p.src_dtype = in[0].dtype;
+  p.has_bias = bias != nullptr;
+  HQP_ASSIGN_OR_RETURN(p.out, int8_output_params(node, a.post, 3));
+  HQP_ASSIGN_OR_RETURN(std::vector<float> scales, weight_scales(*node.input(1), n));
+  HQP_RETURN_IF_ERROR(dnn::GemmInt8Onednn::applies(p));
+  HQP_ASSIGN_OR_RETURN(dnn::GemmInt8Onednn k, dnn::GemmInt8Onednn::create(p, w->data<int8_t>(), scales.data(),
+                                                                           bias ? bias->data<int32_t>() : nullptr));
+  OpChoice c;
+  c.op = std::make_unique<GemmInt8Op>(std::move(k), std::string(dnn::GemmInt8Onednn::name(p)));
+  c.input_layouts.assign(in.size(), Layout::kNchw);
+  return c;
+}
+
+class PoolOp final : public RuntimeOp {
+ public:
+  PoolOp(dnn::PoolOnednn k, std::string name) : k_(std::move(k)), name_(std::move(name)) {}
+  Status run(std::span<const void* const> in, std::span<void* const> out) override { return k_.run(in[0], out[0]); }
+  std::string implementation() const override { return fmt::format("{} ({})", name_, k_.implementation()); }
+
+ private:
+  dnn::PoolOnednn k_;
+  std::string name_;
+};
+
+Result<OpChoice> try_pool(const Node& node, const std::vector<SlotInfo>& in) {
+  const Shape& x = in[0].shape;
+  if (x.size() < 3 || x.size() > 5) return reject("input rank is not 3..5");
+  dnn::PoolOnednnParams p;
+  if (node.kind == OpKind::GlobalAveragePool) {
+    if (in[0].dtype != DType::kF32) return reject("input is not f32");
+    Shape sp(x.begin() + 2, x.end());
+    p = dnn::global_average_pool_params(x[0], x[1], static_cast<int>(sp.size()), sp.data(), Layout::kNhwc);
+  } else {
+    const bool is_max = node.kind == OpKind::MaxPool;
+    if (is_max && node.output(1) != nullptr) return reject("the Indices output is not supported");
+    HQP_RETURN_IF_ERROR(fill_pool_params(node.attr<ir::PoolAttrs>(), x, is_max, &p.pool));
+    p.algorithm = is_max ? dnn::PoolAlgorithm::kMax : dnn::PoolAlgorithm::kAverage;
+    p.dtype = in[0].dtype;
+    p.layout = Layout::kNhwc;
+  }
+  HQP_RETURN_IF_ERROR(dnn::PoolOnednn::applies(p));
+  HQP_ASSIGN_OR_RETURN(dnn::PoolOnednn k, dnn::PoolOnednn::create(p));
+  OpChoice c;
+  c.op = std::make_unique<PoolOp>(std::move(k), std::string(dnn::PoolOnednn::name(p)));
+  c.input_layouts = {Layout::kNhwc};
+  c.output_layout = Layout::kNhwc;
+  return c;
+}
+
+class EltwiseOp final : public RuntimeOp {
+ public:
+  EltwiseOp(dnn::EltwiseF32Onednn k, std::string name) : k_(std::move(k)), name_(std::move(name)) {}
+  Status run(std::span<const void* const> in, std::span<void* const> out) override {
+    return k_.run(static_cast<const float*>(in[0]), static_cast<float*>(out[0]));
+  }
+  std::string implementation() const override { return fmt::format("{} ({})", name_, k_.implementation()); }
+
+ private:
+  dnn::EltwiseF32Onednn k_;
+  std::string name_;
+};
+
+Result<OpChoice> try_eltwise(const Node& node, const std::vector<SlotInfo>& in) {
+  if (in[0].dtype != DType::kF32) return reject("input is not f32");
+  dnn::EltwiseF32OnednnParams p;
+  p.count = 1;
+  for (int64_t d : in[0].shape) p.count *= d;
+  switch (node.kind) {
+    case OpKind::Relu: p.activation = dnn::Activation::kRelu; break;
+    case OpKind::Sigmoid: p.activation = dnn::Activation::kSigmoid; break;
+    case OpKind::HardSwish: p.activation = dnn::Activation::kHardSwish; break;
+    case OpKind::HardSigmoid:
+      p.activation = dnn::Activation::kHardSigmoid;
+      p.alpha = node.attr<ir::HardSigmoidAttrs>().alpha;
+      p.beta = node.attr<ir::HardSigmoidAttrs>().beta;
+      break;
+    case OpKind::Clip: {
+      const auto& a = node.attr<ir::ClipAttrs>();
+      p.activation = dnn::Activation::kClip;
+      p.alpha = a.min.value_or(-std::numeric_limits<float>::infinity());
+      p.beta = a.max.value_or(std::numeric_limits<float>::infinity());
+      for (size_t i = 1; i < 3; ++i) {
+        if (node.input(i) == nullptr) continue;
+        const Tensor* t = constant_of(node, i);
+        if (t == nullptr) return reject("clip bounds are not constant");
+        (i == 1 ? p.alpha : p.beta) = t->data<float>()[0];
+      }
+      break;
+    }
+    default: return reject("not an activation");
+  }
+  HQP_RETURN_IF_ERROR(dnn::EltwiseF32Onednn::applies(p));
+  HQP_ASSIGN_OR_RETURN(dnn::EltwiseF32Onednn k, dnn::EltwiseF32Onednn::create(p));
+  OpChoice c;
+  c.op = std::make_unique<EltwiseOp>(std::move(k), std::string(dnn::EltwiseF32Onednn::name(p)));
+  c.input_layouts.assign(in.size(), in[0].layout);  // element-wise: any layout, kept
+  c.output_layout = in[0].layout;
+  return c;
+}
+
+class BinaryOp final : public RuntimeOp {
+ public:
+  BinaryOp(dnn::BinaryF32Onednn k, std::string name) : k_(std::move(k)), name_(std::move(name)) {}
+  Status run(std::span<const void* const> in, std::span<void* const> out) override {
+    return k_.run(static_cast<const float*>(in[0]), static_cast<const float*>(in[1]), static_cast<float*>(out[0]));
+  }
+  std::string implementation() const override { return fmt::format("{} ({})", name_, k_.implementation()); }
+
+ private:
+  dnn::BinaryF32Onednn k_;
+  std::string name_;
+};
+
+Result<OpChoice> try_binary(const Node& node, const std::vector<SlotInfo>& in) {
+  if (in[0].dtype != DType::kF32 || in[1].dtype != DType::kF32) return reject("inputs are not f32");
+  const size_t rank = std::max(in[0].shape.size(), in[1].shape.size());
+  if (rank < 1 || rank > 6) return reject("rank is not 1..6");
+  dnn::BinaryF32OnednnParams p;
+  p.algorithm = node.kind == OpKind::Add ? dnn::BinaryAlgorithm::kAdd : dnn::BinaryAlgorithm::kMul;
+  p.rank = static_cast<int>(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    const size_t lead0 = rank - in[0].shape.size();
+    const size_t lead1 = rank - in[1].shape.size();
+    p.src0_dims[i] = i < lead0 ? 1 : in[0].shape[i - lead0];
+    p.src1_dims[i] = i < lead1 ? 1 : in[1].shape[i - lead1];
+  }
+  // The layout follows the first non-agnostic operand; the other must match (or be agnostic).
+  Layout layout = Layout::kNchw;
+  if (!layout_agnostic(in[0].shape)) layout = in[0].layout;
+  else if (!layout_agnostic(in[1].shape)) layout = in[1].layout;
+  if (rank < 3 || rank > 5) layout = Layout::kNchw;
+  p.layout = layout;
+  HQP_RETURN_IF_ERROR(dnn::BinaryF32Onednn::applies(p));
+  HQP_ASSIGN_OR_RETURN(dnn::BinaryF32Onednn k, dnn::BinaryF32Onednn::create(p));
+  OpChoice c;
+  c.op = std::make_unique<BinaryOp>(std::move(k), std::string(dnn::BinaryF32Onednn::name(p)));
+  c.input_layouts = {layout, layout};
+  c.output_layout = layout;
+  return c;
+}
+
+class ReorderOp final : public RuntimeOp {
+ public:
+  explicit ReorderOp(dnn::LayoutReorderOnednn k) : k_(std::move(k)) {}
+  Status run(std::span<const void* const> in, std::span<void* const> out) override { return k_.run(in[0], out[0]); }
+  std::string implementation() const override { return fmt::format("{} ({})", dnn::LayoutReorderOnednn::kName, k_.implementation()); }
+
+ private:
+  dnn::LayoutReorderOnednn k_;
+};
+
+using Candidate = Result<OpChoice> (*)(const Node&, const std::vector<SlotInfo>&);
+
+struct NamedCandidate {
+  const char* name;
+  Candidate fn;
+};
+
+// The ordered fast candidates per op kind; the reference fallback is appended by select_op.
+std::vector<NamedCandidate> fast_candidates(OpKind kind) {
+  switch (kind) {
+    case OpKind::Conv:
+    case OpKind::FusedConv: return {{"conv_f32__onednn", try_conv_f32}};
+    case OpKind::QConv: return {{"conv_int8__onednn", try_qconv}};
+    case OpKind::Gemm:
+    case OpKind::FusedGemm: return {{"gemm_f32__onednn", try_gemm_f32}};
+    case OpKind::QGemm: return {{"gemm_int8__onednn", try_qgemm}};
+    case OpKind::MaxPool:
+    case OpKind::AveragePool:
+    case OpKind::GlobalAveragePool: return {{"pool__onednn", try_pool}};
+    case OpKind::Relu:
+    case OpKind::Clip:
+    case OpKind::Sigmoid:
+    case OpKind::HardSigmoid:
+    case OpKind::HardSwish: return {{"eltwise_f32__onednn", try_eltwise}};
+    case OpKind::Add:
+    case OpKind::Mul: return {{"binary_f32__onednn", try_binary}};
+    default: return {};
+  }
+}
+
+}  // namespace
+
+bool layout_agnostic(const Shape& shape) {
+  if (shape.size() < 3) return true;
+  for (size_t i = 2; i < shape.size(); ++i) {
+    if (shape[i] != 1) return false;
+  }
+  return true;
+}
+
+Result<OpChoice> select_op(const ir::Node& node, const std::vector<SlotInfo>& inputs, int64_t opset,
+                           bool use_fast_kernels, std::vector<std::string>* rejected) {
+  if (use_fast_kernels) {
+    for (const NamedCandidate& c : fast_candidates(node.kind)) {
+      Result<OpChoice> r = c.fn(node, inputs);
+      if (r.ok()) return r;
+      // Unsupported = "does not apply"; any other error is a real problem with the model.
+      if (r.status().code() != StatusCode::kUnsupported && r.status().code() != StatusCode::kInvalidArgument) {
+        return r.status();
+      }
+      rejected->push_back(fmt::format("{}: {}", c.name, r.status().message()));
+    }
+  }
+  OpChoice c;
+  c.op = std::make_unique<RefOp>(node, inputs, opset);
+  c.input_layouts.assign(inputs.size(), Layout::kNchw);
+  c.output_layout = Layout::kNchw;
+  return c;
+}
+
+Result<std::unique_ptr<RuntimeOp>> make_reorder(const SlotInfo& src, Layout dst_layout) {
+  dnn::LayoutReorderOnednnParams p;
+  p.dtype = src.dtype;
+  p.rank = static_cast<int>(src.shape.size());
+  for (size_t i = 0; i < src.shape.size(); ++i) p.dims[i] = src.shape[i];
+  p.src_layout = src.layout;
+  p.dst_layout = dst_layout;
+  HQP_RETURN_IF_ERROR(dnn::LayoutReorderOnednn::applies(p));
+  HQP_ASSIGN_OR_RETURN(dnn::LayoutReorderOnednn k, dnn::LayoutReorderOnednn::create(p));
+  return std::unique_ptr<RuntimeOp>(std::make_unique<ReorderOp>(std::move(k)));
+}
+
+}  // namespace hqp::runtime

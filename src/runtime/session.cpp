@@ -1,0 +1,390 @@
+// Session: graph passes once, then one compiled Plan per distinct input-shape signature
+// (kernel choice, layouts, prepacked weights, arena offsets), executed step by step.
+#include "runtime/session.h"
+
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <new>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "ir/model_stats.h"
+#include "ir/shape_inference.h"
+#include "ir/verifier.h"
+#include "kernels/onednn/onednn_common.h"
+#include "onnx/import.h"
+#include "passes/pipeline.h"
+#include "runtime/memory_planner.h"
+#include "runtime/runtime_ops.h"
+
+namespace hqp {
+
+namespace {
+
+using runtime::Layout;
+using runtime::SlotInfo;
+
+struct AlignedFree {
+  void operator()(std::byte* p) const { ::operator delete[](p, std::align_val_t(runtime::kArenaAlignment)); }
+};
+
+struct Slot {
+  enum class Kind { kArena, kConstant, kInput };
+  SlotInfo info;
+  Kind kind = Kind::kArena;
+  int64_t bytes = 0;
+  int64_t offset = 0;           // kArena
+  const void* data = nullptr;   // kConstant
+  int input_index = -1;         // kInput
+  int first_step = -1;
+  int last_step = -1;
+};
+
+struct Step {
+  const ir::Node* node = nullptr;  // nullptr for an inserted layout reorder
+  std::string name;
+  std::string op;
+  std::unique_ptr<runtime::RuntimeOp> kernel;
+  std::vector<int> in;   // slot per input, -1 absent
+  std::vector<int> out;  // slot per output, -1 absent
+  int64_t macs = 0;
+  double total_ms = 0.0;
+  int64_t runs = 0;
+};
+
+struct Plan {
+  ir::Graph graph;  // specialized to concrete input shapes; steps point into it
+  std::vector<Slot> slots;
+  std::vector<Step> steps;
+  std::vector<int> outputs;
+  runtime::ArenaPlan arena;
+  std::unique_ptr<std::byte[], AlignedFree> arena_memory;
+  std::vector<NodePlanInfo> info;
+  int64_t weight_bytes = 0;
+};
+
+std::string shape_key(std::span<const Tensor> inputs) {
+  std::string key;
+  for (const Tensor& t : inputs) key += shape_to_string(t.shape()) + ";";
+  return key;
+}
+
+int add_slot(Plan& plan, Slot s) {
+  s.bytes = s.info.shape.empty() && s.info.dtype == DType::kUndefined
+                ? 0
+                : checked_nbytes(s.info.dtype, s.info.shape).value();
+  plan.slots.push_back(std::move(s));
+  return static_cast<int>(plan.slots.size()) - 1;
+}
+
+}  // namespace
+
+struct Session::Impl {
+  SessionOptions options;
+  ir::Graph graph;
+  std::string optimize_report;
+  std::map<std::string, std::unique_ptr<Plan>> plans;
+  Plan* last = nullptr;
+  const std::vector<NodePlanInfo> empty_info;
+
+  Result<Plan*> plan_for(std::span<const Tensor> inputs);
+  Result<std::unique_ptr<Plan>> compile(std::span<const Tensor> inputs);
+};
+
+Result<std::unique_ptr<Plan>> Session::Impl::compile(std::span<const Tensor> inputs) {
+  auto plan = std::make_unique<Plan>();
+  plan->graph = graph.clone();
+  ir::Graph& g = plan->graph;
+  for (size_t i = 0; i < inputs.size(); ++i) g.inputs()[i]->shape = ir::dims_from_shape(inputs[i].shape());
+  HQP_RETURN_IF_ERROR(ir::infer_shapes(g).with_context("cannot compile model for the given input shapes"));
+  HQP_ASSIGN_OR_RETURN(std::vector<ir::Node*> order, g.topological_order());
+  const ir::ModelStats stats = ir::compute_stats(g);
+  std::unordered_map<std::string, int64_t> macs_by_node;
+  for (const ir::LayerStats& l : stats.layers) macs_by_node[l.name] = l.macs;
+
+  // Slot of each value in each layout it has been materialized in.
+  std::map<std::pair<const ir::Value*, Layout>, int> slot_of;
+  std::unordered_map<const ir::Value*, int> primary;  // the slot its producer wrote
+  for (size_t i = 0; i < g.inputs().size(); ++i) {
+    const ir::Value* v = g.inputs()[i];
+    Slot s;
+    s.info = {v->dtype, inputs[i].shape(), Layout::kNchw};
+    s.kind = Slot::Kind::kInput;
+    s.input_index = static_cast<int>(i);
+    const int id = add_slot(*plan, std::move(s));
+    slot_of[{v, Layout::kNchw}] = id;
+    primary[v] = id;
+  }
+  for (const ir::Value* v : g.initializers()) {
+    Slot s;
+    s.info = {v->dtype, v->data.shape(), Layout::kNchw};
+    s.kind = Slot::Kind::kConstant;
+    s.data = v->data.raw_data();
+    const int id = add_slot(*plan, std::move(s));
+    slot_of[{v, Layout::kNchw}] = id;
+    primary[v] = id;
+  }
+
+  const bool fast = options.engine == Engine::kFast;
+  // Returns the slot holding `v` in `layout`, inserting a reorder step when needed.
+  auto slot_in_layout = [&](const ir::Value* v, Layout layout) -> Result<int> {
+    const int src = primary.at(v);
+    const Slot& s = plan->slots[static_cast<size_t>(src)];
+    if (s.info.layout == layout || runtime::layout_agnostic(s.info.shape) || s.kind == Slot::Kind::kConstant) {
+      return src;
+    }
+    auto it = slot_of.find({v, layout});
+    if (it != slot_of.end()) return it->second;
+    HQP_ASSIGN_OR_RETURN(std::unique_ptr<runtime::RuntimeOp> reorder, runtime::make_reorder(s.info, layout));
+    Slot dst;
+    dst.info = {s.info.dtype, s.info.shape, layout};
+    const int id = add_slot(*plan, std::move(dst));
+    Step step;
+    step.name = fmt::format("reorder:{}", v->name);
+    step.op = "Reorder";
+    step.kernel = std::move(reorder);
+    step.in = {src};
+    step.out = {id};
+    plan->steps.push_back(std::move(step));
+    slot_of[{v, layout}] = id;
+    return id;
+  };
+
+  for (const ir::Node* node : order) {
+    std::vector<SlotInfo> in_info(node->num_inputs());
+    for (size_t i = 0; i < node->num_inputs(); ++i) {
+      if (const ir::Value* v = node->input(i)) in_info[i] = plan->slots[static_cast<size_t>(primary.at(v))].info;
+    }
+    NodePlanInfo info;
+    info.node = node->name;
+    info.op = std::string(ir::op_name(node->kind));
+    HQP_ASSIGN_OR_RETURN(runtime::OpChoice choice,
+                         runtime::select_op(*node, in_info, g.opset(), fast, &info.rejected));
+    Step step;
+    step.node = node;
+    step.name = node->name;
+    step.op = info.op;
+    for (size_t i = 0; i < node->num_inputs(); ++i) {
+      const ir::Value* v = node->input(i);
+      if (v == nullptr) {
+        step.in.push_back(-1);
+        continue;
+      }
+      const Layout want = i < choice.input_layouts.size() ? choice.input_layouts[i] : Layout::kNchw;
+      HQP_ASSIGN_OR_RETURN(int id, slot_in_layout(v, want));
+      step.in.push_back(id);
+    }
+    for (size_t i = 0; i < node->num_outputs(); ++i) {
+      const ir::Value* v = node->output(i);
+      if (v == nullptr) {
+        step.out.push_back(-1);
+        continue;
+      }
+      auto shape = v->shape ? ir::static_shape(*v->shape) : std::nullopt;
+      if (!shape) {
+        return make_error(StatusCode::kInternal, "cannot compile node '{}': output '{}' has no static shape",
+                          node->name, v->name);
+      }
+      Slot s;
+      s.info = {v->dtype, *shape, choice.output_layout};
+      const int id = add_slot(*plan, std::move(s));
+      slot_of[{v, choice.output_layout}] = id;
+      primary[v] = id;
+      step.out.push_back(id);
+    }
+    info.implementation = choice.op->implementation();
+    plan->weight_bytes += choice.op->weight_bytes();
+    step.kernel = std::move(choice.op);
+    const bool per_sample = node->kind == ir::OpKind::Conv || node->kind == ir::OpKind::FusedConv ||
+                            node->kind == ir::OpKind::QConv;
+    auto m = macs_by_node.find(node->name);
+    if (m != macs_by_node.end()) step.macs = m->second * (per_sample ? in_info[0].shape[0] : 1);
+    plan->steps.push_back(std::move(step));
+    plan->info.push_back(std::move(info));
+  }
+  for (const ir::Value* v : g.outputs()) {
+    HQP_ASSIGN_OR_RETURN(int id, slot_in_layout(v, Layout::kNchw));
+    plan->outputs.push_back(id);
+  }
+  for (const ir::Value* v : g.initializers()) plan->weight_bytes += v->data.nbytes();
+
+  // Liveness of arena slots, then offsets.
+  for (size_t s = 0; s < plan->steps.size(); ++s) {
+    for (int id : plan->steps[s].out) {
+      if (id >= 0 && plan->slots[static_cast<size_t>(id)].first_step < 0) plan->slots[static_cast<size_t>(id)].first_step = static_cast<int>(s);
+    }
+    for (int id : plan->steps[s].in) {
+      if (id >= 0) plan->slots[static_cast<size_t>(id)].last_step = static_cast<int>(s);
+    }
+  }
+  const int end = static_cast<int>(plan->steps.size());
+  for (int id : plan->outputs) plan->slots[static_cast<size_t>(id)].last_step = end;
+  std::vector<runtime::BufferRequest> requests;
+  std::vector<int> arena_slots;
+  for (size_t i = 0; i < plan->slots.size(); ++i) {
+    Slot& s = plan->slots[i];
+    if (s.kind != Slot::Kind::kArena) continue;
+    if (s.first_step < 0) s.first_step = 0;
+    if (s.last_step < s.first_step) s.last_step = s.first_step;  // written, never read
+    requests.push_back({s.bytes, s.first_step, s.last_step});
+    arena_slots.push_back(static_cast<int>(i));
+  }
+  plan->arena = runtime::plan_arena(requests);
+  for (size_t r = 0; r < arena_slots.size(); ++r) {
+    plan->slots[static_cast<size_t>(arena_slots[r])].offset = plan->arena.offsets[r];
+  }
+  const size_t arena_bytes = static_cast<size_t>(std::max<int64_t>(plan->arena.arena_bytes, runtime::kArenaAlignment));
+  auto* mem = static_cast<std::byte*>(
+      ::operator new[](arena_bytes, std::align_val_t(runtime::kArenaAlignment), std::nothrow));
+  if (mem == nullptr) {
+    return make_error(StatusCode::kOutOfRange, "cannot allocate the activation arena of {} bytes", arena_bytes);
+  }
+  plan->arena_memory = std::unique_ptr<std::byte[], AlignedFree>(mem);
+  return plan;
+}
+
+Result<Plan*> Session::Impl::plan_for(std::span<const Tensor> inputs) {
+  const auto& decl = graph.inputs();
+  if (inputs.size() != decl.size()) {
+    std::string names;
+    for (const ir::Value* v : decl) names += (names.empty() ? "" : ", ") + v->name;
+    return make_error(StatusCode::kInvalidArgument, "cannot run model: got {} inputs (expected {}: {})",
+                      inputs.size(), decl.size(), names);
+  }
+  std::unordered_map<std::string, int64_t> symbols;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const ir::Value& v = *decl[i];
+    const Tensor& t = inputs[i];
+    if (t.dtype() != v.dtype) {
+      return make_error(StatusCode::kInvalidArgument, "cannot run model: input '{}' has dtype {} (expected {})",
+                        v.name, dtype_name(t.dtype()), dtype_name(v.dtype));
+    }
+    if (!v.shape) continue;
+    if (static_cast<size_t>(t.rank()) != v.shape->size()) {
+      return make_error(StatusCode::kInvalidArgument, "cannot run model: input '{}' has shape {} (expected {})",
+                        v.name, shape_to_string(t.shape()), ir::dims_to_string(*v.shape));
+    }
+    for (size_t k = 0; k < v.shape->size(); ++k) {
+      const ir::Dim& d = (*v.shape)[k];
+      const int64_t got = t.dim(static_cast<int64_t>(k));
+      if (d.is_static() && d.value != got) {
+        return make_error(StatusCode::kInvalidArgument,
+                          "cannot run model: input '{}' has shape {} (expected {}; dim {} must be {})", v.name,
+                          shape_to_string(t.shape()), ir::dims_to_string(*v.shape), k, d.value);
+      }
+      if (d.is_symbolic()) {
+        auto [it, inserted] = symbols.emplace(d.symbol, got);
+        if (!inserted && it->second != got) {
+          return make_error(StatusCode::kInvalidArgument,
+                            "cannot run model: input '{}' gives dim '{}' = {} but an earlier input gave {}", v.name,
+                            d.symbol, got, it->second);
+        }
+      }
+    }
+  }
+  const std::string key = shape_key(inputs);
+  auto it = plans.find(key);
+  if (it == plans.end()) {
+    HQP_ASSIGN_OR_RETURN(std::unique_ptr<Plan> p, compile(inputs));
+    it = plans.emplace(key, std::move(p)).first;
+  }
+  last = it->second.get();
+  return last;
+}
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+Session::~Session() = default;
+
+Result<Session> Session::load(const std::string& onnx_path, const SessionOptions& options) {
+  HQP_ASSIGN_OR_RETURN(ir::Graph graph, onnx_io::import_model_file(onnx_path));
+  return create(graph, options);
+}
+
+Result<Session> Session::create(const ir::Graph& graph, const SessionOptions& options) {
+  if (options.threads <= 0) {
+    return make_error(StatusCode::kInvalidArgument, "cannot create session: thread count {} (expected >= 1)",
+                      options.threads);
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->graph = graph.clone();
+  HQP_RETURN_IF_ERROR(ir::verify_and_infer(impl->graph));
+  if (options.optimize) {
+    HQP_ASSIGN_OR_RETURN(passes::OptimizeReport report, passes::optimize_for_runtime(impl->graph));
+    impl->optimize_report = report.to_string();
+  }
+  HQP_RETURN_IF_ERROR(kernels::onednn::set_num_threads(options.threads));
+  return Session(std::move(impl));
+}
+
+Result<std::vector<Tensor>> Session::run(std::span<const Tensor> inputs) {
+  HQP_ASSIGN_OR_RETURN(Plan * plan, impl_->plan_for(inputs));
+  HQP_RETURN_IF_ERROR(kernels::onednn::set_num_threads(impl_->options.threads));
+  std::byte* arena = plan->arena_memory.get();
+  auto pointer = [&](int id) -> void* {
+    if (id < 0) return nullptr;
+    const Slot& s = plan->slots[static_cast<size_t>(id)];
+    switch (s.kind) {
+      case Slot::Kind::kArena: return arena + s.offset;
+      case Slot::Kind::kConstant: return const_cast<void*>(s.data);
+      case Slot::Kind::kInput: return const_cast<void*>(inputs[static_cast<size_t>(s.input_index)].raw_data());
+    }
+    return nullptr;
+  };
+  std::vector<const void*> in;
+  std::vector<void*> out;
+  const bool profile = impl_->options.profile;
+  for (Step& step : plan->steps) {
+    in.clear();
+    out.clear();
+    for (int id : step.in) in.push_back(pointer(id));
+    for (int id : step.out) out.push_back(pointer(id));
+    const auto t0 = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+    Status st = step.kernel->run(in, out);
+    if (!st.ok()) return st.with_context(fmt::format("cannot run node '{}'", step.name));
+    if (profile) {
+      step.total_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      ++step.runs;
+    }
+  }
+  std::vector<Tensor> results;
+  for (int id : plan->outputs) {
+    const Slot& s = plan->slots[static_cast<size_t>(id)];
+    HQP_ASSIGN_OR_RETURN(Tensor t, Tensor::zeros(s.info.dtype, s.info.shape));
+    if (t.nbytes() > 0) std::memcpy(t.raw_data(), pointer(id), static_cast<size_t>(t.nbytes()));
+    results.push_back(std::move(t));
+  }
+  return results;
+}
+
+const ir::Graph& Session::graph() const { return impl_->graph; }
+const std::string& Session::optimize_report() const { return impl_->optimize_report; }
+const std::vector<NodePlanInfo>& Session::plan_info() const {
+  return impl_->last ? impl_->last->info : impl_->empty_info;
+}
+int64_t Session::peak_activation_bytes() const { return impl_->last ? impl_->last->arena.arena_bytes : 0; }
+int64_t Session::naive_activation_bytes() const { return impl_->last ? impl_->last->arena.naive_bytes : 0; }
+int64_t Session::weight_bytes() const { return impl_->last ? impl_->last->weight_bytes : 0; }
+
+std::vector<StepProfile> Session::profile() const {
+  std::vector<StepProfile> out;
+  if (!impl_->last) return out;
+  for (const Step& s : impl_->last->steps) {
+    out.push_back({s.name, s.op, s.kernel->implementation(), s.runs, s.total_ms, s.macs});
+  }
+  return out;
+}
+
+void Session::reset_profile() {
+  if (!impl_->last) return;
+  for (Step& s : impl_->last->steps) {
+    s.total_ms = 0;
+    s.runs = 0;
+  }
+}
+
+}  // namespace hqp

@@ -1,0 +1,80 @@
+// hqp::Session — the public runtime API: load an ONNX model (float or QDQ INT8), compile it once
+// for the CPU (graph passes, kernel selection, weight prepacking, arena planning), run it many
+// times. The batch size (any symbolic dim) is dynamic: each new input shape compiles one more
+// plan, cached. Usable from C++ without the CLI. Not thread-safe: one run at a time per Session.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+#include "ir/graph.h"
+
+namespace hqp {
+
+enum class Engine {
+  kFast,       // oneDNN kernels where they apply, reference kernels elsewhere
+  kReference,  // reference kernels only (the ground truth; slow)
+};
+
+struct SessionOptions {
+  int threads = 1;            // oneDNN threads; must be >= 1
+  Engine engine = Engine::kFast;
+  bool optimize = true;       // run the graph passes (passes/pipeline.h) before compiling
+  bool profile = false;       // time every step (see Session::profile)
+};
+
+// Why a node runs where it runs: the chosen implementation and, for each candidate before it,
+// why it did not apply (shown by --verbose).
+struct NodePlanInfo {
+  std::string node;
+  std::string op;
+  std::string implementation;          // e.g. "conv_f32__onednn (jit:avx512_core)" or "ref"
+  std::vector<std::string> rejected;   // "conv_f32__onednn: <reason>"
+};
+
+struct StepProfile {
+  std::string node;
+  std::string op;
+  std::string implementation;
+  int64_t runs = 0;
+  double total_ms = 0.0;
+  int64_t macs = 0;  // per run, at the plan's batch size
+};
+
+class Session {
+ public:
+  static Result<Session> load(const std::string& onnx_path, const SessionOptions& options = {});
+  // Copies `graph` (the caller keeps theirs); the graph must be verified.
+  static Result<Session> create(const ir::Graph& graph, const SessionOptions& options = {});
+
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+  ~Session();
+
+  // inputs: one per graph input, in order, NCHW, dtypes and static dims as declared.
+  // Returns the graph outputs (NCHW) as new tensors.
+  Result<std::vector<Tensor>> run(std::span<const Tensor> inputs);
+
+  // The graph after the passes (what the plans execute).
+  const ir::Graph& graph() const;
+  // One line per pass (empty when options.optimize is false).
+  const std::string& optimize_report() const;
+  // Of the most recently used plan (empty before the first run).
+  const std::vector<NodePlanInfo>& plan_info() const;
+  int64_t peak_activation_bytes() const;  // arena size
+  int64_t naive_activation_bytes() const; // without sharing (for comparison)
+  int64_t weight_bytes() const;           // prepacked weights + constants
+  std::vector<StepProfile> profile() const;
+  void reset_profile();
+
+ private:
+  struct Impl;
+  explicit Session(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hqp

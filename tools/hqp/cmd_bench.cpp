@@ -1,0 +1,202 @@
+// `hqp bench MODEL.onnx [--threads N] [--batch B] [--shape 1x3x224x224] [--runs R] [--warmup W]
+// [--engine fast|ref] [-i FILE.pb] [--json] [--profile] [--verbose]`: latency statistics of the
+// runtime on one input (random unless -i is given).
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <random>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "onnx/import.h"
+#include "runtime/session.h"
+
+namespace hqp::cli {
+
+namespace {
+
+struct BenchOptions {
+  std::string model;
+  int threads = 1;
+  int64_t batch = 0;
+  std::string shape;
+  int runs = 50;
+  int warmup = 5;
+  std::string engine = "fast";
+  std::string input;
+  bool json = false;
+  bool profile = false;
+  bool verbose = false;
+};
+
+Result<Shape> parse_shape(const std::string& text) {
+  Shape s;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    const size_t x = text.find('x', pos);
+    const std::string part = text.substr(pos, x == std::string::npos ? std::string::npos : x - pos);
+    try {
+      size_t used = 0;
+      const long long v = std::stoll(part, &used);
+      if (used != part.size() || v <= 0) throw std::invalid_argument(part);
+      s.push_back(v);
+    } catch (const std::exception&) {
+      return make_error(StatusCode::kInvalidArgument, "cannot parse --shape '{}': '{}' is not a positive integer",
+                        text, part);
+    }
+    if (x == std::string::npos) break;
+    pos = x + 1;
+  }
+  return s;
+}
+
+Result<Tensor> make_input(const ir::Value& v, const BenchOptions& o) {
+  if (!o.input.empty()) return onnx_io::read_tensor_file(o.input);
+  Shape shape;
+  if (!o.shape.empty()) {
+    HQP_ASSIGN_OR_RETURN(shape, parse_shape(o.shape));
+  } else {
+    if (!v.shape) {
+      return make_error(StatusCode::kInvalidArgument, "cannot bench: input '{}' has unknown rank (give --shape)",
+                        v.name);
+    }
+    for (size_t i = 0; i < v.shape->size(); ++i) {
+      const ir::Dim& d = (*v.shape)[i];
+      if (d.is_static()) {
+        shape.push_back(d.value);
+      } else if (i == 0) {
+        shape.push_back(o.batch > 0 ? o.batch : 1);
+      } else {
+        return make_error(StatusCode::kInvalidArgument,
+                          "cannot bench: dim {} of input '{}' is dynamic ({}); give --shape", i, v.name,
+                          ir::dims_to_string(*v.shape));
+      }
+    }
+  }
+  if (o.batch > 0 && !shape.empty()) shape[0] = o.batch;
+  HQP_ASSIGN_OR_RETURN(Tensor t, Tensor::zeros(v.dtype, shape));
+  std::mt19937 rng(42);
+  if (v.dtype == DType::kF32) {
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    for (float& x : t.span<float>()) x = dist(rng);
+  } else if (v.dtype == DType::kU8) {
+    for (uint8_t& x : t.span<uint8_t>()) x = static_cast<uint8_t>(rng() & 0xff);
+  } else {
+    return make_error(StatusCode::kUnsupported, "cannot bench: random inputs of dtype {} (give -i)",
+                      dtype_name(v.dtype));
+  }
+  return t;
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  const double pos = p * static_cast<double>(v.size() - 1);
+  const size_t lo = static_cast<size_t>(pos);
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
+Status run_bench(const BenchOptions& o) {
+  if (o.threads <= 0) {
+    return make_error(StatusCode::kInvalidArgument, "cannot bench: --threads {} (expected >= 1)", o.threads);
+  }
+  if (o.runs <= 0 || o.warmup < 0) {
+    return make_error(StatusCode::kInvalidArgument, "cannot bench: --runs {} --warmup {} (expected runs >= 1, warmup >= 0)",
+                      o.runs, o.warmup);
+  }
+  SessionOptions so;
+  so.threads = o.threads;
+  so.engine = o.engine == "ref" ? Engine::kReference : Engine::kFast;
+  so.profile = o.profile;
+  HQP_ASSIGN_OR_RETURN(Session session, Session::load(o.model, so));
+  if (session.graph().inputs().size() != 1) {
+    return make_error(StatusCode::kUnsupported, "cannot bench: the model has {} inputs (expected 1)",
+                      session.graph().inputs().size());
+  }
+  HQP_ASSIGN_OR_RETURN(Tensor input, make_input(*session.graph().inputs()[0], o));
+  std::vector<Tensor> inputs = {input};
+  for (int i = 0; i < o.warmup; ++i) HQP_RETURN_IF_ERROR(session.run(inputs).status());
+  session.reset_profile();
+  std::vector<double> ms;
+  for (int i = 0; i < o.runs; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    HQP_RETURN_IF_ERROR(session.run(inputs).status());
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  const double median = percentile(ms, 0.5);
+  const double min = *std::min_element(ms.begin(), ms.end());
+  const double p90 = percentile(ms, 0.9);
+  const double throughput = static_cast<double>(input.dim(0)) * 1000.0 / median;
+  if (o.verbose) {
+    if (!session.optimize_report().empty()) fmt::print("passes:\n{}\n", session.optimize_report());
+    for (const NodePlanInfo& n : session.plan_info()) {
+      fmt::print("{:<44} {:<18} -> {}\n", n.node, n.op, n.implementation);
+      for (const std::string& r : n.rejected) fmt::print("{:<44}    not {}\n", "", r);
+    }
+  }
+  nlohmann::json j;
+  j["model"] = o.model;
+  j["engine"] = o.engine;
+  j["threads"] = o.threads;
+  j["input_shape"] = input.shape();
+  j["runs"] = o.runs;
+  j["median_ms"] = median;
+  j["min_ms"] = min;
+  j["p90_ms"] = p90;
+  j["throughput_per_s"] = throughput;
+  j["peak_bytes"] = session.peak_activation_bytes();
+  j["naive_activation_bytes"] = session.naive_activation_bytes();
+  j["weight_bytes"] = session.weight_bytes();
+  if (o.profile) {
+    j["profile"] = nlohmann::json::array();
+    for (const StepProfile& p : session.profile()) {
+      const double per_run = p.runs ? p.total_ms / static_cast<double>(p.runs) : 0.0;
+      const double gops = per_run > 0 && p.macs > 0 ? 2.0 * static_cast<double>(p.macs) / (per_run * 1e6) : 0.0;
+      j["profile"].push_back({{"node", p.node}, {"op", p.op}, {"implementation", p.implementation},
+                              {"ms", per_run}, {"macs", p.macs}, {"gops", gops}});
+    }
+  }
+  if (o.json) {
+    fmt::print("{}\n", j.dump(2));
+    return Status();
+  }
+  fmt::print("model       {} ({} engine, {} threads, input {})\n", o.model, o.engine, o.threads,
+             shape_to_string(input.shape()));
+  fmt::print("latency     median {:.3f} ms, min {:.3f} ms, p90 {:.3f} ms ({} runs)\n", median, min, p90, o.runs);
+  fmt::print("throughput  {:.1f} samples/s\n", throughput);
+  fmt::print("memory      activations {} bytes peak ({} without sharing), weights {} bytes\n",
+             session.peak_activation_bytes(), session.naive_activation_bytes(), session.weight_bytes());
+  if (o.profile) {
+    fmt::print("\n{:<44} {:<12} {:>9} {:>9}  {}\n", "node", "op", "ms", "GOP/s", "implementation");
+    for (const auto& p : j["profile"]) {
+      fmt::print("{:<44} {:<12} {:>9.3f} {:>9.1f}  {}\n", p["node"].get<std::string>(), p["op"].get<std::string>(),
+                 p["ms"].get<double>(), p["gops"].get<double>(), p["implementation"].get<std::string>());
+    }
+  }
+  return Status();
+}
+
+}  // namespace
+
+Runner add_bench_command(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* sub = app.add_subcommand("bench", "Measure inference latency and throughput of the runtime");
+  sub->add_option("model", o->model, "ONNX model (float or QDQ INT8)")->required();
+  sub->add_option("--threads", o->threads, "Threads")->capture_default_str();
+  sub->add_option("--batch", o->batch, "Batch size (first dim)");
+  sub->add_option("--shape", o->shape, "Input shape, e.g. 1x3x224x224 (for dynamic dims)");
+  sub->add_option("--runs", o->runs, "Timed runs")->capture_default_str();
+  sub->add_option("--warmup", o->warmup, "Untimed warm-up runs")->capture_default_str();
+  sub->add_option("--engine", o->engine, "fast (oneDNN) or ref (reference kernels)")
+      ->check(CLI::IsMember({"fast", "ref"}))
+      ->capture_default_str();
+  sub->add_option("-i,--input", o->input, "Input tensor file (onnx.TensorProto) instead of random data");
+  sub->add_flag("--json", o->json, "Print JSON (median_ms, min_ms, p90_ms, throughput_per_s, peak_bytes, ...)");
+  sub->add_flag("--profile", o->profile, "Time every node and report GOP/s");
+  sub->add_flag("--verbose", o->verbose, "Show the passes and which kernel runs each node (and why not others)");
+  return [o] { return run_bench(*o); };
+}
+
+}  // namespace hqp::cli
