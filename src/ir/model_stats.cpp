@@ -35,13 +35,13 @@ int64_t node_macs(const Node& n) {
       if (!a || !a->shape || a->shape->size() != 2) return 0;
       const GemmAttrs& g = n.kind == OpKind::Gemm ? n.attr<GemmAttrs>() : n.attr<FusedGemmAttrs>().gemm;
       const int64_t k = dim1((*a->shape)[g.trans_a ? 0 : 1]);
-      return dim1(os[0]) * dim1(os[1]) * k;  // a symbolic batch M counts as 1
+      return dim1(os[1]) * k;  // M is the batch: 1
     }
     case OpKind::MatMul: {
       const Value* a = n.input(0);
       if (!a || !a->shape || a->shape->empty()) return 0;
       const int64_t k = dim1(a->shape->back());
-      return numel1(os, 0, os.size()) * k;  // symbolic (batch) dims count as 1
+      return numel1(os, 1, os.size()) * k;  // the leading (batch) dim counts as 1
     }
     default: return 0;
   }

@@ -21,7 +21,9 @@ struct LayerStats {
 struct ModelStats {
   int64_t nodes = 0;
   int64_t params = 0;  // total elements of all float initializers (+ s8 weights of INT8 models)
-  int64_t macs = 0;    // Conv: OC*OH*OW*(IC/G)*KH*KW; Gemm/MatMul: M*N*K; batch 1
+  // At batch 1: the leading dim of every output is the batch and counts as 1.
+  // Conv: OC*OH*OW*(IC/G)*KH*KW; Gemm: N*K (M is the batch); MatMul: (output dims after the first)*K.
+  int64_t macs = 0;
   std::map<std::string, int64_t> op_counts;
   std::vector<LayerStats> layers;  // in topological order
 };

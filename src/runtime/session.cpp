@@ -197,10 +197,12 @@ Result<std::unique_ptr<Plan>> Session::Impl::compile(std::span<const Tensor> inp
     info.implementation = choice.op->implementation();
     plan->weight_bytes += choice.op->weight_bytes();
     step.kernel = std::move(choice.op);
-    const bool per_sample = node->kind == ir::OpKind::Conv || node->kind == ir::OpKind::FusedConv ||
-                            node->kind == ir::OpKind::QConv;
+    // compute_stats counts at batch 1 (leading output dim as 1); scale to this plan's batch.
     auto m = macs_by_node.find(node->name);
-    if (m != macs_by_node.end()) step.macs = m->second * (per_sample ? in_info[0].shape[0] : 1);
+    const ir::Value* out0 = node->output(0);
+    const int64_t batch = out0 && out0->shape && !out0->shape->empty() && (*out0->shape)[0].is_static()
+                              ? (*out0->shape)[0].value : 1;
+    if (m != macs_by_node.end()) step.macs = m->second * batch;
     plan->steps.push_back(std::move(step));
     plan->info.push_back(std::move(info));
   }
