@@ -10,6 +10,7 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libfmt-dev
   python3 python3-numpy python3-torch python3-torchvision python3-onnx
   libdnnl-dev ocl-icd-opencl-dev
+  libtorch-dev
   dataset-fashion-mnist
 )
 

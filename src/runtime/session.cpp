@@ -371,6 +371,7 @@ const std::vector<NodePlanInfo>& Session::plan_info() const {
 int64_t Session::peak_activation_bytes() const { return impl_->last ? impl_->last->arena.arena_bytes : 0; }
 int64_t Session::naive_activation_bytes() const { return impl_->last ? impl_->last->arena.naive_bytes : 0; }
 int64_t Session::weight_bytes() const { return impl_->last ? impl_->last->weight_bytes : 0; }
+int64_t Session::plan_count() const { return static_cast<int64_t>(impl_->plans.size()); }
 
 std::vector<StepProfile> Session::profile() const {
   std::vector<StepProfile> out;

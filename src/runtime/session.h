@@ -68,6 +68,7 @@ class Session {
   int64_t peak_activation_bytes() const;  // arena size
   int64_t naive_activation_bytes() const; // without sharing (for comparison)
   int64_t weight_bytes() const;           // prepacked weights + constants
+  int64_t plan_count() const;             // compiled plans (one per distinct input-shape signature)
   std::vector<StepProfile> profile() const;
   void reset_profile();
 

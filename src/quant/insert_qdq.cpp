@@ -1,0 +1,286 @@
+// insert_qdq: BatchNorm folding, min-max calibration and QDQ insertion for lower_qdq's patterns.
+#include "quant/insert_qdq.h"
+
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "ir/verifier.h"
+#include "passes/fold_batchnorm.h"
+#include "passes/remove_identity.h"
+#include "passes/rewrite_util.h"
+
+namespace hqp::quant {
+
+namespace {
+
+using passes::detail::activation_post_ops;
+using passes::detail::constant_of;
+using passes::detail::sole_consumer;
+
+// Opset where DequantizeLinear gains per-axis scales.
+constexpr int64_t kMinQdqOpset = 13;
+
+// A Conv / Gemm whose weights and bias lower_qdq can take as s8 / s32 constants.
+struct ComputeNode {
+  ir::Node* node = nullptr;
+  int64_t channel_axis = 0;  // output channels along this axis of the weight
+};
+
+std::optional<ComputeNode> as_quantizable(ir::Node* node) {
+  const ir::Value* x = node->input(0);
+  const Tensor* w = constant_of(node->input(1));
+  const ir::Value* b = node->input(2);
+  const Tensor* bias = b != nullptr ? constant_of(b) : nullptr;
+  if (x == nullptr || x->dtype != DType::kF32 || !x->shape || w == nullptr || w->dtype() != DType::kF32) {
+    return std::nullopt;
+  }
+  if (b != nullptr && (bias == nullptr || bias->dtype() != DType::kF32)) return std::nullopt;
+  ComputeNode c{node, 0};
+  if (node->kind == ir::OpKind::Conv) {
+    if (w->rank() < 3) return std::nullopt;
+    if (bias != nullptr && (bias->rank() != 1 || bias->numel() != w->dim(0))) return std::nullopt;
+    return c;
+  }
+  if (node->kind != ir::OpKind::Gemm) return std::nullopt;
+  const ir::GemmAttrs& a = node->attr<ir::GemmAttrs>();
+  if (a.trans_a != 0 || a.alpha != 1.0f || x->shape->size() != 2 || w->rank() != 2) return std::nullopt;
+  c.channel_axis = a.trans_b != 0 ? 0 : 1;
+  if (bias != nullptr) {
+    const int64_t n = w->dim(c.channel_axis);
+    const bool row = bias->rank() == 1 || (bias->rank() == 2 && bias->dim(0) == 1);
+    if (a.beta != 1.0f || !row || bias->numel() != n) return std::nullopt;
+  }
+  return c;
+}
+
+// Ops that only move or select elements: run on the INT8 tensor by lower_qdq when their input and
+// output carry the same parameters (the reference MaxPool takes u8 only).
+bool is_data_movement(const ir::Node& node, ActivationScheme scheme) {
+  switch (node.kind) {
+    case ir::OpKind::MaxPool: return node.output(1) == nullptr && scheme == ActivationScheme::kU8Asymmetric;
+    case ir::OpKind::Flatten:
+    case ir::OpKind::Reshape:
+    case ir::OpKind::Squeeze:
+    case ir::OpKind::Unsqueeze:
+    case ir::OpKind::Transpose: return true;
+    default: return false;
+  }
+}
+
+// Activation tensors to quantize, grouped (union-find) where they must share parameters.
+class QuantizedTensors {
+ public:
+  // True when `v` was not marked before.
+  bool mark(ir::Value* v) {
+    if (!index_.emplace(v, order_.size()).second) return false;
+    order_.push_back(v);
+    parent_.push_back(parent_.size());
+    return true;
+  }
+  void unite(ir::Value* a, ir::Value* b) { parent_[find(index_.at(a))] = find(index_.at(b)); }
+  size_t group(ir::Value* v) { return find(index_.at(v)); }
+  bool contains(ir::Value* v) const { return index_.count(v) != 0; }
+  const std::vector<ir::Value*>& values() const { return order_; }
+
+ private:
+  size_t find(size_t i) {
+    while (parent_[i] != i) i = parent_[i] = parent_[parent_[i]];
+    return i;
+  }
+  std::unordered_map<const ir::Value*, size_t> index_;
+  std::vector<ir::Value*> order_;  // in marking order (deterministic)
+  std::vector<size_t> parent_;
+};
+
+bool is_activation_tensor(const ir::Value* v) {
+  return v != nullptr && v->dtype == DType::kF32 && constant_of(v) == nullptr;
+}
+
+// Marks the operands of residual Adds (step 4 of insert_qdq); returns how many Adds qualified.
+int mark_residual_adds(const ir::Graph& g, const std::vector<ir::Node*>& order,
+                       const std::unordered_set<const ir::Node*>& quantized, QuantizedTensors& marks) {
+  std::unordered_map<const ir::Node*, size_t> position;
+  for (size_t i = 0; i < order.size(); ++i) position[order[i]] = i;
+  int count = 0;
+  for (ir::Node* add : order) {
+    if (add->kind != ir::OpKind::Add || add->num_inputs() != 2) continue;
+    ir::Value* a = add->input(0);
+    ir::Value* b = add->input(1);
+    if (!is_activation_tensor(a) || !is_activation_tensor(b) || a == b) continue;
+    if (!a->shape || !b->shape || !(*a->shape == *b->shape)) continue;
+    const ir::Node* main = nullptr;
+    ir::Value* other = nullptr;
+    for (size_t side = 0; side < 2; ++side) {
+      ir::Value* v = add->input(side);
+      const ir::Node* p = v->producer();
+      if (p == nullptr || p->kind != ir::OpKind::Conv || quantized.count(p) == 0) continue;
+      if (sole_consumer(g, v) != add) continue;
+      if (main == nullptr || position.at(p) > position.at(main)) {
+        main = p;
+        other = add->input(1 - side);
+      }
+    }
+    if (main == nullptr) continue;
+    marks.mark(other);
+    ir::Value* out = add->output(0);
+    if (ir::Node* act = sole_consumer(g, out); act != nullptr && activation_post_ops(*act)) out = act->output(0);
+    marks.mark(out);
+    ++count;
+  }
+  return count;
+}
+
+// Replaces the f32 constant input `index` of `node` by DequantizeLinear(q, scale, zero 0, axis).
+void dequantize_constant(ir::Graph& g, ir::Node* node, size_t index, Tensor q, const std::vector<float>& scale,
+                         int64_t axis) {
+  const std::string base = node->input(index)->name;
+  const int64_t n = static_cast<int64_t>(scale.size());
+  ir::Value* qv = g.add_initializer(g.unique_name(base + "_quantized"), std::move(q));
+  ir::Value* sv = g.add_initializer(g.unique_name(base + "_scale"), Tensor::from_vector<float>({n}, scale));
+  const DType storage = qv->data.dtype();
+  ir::Value* zv = g.add_initializer(g.unique_name(base + "_zero_point"), Tensor::zeros(storage, {n}).value());
+  qv->quant = ir::QuantParams{scale, std::vector<int32_t>(scale.size(), 0), axis, storage};
+  ir::Value* dq = g.add_value(g.unique_name(base + "_dequantized"));
+  g.add_node(ir::OpKind::DequantizeLinear, g.unique_name(base + "_DequantizeLinear"), {qv, sv, zv}, {dq},
+             ir::AxisAttrs{axis, true});
+  g.set_input(node, index, dq);
+}
+
+// Quantizes the weight and bias of `c` for an input quantized with `src_scale`.
+Status quantize_compute(ir::Graph& g, const ComputeNode& c, float src_scale) {
+  ir::Node* node = c.node;
+  const Tensor& w = *constant_of(node->input(1));
+  const Tensor* bias = node->input(2) != nullptr ? constant_of(node->input(2)) : nullptr;
+  const int64_t channels = w.dim(c.channel_axis);
+  std::vector<float> min_scale;
+  if (bias != nullptr) min_scale = min_bias_weight_scale(*bias, src_scale, channels);
+  QuantizedWeights qw = quantize_weights(w, c.channel_axis, min_scale);
+  std::optional<QuantizedBias> qb;
+  if (bias != nullptr) {
+    Result<QuantizedBias> r = quantize_bias(*bias, src_scale, qw.scale);
+    if (!r.ok()) return r.status().with_context(fmt::format("cannot quantize node '{}'", node->name));
+    qb = std::move(r).value();
+  }
+  dequantize_constant(g, node, 1, std::move(qw.data), qw.scale, c.channel_axis);
+  if (qb) dequantize_constant(g, node, 2, std::move(qb->data), qb->scale, 0);
+  return Status();
+}
+
+// Shared scale / zero-point initializers of one group of activation tensors.
+struct GroupParams {
+  ir::QuantParams params;
+  ir::Value* scale = nullptr;
+  ir::Value* zero_point = nullptr;
+};
+
+// v -> QuantizeLinear -> DequantizeLinear; every reader of `v` reads the DequantizeLinear output.
+void insert_pair(ir::Graph& g, ir::Value* v, GroupParams& gp) {
+  if (gp.scale == nullptr) {
+    gp.scale = g.add_initializer(g.unique_name(v->name + "_scale"), Tensor::scalar<float>(gp.params.scale[0]));
+    Tensor zp = gp.params.storage == DType::kU8 ? Tensor::scalar<uint8_t>(static_cast<uint8_t>(gp.params.zero_point[0]))
+                                               : Tensor::scalar<int8_t>(static_cast<int8_t>(gp.params.zero_point[0]));
+    gp.zero_point = g.add_initializer(g.unique_name(v->name + "_zero_point"), std::move(zp));
+  }
+  const std::vector<ir::Use> uses = v->uses();
+  ir::Value* q = g.add_value(g.unique_name(v->name + "_quantized"));
+  ir::Value* dq = g.add_value(g.unique_name(v->name + "_dequantized"));
+  q->quant = gp.params;
+  g.add_node(ir::OpKind::QuantizeLinear, g.unique_name(v->name + "_QuantizeLinear"), {v, gp.scale, gp.zero_point},
+             {q}, ir::AxisAttrs{});
+  g.add_node(ir::OpKind::DequantizeLinear, g.unique_name(v->name + "_DequantizeLinear"), {q, gp.scale, gp.zero_point},
+             {dq}, ir::AxisAttrs{});
+  for (const ir::Use& u : uses) g.set_input(u.node, static_cast<size_t>(u.input_index), dq);
+}
+
+Status check_float_graph(const ir::Graph& g) {
+  if (g.opset() < kMinQdqOpset) {
+    return make_error(StatusCode::kUnsupported,
+                      "cannot quantize model '{}': opset {} has no per-axis DequantizeLinear (opset={}, expected >= {})",
+                      g.info.graph_name, g.opset(), g.opset(), kMinQdqOpset);
+  }
+  for (const auto& n : g.nodes()) {
+    const bool qdq = n->kind == ir::OpKind::QuantizeLinear || n->kind == ir::OpKind::DequantizeLinear;
+    if (qdq || ir::is_internal_op(n->kind)) {
+      return make_error(StatusCode::kUnsupported,
+                        "cannot quantize model '{}': node '{}' is {} (expected a float ONNX graph without "
+                        "QuantizeLinear / DequantizeLinear or internal ops)",
+                        g.info.graph_name, n->name, ir::op_name(n->kind));
+    }
+  }
+  return Status();
+}
+
+}  // namespace
+
+Result<QdqStats> insert_qdq(ir::Graph& g, const CalibrationData& calib, const QdqOptions& options) {
+  QdqStats stats;
+  HQP_RETURN_IF_ERROR(check_float_graph(g));
+  HQP_RETURN_IF_ERROR(ir::verify_and_infer(g));
+  HQP_ASSIGN_OR_RETURN(passes::RemoveIdentityStats ri, passes::remove_identity(g));
+  HQP_ASSIGN_OR_RETURN(passes::FoldBatchNormStats fb, passes::fold_batchnorm(g));
+  stats.identities_removed = ri.removed;
+  stats.batchnorms_folded = fb.folded_into_conv + fb.folded_into_gemm;
+
+  HQP_ASSIGN_OR_RETURN(RangeMap ranges, calibrate_min_max(g, calib));
+  stats.calibration_batches = static_cast<int>(calib.batches.size());
+
+  // Which Conv / Gemm nodes are quantized, and which activation tensors.
+  HQP_ASSIGN_OR_RETURN(std::vector<ir::Node*> order, g.topological_order());
+  const std::unordered_set<std::string> keep_float(options.keep_float.begin(), options.keep_float.end());
+  std::vector<ComputeNode> compute;
+  std::unordered_set<const ir::Node*> quantized;
+  QuantizedTensors marks;
+  for (ir::Node* node : order) {
+    if (node->kind != ir::OpKind::Conv && node->kind != ir::OpKind::Gemm) continue;
+    std::optional<ComputeNode> c = keep_float.count(node->name) != 0 ? std::nullopt : as_quantizable(node);
+    if (!c) {
+      ++stats.float_compute;
+      continue;
+    }
+    compute.push_back(*c);
+    quantized.insert(node);
+    marks.mark(node->input(0));
+    ++(node->kind == ir::OpKind::Conv ? stats.quantized_convs : stats.quantized_gemms);
+  }
+  stats.residual_adds = mark_residual_adds(g, order, quantized, marks);
+  // Data movement: quantize the input with the output's parameters, transitively.
+  for (size_t i = 0; i < marks.values().size(); ++i) {
+    ir::Value* v = marks.values()[i];
+    const ir::Node* p = v->producer();
+    if (p == nullptr || p->output(0) != v || !is_data_movement(*p, options.activations)) continue;
+    ir::Value* in = p->input(0);
+    if (!is_activation_tensor(in)) continue;
+    marks.mark(in);  // appended to values(): this loop visits it too
+    marks.unite(in, v);
+  }
+
+  // Parameters per group, from the union of the members' ranges.
+  std::unordered_map<size_t, ValueRange> group_range;
+  for (ir::Value* v : marks.values()) {
+    auto it = ranges.find(v);
+    if (it == ranges.end() || it->second.empty()) {
+      return make_error(StatusCode::kInvalidArgument,
+                        "cannot quantize value '{}': calibration saw no finite value (batches={}, expected a finite "
+                        "range)",
+                        v->name, calib.batches.size());
+    }
+    group_range[marks.group(v)].merge(it->second);
+  }
+  std::unordered_map<size_t, GroupParams> groups;
+  for (const auto& [root, range] : group_range) groups[root].params = activation_params(range, options.activations);
+
+  // Weights and biases first: they need the input's scale while node inputs are still the originals.
+  for (const ComputeNode& c : compute) {
+    const float src_scale = groups.at(marks.group(c.node->input(0))).params.scale[0];
+    HQP_RETURN_IF_ERROR(quantize_compute(g, c, src_scale));
+  }
+  for (ir::Value* v : marks.values()) insert_pair(g, v, groups.at(marks.group(v)));
+  stats.quantized_activations = static_cast<int>(marks.values().size());
+
+  g.remove_dead_code();
+  HQP_RETURN_IF_ERROR(ir::verify_and_infer(g).with_context("cannot quantize model: the QDQ graph does not verify"));
+  return stats;
+}
+
+}  // namespace hqp::quant

@@ -1,0 +1,65 @@
+// Post-training quantization of a float graph into the QDQ convention (ONNX Runtime / TensorRT):
+// min-max calibrated QuantizeLinear -> DequantizeLinear pairs on activations, s8 per-channel
+// weights and s32 biases behind DequantizeLinear — exactly the patterns passes::lower_qdq lowers
+// to QConv / QGemm. A minimal quantizer: no equalization, bias correction or sensitivity search.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "ir/graph.h"
+#include "quant/calibrate.h"
+#include "quant/quant_params.h"
+
+namespace hqp::quant {
+
+struct QdqOptions {
+  ActivationScheme activations = ActivationScheme::kU8Asymmetric;
+  // Conv / Gemm node names (as after BatchNorm folding, which keeps the Conv's name) left in float.
+  std::vector<std::string> keep_float;
+};
+
+struct QdqStats {
+  int identities_removed = 0;     // by passes::remove_identity
+  int batchnorms_folded = 0;      // by passes::fold_batchnorm
+  int quantized_convs = 0;
+  int quantized_gemms = 0;
+  int float_compute = 0;          // Conv / Gemm kept float (keep_float, or a form lower_qdq cannot lower)
+  int quantized_activations = 0;  // activation tensors given a QuantizeLinear -> DequantizeLinear pair
+  int residual_adds = 0;          // Adds set up for residual fusion (TensorRT style, see below)
+  int calibration_batches = 0;
+};
+
+// Rewrites `g` in place (opset >= 13: per-axis DequantizeLinear; no Q/DQ or internal ops yet):
+//  1. passes::remove_identity, then passes::fold_batchnorm (the folded graph is what is
+//     calibrated and quantized).
+//  2. Calibration: min-max of every f32 tensor over `calib` through the reference executor.
+//  3. Quantized ops: Conv (any group) and Gemm (transA=0, alpha=1, beta=1 with a bias, 2-D input)
+//     with constant f32 weights and bias (bias [C], or [1, N] for a Gemm):
+//       weights  s8 symmetric per output channel (axis 0; axis 1 for a Gemm with transB=0)
+//                -> DequantizeLinear(axis) with an s8 zero point of 0;
+//       bias     s32, scale s_x * s_w[oc], zero point 0 -> DequantizeLinear(axis=0) (a channel
+//                whose bias would not fit gets a larger weight scale, see quant_params.h);
+//       input    the activation gets Q -> DQ (u8 asymmetric per tensor, or s8 symmetric).
+//  4. Residual Adds, TensorRT style (what passes::fuse_residual_add + lower_qdq turn into a QConv
+//     with an INT8 sum): for Add(conv(x), other) whose conv is quantized and feeds only the Add,
+//     the conv output stays unquantized, `other` gets Q -> DQ, and so does the Add's output (after
+//     its activation, when one follows). When both operands qualify, the conv later in
+//     topological order takes the sum, as fuse_residual_add chooses.
+//  5. Data movement (MaxPool for u8, Flatten, Reshape, Squeeze, Unsqueeze, Transpose) whose output
+//     is quantized gets Q -> DQ on its input with the same parameters (the union of both ranges),
+//     so lower_qdq runs it on the INT8 tensor.
+// A quantized tensor is replaced by its DequantizeLinear output for every reader (graph outputs
+// keep the float value). Everything else stays float: GlobalAveragePool, the SE block's Mul and
+// HardSigmoid, HardSwish / HardSigmoid / Sigmoid after a conv (lower_qdq runs them as float ops
+// after an f32-output QConv, then the QuantizeLinear of the next conv's input), Adds that are not
+// residuals of a quantized conv, Softmax, MatMul. Only tensors read by a quantized op are
+// quantized: a conv whose readers are all float (e.g. the depthwise conv feeding an SE block)
+// keeps an f32 output, which costs no extra QuantizeLinear / DequantizeLinear at run time.
+// Errors: kUnsupported (opset < 13, a graph already quantized or fused), kInvalidArgument (no
+// calibration batches, a quantized tensor without any finite calibration value), and whatever the
+// passes or the reference executor report.
+Result<QdqStats> insert_qdq(ir::Graph& g, const CalibrationData& calib, const QdqOptions& options = {});
+
+}  // namespace hqp::quant

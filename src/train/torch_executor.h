@@ -1,0 +1,123 @@
+// TorchExecutor: runs an IR graph on libtorch tensors with autograd, in eval mode (BN running
+// stats, no dropout) or train mode (BN batch stats with running-stat updates, dropout active).
+// The IR stays the source of truth: parameters start as copies of the initializers and
+// write_back() stores the trained values as new initializer tensors. This header does not
+// include libtorch (torch-aware code uses train/torch_module.h).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+#include "ir/graph.h"
+#include "runtime/reference/executor.h"
+
+namespace hqp::train {
+
+class TorchModule;
+
+enum class ExecMode : uint8_t {
+  kEval,   // BatchNormalization uses running stats; Dropout is the identity
+  kTrain,  // BatchNormalization uses batch stats and updates running stats; Dropout drops
+};
+
+// What a trainable parameter is, for weight decay (applied to kWeight only) and for pruning.
+enum class ParamRole : uint8_t {
+  kWeight,     // Conv W, Gemm B, MatMul weight operand
+  kBias,       // Conv B, Gemm C
+  kNormScale,  // BatchNormalization scale
+  kNormBias,   // BatchNormalization B
+};
+
+struct ParamInfo {
+  std::string name;  // the initializer's value name, e.g. "layer1.0.conv1.weight"
+  ParamRole role;
+  Shape shape;
+};
+
+struct ExecutorOptions {
+  // f64 parameters, buffers and arithmetic (gradient checks); run() still returns f32.
+  bool double_precision = false;
+};
+
+// Receives the Fisher term of observed activations during backward. For an observed value a
+// (an [N, C, ...] float output) with gradient g = dLoss/da, on_channel_fisher gets
+// a_dot_g[n, c] = Σ_{spatial} a[n, c, ...] · g[n, c, ...]. Only the product is formed in the
+// backward hook: no activation is copied or kept beyond what autograd keeps anyway.
+class GradientObserver {
+ public:
+  virtual ~GradientObserver() = default;
+  // Asked once per observed forward for each float output of rank >= 2.
+  virtual bool observes(const ir::Node& node, const ir::Value& value) = 0;
+  // a_dot_g: f32 [N, C], valid only during the call. Called on the thread that runs backward.
+  virtual void on_channel_fisher(const ir::Node& node, const ir::Value& value, const Tensor& a_dot_g) = 0;
+};
+
+// Accumulates, per observed value, Σ_n (a_dot_g[n, c])² over all samples seen (the empirical
+// Fisher importance of channel c) and the sample count. Observes the outputs of Conv, FusedConv and
+// BatchNormalization nodes, or exactly the named values when `value_names` is not empty.
+class FisherAccumulator : public GradientObserver {
+ public:
+  explicit FisherAccumulator(std::vector<std::string> value_names = {});
+  bool observes(const ir::Node& node, const ir::Value& value) override;
+  void on_channel_fisher(const ir::Node& node, const ir::Value& value, const Tensor& a_dot_g) override;
+
+  struct Entry {
+    std::vector<double> fisher;  // [C]: Σ_n (Σ_hw a·g)²
+    int64_t samples = 0;
+  };
+  // Keyed by value name.
+  const std::vector<std::pair<std::string, Entry>>& entries() const { return entries_; }
+  const Entry* find(const std::string& value_name) const;
+  void clear() { entries_.clear(); }
+
+ private:
+  std::vector<std::string> names_;
+  std::vector<std::pair<std::string, Entry>> entries_;
+};
+
+class TorchExecutor {
+ public:
+  // Validates that every node is supported (kUnsupported naming the node otherwise) and copies the
+  // float initializers into torch tensors: trainable parameters (see ParamRole) require grad;
+  // BatchNormalization running mean/var are buffers; everything else is a constant. The graph must
+  // have passed ir::verify_and_infer; the executor keeps its own copy of the structure.
+  static Result<std::unique_ptr<TorchExecutor>> create(const ir::Graph& graph, const ExecutorOptions& options = {});
+  ~TorchExecutor();
+  TorchExecutor(const TorchExecutor&) = delete;
+  TorchExecutor& operator=(const TorchExecutor&) = delete;
+
+  void set_mode(ExecMode mode);
+  ExecMode mode() const;
+
+  // Forward without gradients in the current mode (train mode still updates BN running stats).
+  // inputs: one per graph input in order; dtypes and static dims must match. Returns the graph
+  // outputs (f32 outputs as f32 even in double precision). `observer` sees every node output as a
+  // contiguous host tensor valid during the call (as with the reference executor).
+  Result<std::vector<Tensor>> run(std::span<const Tensor> inputs, runtime::Observer* observer = nullptr);
+
+  // Trainable parameters in graph order (first use), and BN running stats (buffers).
+  const std::vector<ParamInfo>& parameters() const;
+  int64_t num_parameter_elements() const;
+  std::vector<std::string> buffer_names() const;
+
+  // Stores the current parameters and buffers into `graph` (which must contain initializers of the
+  // same names, dtypes and shapes, e.g. the graph this executor was created from) as freshly
+  // allocated Tensors; tensors shared with other graphs are never written. kInvalidArgument on a
+  // missing or mismatching initializer (nothing is written then).
+  Status write_back(ir::Graph& graph) const;
+
+  // The torch-facing core (train/torch_module.h), for the trainer and for torch-aware tests.
+  TorchModule& module() { return *module_; }
+  const TorchModule& module() const { return *module_; }
+
+ private:
+  explicit TorchExecutor(std::unique_ptr<TorchModule> module);
+  std::unique_ptr<TorchModule> module_;
+};
+
+}  // namespace hqp::train
