@@ -12,6 +12,7 @@ PACKAGES=(
   libdnnl-dev ocl-icd-opencl-dev
   libtorch-dev
   dataset-fashion-mnist
+  zlib1g-dev libpng-dev libturbojpeg0-dev
 )
 
 missing=()

@@ -20,8 +20,8 @@ Result<std::vector<uint8_t>> read_whole_file(const std::string& path, const std:
     return make_error(StatusCode::kIoError, "{}: cannot read '{}': not a regular file", what, path);
   }
   if (st.st_size > kMaxTensorBytes) {
-    return make_error(StatusCode::kOutOfRange, "{}: file '{}' is too large (bytes={}, expected at most {})", what,
-                      path, static_cast<int64_t>(st.st_size), kMaxTensorBytes);
+    return make_error(StatusCode::kOutOfRange, "{}: file '{}' is too large (bytes={}, expected at most {})", what, path,
+                      static_cast<int64_t>(st.st_size), kMaxTensorBytes);
   }
   std::ifstream f(path, std::ios::binary);
   if (!f) return make_error(StatusCode::kIoError, "{}: cannot open '{}'", what, path);
@@ -43,9 +43,9 @@ Result<std::shared_ptr<U8Dataset>> load_cifar_dataset(const std::string& name, c
   const int64_t record_bytes = label_bytes + kCifarPixelBytes;
   // Which label byte of a record is the label, and how many classes it has.
   const int64_t label_offset = kind == CifarKind::kCifar100Fine ? 1 : 0;
-  const int64_t num_classes = kind == CifarKind::kCifar10         ? kCifar10Classes
+  const int64_t num_classes = kind == CifarKind::kCifar10        ? kCifar10Classes
                               : kind == CifarKind::kCifar100Fine ? kCifar100FineClasses
-                                                                  : kCifar100CoarseClasses;
+                                                                 : kCifar100CoarseClasses;
   if (files.empty()) return make_error(StatusCode::kInvalidArgument, "{}: no files given", what);
   std::vector<uint8_t> pixels;
   std::vector<int64_t> labels;

@@ -66,8 +66,8 @@ int64_t U8Dataset::label(int64_t i) const {
 
 Result<Sample> U8Dataset::get(int64_t i) const {
   if (i < 0 || i >= size()) {
-    return make_error(StatusCode::kOutOfRange, "cannot read sample {} of dataset '{}': index out of range (size={})",
-                      i, name_, size());
+    return make_error(StatusCode::kOutOfRange, "cannot read sample {} of dataset '{}': index out of range (size={})", i,
+                      name_, size());
   }
   HQP_ASSIGN_OR_RETURN(Tensor image, Tensor::zeros(DType::kF32, sample_shape_));
   constexpr float kScale = 1.0f / 255.0f;
@@ -103,17 +103,20 @@ int64_t SubsetDataset::label(int64_t i) const { return base_->label(base_index(i
 
 Result<Sample> SubsetDataset::get(int64_t i) const {
   if (i < 0 || i >= size()) {
-    return make_error(StatusCode::kOutOfRange, "cannot read sample {} of dataset '{}': index out of range (size={})",
-                      i, name_, size());
+    return make_error(StatusCode::kOutOfRange, "cannot read sample {} of dataset '{}': index out of range (size={})", i,
+                      name_, size());
   }
   return base_->get(indices_[static_cast<size_t>(i)]);
 }
 
 std::string_view split_name(Split split) {
   switch (split) {
-    case Split::kTrain: return "train";
-    case Split::kVal: return "val";
-    case Split::kTest: return "test";
+    case Split::kTrain:
+      return "train";
+    case Split::kVal:
+      return "val";
+    case Split::kTest:
+      return "test";
   }
   return "?";
 }

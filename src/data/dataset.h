@@ -79,8 +79,7 @@ class U8Dataset final : public Dataset {
 class SubsetDataset final : public Dataset {
  public:
   // Every index must lie in [0, base->size()) (checked, returns kOutOfRange).
-  static Result<std::shared_ptr<SubsetDataset>> create(DatasetPtr base, std::vector<int64_t> indices,
-                                                       std::string name);
+  static Result<std::shared_ptr<SubsetDataset>> create(DatasetPtr base, std::vector<int64_t> indices, std::string name);
 
   const std::string& name() const override { return name_; }
   int64_t size() const override { return static_cast<int64_t>(indices_.size()); }

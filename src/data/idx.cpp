@@ -2,12 +2,11 @@
 #include "data/idx.h"
 
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-
-#include <zlib.h>
 
 namespace hqp::data {
 
@@ -70,8 +69,8 @@ Result<IdxArray> read_idx_file(const std::string& path, int expected_rank) {
     return make_error(StatusCode::kParseError, "cannot read IDX file '{}': truncated header ({} bytes, expected 4)",
                       path, got);
   }
-  const uint32_t magic = (uint32_t{header[0]} << 24) | (uint32_t{header[1]} << 16) | (uint32_t{header[2]} << 8) |
-                         uint32_t{header[3]};
+  const uint32_t magic =
+      (uint32_t{header[0]} << 24) | (uint32_t{header[1]} << 16) | (uint32_t{header[2]} << 8) | uint32_t{header[3]};
   const uint32_t expected_magic = (uint32_t{kIdxTypeU8} << 8) | static_cast<uint32_t>(expected_rank);
   if (magic != expected_magic) {
     return make_error(StatusCode::kParseError,
@@ -105,9 +104,10 @@ Result<IdxArray> read_idx_file(const std::string& path, int expected_rank) {
   std::vector<uint8_t> extra;
   HQP_ASSIGN_OR_RETURN(got, gz_read_into(gz, path, extra, 1));
   if (got != 0) {
-    return make_error(StatusCode::kParseError,
-                      "cannot read IDX file '{}': trailing bytes after the data (expected exactly {} bytes for dims {})",
-                      path, want, shape_to_string(array.dims));
+    return make_error(
+        StatusCode::kParseError,
+        "cannot read IDX file '{}': trailing bytes after the data (expected exactly {} bytes for dims {})", path, want,
+        shape_to_string(array.dims));
   }
   return array;
 }
@@ -123,6 +123,20 @@ std::vector<uint8_t> idx_bytes(const IdxArray& array) {
   }
   out.insert(out.end(), array.data.begin(), array.data.end());
   return out;
+}
+
+Status write_idx_file(const std::string& path, const IdxArray& array, bool gzip) {
+  const std::vector<uint8_t> bytes = idx_bytes(array);
+  gzFile f = gzopen(path.c_str(), gzip ? "wb" : "wbT");  // "T": plain, uncompressed output
+  if (f == nullptr) {
+    return make_error(StatusCode::kIoError, "cannot write IDX file '{}': {}", path, std::strerror(errno));
+  }
+  const int written = bytes.empty() ? 0 : gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+  const int closed = gzclose(f);
+  if (written != static_cast<int>(bytes.size()) || closed != Z_OK) {
+    return make_error(StatusCode::kIoError, "cannot write IDX file '{}': write failed", path);
+  }
+  return Status::ok_status();
 }
 
 Result<std::shared_ptr<U8Dataset>> load_idx_dataset(const std::string& name, const std::string& images_path,
@@ -144,11 +158,16 @@ Result<std::shared_ptr<U8Dataset>> load_idx_dataset(const std::string& name, con
     return make_error(StatusCode::kInvalidArgument, "{}: no samples in '{}' (images=0, expected at least 1)", what,
                       images_path);
   }
+  if (images->dims[1] == 0 || images->dims[2] == 0) {
+    return make_error(StatusCode::kInvalidArgument,
+                      "{}: images in '{}' are empty (dims={}, expected height and width >= 1)", what, images_path,
+                      shape_to_string(images->dims));
+  }
   std::vector<int64_t> label_values(labels->data.begin(), labels->data.end());
   if (num_classes <= 0) num_classes = *std::max_element(label_values.begin(), label_values.end()) + 1;
   Shape sample_shape = {1, images->dims[1], images->dims[2]};
-  return U8Dataset::create(name, std::move(sample_shape), std::move(images->data), std::move(label_values),
-                           num_classes, std::move(class_names));
+  return U8Dataset::create(name, std::move(sample_shape), std::move(images->data), std::move(label_values), num_classes,
+                           std::move(class_names));
 }
 
 }  // namespace hqp::data

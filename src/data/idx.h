@@ -28,6 +28,8 @@ Result<IdxArray> read_idx_file(const std::string& path, int expected_rank);
 
 // Serializes an array as IDX bytes (big-endian dims); for tests and tools.
 std::vector<uint8_t> idx_bytes(const IdxArray& array);
+// Writes idx_bytes(array) to `path`, gzip-compressed when `gzip`; for tests and tools.
+Status write_idx_file(const std::string& path, const IdxArray& array, bool gzip);
 
 // Images [N, H, W] and labels [N] as a dataset of samples [1, H, W]. num_classes <= 0 takes
 // max(label) + 1; class_names may be empty (numbered).

@@ -2,11 +2,11 @@
 // code (no setjmp in hqp code), and both are safe to call from several threads at once.
 #include "data/image_codec.h"
 
-#include <cstring>
-#include <memory>
-
 #include <png.h>
 #include <turbojpeg.h>
+
+#include <cstring>
+#include <memory>
 
 namespace hqp::data {
 
@@ -98,8 +98,10 @@ Result<Image8> decode_jpeg(std::span<const uint8_t> bytes, int channels, const s
   }
   HQP_RETURN_IF_ERROR(check_dims(width, height, name));
   if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK) {
-    return make_error(StatusCode::kUnsupported, "cannot decode image '{}': CMYK JPEG is not supported (expected gray "
-                      "or RGB/YCbCr)", name);
+    return make_error(StatusCode::kUnsupported,
+                      "cannot decode image '{}': CMYK JPEG is not supported (expected gray "
+                      "or RGB/YCbCr)",
+                      name);
   }
   const int src_channels = colorspace == TJCS_GRAY ? 1 : 3;
   const int64_t pixels = int64_t{width} * height;
@@ -145,9 +147,12 @@ ImageFormat sniff_image_format(std::span<const uint8_t> bytes) {
 Result<Image8> decode_image(std::span<const uint8_t> bytes, int channels, const std::string& name) {
   HQP_CHECK_MSG(channels == 0 || channels == 1 || channels == 3, "channels must be 0, 1 or 3");
   switch (sniff_image_format(bytes)) {
-    case ImageFormat::kPng: return decode_png(bytes, channels, name);
-    case ImageFormat::kJpeg: return decode_jpeg(bytes, channels, name);
-    case ImageFormat::kUnknown: break;
+    case ImageFormat::kPng:
+      return decode_png(bytes, channels, name);
+    case ImageFormat::kJpeg:
+      return decode_jpeg(bytes, channels, name);
+    case ImageFormat::kUnknown:
+      break;
   }
   return make_error(StatusCode::kParseError,
                     "cannot decode image '{}': not a PNG or JPEG file (bytes={}, expected a PNG signature or a JPEG "
@@ -162,7 +167,8 @@ Result<Tensor> image_to_chw_f32(const Image8& image) {
   float* dst = t.data<float>();
   const int64_t hw = image.height * image.width;
   for (int64_t c = 0; c < image.channels; ++c) {
-    for (int64_t p = 0; p < hw; ++p) dst[c * hw + p] = static_cast<float>(image.pixels[p * image.channels + c]) * kScale;
+    for (int64_t p = 0; p < hw; ++p)
+      dst[c * hw + p] = static_cast<float>(image.pixels[p * image.channels + c]) * kScale;
   }
   return t;
 }

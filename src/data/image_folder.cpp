@@ -2,10 +2,10 @@
 #include "data/image_folder.h"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <cctype>
 
 #include "data/image_codec.h"
 
@@ -58,8 +58,10 @@ Result<std::vector<std::string>> ImageFolderDataset::list_classes(const std::str
 Result<std::shared_ptr<ImageFolderDataset>> ImageFolderDataset::open(const std::string& root, std::string name,
                                                                      int channels, std::vector<std::string> classes) {
   if (channels != 1 && channels != 3) {
-    return make_error(StatusCode::kInvalidArgument, "cannot open image folder '{}': bad channel count (channels={}, "
-                      "expected 1 or 3)", root, channels);
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot open image folder '{}': bad channel count (channels={}, "
+                      "expected 1 or 3)",
+                      root, channels);
   }
   HQP_ASSIGN_OR_RETURN(std::vector<std::string> found, list_classes(root));
   if (classes.empty()) {
@@ -90,9 +92,10 @@ Result<std::shared_ptr<ImageFolderDataset>> ImageFolderDataset::open(const std::
     }
     if (ec) return make_error(StatusCode::kIoError, "cannot list class folder '{}': {}", dir.string(), ec.message());
     if (names.empty()) {
-      return make_error(StatusCode::kInvalidArgument,
-                        "cannot open image folder '{}': class folder '{}' is empty (expected .png, .jpg or .jpeg files)",
-                        root, dir.string());
+      return make_error(
+          StatusCode::kInvalidArgument,
+          "cannot open image folder '{}': class folder '{}' is empty (expected .png, .jpg or .jpeg files)", root,
+          dir.string());
     }
     std::sort(names.begin(), names.end());
     for (const std::string& n : names) ds->files_.push_back(File{(dir / n).string(), label});
@@ -115,8 +118,8 @@ const std::string& ImageFolderDataset::path(int64_t i) const {
 
 Result<Sample> ImageFolderDataset::get(int64_t i) const {
   if (i < 0 || i >= size()) {
-    return make_error(StatusCode::kOutOfRange, "cannot read sample {} of dataset '{}': index out of range (size={})",
-                      i, name_, size());
+    return make_error(StatusCode::kOutOfRange, "cannot read sample {} of dataset '{}': index out of range (size={})", i,
+                      name_, size());
   }
   const File& file = files_[static_cast<size_t>(i)];
   HQP_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, read_bytes(file.path));

@@ -48,8 +48,8 @@ struct DatasetSpec {
   // files, never part of either). kAutoValSize or 0 <= val_size < training set size.
   int64_t val_size = kAutoValSize;
   uint64_t val_seed = 0;
-  int image_channels = 3;        // image folders: 3 (RGB) or 1 (luma)
-  bool cifar100_coarse = false;  // CIFAR-100: the 20 coarse labels instead of the 100 fine ones
+  int image_channels = 3;                           // image folders: 3 (RGB) or 1 (luma)
+  bool cifar100_coarse = false;                     // CIFAR-100: the 20 coarse labels instead of the 100 fine ones
   std::string datasets_root = kDebianDatasetsRoot;  // where named datasets live
 };
 

@@ -113,9 +113,10 @@ Result<TransformStep> parse_step(std::string_view text, std::string_view step_te
       bool known = false;
       for (std::string_view a : allowed) known = known || a == key;
       if (!known) {
-        return step_error(text, step_text,
-                          fmt::format("unknown argument '{}' (expected {})", key,
-                                      allowed.empty() ? std::string("none") : fmt::format("{}", fmt::join(allowed, ", "))));
+        return step_error(
+            text, step_text,
+            fmt::format("unknown argument '{}' (expected {})", key,
+                        allowed.empty() ? std::string("none") : fmt::format("{}", fmt::join(allowed, ", "))));
       }
       for (std::string_view s : seen) {
         if (s == key) return step_error(text, step_text, fmt::format("argument '{}' given twice", key));
@@ -124,14 +125,14 @@ Result<TransformStep> parse_step(std::string_view text, std::string_view step_te
       if (key == "size") {
         const bool square = step.kind != TransformKind::kResize;
         if (!parse_size(value, square, step.height, step.width) || !valid_side(step.height) ||
-            (step.width != 0 || square) && !valid_side(step.width)) {
+            ((step.width != 0 || square) && !valid_side(step.width))) {
           return step_error(text, step_text,
                             fmt::format("bad size '{}' (expected HxW or N with sides in 1..{})", value, kMaxImageSide));
         }
       } else if (key == "pad") {
         if (!parse_int(value, step.pad) || step.pad < 0 || step.pad > kMaxImageSide) {
-          return step_error(text, step_text, fmt::format("bad pad '{}' (expected an integer in 0..{})", value,
-                                                         kMaxImageSide));
+          return step_error(text, step_text,
+                            fmt::format("bad pad '{}' (expected an integer in 0..{})", value, kMaxImageSide));
         }
       } else if (key == "p") {
         if (!parse_float(value, step.p) || step.p < 0.0 || step.p > 1.0) {
@@ -173,8 +174,10 @@ Result<Pipeline> Pipeline::parse(std::string_view text) {
   if (compact.empty()) return pipeline;
   for (std::string_view step_text : split(compact, '|')) {
     if (step_text.empty()) {
-      return make_error(StatusCode::kInvalidArgument, "cannot parse transform pipeline '{}': empty step (expected "
-                        "name or name(key=value,...) between '|')", text);
+      return make_error(StatusCode::kInvalidArgument,
+                        "cannot parse transform pipeline '{}': empty step (expected "
+                        "name or name(key=value,...) between '|')",
+                        text);
     }
     HQP_ASSIGN_OR_RETURN(TransformStep step, parse_step(text, step_text));
     pipeline.steps_.push_back(std::move(step));
@@ -191,12 +194,18 @@ std::string Pipeline::to_string() const {
         out += s.width == 0 ? fmt::format("resize(size={})", s.height)
                             : fmt::format("resize(size={}x{})", s.height, s.width);
         break;
-      case TransformKind::kCenterCrop: out += fmt::format("center_crop(size={}x{})", s.height, s.width); break;
+      case TransformKind::kCenterCrop:
+        out += fmt::format("center_crop(size={}x{})", s.height, s.width);
+        break;
       case TransformKind::kRandomCrop:
         out += fmt::format("random_crop(size={}x{},pad={})", s.height, s.width, s.pad);
         break;
-      case TransformKind::kHFlip: out += fmt::format("hflip(p={})", s.p); break;
-      case TransformKind::kGrayToRgb: out += "gray_to_rgb"; break;
+      case TransformKind::kHFlip:
+        out += fmt::format("hflip(p={})", s.p);
+        break;
+      case TransformKind::kGrayToRgb:
+        out += "gray_to_rgb";
+        break;
       case TransformKind::kNormalize:
         out += fmt::format("normalize(mean={},std={})", format_floats(s.mean), format_floats(s.std));
         break;
@@ -207,37 +216,63 @@ std::string Pipeline::to_string() const {
 
 Pipeline& Pipeline::resize(int64_t height, int64_t width) {
   HQP_CHECK(valid_side(height) && valid_side(width));
-  steps_.push_back(TransformStep{.kind = TransformKind::kResize, .height = height, .width = width});
+  TransformStep step;
+  step.kind = TransformKind::kResize;
+  step.height = height;
+  step.width = width;
+  steps_.push_back(std::move(step));
   return *this;
 }
 Pipeline& Pipeline::resize_shorter(int64_t size) {
   HQP_CHECK(valid_side(size));
-  steps_.push_back(TransformStep{.kind = TransformKind::kResize, .height = size, .width = 0});
+  TransformStep step;
+  step.kind = TransformKind::kResize;
+  step.height = size;
+  step.width = 0;
+  steps_.push_back(std::move(step));
   return *this;
 }
 Pipeline& Pipeline::center_crop(int64_t height, int64_t width) {
   HQP_CHECK(valid_side(height) && valid_side(width));
-  steps_.push_back(TransformStep{.kind = TransformKind::kCenterCrop, .height = height, .width = width});
+  TransformStep step;
+  step.kind = TransformKind::kCenterCrop;
+  step.height = height;
+  step.width = width;
+  steps_.push_back(std::move(step));
   return *this;
 }
 Pipeline& Pipeline::random_crop(int64_t height, int64_t width, int64_t pad) {
   HQP_CHECK(valid_side(height) && valid_side(width) && pad >= 0 && pad <= kMaxImageSide);
-  steps_.push_back(TransformStep{.kind = TransformKind::kRandomCrop, .height = height, .width = width, .pad = pad});
+  TransformStep step;
+  step.kind = TransformKind::kRandomCrop;
+  step.height = height;
+  step.width = width;
+  step.pad = pad;
+  steps_.push_back(std::move(step));
   return *this;
 }
 Pipeline& Pipeline::hflip(double p) {
   HQP_CHECK(p >= 0.0 && p <= 1.0);
-  steps_.push_back(TransformStep{.kind = TransformKind::kHFlip, .p = p});
+  TransformStep step;
+  step.kind = TransformKind::kHFlip;
+  step.p = p;
+  steps_.push_back(std::move(step));
   return *this;
 }
 Pipeline& Pipeline::gray_to_rgb() {
-  steps_.push_back(TransformStep{.kind = TransformKind::kGrayToRgb});
+  TransformStep step;
+  step.kind = TransformKind::kGrayToRgb;
+  steps_.push_back(std::move(step));
   return *this;
 }
 Pipeline& Pipeline::normalize(std::vector<float> mean, std::vector<float> std) {
   HQP_CHECK(!mean.empty() && !std.empty());
   for (float s : std) HQP_CHECK(s > 0.0f && std::isfinite(s));
-  steps_.push_back(TransformStep{.kind = TransformKind::kNormalize, .mean = std::move(mean), .std = std::move(std)});
+  TransformStep step;
+  step.kind = TransformKind::kNormalize;
+  step.mean = std::move(mean);
+  step.std = std::move(std);
+  steps_.push_back(std::move(step));
   return *this;
 }
 Pipeline& Pipeline::append(const Pipeline& other) {
@@ -258,14 +293,20 @@ static void resize_extent(const TransformStep& s, int64_t h, int64_t w, int64_t&
 
 Result<Shape> Pipeline::output_shape(const Shape& input) const {
   if (input.size() != 3 || input[0] <= 0 || input[1] <= 0 || input[2] <= 0) {
-    return make_error(StatusCode::kInvalidArgument, "cannot apply transform pipeline '{}': input shape {} is not "
-                      "[C, H, W] with positive dims", to_string(), shape_to_string(input));
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot apply transform pipeline '{}': input shape {} is not "
+                      "[C, H, W] with positive dims",
+                      to_string(), shape_to_string(input));
   }
   int64_t c = input[0], h = input[1], w = input[2];
   for (const TransformStep& s : steps_) {
     switch (s.kind) {
-      case TransformKind::kResize: resize_extent(s, h, w, h, w); break;
-      case TransformKind::kCenterCrop: h = s.height, w = s.width; break;
+      case TransformKind::kResize:
+        resize_extent(s, h, w, h, w);
+        break;
+      case TransformKind::kCenterCrop:
+        h = s.height, w = s.width;
+        break;
       case TransformKind::kRandomCrop:
         if (h + 2 * s.pad < s.height || w + 2 * s.pad < s.width) {
           return make_error(StatusCode::kInvalidArgument,
@@ -275,7 +316,8 @@ Result<Shape> Pipeline::output_shape(const Shape& input) const {
         }
         h = s.height, w = s.width;
         break;
-      case TransformKind::kHFlip: break;
+      case TransformKind::kHFlip:
+        break;
       case TransformKind::kGrayToRgb:
         if (c != 1 && c != 3) {
           return make_error(StatusCode::kInvalidArgument,
@@ -296,8 +338,10 @@ Result<Shape> Pipeline::output_shape(const Shape& input) const {
       }
     }
     if (h > kMaxImageSide || w > kMaxImageSide) {
-      return make_error(StatusCode::kOutOfRange, "cannot apply transform pipeline '{}': image grows to {}x{} "
-                        "(expected sides <= {})", to_string(), h, w, kMaxImageSide);
+      return make_error(StatusCode::kOutOfRange,
+                        "cannot apply transform pipeline '{}': image grows to {}x{} "
+                        "(expected sides <= {})",
+                        to_string(), h, w, kMaxImageSide);
     }
   }
   return Shape{c, h, w};
@@ -353,8 +397,9 @@ void crop_f32(const float* src, int64_t channels, int64_t height, int64_t width,
 
 Result<Tensor> Pipeline::apply(const Tensor& image, TransformMode mode, Rng& rng) const {
   if (image.dtype() != DType::kF32) {
-    return make_error(StatusCode::kInvalidArgument, "cannot apply transform pipeline '{}': image dtype {} (expected f32)",
-                      to_string(), dtype_name(image.dtype()));
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot apply transform pipeline '{}': image dtype {} (expected f32)", to_string(),
+                      dtype_name(image.dtype()));
   }
   HQP_RETURN_IF_ERROR(output_shape(image.shape()).status());
   Tensor cur = image;

@@ -2,7 +2,7 @@
 // to one line of text, stored in an ONNX model's metadata_props under kPreprocessMetadataKey so
 // that evaluation reuses the preprocessing a model was trained with. Images are f32 [C, H, W].
 //
-// Text format (docs/data.md has the full description):
+// Text format (src/data/README.md has the full description):
 //   pipeline = "" | step *("|" step)            -- steps run left to right; spaces are ignored
 //   step     = name [ "(" key "=" value *("," key "=" value) ")" ]
 //   resize(size=HxW)       bilinear to H x W (half-pixel centers, edge clamp, no antialias:
@@ -42,10 +42,10 @@ struct TransformStep {
   TransformKind kind = TransformKind::kResize;
   int64_t height = 0;  // resize / crops; resize with width == 0: shorter side to `height`
   int64_t width = 0;
-  int64_t pad = 0;              // random_crop
-  double p = 0.5;               // hflip
-  std::vector<float> mean;      // normalize: 1 value or one per channel
-  std::vector<float> std;       // normalize: same count as mean, all > 0
+  int64_t pad = 0;          // random_crop
+  double p = 0.5;           // hflip
+  std::vector<float> mean;  // normalize: 1 value or one per channel
+  std::vector<float> std;   // normalize: 1 value or one per channel, all > 0
 
   bool operator==(const TransformStep&) const = default;
 };

@@ -1,7 +1,6 @@
 // insert_qdq: BatchNorm folding, min-max calibration and QDQ insertion for lower_qdq's patterns.
 #include "quant/insert_qdq.h"
 
-#include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 

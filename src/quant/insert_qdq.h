@@ -59,7 +59,8 @@ struct QdqStats {
 // keeps an f32 output, which costs no extra QuantizeLinear / DequantizeLinear at run time.
 // Errors: kUnsupported (opset < 13, a graph already quantized or fused), kInvalidArgument (no
 // calibration batches, a quantized tensor without any finite calibration value), and whatever the
-// passes or the reference executor report.
+// passes or the reference executor report. After an error from step 2 on, `g` holds the folded
+// float graph (or a partial rewrite); callers that need the original keep a clone.
 Result<QdqStats> insert_qdq(ir::Graph& g, const CalibrationData& calib, const QdqOptions& options = {});
 
 }  // namespace hqp::quant

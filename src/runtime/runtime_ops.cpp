@@ -477,6 +477,19 @@ class ReorderOp final : public RuntimeOp {
   dnn::LayoutReorderOnednn k_;
 };
 
+// Per-tensor QuantizeLinear / DequantizeLinear are element-wise: the reference kernel runs on the
+// bytes in whatever layout they are, so no reorder is needed around them.
+Result<OpChoice> try_qdq_any_layout(const Node& node, const std::vector<SlotInfo>& in) {
+  const Tensor* scale = constant_of(node, 1);
+  if (scale == nullptr || scale->numel() != 1) return reject("scale is not a constant scalar (per-axis)");
+  if (node.input(2) != nullptr && constant_of(node, 2) == nullptr) return reject("zero point is not constant");
+  OpChoice c;
+  c.op = std::make_unique<RefOp>(node, in, /*opset=*/13);  // Q/DQ semantics used here are those of opset >= 13
+  c.input_layouts.assign(in.size(), in[0].layout);
+  c.output_layout = in[0].layout;
+  return c;
+}
+
 using Candidate = Result<OpChoice> (*)(const Node&, const std::vector<SlotInfo>&);
 
 struct NamedCandidate {
@@ -503,6 +516,8 @@ std::vector<NamedCandidate> fast_candidates(OpKind kind) {
     case OpKind::HardSwish: return {{"eltwise_f32__onednn", try_eltwise}};
     case OpKind::Add:
     case OpKind::Mul: return {{"binary_f32__onednn", try_binary}};
+    case OpKind::QuantizeLinear:
+    case OpKind::DequantizeLinear: return {{"qdq_per_tensor__ref_any_layout", try_qdq_any_layout}};
     default: return {};
   }
 }

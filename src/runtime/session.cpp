@@ -347,7 +347,12 @@ Result<std::vector<Tensor>> Session::run(std::span<const Tensor> inputs) {
     for (int id : step.out) out.push_back(pointer(id));
     const auto t0 = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     Status st = step.kernel->run(in, out);
-    if (!st.ok()) return st.with_context(fmt::format("cannot run node '{}'", step.name));
+    if (!st.ok()) {
+      // The reference kernels already name the node and op; oneDNN kernels name neither.
+      const std::string context = fmt::format("cannot run node '{}'", step.name);
+      if (st.message().rfind(context, 0) == 0) return st;
+      return st.with_context(fmt::format("{} ({})", context, step.op));
+    }
     if (profile) {
       step.total_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       ++step.runs;

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 
 #include "ir/shape_inference.h"
@@ -384,7 +385,7 @@ Status TorchModule::run_node(const Step& step, std::vector<at::Tensor>& env) con
     }
     case OpKind::Clip: {
       const auto& a = node.attr<ir::ClipAttrs>();
-      std::optional<at::Scalar> lo, hi;
+      c10::optional<at::Scalar> lo, hi;
       if (a.min) lo = static_cast<double>(*a.min);
       if (a.max) hi = static_cast<double>(*a.max);
       if (has(1)) lo = in(1).item();
@@ -579,13 +580,11 @@ Status TorchModule::run_node(const Step& step, std::vector<at::Tensor>& env) con
         if (want_mask) set_out(1, at::ones(x.sizes(), x.options().dtype(at::kBool).requires_grad(false)));
         return Status();
       }
-      if (!want_mask) {
-        set_out(0, at::dropout(x, ratio, true));
-        return Status();
-      }
-      at::Tensor keep = at::bernoulli(at::full(x.sizes(), 1.0 - ratio, x.options().requires_grad(false))).to(at::kBool);
-      set_out(0, x * keep.to(x.scalar_type()) / (1.0 - ratio));
-      set_out(1, keep);
+      c10::optional<at::Generator> gen;
+      if (generator_.defined()) gen = generator_;
+      const at::Tensor keep = at::empty(x.sizes(), x.options().requires_grad(false)).bernoulli_(1.0 - ratio, gen);
+      set_out(0, x * keep / (1.0 - ratio));
+      if (want_mask) set_out(1, keep.to(at::kBool));
       return Status();
     }
     case OpKind::Softmax: {
@@ -638,6 +637,13 @@ Status TorchModule::write_back(ir::Graph& graph) const {
 
 // ---------------------------------------------------------------------------------------------
 // TorchExecutor
+
+void set_torch_threads(int n) {
+  HQP_CHECK(n >= 1);
+  at::set_num_threads(n);
+}
+
+int torch_threads() { return at::get_num_threads(); }
 
 TorchExecutor::TorchExecutor(std::unique_ptr<TorchModule> module) : module_(std::move(module)) {}
 TorchExecutor::~TorchExecutor() = default;

@@ -20,6 +20,10 @@ namespace hqp::train {
 
 class TorchModule;
 
+// Intra-op threads of libtorch for this process (torch::set_num_threads); n >= 1.
+void set_torch_threads(int n);
+int torch_threads();
+
 enum class ExecMode : uint8_t {
   kEval,   // BatchNormalization uses running stats; Dropout is the identity
   kTrain,  // BatchNormalization uses batch stats and updates running stats; Dropout drops

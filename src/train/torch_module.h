@@ -30,6 +30,13 @@ Result<at::Tensor> to_torch(const Tensor& t, at::ScalarType float_type = at::kFl
 // Copies a CPU torch tensor into a new hqp Tensor; floating types become f32.
 Result<Tensor> from_torch(const at::Tensor& t);
 
+// Mean cross-entropy of logits [N, K] against labels s64 [N] with label smoothing in [0, 1).
+at::Tensor classification_loss(const at::Tensor& logits, const at::Tensor& labels, double label_smoothing);
+// Knowledge distillation: (1 - alpha)·CE(student, labels; smoothing) + alpha·T²·KL(softmax(t/T) || softmax(s/T)),
+// the KL summed over classes and averaged over the batch. teacher: [N, K] without gradient.
+at::Tensor distillation_loss(const at::Tensor& student, const at::Tensor& teacher, const at::Tensor& labels,
+                             double alpha, double temperature, double label_smoothing);
+
 class TorchModule {
  public:
   static Result<std::unique_ptr<TorchModule>> create(const ir::Graph& graph, const ExecutorOptions& options);
@@ -41,6 +48,8 @@ class TorchModule {
   Result<std::vector<at::Tensor>> convert_inputs(std::span<const Tensor> inputs) const;
 
   void set_mode(ExecMode mode) { mode_ = mode; }
+  // Random source of Dropout in train mode; undefined: torch's default CPU generator.
+  void set_generator(at::Generator generator) { generator_ = std::move(generator); }
   ExecMode mode() const { return mode_; }
   at::ScalarType float_type() const { return float_type_; }
 
@@ -60,6 +69,7 @@ class TorchModule {
 
   ir::Graph graph_;  // structure (initializer data shared with the source graph, never written)
   ExecMode mode_ = ExecMode::kEval;
+  at::Generator generator_;
   at::ScalarType float_type_ = at::kFloat;
   int64_t opset_ = 17;
 

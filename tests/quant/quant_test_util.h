@@ -1,5 +1,5 @@
-// Helpers of the quantization tests: seeded calibration data, node counting, logits agreement
-// (cosine similarity, top-1), and INT8 tensor comparison. Test-only.
+// Helpers of the quantization tests: a small seeded graph builder, calibration data, node
+// counting, logits agreement (cosine similarity, top-1), and INT8 tensor comparison. Test-only.
 #pragma once
 
 #include <cmath>
@@ -12,6 +12,7 @@
 
 #include "core/tensor.h"
 #include "ir/graph.h"
+#include "ir/verifier.h"
 #include "quant/calibrate.h"
 
 namespace hqp::test {
@@ -43,6 +44,78 @@ inline quant::CalibrationData random_calibration(const Shape& shape, int batches
   quant::CalibrationData c;
   for (int b = 0; b < batches; ++b) c.batches.push_back({normal_f32(shape, rng)});
   return c;
+}
+
+// Float CNN pieces with seeded random weights (a conv's weights scaled like PyTorch's default init).
+class NetBuilder {
+ public:
+  ir::Graph g;
+  std::mt19937 rng{kCalibSeed};
+
+  Tensor uniform(Shape shape, float lo, float hi) {
+    Tensor t = Tensor::zeros(DType::kF32, std::move(shape)).value();
+    std::uniform_real_distribution<float> d(lo, hi);
+    for (float& v : t.span<float>()) v = d(rng);
+    return t;
+  }
+  ir::Value* input(const std::string& name, Shape shape) {
+    return g.add_input(name, DType::kF32, ir::dims_from_shape(shape));
+  }
+  ir::Value* init(const std::string& base, Tensor t) { return g.add_initializer(g.unique_name(base), std::move(t)); }
+  ir::Value* op(ir::OpKind kind, std::vector<ir::Value*> inputs, ir::Attrs attrs, const std::string& name = "") {
+    const std::string base = name.empty() ? std::string(ir::op_name(kind)) : name;
+    ir::Value* out = g.add_value(g.unique_name(base + "_out"));
+    g.add_node(kind, g.unique_name(base), std::move(inputs), {out}, std::move(attrs));
+    return out;
+  }
+  ir::Value* op(ir::OpKind kind, std::vector<ir::Value*> inputs) {
+    return op(kind, std::move(inputs), ir::default_attrs(kind));
+  }
+  ir::Value* conv(ir::Value* x, int64_t ic, int64_t oc, int64_t k, int64_t stride = 1, int64_t group = 1,
+                  const std::string& name = "") {
+    ir::ConvAttrs a;
+    a.strides = {stride, stride};
+    a.pads = {k / 2, k / 2, k / 2, k / 2};
+    a.group = group;
+    const float bound = 1.0f / std::sqrt(static_cast<float>(ic / group * k * k));
+    ir::Value* w = init("w", uniform({oc, ic / group, k, k}, -bound, bound));
+    return op(ir::OpKind::Conv, {x, w, init("b", uniform({oc}, -0.2f, 0.2f))}, a, name);
+  }
+  ir::Value* batchnorm(ir::Value* x, int64_t c) {
+    return op(ir::OpKind::BatchNormalization,
+              {x, init("gamma", uniform({c}, 0.5f, 1.5f)), init("beta", uniform({c}, -0.3f, 0.3f)),
+               init("mean", uniform({c}, -0.2f, 0.2f)), init("var", uniform({c}, 0.5f, 1.5f))});
+  }
+  ir::Value* relu(ir::Value* x) { return op(ir::OpKind::Relu, {x}); }
+  // y = x W^T + b with W [n, k] (trans_b = 1), or x W + b with W [k, n] (trans_b = 0).
+  ir::Value* gemm(ir::Value* x, int64_t k, int64_t n, bool trans_b = true) {
+    ir::GemmAttrs a;
+    a.trans_b = trans_b ? 1 : 0;
+    const float bound = 1.0f / std::sqrt(static_cast<float>(k));
+    Shape ws = trans_b ? Shape{n, k} : Shape{k, n};
+    return op(ir::OpKind::Gemm, {x, init("fc_w", uniform(ws, -bound, bound)), init("fc_b", uniform({n}, -0.2f, 0.2f))},
+              a);
+  }
+  ir::Value* maxpool(ir::Value* x) {
+    ir::PoolAttrs p;
+    p.kernel_shape = {2, 2};
+    p.strides = {2, 2};
+    return op(ir::OpKind::MaxPool, {x}, p);
+  }
+  ir::Value* global_pool_flatten(ir::Value* x) {
+    return op(ir::OpKind::Flatten, {op(ir::OpKind::GlobalAveragePool, {x})}, ir::FlattenAttrs{});
+  }
+  void finish(const std::vector<ir::Value*>& outputs) {
+    for (ir::Value* o : outputs) g.add_output(o);
+    const Status s = ir::verify_and_infer(g);
+    ASSERT_TRUE(s.ok()) << s.message();
+  }
+};
+
+// The node that produces value `name` (nullptr when none).
+inline const ir::Node* producer_of(const ir::Graph& g, const std::string& name) {
+  const ir::Value* v = g.find_value(name);
+  return v != nullptr ? v->producer() : nullptr;
 }
 
 // Cosine similarity of two f32 tensors of equal size, computed in double.

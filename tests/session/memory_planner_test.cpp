@@ -144,7 +144,7 @@ TEST(MemoryPlanner, RandomRequestSets) {
     std::vector<BufferRequest> rs;
     for (int i = 0; i < count; ++i) {
       BufferRequest r;
-      // Sizes from 0 to ~1 MiB, many of them not multiples of the alignment.
+      // Sizes from 0 to 32 MiB, many of them not multiples of the alignment.
       const int kind = static_cast<int>(rng() % 4);
       r.bytes = kind == 0 ? static_cast<int64_t>(rng() % 130) : static_cast<int64_t>(rng() % (1 << (10 + 5 * kind)));
       r.first_step = static_cast<int>(rng() % static_cast<uint32_t>(steps));

@@ -68,11 +68,11 @@ TEST(SessionErrors, ShapeMismatchNamesTheDim) {
   Session s = demo_session();
   // Dim 2 (height) is static 28 in the model.
   EXPECT_TRUE(is_error(run_status(s, {random_f32({1, 1, 27, 28}, 2)}), StatusCode::kInvalidArgument,
-                       "input 'input' has shape [1,1,27,28] (expected [batch,1,28,28]; dim 2 must be 28)"));
+                       "input 'input' has shape 1x1x27x28 (expected [batch,1,28,28]; dim 2 must be 28)"));
   EXPECT_TRUE(is_error(run_status(s, {random_f32({2, 3, 28, 28}, 2)}), StatusCode::kInvalidArgument,
                        "dim 1 must be 1"));
   EXPECT_TRUE(is_error(run_status(s, {random_f32({1, 28, 28}, 2)}), StatusCode::kInvalidArgument,
-                       "input 'input' has shape [1,28,28] (expected [batch,1,28,28])"));
+                       "input 'input' has shape 1x28x28 (expected [batch,1,28,28])"));
   // The session still runs a good input afterwards.
   EXPECT_TRUE(s.run(std::vector<Tensor>{random_f32({1, 1, 28, 28}, 3)}).ok());
 }
@@ -101,10 +101,8 @@ TEST(SessionErrors, NodeNoKernelCanRunNamesOpAndNode) {
     ASSERT_TRUE(s.ok()) << s.status().message();
     const Status st = s->run(inputs).status();
     ASSERT_FALSE(st.ok());
-    EXPECT_NE(st.message().find("'qconv_unquantized'"), std::string::npos) << st.message();
-    EXPECT_NE(st.message().find("QConv"), std::string::npos) << st.message();
-    EXPECT_NE(st.message().find("input 'x' has no per-tensor quantization parameters"), std::string::npos)
-        << st.message();
+    EXPECT_EQ(st.message(),
+              "cannot run node 'qconv_unquantized' (QConv): input 'x' has no per-tensor quantization parameters");
     if (engine == Engine::kFast) {
       // The oneDNN candidate said why it did not apply before the reference kernel failed.
       ASSERT_EQ(s->plan_info().size(), 1u);
@@ -130,7 +128,9 @@ Graph conv_with_runtime_weights() {
   Value* y = g.add_value("y");
   g.add_node(OpKind::Conv, "conv_runtime_w", {x, w}, {a});
   g.add_node(OpKind::Relu, "relu", {a}, {r});
-  g.add_node(OpKind::Conv, "conv_const_w", {r, w2, b2}, {y}, ir::ConvAttrs{.pads = {1, 1, 1, 1}});
+  ir::ConvAttrs pad1;
+  pad1.pads = {1, 1, 1, 1};
+  g.add_node(OpKind::Conv, "conv_const_w", {r, w2, b2}, {y}, pad1);
   g.add_output(y);
   return g;
 }

@@ -1,0 +1,87 @@
+// Batching loader: deterministic (seed, epoch) shuffling, per-sample decoding and augmentation on
+// worker threads with a bounded prefetch queue, batches in order. The output depends only on the
+// dataset, pipeline, options and epoch, never on the thread count or scheduling: sample i of
+// epoch e draws its augmentation from Rng::for_stream(seed, kAugment, e, i) (i = dataset index).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+#include "data/dataset.h"
+#include "data/transform.h"
+
+namespace hqp::data {
+
+struct LoaderOptions {
+  int64_t batch_size = 64;
+  bool shuffle = false;    // a new permutation each epoch, from (seed, epoch)
+  bool drop_last = false;  // drop a final batch smaller than batch_size
+  uint64_t seed = 0;
+  TransformMode mode = TransformMode::kEval;  // kTrain enables random crops and flips
+  int num_threads = 1;                        // decode workers; 0 decodes on the caller's thread inside next()
+  int prefetch_batches = 0;                   // batches decoded ahead of the consumer; 0 = 2 * max(1, num_threads)
+};
+
+struct Batch {
+  Tensor images;                 // f32 [N, C, H, W], N <= batch_size
+  Tensor labels;                 // s64 [N]
+  std::vector<int64_t> indices;  // dataset index of each row
+  int64_t index = 0;             // batch number within the epoch
+};
+
+class Loader {
+ public:
+  // Validates the options and that the pipeline applies to dataset->sample_shape().
+  static Result<std::unique_ptr<Loader>> create(DatasetPtr dataset, Pipeline pipeline, LoaderOptions options);
+  ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  const Dataset& dataset() const { return *dataset_; }
+  const Pipeline& pipeline() const { return pipeline_; }
+  const LoaderOptions& options() const { return options_; }
+  // [C, H, W] of every batch row (the pipeline applied to the dataset's sample shape).
+  const Shape& sample_shape() const { return sample_shape_; }
+  int64_t num_batches() const;
+  int64_t num_samples() const;  // per epoch, after drop_last
+
+  // Starts epoch `epoch` (>= 0); stops and discards an epoch in flight.
+  void start_epoch(int64_t epoch);
+  // The next batch of the current epoch, or nullopt after the last. An error (undecodable sample,
+  // shape mismatch) ends the epoch: later calls return nullopt until start_epoch().
+  Result<std::optional<Batch>> next();
+
+ private:
+  Loader() = default;
+  Result<Batch> build_batch(int64_t batch_index) const;
+  void stop_workers();
+  void worker_loop();
+
+  DatasetPtr dataset_;
+  Pipeline pipeline_;
+  LoaderOptions options_;
+  Shape sample_shape_;
+  int prefetch_ = 1;
+
+  // Current epoch. order_ and epoch_ are written only while no worker runs.
+  int64_t epoch_ = -1;
+  std::vector<int64_t> order_;
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable work_cv_;  // workers: room to claim a batch, or stop
+  std::condition_variable done_cv_;  // consumer: a batch became ready
+  bool stop_ = false;
+  int64_t next_claim_ = 0;    // next batch a worker will build
+  int64_t next_consume_ = 0;  // next batch next() returns
+  std::map<int64_t, Result<Batch>> ready_;
+};
+
+}  // namespace hqp::data
