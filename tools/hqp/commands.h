@@ -16,5 +16,7 @@ Runner add_info_command(CLI::App& app);
 Runner add_run_command(CLI::App& app);
 Runner add_convert_command(CLI::App& app);
 Runner add_bench_command(CLI::App& app);
+Runner add_train_command(CLI::App& app);
+Runner add_eval_command(CLI::App& app);
 
 }  // namespace hqp::cli

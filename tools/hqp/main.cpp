@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
   add(hqp::cli::add_run_command);
   add(hqp::cli::add_convert_command);
   add(hqp::cli::add_bench_command);
+  add(hqp::cli::add_train_command);
+  add(hqp::cli::add_eval_command);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,448 @@
+// `hqp train --arch ARCH --data DATASET -o model.onnx [...]` trains a zoo model from scratch;
+// `hqp train --init model.onnx --data DATASET -o out.onnx [...]` fine-tunes an existing ONNX model;
+// `--checkpoint-dir D --resume` continues an interrupted run. Validates on the val split after each
+// epoch, reports val/test accuracy, and writes the model atomically with its preprocessing and
+// provenance in metadata_props (hqp.preprocess, hqp.arch, hqp.dataset, hqp.classes, hqp.val_size,
+// hqp.train). Training itself is hqp::train::Trainer; this file is flags, data and reporting.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "data/loader.h"
+#include "data/open_dataset.h"
+#include "data_cli.h"
+#include "ir/model_stats.h"
+#include "loader_batch_source.h"
+#include "onnx/export.h"
+#include "onnx/import.h"
+#include "progress.h"
+#include "validators.h"
+#include "train/trainer.h"
+#include "train/zoo.h"
+
+namespace hqp::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TrainOptions {
+  std::string arch;
+  std::string init;
+  std::string data;
+  std::string output;
+  int64_t epochs = 10;
+  int64_t batch_size = 128;
+  double lr = 0.1;
+  std::string optimizer = "sgd";
+  double momentum = 0.9;
+  bool nesterov = false;
+  std::string schedule = "cosine";
+  double warmup_epochs = 0.0;
+  double weight_decay = 5e-4;
+  double label_smoothing = 0.0;
+  uint64_t seed = 0;
+  int threads = 0;
+  int64_t val_size = data::kAutoValSize;
+  int workers = 2;
+  bool small_input = false;
+  int64_t num_classes = 0;
+  int64_t in_channels = 0;
+  std::string preprocess;
+  bool preprocess_set = false;
+  std::string checkpoint_dir;
+  bool resume = false;
+  std::string teacher;
+  double kd_alpha = 0.5;
+  double kd_temperature = 4.0;
+  bool json = false;
+};
+
+nlohmann::json eval_json(const train::EvalResult& r) {
+  return {{"loss", r.loss}, {"top1", r.top1}, {"top5", r.top5}, {"samples", r.samples},
+          {"samples_per_s", r.samples_per_s}};
+}
+
+Status check_output_path(const std::string& output) {
+  const fs::path parent = fs::path(output).parent_path();
+  std::error_code ec;
+  if (!parent.empty() && !fs::is_directory(parent, ec)) {
+    return make_error(StatusCode::kNotFound, "cannot write model '{}': directory '{}' does not exist", output,
+                      parent.string());
+  }
+  if (fs::is_directory(output, ec)) {
+    return make_error(StatusCode::kInvalidArgument, "cannot write model '{}': it is a directory (expected a file name)",
+                      output);
+  }
+  return Status();
+}
+
+Result<ir::Graph> load_model(const std::string& path, const char* what) {
+  HQP_ASSIGN_OR_RETURN(ir::Graph g, onnx_io::import_model_file(path));
+  if (g.inputs().size() != 1 || g.outputs().empty()) {
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot train with {} '{}': it has {} inputs and {} outputs (expected 1 image input and logits "
+                      "as the first output)",
+                      what, path, g.inputs().size(), g.outputs().size());
+  }
+  return g;
+}
+
+// Number of logits per sample of the model's first output, or -1 when not static.
+int64_t model_classes(const ir::Graph& g) {
+  const Shape s = value_shape(*g.outputs()[0]);
+  return s.size() == 2 ? s[1] : -1;
+}
+
+// Channels of the model's input, or -1 when not static.
+int64_t model_channels(const ir::Graph& g) {
+  const Shape s = value_shape(*g.inputs()[0]);
+  return s.size() == 4 ? s[1] : -1;
+}
+
+Status check_model_fits(const ir::Graph& g, const std::string& what, const Shape& sample_shape,
+                        const data::Dataset& dataset) {
+  HQP_RETURN_IF_ERROR(
+      data::check_compatible(sample_shape, value_shape(*g.inputs()[0]), dataset.name()).with_context(what));
+  const int64_t k = model_classes(g);
+  if (k > 0 && k < dataset.num_classes()) {
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot train {} on dataset '{}': it has {} outputs per sample but the dataset has {} classes "
+                      "(classes={}, expected >= {})",
+                      what, dataset.name(), k, dataset.num_classes(), k, dataset.num_classes());
+  }
+  return Status();
+}
+
+Result<std::unique_ptr<LoaderBatchSource>> make_source(data::DatasetPtr dataset, const data::Pipeline& pipeline,
+                                                       int64_t batch_size, bool train, uint64_t seed, int workers) {
+  data::LoaderOptions lo;
+  lo.batch_size = batch_size;
+  lo.shuffle = train;
+  // A last batch of one sample breaks batch-norm statistics; drop a short last batch when training.
+  lo.drop_last = train && dataset->size() > batch_size;
+  lo.seed = seed;
+  lo.mode = train ? data::TransformMode::kTrain : data::TransformMode::kEval;
+  lo.num_threads = workers;
+  HQP_ASSIGN_OR_RETURN(std::unique_ptr<data::Loader> loader, data::Loader::create(std::move(dataset), pipeline, lo));
+  return std::make_unique<LoaderBatchSource>(std::move(loader));
+}
+
+// Per-epoch reporting: the live bar on stderr (terminal only) and one summary line per epoch on
+// stdout (unless --json).
+class EpochReporter {
+ public:
+  EpochReporter(bool has_val, bool lines) : bar_(stderr_is_terminal()), has_val_(has_val), lines_(lines) {}
+  bool live() const { return bar_.enabled(); }
+  ProgressBar& bar() { return bar_; }
+
+  void on_progress(const train::Progress& p) {
+    const bool train = p.phase == train::Progress::Phase::kTrain;
+    const std::string label = fmt::format("epoch {}/{} {}", p.epoch + 1, p.epochs, train ? "train" : "val  ");
+    bar_.update(label, p.step, p.steps, p.loss, p.top1, p.samples_per_s, p.eta_s);
+    if (!p.epoch_done) return;
+    if (train) {
+      train_ = p;
+      if (!has_val_) finish_epoch(nullptr);
+    } else {
+      finish_epoch(&p);
+    }
+  }
+
+ private:
+  void finish_epoch(const train::Progress* val) {
+    bar_.clear();
+    const auto now = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(now - epoch_start_).count();
+    epoch_start_ = now;
+    if (!lines_) return;
+    std::string line = fmt::format("epoch {}/{}  loss {:.4f}  top1 {:.2f}%", train_.epoch + 1, train_.epochs,
+                                   train_.loss, 100.0 * train_.top1);
+    if (val != nullptr) line += fmt::format("  val loss {:.4f}  val top1 {:.2f}%", val->loss, 100.0 * val->top1);
+    line += fmt::format("  lr {:.4g}  {:.0f} samples/s  {:.1f} s", train_.lr, train_.samples_per_s, seconds);
+    std::fprintf(stdout, "%s\n", line.c_str());
+    std::fflush(stdout);
+  }
+
+  ProgressBar bar_;
+  bool has_val_;
+  bool lines_;
+  train::Progress train_;
+  std::chrono::steady_clock::time_point epoch_start_ = std::chrono::steady_clock::now();
+};
+
+Status run_train(const TrainOptions& o) {
+  // Flag combinations, before anything slow.
+  if (o.resume && o.checkpoint_dir.empty()) {
+    return make_error(StatusCode::kInvalidArgument, "cannot resume training: --resume needs --checkpoint-dir DIR");
+  }
+  if (!o.resume && o.arch.empty() == o.init.empty()) {
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot train: give exactly one of --arch ARCH (a new zoo model) or --init MODEL.onnx "
+                      "(fine-tuning)");
+  }
+  HQP_RETURN_IF_ERROR(check_output_path(o.output));
+
+  train::TrainConfig config;
+  config.epochs = o.epochs;
+  config.optimizer = *train::optimizer_from_name(o.optimizer);
+  config.lr = o.lr;
+  config.momentum = o.momentum;
+  config.nesterov = o.nesterov;
+  config.schedule = *train::schedule_from_name(o.schedule);
+  config.warmup_epochs = o.warmup_epochs;
+  config.weight_decay = o.weight_decay;
+  config.label_smoothing = o.label_smoothing;
+  config.distill_alpha = o.kd_alpha;
+  config.distill_temperature = o.kd_temperature;
+  config.seed = o.seed;
+  config.threads = o.threads;
+  config.checkpoint_dir = o.checkpoint_dir;
+  config.progress_every = stderr_is_terminal() ? 1 : 0;
+
+  // Data: train and val are disjoint parts of the training files (val_seed 0, so `hqp eval
+  // --split val` finds the same val set); test is the separate test files when there are any.
+  data::DatasetSpec spec;
+  spec.source = o.data;
+  spec.split = data::Split::kTrain;
+  spec.val_size = o.val_size;
+  HQP_ASSIGN_OR_RETURN(data::DatasetPtr train_ds, data::open_dataset(spec));
+  data::DatasetPtr val_ds;
+  if (o.val_size != 0) {
+    spec.split = data::Split::kVal;
+    HQP_ASSIGN_OR_RETURN(val_ds, data::open_dataset(spec));
+  }
+  data::DatasetPtr test_ds;
+  spec.split = data::Split::kTest;
+  if (Result<data::DatasetPtr> test = data::open_dataset(spec); test.ok()) {
+    test_ds = *test;
+  } else if (test.status().code() != StatusCode::kNotFound) {
+    return test.status();
+  }
+  const int64_t val_size = val_ds ? val_ds->size() : 0;
+
+  // Teacher and the model to start from.
+  std::optional<ir::Graph> teacher;
+  if (!o.teacher.empty()) {
+    HQP_ASSIGN_OR_RETURN(teacher, load_model(o.teacher, "teacher"));
+  }
+  const ir::Graph* teacher_ptr = teacher ? &*teacher : nullptr;
+  std::unique_ptr<train::Trainer> trainer;
+  std::optional<ir::Graph> model;
+  if (o.resume) {
+    HQP_ASSIGN_OR_RETURN(trainer, train::Trainer::resume(o.checkpoint_dir, config, teacher_ptr));
+    HQP_ASSIGN_OR_RETURN(model, trainer->model());
+  } else if (!o.init.empty()) {
+    HQP_ASSIGN_OR_RETURN(model, load_model(o.init, "model"));
+  }
+
+  // Preprocessing: --preprocess, else the starting model's, else the dataset's default.
+  std::optional<std::string> stored = model ? find_metadata(*model, data::kPreprocessMetadataKey) : std::nullopt;
+  data::Pipeline pipeline;
+  if (o.preprocess_set || stored) {
+    Result<data::Pipeline> parsed = data::Pipeline::parse(o.preprocess_set ? o.preprocess : *stored);
+    if (!parsed.ok()) {
+      return parsed.status().with_context(
+          fmt::format("cannot use the preprocessing {}", o.preprocess_set ? "of --preprocess" : "stored in the model"));
+    }
+    pipeline = std::move(parsed).value();
+  } else {
+    const int64_t want_channels = model ? model_channels(*model) : o.in_channels;
+    HQP_ASSIGN_OR_RETURN(pipeline, default_pipeline(*train_ds, o.data, want_channels));
+  }
+  Result<Shape> sample_shape = pipeline.output_shape(train_ds->sample_shape());
+  if (!sample_shape.ok()) {
+    return sample_shape.status().with_context(
+        fmt::format("cannot apply preprocessing '{}' to dataset '{}'", pipeline.to_string(), train_ds->name()));
+  }
+
+  if (!model) {
+    train::ZooOptions zo;
+    zo.in_channels = o.in_channels > 0 ? o.in_channels : (*sample_shape)[0];
+    zo.num_classes = o.num_classes > 0 ? o.num_classes : train_ds->num_classes();
+    zo.small_input = o.small_input;
+    zo.input_size = (*sample_shape)[1];
+    zo.seed = o.seed;
+    if ((*sample_shape)[1] != (*sample_shape)[2]) {
+      return make_error(StatusCode::kInvalidArgument,
+                        "cannot build model '{}': preprocessed samples are {}x{} (expected square images; add "
+                        "'center_crop(size={}x{})' or 'resize(size={}x{})' to --preprocess)",
+                        o.arch, (*sample_shape)[1], (*sample_shape)[2], (*sample_shape)[1], (*sample_shape)[1],
+                        (*sample_shape)[1], (*sample_shape)[1]);
+    }
+    HQP_ASSIGN_OR_RETURN(model, train::build_zoo_model(o.arch, zo));
+  }
+  const std::string what = o.resume ? "the checkpoint's model" : !o.init.empty() ? "model '" + o.init + "'" : "model '" + o.arch + "'";
+  HQP_RETURN_IF_ERROR(check_model_fits(*model, what, *sample_shape, *train_ds));
+  if (teacher) {
+    HQP_RETURN_IF_ERROR(check_model_fits(*teacher, "teacher '" + o.teacher + "'", *sample_shape, *train_ds));
+    if (model_classes(*teacher) > 0 && model_classes(*model) > 0 && model_classes(*teacher) != model_classes(*model)) {
+      return make_error(StatusCode::kInvalidArgument,
+                        "cannot distill from teacher '{}': it has {} outputs per sample, the student {} (expected equal)",
+                        o.teacher, model_classes(*teacher), model_classes(*model));
+    }
+  }
+
+  // Provenance in the model (and so in every checkpoint).
+  std::string arch = o.arch;
+  if (o.resume || !o.init.empty()) arch = find_metadata(*model, kArchMetadataKey).value_or("");
+  set_metadata(*model, data::kPreprocessMetadataKey, pipeline.to_string());
+  if (!arch.empty()) set_metadata(*model, kArchMetadataKey, arch);
+  set_metadata(*model, kDatasetMetadataKey, o.data);
+  set_metadata(*model, kClassesMetadataKey, nlohmann::json(train_ds->class_names()).dump());
+  set_metadata(*model, kValSizeMetadataKey, std::to_string(val_size));
+  if (!trainer) {
+    HQP_ASSIGN_OR_RETURN(trainer, train::Trainer::create(*model, config, teacher_ptr));
+  }
+
+  HQP_ASSIGN_OR_RETURN(auto train_src, make_source(train_ds, pipeline, o.batch_size, true, o.seed, o.workers));
+  std::unique_ptr<LoaderBatchSource> val_src, test_src;
+  if (val_ds) {
+    HQP_ASSIGN_OR_RETURN(val_src, make_source(val_ds, pipeline, o.batch_size, false, o.seed, o.workers));
+  }
+  if (test_ds) {
+    HQP_ASSIGN_OR_RETURN(test_src, make_source(test_ds, pipeline, o.batch_size, false, o.seed, o.workers));
+  }
+
+  if (!o.json) {
+    const ir::ModelStats stats = ir::compute_stats(*model);
+    fmt::print("train      {} on {} ({} train, {} val, {} test samples), {:.2f} M params\n",
+               arch.empty() ? o.init : arch, o.data, train_ds->size(), val_size, test_ds ? test_ds->size() : 0,
+               static_cast<double>(stats.params) / 1e6);
+    fmt::print("preprocess {}\n", pipeline.to_string());
+    if (o.resume) fmt::print("resume     from '{}' after epoch {}\n", o.checkpoint_dir, trainer->epochs_done());
+    std::fflush(stdout);
+  }
+  EpochReporter reporter(val_src != nullptr, !o.json);
+  HQP_RETURN_IF_ERROR(
+      trainer->fit(*train_src, val_src.get(), [&](const train::Progress& p) { reporter.on_progress(p); }).status());
+  reporter.bar().clear();
+
+  std::optional<train::EvalResult> val_result, test_result;
+  if (!trainer->history().empty() && trainer->history().back().val) val_result = trainer->history().back().val;
+  if (test_src) {
+    HQP_ASSIGN_OR_RETURN(test_result, trainer->evaluate(*test_src, [&](const train::Progress& p) {
+      reporter.bar().update("test", p.step, p.steps, p.loss, p.top1, p.samples_per_s, p.eta_s);
+    }));
+    reporter.bar().clear();
+  }
+
+  HQP_ASSIGN_OR_RETURN(ir::Graph trained, trainer->model());
+  for (const auto& [k, v] : model->info.metadata_props) set_metadata(trained, k, v);
+  nlohmann::json record = {{"epochs", o.epochs},
+                           {"batch_size", o.batch_size},
+                           {"optimizer", o.optimizer},
+                           {"lr", o.lr},
+                           {"schedule", o.schedule},
+                           {"weight_decay", o.weight_decay},
+                           {"label_smoothing", o.label_smoothing},
+                           {"seed", o.seed}};
+  if (!o.init.empty()) record["init"] = o.init;
+  if (!o.teacher.empty()) record["teacher"] = o.teacher;
+  if (val_result) record["val_top1"] = val_result->top1;
+  if (test_result) record["test_top1"] = test_result->top1;
+  set_metadata(trained, kTrainMetadataKey, record.dump());
+  HQP_RETURN_IF_ERROR(onnx_io::export_model_file(trained, o.output));
+
+  if (o.json) {
+    nlohmann::json j;
+    j["output"] = o.output;
+    j["arch"] = arch;
+    j["dataset"] = o.data;
+    j["preprocess"] = pipeline.to_string();
+    j["train_samples"] = train_ds->size();
+    j["epochs"] = nlohmann::json::array();
+    for (const train::EpochRecord& r : trainer->history()) {
+      nlohmann::json e = {{"epoch", r.epoch + 1},
+                          {"train_loss", r.train_loss},
+                          {"train_top1", r.train_top1},
+                          {"lr", r.lr},
+                          {"seconds", r.seconds},
+                          {"samples_per_s", r.seconds > 0.0 ? static_cast<double>(train_src->num_samples()) / r.seconds : 0.0}};
+      if (r.val) e["val"] = eval_json(*r.val);
+      j["epochs"].push_back(e);
+    }
+    j["val"] = val_result ? eval_json(*val_result) : nlohmann::json(nullptr);
+    j["test"] = test_result ? eval_json(*test_result) : nlohmann::json(nullptr);
+    fmt::print("{}\n", j.dump(2));
+    return Status();
+  }
+  auto summary = [](const char* split, const train::EvalResult& r) {
+    fmt::print("{:<10} top1 {:.2f}%  top5 {:.2f}%  loss {:.4f}  ({} samples)\n", split, 100.0 * r.top1, 100.0 * r.top5,
+               r.loss, r.samples);
+  };
+  if (val_result) summary("val", *val_result);
+  if (test_result) summary("test", *test_result);
+  fmt::print("wrote      {}\n", o.output);
+  return Status();
+}
+
+}  // namespace
+
+Runner add_train_command(CLI::App& app) {
+  auto o = std::make_shared<TrainOptions>();
+  CLI::App* sub = app.add_subcommand("train", "Train a zoo model (--arch) or fine-tune an ONNX model (--init) on a dataset");
+  std::string archs;
+  for (const std::string& a : train::zoo_architectures()) archs += (archs.empty() ? "" : ", ") + a;
+  sub->add_option("--arch", o->arch, "Zoo architecture: " + archs)->check(CLI::IsMember(train::zoo_architectures()));
+  sub->add_option("--init", o->init, "ONNX model to fine-tune (instead of --arch)");
+  sub->add_option("--data", o->data, "Dataset: a name (fashion-mnist) or a folder (IDX, CIFAR binary, image folders)")
+      ->required();
+  sub->add_option("-o,--output", o->output, "Output ONNX model (written atomically at the end)")->required();
+  sub->add_option("--epochs", o->epochs, "Epochs (total, also when resuming)")->check(positive())->capture_default_str();
+  sub->add_option("--batch-size", o->batch_size, "Samples per batch")->check(positive())->capture_default_str();
+  sub->add_option("--lr", o->lr, "Peak learning rate")->check(positive())->capture_default_str();
+  sub->add_option("--optimizer", o->optimizer, "sgd or adamw")->check(CLI::IsMember({"sgd", "adamw"}))->capture_default_str();
+  sub->add_option("--momentum", o->momentum, "SGD momentum, in [0, 1)")->check(unit_interval(true))->capture_default_str();
+  sub->add_flag("--nesterov", o->nesterov, "Nesterov momentum (SGD)");
+  sub->add_option("--schedule", o->schedule, "Learning-rate schedule: cosine, onecycle, step or constant")
+      ->check(CLI::IsMember({"cosine", "onecycle", "step", "constant"}))
+      ->capture_default_str();
+  sub->add_option("--warmup-epochs", o->warmup_epochs, "Linear warm-up epochs (fractions allowed)")
+      ->check(non_negative())
+      ->capture_default_str();
+  sub->add_option("--weight-decay", o->weight_decay, "Weight decay (conv/linear weights only)")
+      ->check(non_negative())
+      ->capture_default_str();
+  sub->add_option("--label-smoothing", o->label_smoothing, "Label smoothing, in [0, 1)")
+      ->check(unit_interval(true))
+      ->capture_default_str();
+  sub->add_option("--seed", o->seed, "Seed of the weight init, data order, augmentation and dropout")->capture_default_str();
+  sub->add_option("--threads", o->threads, "libtorch threads (0: libtorch's default)")
+      ->check(non_negative())
+      ->capture_default_str();
+  sub->add_option("--val-size", o->val_size, "Training samples held out as the val split (default min(5000, n/10); 0: none)")
+      ->check(non_negative());
+  sub->add_option("--workers", o->workers, "Data decoding/augmentation threads")->check(non_negative())->capture_default_str();
+  sub->add_flag("--small-input", o->small_input, "Small-input stem for 28-32 px images (--arch)");
+  sub->add_option("--num-classes", o->num_classes, "Classes of a new model (default: the dataset's)")->check(positive());
+  sub->add_option("--in-channels", o->in_channels, "Input channels of a new model (default: the data's; 3 on gray data adds gray_to_rgb)")
+      ->check(positive());
+  sub->add_option_function<std::string>(
+      "--preprocess",
+      [o](const std::string& v) {
+        o->preprocess = v;
+        o->preprocess_set = true;
+      },
+      "Preprocessing pipeline, e.g. 'random_crop(size=28x28,pad=2)|hflip|normalize(mean=0.286,std=0.353)' "
+      "(default: --init model's, else the dataset's); stored in the model");
+  sub->add_option("--checkpoint-dir", o->checkpoint_dir, "Write a checkpoint after every epoch into DIR");
+  sub->add_flag("--resume", o->resume, "Continue the run checkpointed in --checkpoint-dir");
+  sub->add_option("--teacher", o->teacher, "Teacher ONNX model for knowledge distillation");
+  sub->add_option("--kd-alpha", o->kd_alpha, "Weight of the distillation term, in [0, 1]")
+      ->check(unit_interval(false))
+      ->capture_default_str();
+  sub->add_option("--kd-temperature", o->kd_temperature, "Distillation temperature")
+      ->check(positive())
+      ->capture_default_str();
+  sub->add_flag("--json", o->json, "Print a JSON summary (epochs, val, test) instead of text");
+  return [o] { return run_train(*o); };
+}
+
+}  // namespace hqp::cli
