@@ -17,6 +17,7 @@
 #include "onnx/import.h"
 #include "passes/pipeline.h"
 #include "runtime/memory_planner.h"
+#include "runtime/reference/executor.h"
 #include "runtime/runtime_ops.h"
 
 namespace hqp {
@@ -248,44 +249,7 @@ Result<std::unique_ptr<Plan>> Session::Impl::compile(std::span<const Tensor> inp
 }
 
 Result<Plan*> Session::Impl::plan_for(std::span<const Tensor> inputs) {
-  const auto& decl = graph.inputs();
-  if (inputs.size() != decl.size()) {
-    std::string names;
-    for (const ir::Value* v : decl) names += (names.empty() ? "" : ", ") + v->name;
-    return make_error(StatusCode::kInvalidArgument, "cannot run model: got {} inputs (expected {}: {})",
-                      inputs.size(), decl.size(), names);
-  }
-  std::unordered_map<std::string, int64_t> symbols;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const ir::Value& v = *decl[i];
-    const Tensor& t = inputs[i];
-    if (t.dtype() != v.dtype) {
-      return make_error(StatusCode::kInvalidArgument, "cannot run model: input '{}' has dtype {} (expected {})",
-                        v.name, dtype_name(t.dtype()), dtype_name(v.dtype));
-    }
-    if (!v.shape) continue;
-    if (static_cast<size_t>(t.rank()) != v.shape->size()) {
-      return make_error(StatusCode::kInvalidArgument, "cannot run model: input '{}' has shape {} (expected {})",
-                        v.name, shape_to_string(t.shape()), ir::dims_to_string(*v.shape));
-    }
-    for (size_t k = 0; k < v.shape->size(); ++k) {
-      const ir::Dim& d = (*v.shape)[k];
-      const int64_t got = t.dim(static_cast<int64_t>(k));
-      if (d.is_static() && d.value != got) {
-        return make_error(StatusCode::kInvalidArgument,
-                          "cannot run model: input '{}' has shape {} (expected {}; dim {} must be {})", v.name,
-                          shape_to_string(t.shape()), ir::dims_to_string(*v.shape), k, d.value);
-      }
-      if (d.is_symbolic()) {
-        auto [it, inserted] = symbols.emplace(d.symbol, got);
-        if (!inserted && it->second != got) {
-          return make_error(StatusCode::kInvalidArgument,
-                            "cannot run model: input '{}' gives dim '{}' = {} but an earlier input gave {}", v.name,
-                            d.symbol, got, it->second);
-        }
-      }
-    }
-  }
+  HQP_RETURN_IF_ERROR(runtime::check_run_inputs(graph, inputs));
   const std::string key = shape_key(inputs);
   auto it = plans.find(key);
   if (it == plans.end()) {

@@ -3,13 +3,9 @@
 
 #include <unordered_map>
 
-#include "ir/printer.h"
-
 namespace hqp::runtime {
 
-namespace {
-
-Status check_inputs(const ir::Graph& graph, std::span<const Tensor> inputs) {
+Status check_run_inputs(const ir::Graph& graph, std::span<const Tensor> inputs) {
   const auto& decl = graph.inputs();
   if (inputs.size() != decl.size()) {
     std::string names;
@@ -51,11 +47,10 @@ Status check_inputs(const ir::Graph& graph, std::span<const Tensor> inputs) {
   return Status();
 }
 
-}  // namespace
 
 Result<std::vector<Tensor>> run_reference(const ir::Graph& graph, std::span<const Tensor> inputs,
                                           const RunOptions& options) {
-  HQP_RETURN_IF_ERROR(check_inputs(graph, inputs));
+  HQP_RETURN_IF_ERROR(check_run_inputs(graph, inputs));
   HQP_ASSIGN_OR_RETURN(std::vector<ir::Node*> order, graph.topological_order());
 
   // Last step at which each produced value is read; graph outputs live to the end.

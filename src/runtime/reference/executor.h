@@ -25,6 +25,10 @@ struct RunOptions {
   Observer* observer = nullptr;
 };
 
+// Checks run inputs against the graph's declared inputs: count, dtypes, static dims, and symbolic
+// dims consistent across inputs. Shared by every executor so they reject bad inputs alike.
+Status check_run_inputs(const ir::Graph& graph, std::span<const Tensor> inputs);
+
 // inputs: one tensor per graph input, in graph-input order; dtypes must match and static dims
 // must agree (symbolic dims take the given sizes, consistently across inputs).
 // Returns the graph outputs in order. Errors name the input or node at fault.
