@@ -71,6 +71,7 @@ class TorchModule {
   ExecMode mode_ = ExecMode::kEval;
   at::Generator generator_;
   at::ScalarType float_type_ = at::kFloat;
+  bool channels_last_ = true;
   int64_t opset_ = 17;
 
   std::vector<at::Tensor> params_;

@@ -27,6 +27,19 @@ std::unique_ptr<TorchModule> make_module(const ir::Graph& g, bool double_precisi
 }
 
 // L = Σ out · r for a fixed random r: its gradient exercises every output element.
+// 0-d view of the element at row-major (logical) index i of t, whatever t's strides: parameters
+// are channels-last, so a flat view() of their storage would be in another order (or impossible).
+at::Tensor element(const at::Tensor& t, int64_t i) {
+  std::vector<int64_t> index(static_cast<size_t>(t.dim()));
+  for (int64_t d = t.dim() - 1; d >= 0; --d) {
+    index[static_cast<size_t>(d)] = i % t.size(d);
+    i /= t.size(d);
+  }
+  at::Tensor e = t;
+  for (int64_t k : index) e = e.select(0, k);
+  return e;
+}
+
 double scalar_loss(TorchModule& m, const std::vector<at::Tensor>& xs, const at::Tensor& r) {
   auto outs = m.forward(xs);
   EXPECT_TRUE(outs.ok()) << outs.status().message();
@@ -57,18 +70,19 @@ void grad_check(const OpCase& c, ExecMode mode) {
   for (auto& [name, leaf] : leaves) {
     ASSERT_TRUE(leaf.grad().defined()) << c.name << ": no gradient for " << name;
     const at::Tensor analytic = leaf.grad().clone().reshape({-1});
-    at::Tensor flat = leaf.detach().view({-1});  // shares storage: perturbs the leaf in place
+    const at::Tensor data = leaf.detach();  // shares storage: perturbs the leaf in place
     int bad = 0;
-    for (int64_t i = 0; i < flat.numel(); ++i) {
-      const double orig = flat[i].item<double>();
+    for (int64_t i = 0; i < data.numel(); ++i) {
+      at::Tensor e = element(data, i);
+      const double orig = e.item<double>();
       double plus, minus;
       {
         at::NoGradGuard no_grad;
-        flat[i] = orig + kGradCheckStep;
+        e.fill_(orig + kGradCheckStep);
         plus = scalar_loss(*m, xs, r);
-        flat[i] = orig - kGradCheckStep;
+        e.fill_(orig - kGradCheckStep);
         minus = scalar_loss(*m, xs, r);
-        flat[i] = orig;
+        e.fill_(orig);
       }
       const double numeric = (plus - minus) / (2.0 * kGradCheckStep);
       const double got = analytic[i].item<double>();
@@ -112,15 +126,16 @@ TEST(GradCheckTest, TinyClassifierEndToEnd) {
   ((*outs)[0] * r).sum().backward();
   at::Tensor w = m->parameters()[0];
   const at::Tensor analytic = w.grad().clone().reshape({-1});
-  at::Tensor flat = w.detach().view({-1});
-  for (int64_t i = 0; i < flat.numel(); ++i) {
+  const at::Tensor data = w.detach();
+  for (int64_t i = 0; i < data.numel(); ++i) {
     at::NoGradGuard no_grad;
-    const double orig = flat[i].item<double>();
-    flat[i] = orig + kGradCheckStep;
+    at::Tensor e = element(data, i);
+    const double orig = e.item<double>();
+    e.fill_(orig + kGradCheckStep);
     const double plus = scalar_loss(*m, xs, r);
-    flat[i] = orig - kGradCheckStep;
+    e.fill_(orig - kGradCheckStep);
     const double minus = scalar_loss(*m, xs, r);
-    flat[i] = orig;
+    e.fill_(orig);
     const double numeric = (plus - minus) / (2.0 * kGradCheckStep);
     EXPECT_NEAR(analytic[i].item<double>(), numeric, kGradCheckAtol + kGradCheckRtol * std::fabs(numeric)) << i;
   }

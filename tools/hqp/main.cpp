@@ -1,11 +1,29 @@
 // hqp command-line entry point: subcommand dispatch and the one error-reporting path.
+#include <malloc.h>
+
 #include <cstdio>
 #include <map>
 #include <string>
 
 #include "commands.h"
 
+namespace {
+
+// Training and evaluation on libtorch allocate and free activation-sized blocks (hundreds of KiB
+// to MiBs) on every step. glibc returns such blocks to the kernel (munmap, heap trimming), so each
+// step faults the pages in again: 5 % of a MobileNetV3 training run was kernel time in page
+// faults. Keep freed memory in the process instead (peak memory is unchanged: the same blocks
+// are reused). The inference runtime plans one arena and is unaffected.
+void keep_freed_memory() {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum; larger blocks still use mmap
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TOP_PAD, 16 << 20);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  keep_freed_memory();
   CLI::App app{"hqp: hybrid quantization and pruning for CNNs (ONNX in, ONNX out)", "hqp"};
   app.set_version_flag("--version", "hqp 0.1.0");
   app.require_subcommand(1);
