@@ -322,7 +322,9 @@ Result<std::vector<at::Tensor>> TorchModule::forward(const std::vector<at::Tenso
         const ir::Value* val = &value;
         at::Tensor a = y.detach();
         y.register_hook([a, obs, node, val](const at::Tensor& g) {
-          at::Tensor prod = a * g;
+          // Under bf16 autocast a and g are bf16: form the product in f32.
+          auto wide = [](const at::Tensor& t) { return t.scalar_type() == at::kBFloat16 ? t.to(at::kFloat) : t; };
+          at::Tensor prod = wide(a) * wide(g);
           std::vector<int64_t> dims;
           for (int64_t d = 2; d < prod.dim(); ++d) dims.push_back(d);
           at::Tensor r = dims.empty() ? prod : prod.sum(dims);
@@ -369,8 +371,18 @@ Status TorchModule::run_node(const Step& step, std::vector<at::Tensor>& env) con
         std::fill(pad.begin(), pad.end(), 0);
       }
       const std::vector<int64_t> out_pad(in_sp.size(), 0);
-      at::Tensor y = at::convolution(x, w, has(2) ? in(2) : at::Tensor(), g.stride, pad, g.dilation, false, out_pad,
-                                     a.group);
+      // conv1d/2d/3d rather than at::convolution: those are the entry points libtorch's autocast
+      // casts to bf16 (TrainConfig::bf16); at::convolution would stay f32.
+      const at::Tensor bias = has(2) ? in(2) : at::Tensor();
+      at::Tensor y;
+      switch (x.dim()) {
+        case 3: y = at::conv1d(x, w, bias, g.stride, pad, g.dilation, a.group); break;
+        case 4: y = at::conv2d(x, w, bias, g.stride, pad, g.dilation, a.group); break;
+        case 5: y = at::conv3d(x, w, bias, g.stride, pad, g.dilation, a.group); break;
+        default:
+          y = at::convolution(x, w, bias, g.stride, pad, g.dilation, false, out_pad, a.group);
+          break;
+      }
       if (fused) {
         const ir::PostOps& post = node.attr<ir::FusedConvAttrs>().post;
         if (post.has_sum && has(3)) y = y + in(3);

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
 #include <ATen/core/Generator.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
@@ -34,6 +35,33 @@ constexpr int64_t kTopK = 5;
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
+
+// CPU autocast to bfloat16 for the lifetime of the guard (nothing when `on` is false); the
+// cast-weight cache is cleared when the outermost guard ends, as torch.autocast does.
+class Bf16Autocast {
+ public:
+  explicit Bf16Autocast(bool on) : on_(on) {
+    if (!on_) return;
+    prev_enabled_ = at::autocast::is_cpu_enabled();
+    prev_dtype_ = at::autocast::get_autocast_cpu_dtype();
+    at::autocast::set_cpu_enabled(true);
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::autocast::increment_nesting();
+  }
+  ~Bf16Autocast() {
+    if (!on_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_cpu_enabled(prev_enabled_);
+    at::autocast::set_autocast_cpu_dtype(prev_dtype_);
+  }
+  Bf16Autocast(const Bf16Autocast&) = delete;
+  Bf16Autocast& operator=(const Bf16Autocast&) = delete;
+
+ private:
+  bool on_;
+  bool prev_enabled_ = false;
+  at::ScalarType prev_dtype_ = at::kBFloat16;
+};
 
 Status check_config(const TrainConfig& c) {
   auto bad = [](const char* param, double value, const char* expected) {
@@ -311,21 +339,27 @@ Status Trainer::State::train_epoch(BatchSource& data, int64_t epoch, int64_t tot
     lr = learning_rate(sched, global_step, total_steps);
     for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
     try {
-      HQP_ASSIGN_OR_RETURN(std::vector<at::Tensor> outs, m.forward({x}));
-      const at::Tensor& logits = outs.at(0);
+      at::Tensor logits, t_logits;
+      {
+        Bf16Autocast autocast(config.bf16);
+        HQP_ASSIGN_OR_RETURN(std::vector<at::Tensor> outs, m.forward({x}));
+        logits = outs.at(0);
+        if (teacher != nullptr) {
+          at::NoGradGuard no_grad;
+          HQP_ASSIGN_OR_RETURN(std::vector<at::Tensor> t_outs, teacher->module().forward({x}));
+          t_logits = t_outs.at(0);
+        }
+      }
       if (logits.dim() != 2 || logits.size(0) != y.size(0)) {
         return make_error(StatusCode::kInvalidArgument,
                           "cannot train model: output has shape [{}] (expected [{}, classes] logits)",
                           fmt::join(logits.sizes(), ","), y.size(0));
       }
+      // The loss in the module's float type (bf16 logits under autocast are widened first).
+      if (logits.scalar_type() != m.float_type()) logits = logits.to(m.float_type());
       at::Tensor loss;
       if (teacher != nullptr) {
-        at::Tensor t_logits;
-        {
-          at::NoGradGuard no_grad;
-          HQP_ASSIGN_OR_RETURN(std::vector<at::Tensor> t_outs, teacher->module().forward({x}));
-          t_logits = t_outs.at(0).to(logits.scalar_type());
-        }
+        t_logits = t_logits.to(logits.scalar_type());
         loss = distillation_loss(logits, t_logits, y, config.distill_alpha, config.distill_temperature,
                                  config.label_smoothing);
       } else {

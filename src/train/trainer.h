@@ -47,6 +47,12 @@ struct TrainConfig {
   double distill_alpha = 0.5;
   double distill_temperature = 4.0;
 
+  // Mixed precision: forward passes (student and teacher) under libtorch's CPU autocast to
+  // bfloat16 -- convolutions and matrix products in bf16 (oneDNN; 2x faster ResNet-18 training on
+  // CPUs with AVX-512 BF16), weights, optimizer state, loss and gradients' accumulation in f32.
+  // Validation and evaluate() stay f32.
+  bool bf16 = false;
+
   uint64_t seed = 0;   // seeds this trainer's own torch generator (Dropout); data order is the BatchSource's
   int threads = 0;     // torch::set_num_threads when > 0
   std::string checkpoint_dir;  // empty: no checkpoints

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include <ATen/autocast_mode.h>
 #include <gtest/gtest.h>
 
 #include "common/ir_test_util.h"
@@ -89,6 +90,7 @@ struct OptimizerCase {
   bool nesterov;
   double lr;
   train::ScheduleKind schedule;
+  bool bf16 = false;  // mixed precision (bf16 autocast forward)
 };
 
 class TrainerOptimizerTest : public ::testing::TestWithParam<OptimizerCase> {};
@@ -102,6 +104,7 @@ TEST_P(TrainerOptimizerTest, LossDecreasesAndAccuracyRises) {
   c.lr = oc.lr;
   c.schedule = oc.schedule;
   c.label_smoothing = 0.05;
+  c.bf16 = oc.bf16;
   auto trainer = make_trainer(g, c);
   const SyntheticData train_data = synthetic_data(kSamples, 1);
   const SyntheticData val_data = synthetic_data(32, 2);
@@ -128,6 +131,9 @@ TEST_P(TrainerOptimizerTest, LossDecreasesAndAccuracyRises) {
   auto model = trainer->model();
   ASSERT_TRUE(model.ok());
   EXPECT_FALSE(model->find_value("conv.weight")->data.equals(g.find_value("conv.weight")->data));
+  EXPECT_EQ(model->find_value("conv.weight")->data.dtype(), DType::kF32);
+  // Autocast is scoped to the training forward passes.
+  EXPECT_FALSE(at::autocast::is_cpu_enabled());
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -135,7 +141,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(OptimizerCase{"sgd_momentum_cosine", OptimizerKind::kSgd, false, 0.1, train::ScheduleKind::kCosine},
                       OptimizerCase{"sgd_nesterov_step", OptimizerKind::kSgd, true, 0.1, train::ScheduleKind::kStep},
                       OptimizerCase{"sgd_onecycle", OptimizerKind::kSgd, false, 0.2, train::ScheduleKind::kOneCycle},
-                      OptimizerCase{"adamw_cosine", OptimizerKind::kAdamW, false, 0.02, train::ScheduleKind::kCosine}),
+                      OptimizerCase{"adamw_cosine", OptimizerKind::kAdamW, false, 0.02, train::ScheduleKind::kCosine},
+                      OptimizerCase{"sgd_cosine_bf16", OptimizerKind::kSgd, false, 0.1, train::ScheduleKind::kCosine, true}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(TrainerTest, WeightDecaySkipsNormParamsAndBiases) {

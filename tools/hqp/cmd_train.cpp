@@ -49,6 +49,7 @@ struct TrainOptions {
   double label_smoothing = 0.0;
   uint64_t seed = 0;
   int threads = 0;
+  std::string precision = "fp32";
   int64_t val_size = data::kAutoValSize;
   int workers = 2;
   bool small_input = false;
@@ -203,6 +204,7 @@ Status run_train(const TrainOptions& o) {
   config.distill_temperature = o.kd_temperature;
   config.seed = o.seed;
   config.threads = o.threads;
+  config.bf16 = o.precision == "bf16";
   config.checkpoint_dir = o.checkpoint_dir;
   config.progress_every = stderr_is_terminal() ? 1 : 0;
 
@@ -342,6 +344,7 @@ Status run_train(const TrainOptions& o) {
                            {"schedule", o.schedule},
                            {"weight_decay", o.weight_decay},
                            {"label_smoothing", o.label_smoothing},
+                           {"precision", o.precision},
                            {"seed", o.seed}};
   if (!o.init.empty()) record["init"] = o.init;
   if (!o.teacher.empty()) record["teacher"] = o.teacher;
@@ -416,6 +419,11 @@ Runner add_train_command(CLI::App& app) {
   sub->add_option("--seed", o->seed, "Seed of the weight init, data order, augmentation and dropout")->capture_default_str();
   sub->add_option("--threads", o->threads, "libtorch threads (0: libtorch's default)")
       ->check(non_negative())
+      ->capture_default_str();
+  sub->add_option("--precision", o->precision,
+                  "fp32, or bf16: mixed precision (training forward passes under bfloat16 autocast; weights, "
+                  "optimizer and evaluation stay fp32)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
   sub->add_option("--val-size", o->val_size, "Training samples held out as the val split (default min(5000, n/10); 0: none)")
       ->check(non_negative());
