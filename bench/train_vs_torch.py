@@ -6,7 +6,7 @@
 Usage:
     /usr/bin/python3 bench/train_vs_torch.py --hqp BUILD/hqp [--arch resnet18 --arch mobilenet_v3_small]
         [--threads 1 --threads 2] [--batch-size 128] [--train-batches 20] [--eval-batches 20]
-        [--rounds 3] [--wait-quiet 1200] [--max-load 1.0] [--doc docs/PERFORMANCE.md] [--no-write]
+        [--rounds 3] [--bf16] [--wait-quiet 1200] [--max-load 1.0] [--doc docs/PERFORMANCE.md] [--no-write]
 
 Data: the first (train-batches x batch-size) training images and (eval-batches x batch-size) test
 images of Debian's Fashion-MNIST, written as an IDX folder in a temporary directory, so both
@@ -19,6 +19,9 @@ Training, per round and engine (the engine that goes first alternates between ro
   and the same in PyTorch (torchvision's architecture with the same small-input stem, 1 input
   channel, 10 classes; SGD momentum 0.9, weight decay 5e-4 on conv/linear weights only, CE loss;
   augmentation of each batch inside the timed loop, as hqp's loader is in its timed loop).
+  PyTorch runs twice: in its default NCHW layout (the comparison issue 3 asks for) and with
+  channels_last model and inputs (what hqp does internally), for reference. With --bf16, extra
+  rows train under bf16 mixed precision on both sides (hqp --precision bf16, torch.autocast).
   The figure is the samples/s of the second epoch (the first one warms up allocators and oneDNN
   primitive caches) -- for hqp the `samples_per_s` of epoch 2 in its JSON.
 Evaluation: `hqp eval MODEL --data SUBSET --split test --batch-size B --threads T --json` (fast
@@ -123,10 +126,12 @@ def augment(torch, xb, gen):
     return out.sub_(MEAN).div_(STD)
 
 
-def torch_train(torch, arch, threads, batch, data, epochs=2):
+def torch_train(torch, arch, threads, batch, data, channels_last=False, bf16=False, epochs=2):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = torch_model(torch, arch)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt)
     decay = [p for n, p in model.named_parameters() if p.dim() > 1]
     no_decay = [p for n, p in model.named_parameters() if p.dim() <= 1]
     opt = torch.optim.SGD([{"params": decay, "weight_decay": WD}, {"params": no_decay, "weight_decay": 0.0}],
@@ -143,9 +148,11 @@ def torch_train(torch, arch, threads, batch, data, epochs=2):
         seen = correct = 0
         for b in range(n_batches):
             idx = perm[b * batch:(b + 1) * batch]
-            x = augment(torch, x_all[idx], gen)
+            x = augment(torch, x_all[idx], gen).to(memory_format=fmt)
             y = y_all[idx]
-            logits = model(x)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                logits = model(x)
+            logits = logits.float()
             loss = loss_fn(logits, y)
             loss_value = loss.item()
             opt.zero_grad()
@@ -210,8 +217,8 @@ def run_json(cmd):
     return json.loads(p.stdout)
 
 
-def hqp_train(args, arch, threads, subset, out):
-    j = run_json([args.hqp, "train", "--arch", arch, "--small-input", "--data", subset, "--preprocess", PREPROCESS,
+def hqp_train(args, arch, threads, subset, out, bf16=False):
+    j = run_json([args.hqp, "train", "--arch", arch, "--precision", "bf16" if bf16 else "fp32", "--small-input", "--data", subset, "--preprocess", PREPROCESS,
                   "--epochs", "2", "--batch-size", str(args.batch_size), "--threads", str(threads), "--workers", "1",
                   "--val-size", "0", "--lr", str(LR), "--momentum", str(MOMENTUM), "--weight-decay", str(WD),
                   "--schedule", "constant", "--seed", "0", "--json", "-o", out])
@@ -260,6 +267,7 @@ def main():
     ap.add_argument("--eval-batches", action="append", default=[], metavar="[ARCH=]N",
                     help="batches of test samples evaluated (default 20), for all or one architecture")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--bf16", action="store_true", help="also rows with bf16 mixed precision (training only)")
     ap.add_argument("--wait-quiet", type=float, default=1200)
     ap.add_argument("--max-load", type=float, default=1.0)
     ap.add_argument("--doc", default=os.path.join(REPO, "docs", "PERFORMANCE.md"))
@@ -285,29 +293,40 @@ def main():
             test_data = load_subset(torch, subset, "t10k")
             sizes[arch] = (n_train, n_eval * args.batch_size)
             for threads in threads_list:
-                r = {"arch": arch, "threads": threads, "hqp_train": [], "torch_train": [], "hqp_eval": [],
-                     "hqp_eval_torch": [], "torch_eval": []}
-                model = os.path.join(tmp, f"{arch}-t{threads}.onnx")
-                for k in range(args.rounds):
-                    order = ["hqp", "torch"] if k % 2 == 0 else ["torch", "hqp"]
-                    for engine in order:
-                        if engine == "hqp":
-                            r["hqp_train"].append(hqp_train(args, arch, threads, subset, model))
-                            rate, r["hqp_top1"] = hqp_eval(args, model, threads, subset, "fast")
-                            r["hqp_eval"].append(rate)
-                            r["hqp_eval_torch"].append(hqp_eval(args, model, threads, subset, "torch")[0])
-                        else:
-                            r["torch_train"].append(torch_train(torch, arch, threads, args.batch_size, train_data))
-                            if os.path.exists(model):
+                for bf16 in ([False, True] if args.bf16 else [False]):
+                    r = {"arch": arch, "threads": threads, "bf16": bf16}
+                    for key in ("hqp_train", "torch_train", "torch_cl_train", "hqp_eval", "hqp_eval_torch", "torch_eval"):
+                        r[key] = []
+                    model = os.path.join(tmp, f"{arch}-t{threads}.onnx")
+                    engines = ["hqp", "torch", "torch_cl"]
+                    for k in range(args.rounds):
+                        order = engines[k % 3:] + engines[:k % 3]  # who goes first rotates
+                        for engine in order:
+                            if engine == "hqp":
+                                r["hqp_train"].append(hqp_train(args, arch, threads, subset, model, bf16))
+                                if bf16:
+                                    continue  # evaluation is f32 only: measured in the f32 row
+                                rate, r["hqp_top1"] = hqp_eval(args, model, threads, subset, "fast")
+                                r["hqp_eval"].append(rate)
+                                r["hqp_eval_torch"].append(hqp_eval(args, model, threads, subset, "torch")[0])
+                            elif engine == "torch":
+                                r["torch_train"].append(torch_train(torch, arch, threads, args.batch_size, train_data,
+                                                                    bf16=bf16))
+                                if bf16 or not os.path.exists(model):
+                                    continue
                                 rate, r["torch_top1"], loaded, total = torch_eval(torch, model, arch, threads,
                                                                                   args.batch_size, test_data)
                                 if loaded != total:
                                     sys.exit(f"error: only {loaded}/{total} PyTorch tensors found in {model}")
                                 r["torch_eval"].append(rate)
-                    print(f"{arch} threads={threads} round {k + 1}: " + ", ".join(
-                        f"{key}={r[key][-1]:.1f}" for key in ("hqp_train", "torch_train", "hqp_eval", "torch_eval")
-                        if r[key]), file=sys.stderr, flush=True)
-                rows.append(r)
+                            else:
+                                r["torch_cl_train"].append(torch_train(torch, arch, threads, args.batch_size,
+                                                                       train_data, channels_last=True, bf16=bf16))
+                        print(f"{arch} threads={threads} {'bf16' if bf16 else 'fp32'} round {k + 1}: " + ", ".join(
+                            f"{key}={r[key][-1]:.1f}" for key in
+                            ("hqp_train", "torch_train", "torch_cl_train", "hqp_eval", "torch_eval") if r[key]),
+                            file=sys.stderr, flush=True)
+                    rows.append(r)
     load_after = load_avg()
 
     med = lambda v: statistics.median(v) if v else float("nan")
@@ -323,18 +342,32 @@ def main():
           f"- Batch {args.batch_size}; training: 2 epochs of N batches, figure = epoch 2; evaluation of M test "
           f"samples; (N, M) = " + ", ".join(f"{a}: ({n}, {m})" for a, (n, m) in sizes.items())
           + f"; median of {args.rounds} alternating rounds",
-          "", "| model | threads | train hqp (samples/s) | train PyTorch | ratio | eval hqp fast | eval hqp torch "
-          "| eval PyTorch | ratio (fast) | top-1 hqp / PyTorch |",
-          "|---|---|---|---|---|---|---|---|---|---|"]
+          "",
+          "Training (samples/s, higher is better; ratio = hqp / PyTorch with its default NCHW layout, the "
+          "comparison issue 3 sets; PyTorch channels-last is shown for reference -- hqp uses channels-last itself):",
+          "",
+          "| model | threads | precision | hqp | PyTorch | ratio | PyTorch channels-last | hqp / PyTorch channels-last |",
+          "|---|---|---|---|---|---|---|---|"]
     ok = True
     for r in rows:
         tr = med(r["hqp_train"]) / med(r["torch_train"])
+        if not r["bf16"]:
+            ok = ok and tr >= TARGET_RATIO
+        L.append(f"| {NAMES.get(r['arch'], r['arch'])} | {r['threads']} | {'bf16 autocast' if r['bf16'] else 'fp32'} | "
+                 f"{med(r['hqp_train']):.1f} | {med(r['torch_train']):.1f} | {tr:.2f}x | {med(r['torch_cl_train']):.1f} | "
+                 f"{med(r['hqp_train']) / med(r['torch_cl_train']):.2f}x |")
+    L += ["", "Evaluation (samples/s, fp32, batch as above; `hqp eval` runs the fast runtime by default, "
+          "`--engine torch` hqp's IR on libtorch):", "",
+          "| model | threads | hqp eval (fast) | hqp eval --engine torch | PyTorch eval | ratio (fast) | "
+          "top-1 hqp / PyTorch |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r["bf16"]:
+            continue
         ev = med(r["hqp_eval"]) / med(r["torch_eval"])
-        ok = ok and tr >= TARGET_RATIO and ev >= TARGET_RATIO
-        L.append(f"| {NAMES.get(r['arch'], r['arch'])} | {r['threads']} | {med(r['hqp_train']):.1f} | "
-                 f"{med(r['torch_train']):.1f} | {tr:.2f}x | {med(r['hqp_eval']):.0f} | {med(r['hqp_eval_torch']):.0f} | "
-                 f"{med(r['torch_eval']):.0f} | {ev:.2f}x | {100 * r.get('hqp_top1', 0):.2f} / "
-                 f"{100 * r.get('torch_top1', 0):.2f} % |")
+        ok = ok and ev >= TARGET_RATIO
+        L.append(f"| {NAMES.get(r['arch'], r['arch'])} | {r['threads']} | {med(r['hqp_eval']):.0f} | "
+                 f"{med(r['hqp_eval_torch']):.0f} | {med(r['torch_eval']):.0f} | {ev:.2f}x | "
+                 f"{100 * r.get('hqp_top1', 0):.2f} / {100 * r.get('torch_top1', 0):.2f} % |")
     L += ["", f"Target of issue 3: hqp >= {TARGET_RATIO}x PyTorch in training and evaluation -- "
           + ("met in every row." if ok else "NOT met in every row (see the ratios)."),
           "The top-1 column checks that both sides evaluate the same weights (the model trained 2 short epochs, "
