@@ -307,6 +307,23 @@ TEST_F(TrainEvalTest, ZooArchitectureTrainsAndEvaluates) {
   EXPECT_NEAR(e["top1"].get<double>(), j["test"]["top1"].get<double>(), 1.0 / 16.0 + 1e-9);
 }
 
+TEST_F(TrainEvalTest, Bf16MixedPrecisionLearnsAndIsRecorded) {
+  const std::string out = file("bf16.onnx");
+  const nlohmann::json j = parse_json(run_hqp({"train", "--init", tiny(), "--data", quad(), "-o", out, "--epochs", "2",
+                                               "--batch-size", "16", "--lr", "0.05", "--val-size", "32", "--threads",
+                                               "1", "--precision", "bf16", "--json"}));
+  ASSERT_EQ(j["epochs"].size(), 2u) << j.dump(2);
+  EXPECT_LT(j["epochs"][1]["train_loss"].get<double>(), j["epochs"][0]["train_loss"].get<double>()) << j.dump(2);
+  EXPECT_GT(j["test"]["top1"].get<double>(), 0.75) << "chance is 0.25; " << j.dump(2);
+  EXPECT_NE(metadata(out, "hqp.train").find(R"("precision":"bf16")"), std::string::npos) << metadata(out, "hqp.train");
+  // The written model is f32 and runs on the fast runtime with the accuracy training measured.
+  const nlohmann::json e = parse_json(run_hqp({"eval", out, "--data", quad(), "--json"}));
+  EXPECT_NEAR(e["top1"].get<double>(), j["test"]["top1"].get<double>(), 1.0 / 64.0 + 1e-9);
+  EXPECT_TRUE(is_one_line_error(run_hqp({"train", "--init", tiny(), "--data", quad(), "-o", file("never.onnx"),
+                                         "--precision", "fp16"}),
+                                2, "precision"));
+}
+
 TEST_F(TrainEvalTest, DistillationFromATeacher) {
   ASSERT_TRUE(train_result().exited && train_result().exit_code == 0) << train_result().err;
   const std::string out = file("student.onnx");
