@@ -47,9 +47,9 @@ struct ExecutorOptions {
   // f64 parameters, buffers and arithmetic (gradient checks); run() still returns f32.
   bool double_precision = false;
   // 4-D weights and 4-D float inputs in channels-last memory format (NHWC strides, same logical
-  // NCHW shape). libtorch's oneDNN convolutions then skip their layout reorders: MobileNetV3
-  // trains 2.3x faster (depthwise convolutions), ResNet-18 unchanged. Values are unaffected up
-  // to float summation order; weights written back to the IR are plain NCHW.
+  // NCHW shape). libtorch's oneDNN convolutions then skip their layout reorders: MobileNetV3-Small
+  // trains 2.5x faster (depthwise convolutions), ResNet-18 ~7 % (docs/TRAINING.md). Values are
+  // unaffected up to float summation order; weights written back to the IR are plain NCHW.
   bool channels_last = true;
 };
 
