@@ -79,8 +79,14 @@ Tensor Tensor::view(DType dtype, Shape shape, void* data) {
   HQP_CHECK(n.ok());
   t.numel_ = *n;
   t.shape_ = std::move(shape);
-  t.storage_ = std::shared_ptr<std::byte[]>(static_cast<std::byte*>(data), [](std::byte*) {});
+  // Aliasing constructor with an empty owner: a non-owning pointer, no control block allocated.
+  t.storage_ = std::shared_ptr<std::byte[]>(std::shared_ptr<std::byte[]>(), static_cast<std::byte*>(data));
   return t;
+}
+
+void Tensor::rebind_view(void* data) {
+  HQP_CHECK_MSG(defined() && storage_.use_count() == 0, "rebind_view on a tensor that owns its memory");
+  storage_ = std::shared_ptr<std::byte[]>(std::shared_ptr<std::byte[]>(), static_cast<std::byte*>(data));
 }
 
 Tensor Tensor::clone() const {

@@ -41,8 +41,11 @@ class Tensor {
   static Tensor scalar(T value) { return from_vector<T>({}, {value}); }
 
   // Non-owning tensor over `data` (which must hold the whole tensor and outlive every copy of the
-  // view). For runtimes that place activations in an arena.
+  // view). For runtimes that place activations in an arena. Allocates no tensor memory.
   static Tensor view(DType dtype, Shape shape, void* data);
+  // Points this view at other memory holding a tensor of the same dtype and shape, without any
+  // allocation (runtimes re-bind their views per run). Only for views: checked.
+  void rebind_view(void* data);
 
   bool defined() const { return dtype_ != DType::kUndefined; }
   DType dtype() const { return dtype_; }

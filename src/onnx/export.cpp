@@ -10,7 +10,7 @@
 #include <onnx/shape_inference/implementation.h>
 
 #include "onnx/attributes.h"
-#include "onnx/file_io.h"
+#include "core/file_io.h"
 #include "onnx/import.h"
 #include "onnx/tensor_proto.h"
 
@@ -162,7 +162,7 @@ Result<std::string> export_model_bytes(const ir::Graph& graph) {
 
 Status export_model_file(const ir::Graph& graph, const std::string& path) {
   HQP_ASSIGN_OR_RETURN(std::string bytes, export_model_bytes(graph));
-  return detail::write_file_atomic(path, bytes, fmt::format("cannot write ONNX model '{}'", path));
+  return write_file_atomic(path, bytes, fmt::format("cannot write ONNX model '{}'", path));
 }
 
 Status write_tensor_file(const Tensor& t, const std::string& name, const std::string& path) {
@@ -178,7 +178,7 @@ Status write_tensor_file(const Tensor& t, const std::string& name, const std::st
   if (!proto.SerializeToString(&bytes)) {
     return make_error(StatusCode::kInternal, "{}: protobuf serialization failed", context);
   }
-  return detail::write_file_atomic(path, bytes, context);
+  return write_file_atomic(path, bytes, context);
 }
 
 }  // namespace hqp::onnx_io

@@ -10,9 +10,10 @@
 #include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
 
+#include "ir/rewrite.h"
 #include "ir/verifier.h"
 #include "onnx/attributes.h"
-#include "onnx/file_io.h"
+#include "core/file_io.h"
 #include "onnx/tensor_proto.h"
 
 namespace hqp::onnx_io {
@@ -316,19 +317,10 @@ class GraphImporter {
   std::vector<std::pair<ir::Node*, int64_t>> legacy_broadcasts_;  // (node, axis) to check later
 };
 
-// The constant tensor behind `v`: an initializer or the output of a Constant node.
-const Tensor* constant_data(const ir::Value* v) {
-  if (v == nullptr) return nullptr;
-  if (v->is_initializer()) return &v->data;
-  const ir::Node* p = v->producer();
-  if (p != nullptr && p->kind == ir::OpKind::Constant) return &p->attr<ir::ConstantAttrs>().value;
-  return nullptr;
-}
-
 // QuantParams of a QuantizeLinear/DequantizeLinear node whose scale and zero point are constants.
 std::optional<ir::QuantParams> qdq_params(const ir::Node& node, int64_t opset, std::optional<int64_t> rank) {
-  const Tensor* scale = constant_data(node.input(1));
-  const Tensor* zero_point = constant_data(node.input(2));
+  const Tensor* scale = ir::constant_of(node.input(1));
+  const Tensor* zero_point = ir::constant_of(node.input(2));
   if (scale == nullptr || scale->dtype() != DType::kF32 || scale->rank() > 1) return std::nullopt;
   if (node.input(2) != nullptr &&
       (zero_point == nullptr || (zero_point->dtype() != DType::kU8 && zero_point->dtype() != DType::kS8) ||
@@ -403,7 +395,7 @@ Result<ir::Graph> import_model_bytes(std::string_view bytes, std::string_view so
 Result<ir::Graph> import_model_file(const std::string& path, const ImportOptions& options) {
   const bool protobuf_bound = options.max_file_bytes > detail::kMaxProtobufBytes;
   HQP_ASSIGN_OR_RETURN(std::string bytes,
-                       detail::read_file_bounded(path, protobuf_bound ? detail::kMaxProtobufBytes : options.max_file_bytes,
+                       read_file_bounded(path, protobuf_bound ? detail::kMaxProtobufBytes : options.max_file_bytes,
                                                  protobuf_bound ? "protobuf limit" : "max_file_bytes",
                                                  fmt::format("cannot import ONNX model '{}'", path)));
   return import_model_bytes(bytes, path, options);
@@ -424,7 +416,7 @@ Result<Tensor> tensor_from_bytes(std::string_view bytes, std::string_view source
 
 Result<Tensor> read_tensor_file(const std::string& path) {
   HQP_ASSIGN_OR_RETURN(std::string bytes,
-                       detail::read_file_bounded(path, detail::kMaxProtobufBytes, "protobuf limit",
+                       read_file_bounded(path, detail::kMaxProtobufBytes, "protobuf limit",
                                                  fmt::format("cannot read tensor file '{}'", path)));
   return tensor_from_bytes(bytes, path);
 }

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "ir/shape_inference.h"
-#include "passes/rewrite_util.h"
+#include "ir/rewrite.h"
 
 namespace hqp::passes {
 
@@ -27,7 +27,7 @@ std::optional<ChannelAffine> batchnorm_affine(const ir::Graph& graph, const ir::
   }
   const Tensor* p[4];
   for (size_t i = 0; i < 4; ++i) {
-    p[i] = detail::constant_of(bn.input(i + 1));
+    p[i] = ir::constant_of(bn.input(i + 1));
     if (p[i] == nullptr || p[i]->dtype() != DType::kF32 || p[i]->rank() != 1) return std::nullopt;
     if (p[i]->numel() != p[0]->numel()) return std::nullopt;
   }
@@ -81,15 +81,15 @@ Tensor fold_bias(const Tensor* bias, float bias_factor, const ChannelAffine& a) 
 }
 
 bool fold_into_conv(ir::Graph& graph, ir::Node* conv, ir::Node* bn, const ChannelAffine& a) {
-  const Tensor* w = detail::constant_of(conv->input(1));
+  const Tensor* w = ir::constant_of(conv->input(1));
   const ir::Value* b_value = conv->input(2);
-  const Tensor* b = detail::constant_of(b_value);
+  const Tensor* b = ir::constant_of(b_value);
   if (w == nullptr || w->dtype() != DType::kF32 || w->rank() < 3) return false;
   if (w->dim(0) != static_cast<int64_t>(a.mul.size())) return false;
   if (b_value != nullptr && (b == nullptr || b->dtype() != DType::kF32 || b->numel() != w->dim(0))) return false;
   ir::Value* new_w = graph.add_initializer(graph.unique_name(conv->input(1)->name + "_bnfold"), scale_rows(*w, a.mul));
   ir::Value* new_b = graph.add_initializer(graph.unique_name(conv->name + "_bnfold_bias"), fold_bias(b, 1.0f, a));
-  detail::replace_nodes(graph, {conv, bn}, ir::OpKind::Conv, conv->name, {conv->input(0), new_w, new_b},
+  ir::replace_nodes(graph, {conv, bn}, ir::OpKind::Conv, conv->name, {conv->input(0), new_w, new_b},
                         {bn->output(0)}, conv->attrs);
   return true;
 }
@@ -98,9 +98,9 @@ bool fold_into_conv(ir::Graph& graph, ir::Node* conv, ir::Node* bn, const Channe
 // and Y: [M, N] normalized per column.
 bool fold_into_gemm(ir::Graph& graph, ir::Node* gemm, ir::Node* bn, const ChannelAffine& a) {
   const auto& g = gemm->attr<ir::GemmAttrs>();
-  const Tensor* w = detail::constant_of(gemm->input(1));
+  const Tensor* w = ir::constant_of(gemm->input(1));
   const ir::Value* c_value = gemm->input(2);
-  const Tensor* c = detail::constant_of(c_value);
+  const Tensor* c = ir::constant_of(c_value);
   const int64_t n = static_cast<int64_t>(a.mul.size());
   if (w == nullptr || w->dtype() != DType::kF32 || w->rank() != 2 || w->dim(g.trans_b ? 0 : 1) != n) return false;
   if (c_value != nullptr &&
@@ -112,7 +112,7 @@ bool fold_into_gemm(ir::Graph& graph, ir::Node* gemm, ir::Node* bn, const Channe
   ir::Value* new_c = graph.add_initializer(graph.unique_name(gemm->name + "_bnfold_bias"), fold_bias(c, g.beta, a));
   ir::GemmAttrs folded = g;
   folded.beta = 1.0f;
-  detail::replace_nodes(graph, {gemm, bn}, ir::OpKind::Gemm, gemm->name, {gemm->input(0), new_w, new_c},
+  ir::replace_nodes(graph, {gemm, bn}, ir::OpKind::Gemm, gemm->name, {gemm->input(0), new_w, new_c},
                         {bn->output(0)}, folded);
   return true;
 }
@@ -129,7 +129,7 @@ Result<FoldBatchNormStats> fold_batchnorm(ir::Graph& graph) {
   // Each fold removes one BN and its producer; producers are never BNs, so the BN list stays valid.
   for (ir::Node* bn : bns) {
     ir::Node* producer = bn->input(0)->producer();
-    if (producer == nullptr || detail::sole_consumer(graph, bn->input(0)) != bn) continue;
+    if (producer == nullptr || ir::sole_consumer(graph, bn->input(0)) != bn) continue;
     if (producer->kind != ir::OpKind::Conv && producer->kind != ir::OpKind::Gemm) continue;
     std::optional<ChannelAffine> a = batchnorm_affine(graph, *bn);
     if (!a) continue;

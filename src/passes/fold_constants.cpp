@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "ir/shape_inference.h"
-#include "runtime/reference/executor.h"
+#include "reference/executor.h"
 
 namespace hqp::passes {
 
@@ -43,7 +43,7 @@ Result<std::optional<std::vector<Tensor>>> evaluate(const ir::Node& node, int64_
     if (!in->is_initializer()) return Outs();
     args[i] = &in->data;
   }
-  HQP_ASSIGN_OR_RETURN(std::vector<Tensor> outs, runtime::run_node_reference(node, args, opset));
+  HQP_ASSIGN_OR_RETURN(std::vector<Tensor> outs, reference::run_node_reference(node, args, opset));
   return Outs(std::move(outs));
 }
 

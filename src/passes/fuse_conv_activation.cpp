@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "ir/shape_inference.h"
-#include "passes/rewrite_util.h"
+#include "ir/rewrite.h"
 
 namespace hqp::passes {
 
@@ -46,7 +46,7 @@ std::optional<ActivationMatch> match_hardswish_pattern(const ir::Graph& graph, c
     return std::nullopt;
   }
   const ir::Value* gate = hsig->output(0);
-  if (detail::sole_consumer(graph, gate) != mul) return std::nullopt;
+  if (ir::sole_consumer(graph, gate) != mul) return std::nullopt;
   const bool operands = (mul->input(0) == y && mul->input(1) == gate) || (mul->input(0) == gate && mul->input(1) == y);
   if (!operands) return std::nullopt;
   ActivationMatch m;
@@ -56,8 +56,8 @@ std::optional<ActivationMatch> match_hardswish_pattern(const ir::Graph& graph, c
 }
 
 std::optional<ActivationMatch> match_activation(const ir::Graph& graph, const ir::Value* y) {
-  if (ir::Node* act = detail::sole_consumer(graph, y)) {
-    std::optional<ir::PostOps> post = detail::activation_post_ops(*act);
+  if (ir::Node* act = ir::sole_consumer(graph, y)) {
+    std::optional<ir::PostOps> post = ir::activation_post_ops(*act);
     if (!post) return std::nullopt;
     return ActivationMatch{*post, {act}};
   }
@@ -84,7 +84,7 @@ void fuse(ir::Graph& graph, ir::Node* producer, const ActivationMatch& m) {
   std::vector<ir::Node*> remove = {producer};
   remove.insert(remove.end(), m.nodes.begin(), m.nodes.end());
   ir::Value* out = m.nodes.back()->output(0);
-  detail::replace_nodes(graph, remove, is_conv ? ir::OpKind::FusedConv : ir::OpKind::FusedGemm, producer->name,
+  ir::replace_nodes(graph, remove, is_conv ? ir::OpKind::FusedConv : ir::OpKind::FusedGemm, producer->name,
                         producer->inputs(), {out}, attrs);
 }
 

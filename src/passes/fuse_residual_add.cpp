@@ -4,7 +4,7 @@
 #include <unordered_map>
 
 #include "ir/shape_inference.h"
-#include "passes/rewrite_util.h"
+#include "ir/rewrite.h"
 
 namespace hqp::passes {
 
@@ -22,11 +22,11 @@ bool can_take_sum(const ir::Node* n) {
 // True when `conv` may absorb `add` with `other` as its Sum input.
 bool qualifies(const ir::Graph& graph, const ir::Node& add, const ir::Node* conv, const ir::Value* conv_out,
                const ir::Value* other) {
-  if (!can_take_sum(conv) || detail::sole_consumer(graph, conv_out) != &add) return false;
+  if (!can_take_sum(conv) || ir::sole_consumer(graph, conv_out) != &add) return false;
   if (other == conv_out || other->dtype != DType::kF32 || conv_out->dtype != DType::kF32) return false;
   if (!other->shape || !conv_out->shape || !(*other->shape == *conv_out->shape)) return false;
   // The fused conv reads `other`: it must not be computed from the conv itself (a cycle).
-  return other->producer() == nullptr || !detail::depends_on(*other->producer(), *conv);
+  return other->producer() == nullptr || !ir::depends_on(*other->producer(), *conv);
 }
 
 }  // namespace
@@ -62,8 +62,8 @@ Result<FuseResidualStats> fuse_residual_add(ir::Graph& graph) {
     f.post.has_sum = true;
     std::vector<ir::Node*> remove = {chosen, add};
     ir::Value* out = add->output(0);
-    if (ir::Node* act = detail::sole_consumer(graph, out)) {
-      if (std::optional<ir::PostOps> post = detail::activation_post_ops(*act)) {
+    if (ir::Node* act = ir::sole_consumer(graph, out)) {
+      if (std::optional<ir::PostOps> post = ir::activation_post_ops(*act)) {
         f.post.activation = post->activation;
         f.post.alpha = post->alpha;
         f.post.beta = post->beta;
@@ -75,7 +75,7 @@ Result<FuseResidualStats> fuse_residual_add(ir::Graph& graph) {
     std::vector<ir::Value*> inputs = chosen->inputs();
     inputs.resize(3, nullptr);
     inputs.push_back(other);
-    detail::replace_nodes(graph, remove, ir::OpKind::FusedConv, chosen->name, inputs, {out}, f);
+    ir::replace_nodes(graph, remove, ir::OpKind::FusedConv, chosen->name, inputs, {out}, f);
     ++stats.fused;
   }
   graph.remove_dead_code();

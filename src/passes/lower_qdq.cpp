@@ -5,8 +5,8 @@
 #include <unordered_set>
 
 #include "ir/shape_inference.h"
-#include "passes/rewrite_util.h"
-#include "runtime/reference/executor.h"
+#include "ir/rewrite.h"
+#include "reference/executor.h"
 
 namespace hqp::passes {
 
@@ -19,10 +19,10 @@ constexpr double kMaxBiasQ = 2147483647.0;
 // zero point. Per-tensor when the scale has one element (as the reference executor treats it).
 // `rank`: rank of the data input, needed to normalize a per-axis axis.
 std::optional<ir::QuantParams> node_params(const ir::Node& node, DType storage, std::optional<size_t> rank) {
-  const Tensor* scale = detail::constant_of(node.input(1));
+  const Tensor* scale = ir::constant_of(node.input(1));
   if (scale == nullptr || scale->dtype() != DType::kF32 || scale->rank() > 1 || scale->numel() < 1) return std::nullopt;
   const ir::Value* zp_value = node.input(2);
-  const Tensor* zp = detail::constant_of(zp_value);
+  const Tensor* zp = ir::constant_of(zp_value);
   if (zp_value != nullptr && (zp == nullptr || zp->numel() != scale->numel())) return std::nullopt;
   ir::QuantParams p;
   p.storage = zp != nullptr ? zp->dtype() : storage;
@@ -91,7 +91,7 @@ struct QMatch {
 };
 
 std::optional<QMatch> match_output_q(const ir::Graph& graph, const ir::Value* y) {
-  ir::Node* q = detail::sole_consumer(graph, y);
+  ir::Node* q = ir::sole_consumer(graph, y);
   if (q == nullptr || q->kind != ir::OpKind::QuantizeLinear || y->dtype != DType::kF32) return std::nullopt;
   std::optional<ir::QuantParams> p = node_params(*q, DType::kU8, rank_of(y));
   if (!p || !is_per_tensor(*p) || (p->storage != DType::kU8 && p->storage != DType::kS8)) return std::nullopt;
@@ -108,16 +108,16 @@ struct WeightMatch {
 
 // The s8 constant behind DQ's input: an initializer / Constant, or a QuantizeLinear of constants.
 std::optional<Tensor> quantized_constant(const ir::Value* q, int64_t opset) {
-  if (const Tensor* t = detail::constant_of(q)) return *t;
+  if (const Tensor* t = ir::constant_of(q)) return *t;
   const ir::Node* p = q->producer();
   if (p == nullptr || p->kind != ir::OpKind::QuantizeLinear) return std::nullopt;
   std::vector<const Tensor*> args(p->num_inputs(), nullptr);
   for (size_t i = 0; i < p->num_inputs(); ++i) {
     if (p->input(i) == nullptr) continue;
-    args[i] = detail::constant_of(p->input(i));
+    args[i] = ir::constant_of(p->input(i));
     if (args[i] == nullptr) return std::nullopt;
   }
-  Result<std::vector<Tensor>> outs = runtime::run_node_reference(*p, args, opset);
+  Result<std::vector<Tensor>> outs = reference::run_node_reference(*p, args, opset);
   if (!outs.ok()) return std::nullopt;
   return (*outs)[0];
 }
@@ -154,14 +154,14 @@ std::optional<std::vector<float>> bias_values(const ir::Value* b, int64_t channe
     for (int64_t c = 0; c < channels; ++c) out.push_back(at(n == 1 ? 0 : c));
     return true;
   };
-  if (const Tensor* t = detail::constant_of(b)) {
+  if (const Tensor* t = ir::constant_of(b)) {
     if (t->dtype() != DType::kF32 || t->rank() > 1) return std::nullopt;
     if (!expand(t->numel(), [&](int64_t i) { return t->data<float>()[i]; })) return std::nullopt;
     return out;
   }
   std::optional<DqMatch> m = match_dq(b);
   if (!m || m->q->dtype != DType::kS32) return std::nullopt;
-  const Tensor* q = detail::constant_of(m->q);
+  const Tensor* q = ir::constant_of(m->q);
   if (q == nullptr || q->rank() > 1) return std::nullopt;
   for (int32_t z : m->params.zero_point) {
     if (z != 0) return std::nullopt;
@@ -297,10 +297,10 @@ ir::Node* apply_plan(ir::Graph& graph, ir::Node* node, LoweringPlan& plan, ir::O
   }
   if (plan.split_activation) {
     ir::Value* real = graph.add_value(graph.unique_name(name + "_real"));
-    detail::replace_nodes(graph, remove, kind, name, inputs, {real}, std::move(attrs));
+    ir::replace_nodes(graph, remove, kind, name, inputs, {real}, std::move(attrs));
     add_activation_node(graph, graph.unique_name(name + "_act"), act, real, out);
   } else {
-    detail::replace_nodes(graph, remove, kind, name, inputs, {out}, std::move(attrs));
+    ir::replace_nodes(graph, remove, kind, name, inputs, {out}, std::move(attrs));
   }
   return absorbed;
 }
@@ -375,7 +375,7 @@ Rewrite lower_data_movement(ir::Graph& graph, ir::Node* node) {
   out->quant = dst->params;
   std::vector<ir::Value*> inputs = node->inputs();
   inputs[0] = src->q;
-  detail::replace_nodes(graph, {node, dst->node}, node->kind, node->name, inputs, {out}, node->attrs);
+  ir::replace_nodes(graph, {node, dst->node}, node->kind, node->name, inputs, {out}, node->attrs);
   return {true, dst->node};
 }
 

@@ -2,7 +2,7 @@
 #include "passes/remove_identity.h"
 
 #include "ir/shape_inference.h"
-#include "passes/rewrite_util.h"
+#include "ir/rewrite.h"
 
 namespace hqp::passes {
 
@@ -15,7 +15,7 @@ bool is_inference_dropout(const ir::Graph& graph, const ir::Node& node) {
   if (mask != nullptr && (!mask->uses().empty() || graph.is_graph_output(mask))) return false;
   const ir::Value* training = node.input(2);
   if (training == nullptr) return true;
-  const Tensor* t = detail::constant_of(training);
+  const Tensor* t = ir::constant_of(training);
   return t != nullptr && t->numel() == 1 && t->element_as_int64(0) == 0;
 }
 
@@ -26,7 +26,7 @@ void redirect_output(ir::Graph& graph, ir::Node* producer, ir::Value* from, ir::
   for (ir::Value*& o : outputs) {
     if (o == from) o = to;
   }
-  detail::replace_nodes(graph, {producer}, producer->kind, producer->name, producer->inputs(), outputs,
+  ir::replace_nodes(graph, {producer}, producer->kind, producer->name, producer->inputs(), outputs,
                         producer->attrs);
 }
 

@@ -28,11 +28,11 @@ Result<RangeMap> calibrate_min_max(const ir::Graph& graph, const CalibrationData
   }
   RangeMap ranges;
   MinMaxObserver observer(ranges);
-  runtime::RunOptions options;
+  reference::RunOptions options;
   options.observer = &observer;
   for (size_t b = 0; b < data.batches.size(); ++b) {
     const std::vector<Tensor>& batch = data.batches[b];
-    Result<std::vector<Tensor>> out = runtime::run_reference(graph, batch, options);
+    Result<std::vector<Tensor>> out = reference::run_reference(graph, batch, options);
     if (!out.ok()) return out.status().with_context(fmt::format("cannot calibrate on batch {}", b));
     // Inputs are not produced by a node, so the observer never sees them.
     for (size_t i = 0; i < batch.size() && i < graph.inputs().size(); ++i) {

@@ -10,7 +10,7 @@
 #include "core/tensor.h"
 #include "ir/graph.h"
 #include "quant/quant_params.h"
-#include "runtime/reference/executor.h"
+#include "reference/executor.h"
 
 namespace hqp::quant {
 
@@ -24,7 +24,7 @@ struct CalibrationData {
 using RangeMap = std::unordered_map<const ir::Value*, ValueRange>;
 
 // Observer that merges the finite min / max of every f32 node output into `ranges`.
-class MinMaxObserver final : public runtime::Observer {
+class MinMaxObserver final : public ir::Observer {
  public:
   explicit MinMaxObserver(RangeMap& ranges) : ranges_(ranges) {}
   void on_output(const ir::Node& node, const ir::Value& value, const Tensor& tensor) override;

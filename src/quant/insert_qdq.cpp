@@ -7,15 +7,15 @@
 #include "ir/verifier.h"
 #include "passes/fold_batchnorm.h"
 #include "passes/remove_identity.h"
-#include "passes/rewrite_util.h"
+#include "ir/rewrite.h"
 
 namespace hqp::quant {
 
 namespace {
 
-using passes::detail::activation_post_ops;
-using passes::detail::constant_of;
-using passes::detail::sole_consumer;
+using ir::activation_post_ops;
+using ir::constant_of;
+using ir::sole_consumer;
 
 // Opset where DequantizeLinear gains per-axis scales.
 constexpr int64_t kMinQdqOpset = 13;

@@ -1,17 +1,20 @@
 // Candidate lists and the runtime ops behind them: oneDNN kernels (src/kernels/onednn) with the
-// reference executor's per-node evaluation as the always-applicable fallback.
+// reference executor's per-node evaluation as the always-applicable fallback. Kernel params come
+// from reference/node_params.h, the translation the reference executor uses too.
 #include "runtime/runtime_ops.h"
 
 #include <cstring>
 
 #include <fmt/format.h>
 
+#include "ir/rewrite.h"
 #include "ir/shape_inference.h"
 #include "kernels/onednn/conv_onednn.h"
 #include "kernels/onednn/elementwise_onednn.h"
 #include "kernels/onednn/gemm_onednn.h"
 #include "kernels/onednn/pool_onednn.h"
-#include "runtime/reference/executor.h"
+#include "reference/executor.h"
+#include "reference/node_params.h"
 
 namespace hqp::runtime {
 
@@ -23,10 +26,9 @@ using ir::OpKind;
 
 // ---------------------------------------------------------------- helpers
 
-const Tensor* constant_of(const Node& node, size_t i) {
-  const ir::Value* v = node.input(i);
-  return v != nullptr && v->is_initializer() ? &v->data : nullptr;
-}
+const Tensor* constant_of(const Node& node, size_t i) { return ir::constant_of(node.input(i)); }
+
+dnn::Layout to_dnn(Layout layout) { return layout == Layout::kNhwc ? dnn::Layout::kNhwc : dnn::Layout::kNchw; }
 
 dnn::Activation to_dnn(ir::Activation a) {
   switch (a) {
@@ -49,79 +51,58 @@ dnn::PostOps to_dnn(const ir::PostOps& p) {
   return d;
 }
 
-// Fills the geometry fields shared by conv params from shapes and resolved window geometry.
-Status fill_conv_params(const Node& node, const ir::ConvAttrs& a, const Shape& x, const Shape& w,
-                        kernels::ConvParams* p) {
-  const Shape in_sp(x.begin() + 2, x.end());
-  const Shape k_sp(w.begin() + 2, w.end());
-  HQP_ASSIGN_OR_RETURN(ir::WindowGeometry g, ir::conv_geometry(a, in_sp, k_sp));
-  p->batch = x[0];
-  p->in_channels = x[1];
-  p->out_channels = w[0];
-  p->groups = a.group;
-  p->spatial_rank = static_cast<int>(in_sp.size());
-  for (size_t i = 0; i < in_sp.size(); ++i) {
-    p->in_size[i] = in_sp[i];
-    p->out_size[i] = g.out[i];
-    p->kernel[i] = g.kernel[i];
-    p->stride[i] = g.stride[i];
-    p->dilation[i] = g.dilation[i];
-    p->pad_begin[i] = g.pad_begin[i];
-  }
-  return Status();
-}
-
-Status fill_pool_params(const ir::PoolAttrs& a, const Shape& x, bool is_max, kernels::PoolParams* p) {
-  const Shape in_sp(x.begin() + 2, x.end());
-  HQP_ASSIGN_OR_RETURN(ir::WindowGeometry g, ir::pool_geometry(a, in_sp, is_max));
-  p->batch = x[0];
-  p->channels = x[1];
-  p->spatial_rank = static_cast<int>(in_sp.size());
-  for (size_t i = 0; i < in_sp.size(); ++i) {
-    p->in_size[i] = in_sp[i];
-    p->out_size[i] = g.out[i];
-    p->kernel[i] = g.kernel[i];
-    p->stride[i] = g.stride[i];
-    p->dilation[i] = g.dilation[i];
-    p->pad_begin[i] = g.pad_begin[i];
-    p->pad_end[i] = g.pad_end[i];
-  }
-  p->count_include_pad = a.count_include_pad != 0;
-  return Status();
-}
-
 Status reject(std::string_view why) { return Status(StatusCode::kUnsupported, std::string(why)); }
 
 // ---------------------------------------------------------------- reference fallback
 
-// Runs the node with the reference kernels on views of the plan's buffers (NCHW only).
+// Runs the node with the reference kernels on views of the plan's buffers (NCHW, or any layout for
+// element-wise per-tensor ops). The views are built once from the plan's static shapes and re-bound
+// per run: nothing is inferred or allocated per run.
 class RefOp final : public RuntimeOp {
  public:
-  RefOp(const Node& node, std::vector<SlotInfo> inputs, int64_t opset)
-      : node_(node), inputs_(std::move(inputs)), opset_(opset) {}
+  static Result<std::unique_ptr<RefOp>> create(const Node& node, const std::vector<SlotInfo>& inputs, int64_t opset) {
+    auto op = std::unique_ptr<RefOp>(new RefOp(node, opset));
+    op->in_views_.resize(inputs.size());
+    op->in_args_.assign(inputs.size(), nullptr);
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (inputs[i].dtype == DType::kUndefined) continue;
+      op->in_views_[i] = Tensor::view(inputs[i].dtype, inputs[i].shape, nullptr);
+    }
+    op->out_views_.resize(node.num_outputs());
+    for (size_t i = 0; i < node.num_outputs(); ++i) {
+      const ir::Value* v = node.output(i);
+      if (v == nullptr) continue;
+      const std::optional<Shape> shape = v->shape ? ir::static_shape(*v->shape) : std::nullopt;
+      if (!shape) {
+        return make_error(StatusCode::kInternal, "cannot compile node '{}': output '{}' has no static shape",
+                          node.name, v->name);
+      }
+      op->out_views_[i] = Tensor::view(v->dtype, *shape, nullptr);
+    }
+    return op;
+  }
 
   Status run(std::span<const void* const> in, std::span<void* const> out) override {
-    std::vector<Tensor> views(in.size());
-    std::vector<const Tensor*> args(in.size(), nullptr);
-    for (size_t i = 0; i < in.size(); ++i) {
-      if (in[i] == nullptr) continue;
-      views[i] = Tensor::view(inputs_[i].dtype, inputs_[i].shape, const_cast<void*>(in[i]));
-      args[i] = &views[i];
+    for (size_t i = 0; i < in.size() && i < in_views_.size(); ++i) {
+      in_args_[i] = nullptr;
+      if (in[i] == nullptr || !in_views_[i].defined()) continue;
+      in_views_[i].rebind_view(const_cast<void*>(in[i]));
+      in_args_[i] = &in_views_[i];
     }
-    HQP_ASSIGN_OR_RETURN(std::vector<Tensor> outs, run_node_reference(node_, args, opset_));
-    for (size_t i = 0; i < out.size() && i < outs.size(); ++i) {
-      if (out[i] != nullptr && outs[i].nbytes() > 0) {
-        std::memcpy(out[i], outs[i].raw_data(), static_cast<size_t>(outs[i].nbytes()));
-      }
+    for (size_t i = 0; i < out_views_.size(); ++i) {
+      if (out_views_[i].defined()) out_views_[i].rebind_view(i < out.size() ? out[i] : nullptr);
     }
-    return Status();
+    return reference::run_node_reference_into(node_, in_args_, out_views_, opset_);
   }
   std::string implementation() const override { return "ref"; }
 
  private:
+  RefOp(const Node& node, int64_t opset) : node_(node), opset_(opset) {}
   const Node& node_;
-  std::vector<SlotInfo> inputs_;
   int64_t opset_;
+  std::vector<Tensor> in_views_;
+  std::vector<const Tensor*> in_args_;
+  std::vector<Tensor> out_views_;
 };
 
 // ---------------------------------------------------------------- oneDNN ops
@@ -135,24 +116,23 @@ class ConvF32Op final : public RuntimeOp {
   }
   std::string implementation() const override { return fmt::format("{} ({})", dnn::ConvF32Onednn::kName, k_.implementation()); }
   int64_t weight_bytes() const override { return k_.packed_weight_bytes(); }
+  std::vector<size_t> packed_inputs() const override { return {1, 2}; }
 
  private:
   dnn::ConvF32Onednn k_;
 };
 
 Result<OpChoice> try_conv_f32(const Node& node, const std::vector<SlotInfo>& in) {
-  const bool fused = node.kind == OpKind::FusedConv;
-  const ir::ConvAttrs& a = fused ? node.attr<ir::FusedConvAttrs>().conv : node.attr<ir::ConvAttrs>();
   const Tensor* w = constant_of(node, 1);
   const Tensor* b = constant_of(node, 2);
   if (w == nullptr) return reject("weights are not a constant initializer");
   if (node.input(2) != nullptr && b == nullptr) return reject("bias is not a constant initializer");
   if (in[0].dtype != DType::kF32) return reject("input is not f32");
   dnn::ConvF32OnednnParams p;
-  HQP_RETURN_IF_ERROR(fill_conv_params(node, a, in[0].shape, w->shape(), &p.conv));
-  p.layout = Layout::kNhwc;
+  HQP_ASSIGN_OR_RETURN(p.conv, reference::conv_params(reference::conv_attrs(node), in[0].shape, w->shape()));
+  p.layout = dnn::Layout::kNhwc;
   p.has_bias = b != nullptr;
-  if (fused) p.post_ops = to_dnn(node.attr<ir::FusedConvAttrs>().post);
+  p.post_ops = to_dnn(reference::post_ops(node));
   HQP_RETURN_IF_ERROR(dnn::ConvF32Onednn::applies(p));
   HQP_ASSIGN_OR_RETURN(dnn::ConvF32Onednn k,
                        dnn::ConvF32Onednn::create(p, w->data<float>(), b ? b->data<float>() : nullptr));
@@ -163,56 +143,6 @@ Result<OpChoice> try_conv_f32(const Node& node, const std::vector<SlotInfo>& in)
   return c;
 }
 
-// Quantization of an INT8 op's output stage from the IR values' QuantParams.
-Result<kernels::Int8OutputParams> int8_output_params(const Node& node, const ir::PostOps& post, size_t sum_index) {
-  kernels::Int8OutputParams o;
-  const ir::Value* x = node.input(0);
-  const ir::Value* y = node.output(0);
-  if (!x->quant || x->quant->axis || x->quant->scale.size() != 1) return reject("input has no per-tensor quantization");
-  o.src_scale = x->quant->scale[0];
-  o.src_zero_point = x->quant->zero_point.empty() ? 0 : x->quant->zero_point[0];
-  o.dst_dtype = y->dtype;
-  if (y->dtype != DType::kF32) {
-    if (!y->quant || y->quant->axis || y->quant->scale.size() != 1) return reject("output has no per-tensor quantization");
-    o.dst_scale = y->quant->scale[0];
-    o.dst_zero_point = y->quant->zero_point.empty() ? 0 : y->quant->zero_point[0];
-  }
-  if (post.has_sum) {
-    const ir::Value* s = node.input(sum_index);
-    if (s == nullptr) return reject("sum input missing");
-    if (s->dtype != y->dtype) return reject("sum dtype differs from output dtype");
-    o.has_sum = true;
-    if (s->dtype != DType::kF32) {
-      if (!s->quant || s->quant->scale.size() != 1) return reject("sum input has no per-tensor quantization");
-      o.sum_scale = s->quant->scale[0];
-      o.sum_zero_point = s->quant->zero_point.empty() ? 0 : s->quant->zero_point[0];
-    }
-  }
-  switch (post.activation) {
-    case ir::Activation::kNone: break;
-    case ir::Activation::kRelu: o.act_min = 0.0f; break;
-    case ir::Activation::kClip:
-      o.act_min = post.alpha;
-      o.act_max = post.beta;
-      break;
-    default: return reject("only relu/clip activations fuse into INT8 output stages");
-  }
-  return o;
-}
-
-// Per-output-channel weight scales of an s8 weight value (a per-tensor scale is broadcast).
-Result<std::vector<float>> weight_scales(const ir::Value& w, int64_t channels) {
-  if (!w.quant || w.quant->scale.empty()) return reject("weights carry no quantization scales");
-  for (int32_t z : w.quant->zero_point) {
-    if (z != 0) return reject("weights are not symmetric (zero point != 0)");
-  }
-  if (w.quant->scale.size() == 1) return std::vector<float>(static_cast<size_t>(channels), w.quant->scale[0]);
-  if (static_cast<int64_t>(w.quant->scale.size()) != channels || w.quant->axis.value_or(0) != 0) {
-    return reject("weight scales are not per output channel");
-  }
-  return w.quant->scale;
-}
-
 class ConvInt8Op final : public RuntimeOp {
  public:
   ConvInt8Op(dnn::ConvInt8Onednn k, std::string name) : k_(std::move(k)), name_(std::move(name)) {}
@@ -221,6 +151,7 @@ class ConvInt8Op final : public RuntimeOp {
   }
   std::string implementation() const override { return fmt::format("{} ({})", name_, k_.implementation()); }
   int64_t weight_bytes() const override { return k_.packed_weight_bytes(); }
+  std::vector<size_t> packed_inputs() const override { return {1, 2}; }
 
  private:
   dnn::ConvInt8Onednn k_;
@@ -228,20 +159,19 @@ class ConvInt8Op final : public RuntimeOp {
 };
 
 Result<OpChoice> try_qconv(const Node& node, const std::vector<SlotInfo>& in) {
-  const auto& a = node.attr<ir::FusedConvAttrs>();
   const Tensor* w = constant_of(node, 1);
   const Tensor* b = constant_of(node, 2);
   if (w == nullptr) return reject("weights are not a constant initializer");
   if (node.input(2) != nullptr && b == nullptr) return reject("bias is not a constant initializer");
   dnn::ConvInt8OnednnParams p;
-  HQP_RETURN_IF_ERROR(fill_conv_params(node, a.conv, in[0].shape, w->shape(), &p.conv));
-  p.layout = Layout::kNhwc;
+  HQP_ASSIGN_OR_RETURN(p.conv, reference::conv_params(reference::conv_attrs(node), in[0].shape, w->shape()));
+  p.layout = dnn::Layout::kNhwc;
   p.src_dtype = in[0].dtype;
   p.has_bias = b != nullptr;
-  HQP_ASSIGN_OR_RETURN(p.out, int8_output_params(node, a.post, 3));
-  HQP_ASSIGN_OR_RETURN(std::vector<float> scales, weight_scales(*node.input(1), w->dim(0)));
+  HQP_ASSIGN_OR_RETURN(reference::Int8Quantization q, reference::int8_quantization(node, w->dim(0)));
+  p.out = q.out;
   HQP_RETURN_IF_ERROR(dnn::ConvInt8Onednn::applies(p));
-  HQP_ASSIGN_OR_RETURN(dnn::ConvInt8Onednn k, dnn::ConvInt8Onednn::create(p, w->data<int8_t>(), scales.data(),
+  HQP_ASSIGN_OR_RETURN(dnn::ConvInt8Onednn k, dnn::ConvInt8Onednn::create(p, w->data<int8_t>(), q.wei_scales.data(),
                                                                            b ? b->data<int32_t>() : nullptr));
   OpChoice c;
   c.op = std::make_unique<ConvInt8Op>(std::move(k), std::string(dnn::ConvInt8Onednn::name(p)));
@@ -257,6 +187,8 @@ class GemmF32Op final : public RuntimeOp {
     return k_.run(static_cast<const float*>(in[0]), nullptr, static_cast<float*>(out[0]));
   }
   std::string implementation() const override { return fmt::format("{} ({})", dnn::GemmF32Onednn::kName, k_.implementation()); }
+  int64_t weight_bytes() const override { return k_.packed_weight_bytes(); }
+  std::vector<size_t> packed_inputs() const override { return {1, 2}; }
 
  private:
   dnn::GemmF32Onednn k_;
@@ -277,8 +209,7 @@ Status check_fc_form(const Node& node, const ir::GemmAttrs& g, const Tensor* w, 
 }
 
 Result<OpChoice> try_gemm_f32(const Node& node, const std::vector<SlotInfo>& in) {
-  const bool fused = node.kind == OpKind::FusedGemm;
-  const ir::GemmAttrs& g = fused ? node.attr<ir::FusedGemmAttrs>().gemm : node.attr<ir::GemmAttrs>();
+  const ir::GemmAttrs& g = reference::gemm_attrs(node);
   const Tensor* w = constant_of(node, 1);
   const Tensor* bias = constant_of(node, 2);
   if (in[0].dtype != DType::kF32 || in[0].shape.size() != 2) return reject("A is not a 2-D f32 tensor");
@@ -290,7 +221,7 @@ Result<OpChoice> try_gemm_f32(const Node& node, const std::vector<SlotInfo>& in)
   p.n = n;
   p.trans_b = g.trans_b != 0;
   p.has_bias = bias != nullptr;
-  if (fused) p.post_ops = to_dnn(node.attr<ir::FusedGemmAttrs>().post);
+  p.post_ops = to_dnn(reference::post_ops(node));
   HQP_RETURN_IF_ERROR(dnn::GemmF32Onednn::applies(p));
   HQP_ASSIGN_OR_RETURN(dnn::GemmF32Onednn k,
                        dnn::GemmF32Onednn::create(p, w->data<float>(), bias ? bias->data<float>() : nullptr));
@@ -307,6 +238,8 @@ class GemmInt8Op final : public RuntimeOp {
     return k_.run(in[0], nullptr, out[0]);
   }
   std::string implementation() const override { return fmt::format("{} ({})", name_, k_.implementation()); }
+  int64_t weight_bytes() const override { return k_.packed_weight_bytes(); }
+  std::vector<size_t> packed_inputs() const override { return {1, 2}; }
 
  private:
   dnn::GemmInt8Onednn k_;
@@ -328,10 +261,10 @@ Result<OpChoice> try_qgemm(const Node& node, const std::vector<SlotInfo>& in) {
   p.trans_b = a.gemm.trans_b != 0;
   p.src_dtype = in[0].dtype;
   p.has_bias = bias != nullptr;
-  HQP_ASSIGN_OR_RETURN(p.out, int8_output_params(node, a.post, 3));
-  HQP_ASSIGN_OR_RETURN(std::vector<float> scales, weight_scales(*node.input(1), n));
+  HQP_ASSIGN_OR_RETURN(reference::Int8Quantization q, reference::int8_quantization(node, n));
+  p.out = q.out;
   HQP_RETURN_IF_ERROR(dnn::GemmInt8Onednn::applies(p));
-  HQP_ASSIGN_OR_RETURN(dnn::GemmInt8Onednn k, dnn::GemmInt8Onednn::create(p, w->data<int8_t>(), scales.data(),
+  HQP_ASSIGN_OR_RETURN(dnn::GemmInt8Onednn k, dnn::GemmInt8Onednn::create(p, w->data<int8_t>(), q.wei_scales.data(),
                                                                            bias ? bias->data<int32_t>() : nullptr));
   OpChoice c;
   c.op = std::make_unique<GemmInt8Op>(std::move(k), std::string(dnn::GemmInt8Onednn::name(p)));
@@ -357,14 +290,14 @@ Result<OpChoice> try_pool(const Node& node, const std::vector<SlotInfo>& in) {
   if (node.kind == OpKind::GlobalAveragePool) {
     if (in[0].dtype != DType::kF32) return reject("input is not f32");
     Shape sp(x.begin() + 2, x.end());
-    p = dnn::global_average_pool_params(x[0], x[1], static_cast<int>(sp.size()), sp.data(), Layout::kNhwc);
+    p = dnn::global_average_pool_params(x[0], x[1], static_cast<int>(sp.size()), sp.data(), dnn::Layout::kNhwc);
   } else {
     const bool is_max = node.kind == OpKind::MaxPool;
     if (is_max && node.output(1) != nullptr) return reject("the Indices output is not supported");
-    HQP_RETURN_IF_ERROR(fill_pool_params(node.attr<ir::PoolAttrs>(), x, is_max, &p.pool));
+    HQP_ASSIGN_OR_RETURN(p.pool, reference::pool_params(node.attr<ir::PoolAttrs>(), x, is_max));
     p.algorithm = is_max ? dnn::PoolAlgorithm::kMax : dnn::PoolAlgorithm::kAverage;
     p.dtype = in[0].dtype;
-    p.layout = Layout::kNhwc;
+    p.layout = dnn::Layout::kNhwc;
   }
   HQP_RETURN_IF_ERROR(dnn::PoolOnednn::applies(p));
   HQP_ASSIGN_OR_RETURN(dnn::PoolOnednn k, dnn::PoolOnednn::create(p));
@@ -457,7 +390,7 @@ Result<OpChoice> try_binary(const Node& node, const std::vector<SlotInfo>& in) {
   if (!layout_agnostic(in[0].shape)) layout = in[0].layout;
   else if (!layout_agnostic(in[1].shape)) layout = in[1].layout;
   if (rank < 3 || rank > 5) layout = Layout::kNchw;
-  p.layout = layout;
+  p.layout = to_dnn(layout);
   HQP_RETURN_IF_ERROR(dnn::BinaryF32Onednn::applies(p));
   HQP_ASSIGN_OR_RETURN(dnn::BinaryF32Onednn k, dnn::BinaryF32Onednn::create(p));
   OpChoice c;
@@ -484,7 +417,7 @@ Result<OpChoice> try_qdq_any_layout(const Node& node, const std::vector<SlotInfo
   if (scale == nullptr || scale->numel() != 1) return reject("scale is not a constant scalar (per-axis)");
   if (node.input(2) != nullptr && constant_of(node, 2) == nullptr) return reject("zero point is not constant");
   OpChoice c;
-  c.op = std::make_unique<RefOp>(node, in, /*opset=*/13);  // Q/DQ semantics used here are those of opset >= 13
+  HQP_ASSIGN_OR_RETURN(c.op, RefOp::create(node, in, /*opset=*/13));  // Q/DQ semantics of opset >= 13
   c.input_layouts.assign(in.size(), in[0].layout);
   c.output_layout = in[0].layout;
   return c;
@@ -524,14 +457,6 @@ std::vector<NamedCandidate> fast_candidates(OpKind kind) {
 
 }  // namespace
 
-bool layout_agnostic(const Shape& shape) {
-  if (shape.size() < 3) return true;
-  for (size_t i = 2; i < shape.size(); ++i) {
-    if (shape[i] != 1) return false;
-  }
-  return true;
-}
-
 Result<OpChoice> select_op(const ir::Node& node, const std::vector<SlotInfo>& inputs, int64_t opset,
                            bool use_fast_kernels, std::vector<std::string>* rejected) {
   if (use_fast_kernels) {
@@ -546,7 +471,7 @@ Result<OpChoice> select_op(const ir::Node& node, const std::vector<SlotInfo>& in
     }
   }
   OpChoice c;
-  c.op = std::make_unique<RefOp>(node, inputs, opset);
+  HQP_ASSIGN_OR_RETURN(c.op, RefOp::create(node, inputs, opset));
   c.input_layouts.assign(inputs.size(), Layout::kNchw);
   c.output_layout = Layout::kNchw;
   return c;
@@ -557,8 +482,8 @@ Result<std::unique_ptr<RuntimeOp>> make_reorder(const SlotInfo& src, Layout dst_
   p.dtype = src.dtype;
   p.rank = static_cast<int>(src.shape.size());
   for (size_t i = 0; i < src.shape.size(); ++i) p.dims[i] = src.shape[i];
-  p.src_layout = src.layout;
-  p.dst_layout = dst_layout;
+  p.src_layout = to_dnn(src.layout);
+  p.dst_layout = to_dnn(dst_layout);
   HQP_RETURN_IF_ERROR(dnn::LayoutReorderOnednn::applies(p));
   HQP_ASSIGN_OR_RETURN(dnn::LayoutReorderOnednn k, dnn::LayoutReorderOnednn::create(p));
   return std::unique_ptr<RuntimeOp>(std::make_unique<ReorderOp>(std::move(k)));

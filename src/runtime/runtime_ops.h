@@ -12,11 +12,9 @@
 #include "core/status.h"
 #include "core/tensor.h"
 #include "ir/graph.h"
-#include "kernels/onednn/onednn_common.h"
+#include "runtime/layout.h"
 
 namespace hqp::runtime {
-
-using kernels::onednn::Layout;
 
 // What a step knows about one of its tensors at plan time. shape is logical ([N, C, spatial...]
 // for activations); layout is the memory order of rank 3..5 activations.
@@ -26,16 +24,17 @@ struct SlotInfo {
   Layout layout = Layout::kNchw;
 };
 
-// True when the tensor's bytes are the same in NCHW and NHWC (rank < 3, or all spatial dims 1).
-bool layout_agnostic(const Shape& shape);
-
 class RuntimeOp {
  public:
   virtual ~RuntimeOp() = default;
   // in/out: one pointer per node input/output slot (nullptr for absent optional ones).
   virtual Status run(std::span<const void* const> in, std::span<void* const> out) = 0;
   virtual std::string implementation() const = 0;
+  // Bytes of weights this op packed into memory of its own (0 when it reads the graph's tensors).
   virtual int64_t weight_bytes() const { return 0; }
+  // Node inputs whose constant data this op copied into its own packed memory and never reads
+  // from the graph again (the session may then release the graph's copy).
+  virtual std::vector<size_t> packed_inputs() const { return {}; }
 };
 
 struct OpChoice {
@@ -45,8 +44,9 @@ struct OpChoice {
   Layout output_layout = Layout::kNchw;
 };
 
-// Picks the first applicable candidate for `node` (whose graph has static shapes). `inputs` has
-// one entry per node input (dtype undefined for absent ones) with the layout each currently has.
+// Picks the first applicable candidate for `node` (whose graph has static shapes: every output
+// value carries its concrete shape, which the reference fallback binds once). `inputs` has one
+// entry per node input (dtype undefined for absent ones) with the layout each currently has.
 // `use_fast_kernels` false: the reference kernels only. Rejections are appended to `rejected`.
 Result<OpChoice> select_op(const ir::Node& node, const std::vector<SlotInfo>& inputs, int64_t opset,
                            bool use_fast_kernels, std::vector<std::string>* rejected);

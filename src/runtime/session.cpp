@@ -14,10 +14,10 @@
 #include "ir/shape_inference.h"
 #include "ir/verifier.h"
 #include "kernels/onednn/onednn_common.h"
-#include "onnx/import.h"
 #include "passes/pipeline.h"
+#include "runtime/layout.h"
 #include "runtime/memory_planner.h"
-#include "runtime/reference/executor.h"
+#include "reference/executor.h"
 #include "runtime/runtime_ops.h"
 
 namespace hqp {
@@ -249,7 +249,7 @@ Result<std::unique_ptr<Plan>> Session::Impl::compile(std::span<const Tensor> inp
 }
 
 Result<Plan*> Session::Impl::plan_for(std::span<const Tensor> inputs) {
-  HQP_RETURN_IF_ERROR(runtime::check_run_inputs(graph, inputs));
+  HQP_RETURN_IF_ERROR(reference::check_run_inputs(graph, inputs));
   const std::string key = shape_key(inputs);
   auto it = plans.find(key);
   if (it == plans.end()) {
@@ -264,11 +264,6 @@ Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
 Session::~Session() = default;
-
-Result<Session> Session::load(const std::string& onnx_path, const SessionOptions& options) {
-  HQP_ASSIGN_OR_RETURN(ir::Graph graph, onnx_io::import_model_file(onnx_path));
-  return create(graph, options);
-}
 
 Result<Session> Session::create(const ir::Graph& graph, const SessionOptions& options) {
   if (options.threads <= 0) {

@@ -1,6 +1,6 @@
-// hqp::Session — the public runtime API: load an ONNX model (float or QDQ INT8), compile it once
-// for the CPU (graph passes, kernel selection, weight prepacking, arena planning), run it many
-// times. The batch size (any symbolic dim) is dynamic: each new input shape compiles one more
+// hqp::Session — the public runtime API: take a verified IR graph (float or QDQ INT8; importing
+// files is the caller's job, e.g. onnx_io::import_model_file), compile it once for the CPU (graph
+// passes, kernel selection, weight prepacking, arena planning), run it many times. The batch size (any symbolic dim) is dynamic: each new input shape compiles one more
 // plan, cached. Usable from C++ without the CLI. Not thread-safe: one run at a time per Session.
 #pragma once
 
@@ -47,7 +47,6 @@ struct StepProfile {
 
 class Session {
  public:
-  static Result<Session> load(const std::string& onnx_path, const SessionOptions& options = {});
   // Copies `graph` (the caller keeps theirs); the graph must be verified.
   static Result<Session> create(const ir::Graph& graph, const SessionOptions& options = {});
 

@@ -1,7 +1,7 @@
 // FisherAccumulator: Σ_n (Σ_hw a·g)² per channel of the observed activations (no libtorch here).
 #include <algorithm>
 
-#include "train/torch_executor.h"
+#include "train/fisher_accumulator.h"
 
 namespace hqp::train {
 

@@ -317,7 +317,7 @@ Result<std::vector<at::Tensor>> TorchModule::forward(const std::vector<at::Tenso
       }
       if (record_grads && y.requires_grad() && y.is_floating_point() && y.dim() >= 2 &&
           hooks.gradient_observer->observes(*step.node, value)) {
-        GradientObserver* obs = hooks.gradient_observer;
+        ir::GradientObserver* obs = hooks.gradient_observer;
         const ir::Node* node = step.node;
         const ir::Value* val = &value;
         at::Tensor a = y.detach();
@@ -689,7 +689,7 @@ Result<std::unique_ptr<TorchExecutor>> TorchExecutor::create(const ir::Graph& gr
 void TorchExecutor::set_mode(ExecMode mode) { module_->set_mode(mode); }
 ExecMode TorchExecutor::mode() const { return module_->mode(); }
 
-Result<std::vector<Tensor>> TorchExecutor::run(std::span<const Tensor> inputs, runtime::Observer* observer) {
+Result<std::vector<Tensor>> TorchExecutor::run(std::span<const Tensor> inputs, ir::Observer* observer) {
   at::NoGradGuard no_grad;
   HQP_ASSIGN_OR_RETURN(std::vector<at::Tensor> xs, module_->convert_inputs(inputs));
   ForwardHooks hooks;

@@ -14,7 +14,7 @@
 #include "core/status.h"
 #include "core/tensor.h"
 #include "ir/graph.h"
-#include "runtime/reference/executor.h"
+#include "ir/observer.h"
 
 namespace hqp::train {
 
@@ -53,42 +53,6 @@ struct ExecutorOptions {
   bool channels_last = true;
 };
 
-// Receives the Fisher term of observed activations during backward. For an observed value a
-// (an [N, C, ...] float output) with gradient g = dLoss/da, on_channel_fisher gets
-// a_dot_g[n, c] = Σ_{spatial} a[n, c, ...] · g[n, c, ...]. Only the product is formed in the
-// backward hook: no activation is copied or kept beyond what autograd keeps anyway.
-class GradientObserver {
- public:
-  virtual ~GradientObserver() = default;
-  // Asked once per observed forward for each float output of rank >= 2.
-  virtual bool observes(const ir::Node& node, const ir::Value& value) = 0;
-  // a_dot_g: f32 [N, C], valid only during the call. Called on the thread that runs backward.
-  virtual void on_channel_fisher(const ir::Node& node, const ir::Value& value, const Tensor& a_dot_g) = 0;
-};
-
-// Accumulates, per observed value, Σ_n (a_dot_g[n, c])² over all samples seen (the empirical
-// Fisher importance of channel c) and the sample count. Observes the outputs of Conv, FusedConv and
-// BatchNormalization nodes, or exactly the named values when `value_names` is not empty.
-class FisherAccumulator : public GradientObserver {
- public:
-  explicit FisherAccumulator(std::vector<std::string> value_names = {});
-  bool observes(const ir::Node& node, const ir::Value& value) override;
-  void on_channel_fisher(const ir::Node& node, const ir::Value& value, const Tensor& a_dot_g) override;
-
-  struct Entry {
-    std::vector<double> fisher;  // [C]: Σ_n (Σ_hw a·g)²
-    int64_t samples = 0;
-  };
-  // Keyed by value name.
-  const std::vector<std::pair<std::string, Entry>>& entries() const { return entries_; }
-  const Entry* find(const std::string& value_name) const;
-  void clear() { entries_.clear(); }
-
- private:
-  std::vector<std::string> names_;
-  std::vector<std::pair<std::string, Entry>> entries_;
-};
-
 class TorchExecutor {
  public:
   // Validates that every node is supported (kUnsupported naming the node otherwise) and copies the
@@ -107,7 +71,7 @@ class TorchExecutor {
   // inputs: one per graph input in order; dtypes and static dims must match. Returns the graph
   // outputs (f32 outputs as f32 even in double precision). `observer` sees every node output as a
   // contiguous host tensor valid during the call (as with the reference executor).
-  Result<std::vector<Tensor>> run(std::span<const Tensor> inputs, runtime::Observer* observer = nullptr);
+  Result<std::vector<Tensor>> run(std::span<const Tensor> inputs, ir::Observer* observer = nullptr);
 
   // Trainable parameters in graph order (first use), and BN running stats (buffers).
   const std::vector<ParamInfo>& parameters() const;

@@ -12,15 +12,15 @@
 #include "core/status.h"
 #include "core/tensor.h"
 #include "ir/graph.h"
-#include "runtime/reference/executor.h"
+#include "ir/observer.h"
 #include "train/torch_executor.h"
 
 namespace hqp::train {
 
 // Per-forward options.
 struct ForwardHooks {
-  runtime::Observer* observer = nullptr;          // node outputs, as host f32/s64 views
-  GradientObserver* gradient_observer = nullptr;  // Σ_hw a·g per sample and channel, during backward
+  ir::Observer* observer = nullptr;          // node outputs, as host f32/s64 views
+  ir::GradientObserver* gradient_observer = nullptr;  // Σ_hw a·g per sample and channel, during backward
 };
 
 // hqp dtype <-> torch scalar type; kUnsupported for dtypes torch lacks.

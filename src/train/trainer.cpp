@@ -17,6 +17,7 @@
 #include <torch/optim/sgd.h>
 #include <torch/serialize/archive.h>
 
+#include "core/file_io.h"
 #include "onnx/export.h"
 #include "onnx/import.h"
 #include "train/torch_module.h"
@@ -123,19 +124,6 @@ EpochRecord record_from_json(const nlohmann::json& j) {
     r.val = v;
   }
   return r;
-}
-
-Status write_file_atomic(const fs::path& path, const std::string& bytes) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!f) return make_error(StatusCode::kIoError, "cannot write file '{}': the write failed", tmp.string());
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return make_error(StatusCode::kIoError, "cannot write file '{}': {}", path.string(), ec.message());
-  return Status();
 }
 
 Result<at::Tensor> batch_tensor(const Tensor& t, DType dtype, const char* what, at::ScalarType float_type) {
@@ -422,10 +410,17 @@ Status Trainer::State::write_checkpoint() {
       rng = generator.get_state();
     }
     archive.write("rng", rng);
-    const fs::path tmp = dir / (state_file + ".tmp");
-    archive.save_to(tmp.string());
-    fs::rename(tmp, dir / state_file, ec);
-    if (ec) return make_error(StatusCode::kIoError, "cannot write checkpoint '{}': {}", state_file, ec.message());
+    HQP_RETURN_IF_ERROR(write_file_atomic_with(
+        (dir / state_file).string(),
+        [&](const std::string& temp) -> Status {
+          try {
+            archive.save_to(temp);
+          } catch (const c10::Error& e) {
+            return make_error(StatusCode::kIoError, "{}", e.what_without_backtrace());
+          }
+          return Status();
+        },
+        fmt::format("cannot write checkpoint '{}'", state_file)));
   } catch (const c10::Error& e) {
     return make_error(StatusCode::kIoError, "cannot write checkpoint '{}': {}", state_file, e.what_without_backtrace());
   }
@@ -439,7 +434,7 @@ Status Trainer::State::write_checkpoint() {
                       {"state", state_file},
                       {"history", nlohmann::json::array()}};
   for (const EpochRecord& r : history) j["history"].push_back(record_to_json(r));
-  HQP_RETURN_IF_ERROR(write_file_atomic(dir / kCheckpointIndex, j.dump(2) + "\n"));
+  HQP_RETURN_IF_ERROR(write_file_atomic((dir / kCheckpointIndex).string(), j.dump(2) + "\n", fmt::format("cannot write checkpoint index in '{}'", config.checkpoint_dir)));
   // Older epochs' files are no longer referenced.
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();

@@ -31,7 +31,7 @@
 #include "ir/op.h"
 #include "onnx/export.h"
 #include "onnx/import.h"
-#include "runtime/reference/executor.h"
+#include "reference/executor.h"
 
 namespace hqp::test {
 namespace {
@@ -409,7 +409,7 @@ std::vector<std::string> run_case(const ConformanceCase& c) {
       problems.push_back(where + ": " + *e);
       continue;
     }
-    Result<std::vector<Tensor>> got = runtime::run_reference(graph, inputs);
+    Result<std::vector<Tensor>> got = reference::run_reference(graph, inputs);
     if (!got.ok()) {
       problems.push_back(where + ": run failed: " + got.status().message());
       continue;
@@ -420,7 +420,7 @@ std::vector<std::string> run_case(const ConformanceCase& c) {
       }
     }
     if (!reimported) continue;
-    Result<std::vector<Tensor>> again = runtime::run_reference(*reimported, inputs_for(graph, inputs, *reimported));
+    Result<std::vector<Tensor>> again = reference::run_reference(*reimported, inputs_for(graph, inputs, *reimported));
     if (!again.ok()) {
       problems.push_back(where + ": run of the re-imported model failed: " + again.status().message());
       continue;

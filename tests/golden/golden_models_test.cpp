@@ -20,7 +20,7 @@
 #include "ir/model_stats.h"
 #include "onnx/export.h"
 #include "onnx/import.h"
-#include "runtime/reference/executor.h"
+#include "reference/executor.h"
 
 namespace hqp::test {
 namespace {
@@ -115,7 +115,7 @@ TEST_P(GoldenModel, MatchesPyTorchAndRoundTrips) {
   // Logits against PyTorch.
   t0 = std::chrono::steady_clock::now();
   const std::vector<Tensor> inputs = {d.input};
-  Result<std::vector<Tensor>> got = runtime::run_reference(graph, inputs);
+  Result<std::vector<Tensor>> got = reference::run_reference(graph, inputs);
   ASSERT_TRUE(got.ok()) << got.status().message();
   const double t_run = seconds_since(t0);
   ASSERT_EQ(got->size(), 1u);
@@ -151,7 +151,7 @@ TEST_P(GoldenModel, MatchesPyTorchAndRoundTrips) {
   EXPECT_EQ(initializer_names(g2), initializer_names(graph));
 
   t0 = std::chrono::steady_clock::now();
-  Result<std::vector<Tensor>> again = runtime::run_reference(g2, inputs);
+  Result<std::vector<Tensor>> again = reference::run_reference(g2, inputs);
   ASSERT_TRUE(again.ok()) << again.status().message();
   const double t_run2 = seconds_since(t0);
   ASSERT_EQ(again->size(), 1u);

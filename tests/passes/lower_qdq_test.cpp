@@ -203,7 +203,7 @@ TEST(LowerQdq, ReferenceExecutorRejectsQConvWithoutQuantParams) {
   ir::Value* y = b.g.add_value("y");
   b.g.add_node(OpKind::QConv, "qconv", {x, w}, {y}, ir::FusedConvAttrs{});
   b.finish({y});
-  Result<std::vector<Tensor>> r = runtime::run_reference(b.g, b.random_inputs());
+  Result<std::vector<Tensor>> r = reference::run_reference(b.g, b.random_inputs());
   EXPECT_TRUE(is_error(r.status(), StatusCode::kInvalidArgument, "quantization parameters"));
 }
 

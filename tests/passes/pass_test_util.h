@@ -16,7 +16,7 @@
 #include "ir/graph.h"
 #include "ir/shape_inference.h"
 #include "ir/verifier.h"
-#include "runtime/reference/executor.h"
+#include "reference/executor.h"
 
 namespace hqp::test {
 
@@ -164,7 +164,7 @@ class GraphBuilder {
 };
 
 inline std::vector<Tensor> run_graph(const ir::Graph& g, const std::vector<Tensor>& inputs) {
-  Result<std::vector<Tensor>> r = runtime::run_reference(g, inputs);
+  Result<std::vector<Tensor>> r = reference::run_reference(g, inputs);
   EXPECT_TRUE(r.ok()) << r.status().message();
   return r.ok() ? std::move(r).value() : std::vector<Tensor>{};
 }

@@ -11,7 +11,7 @@
 #include "quant/insert_qdq.h"
 #include "quant/quant_test_util.h"
 #include "quant/quant_tolerances.h"
-#include "runtime/reference/executor.h"
+#include "reference/executor.h"
 #include "runtime/session.h"
 
 namespace hqp::test {
@@ -100,8 +100,8 @@ void expect_exports_and_reimports(const ir::Graph& g) {
   EXPECT_EQ(count_kind(*back, OpKind::QuantizeLinear), count_kind(g, OpKind::QuantizeLinear));
   EXPECT_EQ(count_kind(*back, OpKind::DequantizeLinear), count_kind(g, OpKind::DequantizeLinear));
   const std::vector<Tensor> in = eval_inputs(g);
-  Result<std::vector<Tensor>> a = runtime::run_reference(g, in);
-  Result<std::vector<Tensor>> c = runtime::run_reference(*back, in);
+  Result<std::vector<Tensor>> a = reference::run_reference(g, in);
+  Result<std::vector<Tensor>> c = reference::run_reference(*back, in);
   HQP_ASSERT_OK(a.status());
   HQP_ASSERT_OK(c.status());
   for (size_t i = 0; i < a->size(); ++i) EXPECT_EQ(bitwise_mismatch((*c)[i], (*a)[i]), std::nullopt);
@@ -109,8 +109,8 @@ void expect_exports_and_reimports(const ir::Graph& g) {
 
 double logits_cosine(const ir::Graph& float_graph, const ir::Graph& qdq) {
   const std::vector<Tensor> in = eval_inputs(float_graph);
-  Result<std::vector<Tensor>> f = runtime::run_reference(float_graph, in);
-  Result<std::vector<Tensor>> q = runtime::run_reference(qdq, in);
+  Result<std::vector<Tensor>> f = reference::run_reference(float_graph, in);
+  Result<std::vector<Tensor>> q = reference::run_reference(qdq, in);
   EXPECT_TRUE(f.ok() && q.ok());
   const double c = f.ok() && q.ok() ? cosine_similarity((*q)[0], (*f)[0]) : 0.0;
   std::printf("[ quant    ] fake-quant vs float: cosine %.6f\n", c);

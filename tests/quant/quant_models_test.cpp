@@ -15,7 +15,7 @@
 #include "quant/insert_qdq.h"
 #include "quant/quant_test_util.h"
 #include "quant/quant_tolerances.h"
-#include "runtime/reference/executor.h"
+#include "reference/executor.h"
 #include "runtime/session.h"
 
 namespace hqp::test {
@@ -116,8 +116,8 @@ TEST_P(QuantModels, ExportsWithTheFullOnnxCheckAndReimports) {
 TEST_P(QuantModels, FakeQuantLogitsAgreeWithFloat) {
   std::mt19937 rng(kEvalSeed);
   const std::vector<Tensor> in = {normal_f32({kEvalBatch, 3, 224, 224}, rng)};
-  Result<std::vector<Tensor>> f = runtime::run_reference(q_->float_graph, in);
-  Result<std::vector<Tensor>> q = runtime::run_reference(q_->qdq, in);
+  Result<std::vector<Tensor>> f = reference::run_reference(q_->float_graph, in);
+  Result<std::vector<Tensor>> q = reference::run_reference(q_->qdq, in);
   HQP_ASSERT_OK(f.status());
   HQP_ASSERT_OK(q.status());
   const Tensor& fl = (*f)[0];

@@ -6,7 +6,7 @@
 #include "common/tensor_compare.h"
 #include "onnx/export.h"
 #include "onnx/import.h"
-#include "runtime/reference/executor.h"
+#include "reference/executor.h"
 #include "train/torch_executor.h"
 #include "train/train_test_util.h"
 #include "train/train_tolerances.h"
@@ -25,7 +25,7 @@ std::unique_ptr<TorchExecutor> make_executor(const ir::Graph& g) {
 }
 
 void expect_matches_reference(const ir::Graph& g, const std::vector<Tensor>& inputs, double max_rel_err) {
-  auto want = runtime::run_reference(g, inputs);
+  auto want = reference::run_reference(g, inputs);
   ASSERT_TRUE(want.ok()) << want.status().message();
   auto exec = make_executor(g);
   auto got = exec->run(inputs);
@@ -203,7 +203,7 @@ TEST(TorchExecutorTest, WriteBackRejectsMismatchingGraph) {
   EXPECT_TRUE(is_error(exec->write_back(other), StatusCode::kInvalidArgument, "conv.weight"));
 }
 
-class CountingObserver : public runtime::Observer {
+class CountingObserver : public ir::Observer {
  public:
   void on_output(const ir::Node& node, const ir::Value& value, const Tensor& tensor) override {
     names.push_back(value.name);

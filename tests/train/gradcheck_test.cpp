@@ -8,6 +8,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "train/fisher_accumulator.h"
 #include "train/torch_module.h"
 #include "train/train_test_util.h"
 #include "train/train_tolerances.h"

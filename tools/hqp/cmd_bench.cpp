@@ -110,7 +110,8 @@ Status run_bench(const BenchOptions& o) {
   so.threads = o.threads;
   so.engine = o.engine == "ref" ? Engine::kReference : Engine::kFast;
   so.profile = o.profile;
-  HQP_ASSIGN_OR_RETURN(Session session, Session::load(o.model, so));
+  HQP_ASSIGN_OR_RETURN(ir::Graph graph, onnx_io::import_model_file(o.model));
+  HQP_ASSIGN_OR_RETURN(Session session, Session::create(graph, so));
   if (session.graph().inputs().size() != 1) {
     return make_error(StatusCode::kUnsupported, "cannot bench: the model has {} inputs (expected 1)",
                       session.graph().inputs().size());

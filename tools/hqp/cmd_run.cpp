@@ -8,7 +8,7 @@
 #include "commands.h"
 #include "onnx/export.h"
 #include "onnx/import.h"
-#include "runtime/reference/executor.h"
+#include "reference/executor.h"
 #include "runtime/session.h"
 
 namespace hqp::cli {
@@ -33,7 +33,7 @@ Status run_run(const RunCliOptions& o) {
   }
   std::vector<Tensor> outputs;
   if (o.engine == "ref") {
-    HQP_ASSIGN_OR_RETURN(outputs, runtime::run_reference(graph, inputs));
+    HQP_ASSIGN_OR_RETURN(outputs, reference::run_reference(graph, inputs));
   } else {
     SessionOptions so;
     so.threads = o.threads;

@@ -102,16 +102,6 @@ memory::desc user_weights_md(const ConvGeometry& g, memory::data_type dt) {
   return memory::desc(g.wei, dt, detail::plain_tag(static_cast<int>(g.wei.size())));
 }
 
-// Binds everything of a conv primitive except the prepacked weights and bias.
-std::unique_ptr<detail::Executable> bind_conv(std::shared_ptr<const detail::CachedPrimitive> cached) {
-  auto exec = std::make_unique<detail::Executable>();
-  const dnnl::engine& engine = Context::get().engine();
-  exec->args[DNNL_ARG_SRC] = memory(cached->pd.src_desc(0), engine, nullptr);
-  exec->args[DNNL_ARG_DST] = memory(cached->pd.dst_desc(0), engine, nullptr);
-  exec->cached = std::move(cached);
-  return exec;
-}
-
 // ---- FP32 ----
 
 std::shared_ptr<const detail::CachedPrimitive> conv_f32_primitive(const ConvF32OnednnParams& params) {
@@ -180,14 +170,8 @@ Result<ConvF32Onednn> ConvF32Onednn::create(const ConvF32OnednnParams& params, c
   ConvF32Onednn kernel;
   kernel.params_ = params;
   kernel.dst_bytes_ = g.dst_numel * static_cast<int64_t>(sizeof(float));
-  kernel.exec_ = bind_conv(conv_f32_primitive(params));
-  const dnnl::primitive_desc& pd = kernel.exec_->cached->pd;
-  kernel.exec_->args[DNNL_ARG_WEIGHTS] =
-      detail::prepack(user_weights_md(g, memory::data_type::f32), wei, pd.weights_desc(0));
-  if (params.has_bias) {
-    const memory::desc bias_md = pd.weights_desc(1);
-    kernel.exec_->args[DNNL_ARG_BIAS] = detail::prepack(bias_md, bias, bias_md);
-  }
+  kernel.exec_ = detail::bind_weighted(conv_f32_primitive(params), user_weights_md(g, memory::data_type::f32), wei,
+                                      params.has_bias ? bias : nullptr);
   return kernel;
 }
 
@@ -200,9 +184,7 @@ Status ConvF32Onednn::run(const float* src, const float* sum, float* dst) {
 
 const std::string& ConvF32Onednn::implementation() const { return exec_->cached->impl; }
 
-int64_t ConvF32Onednn::packed_weight_bytes() const {
-  return static_cast<int64_t>(exec_->args.at(DNNL_ARG_WEIGHTS).get_desc().get_size());
-}
+int64_t ConvF32Onednn::packed_weight_bytes() const { return exec_->owned_bytes(); }
 
 // ---------------- ConvInt8Onednn ----------------
 
@@ -248,21 +230,18 @@ Result<ConvInt8Onednn> ConvInt8Onednn::create(const ConvInt8OnednnParams& params
   ConvInt8Onednn kernel;
   kernel.params_ = params;
   kernel.dst_bytes_ = g.dst_numel * static_cast<int64_t>(dtype_size(params.out.dst_dtype));
-  kernel.exec_ = bind_conv(conv_int8_primitive(params, &multipliers));
-  HQP_RETURN_IF_ERROR(detail::require_optimized(*kernel.exec_->cached, kernel_name));
-  const dnnl::primitive_desc& pd = kernel.exec_->cached->pd;
-  kernel.exec_->args[DNNL_ARG_WEIGHTS] =
-      detail::prepack(user_weights_md(g, memory::data_type::s8), wei, pd.weights_desc(0));
+  std::shared_ptr<const detail::CachedPrimitive> primitive = conv_int8_primitive(params, &multipliers);
+  HQP_RETURN_IF_ERROR(detail::require_optimized(*primitive, kernel_name));
+  std::vector<int32_t> zeros;
+  const int32_t* bias_data = nullptr;
   if (bias_present) {
-    const memory::desc bias_md = pd.weights_desc(1);
-    std::vector<int32_t> zeros;
-    const int32_t* bias_data = fold ? folded_bias.data() : bias;
+    bias_data = fold ? folded_bias.data() : bias;
     if (bias_data == nullptr) {
       zeros.assign(static_cast<size_t>(p.out_channels), 0);
       bias_data = zeros.data();
     }
-    kernel.exec_->args[DNNL_ARG_BIAS] = detail::prepack(bias_md, bias_data, bias_md);
   }
+  kernel.exec_ = detail::bind_weighted(std::move(primitive), user_weights_md(g, memory::data_type::s8), wei, bias_data);
   if (zp_attr) kernel.exec_->args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = detail::zero_point_memory(params.out.src_zero_point);
   return kernel;
 }
@@ -276,8 +255,6 @@ Status ConvInt8Onednn::run(const void* src, const void* sum, void* dst) {
 
 const std::string& ConvInt8Onednn::implementation() const { return exec_->cached->impl; }
 
-int64_t ConvInt8Onednn::packed_weight_bytes() const {
-  return static_cast<int64_t>(exec_->args.at(DNNL_ARG_WEIGHTS).get_desc().get_size());
-}
+int64_t ConvInt8Onednn::packed_weight_bytes() const { return exec_->owned_bytes(); }
 
 }  // namespace hqp::kernels::onednn

@@ -46,6 +46,7 @@ class ConvF32Onednn {
   const ConvF32OnednnParams& params() const { return params_; }
   // oneDNN's implementation, e.g. "jit:avx512_core" (for --verbose).
   const std::string& implementation() const;
+  // Bytes of kernel-owned memory: the prepacked weights and bias.
   int64_t packed_weight_bytes() const;
 
   ConvF32Onednn(ConvF32Onednn&&) noexcept;
@@ -88,6 +89,7 @@ class ConvInt8Onednn {
 
   const ConvInt8OnednnParams& params() const { return params_; }
   const std::string& implementation() const;
+  // Bytes of kernel-owned memory: the prepacked weights and bias.
   int64_t packed_weight_bytes() const;
 
   ConvInt8Onednn(ConvInt8Onednn&&) noexcept;

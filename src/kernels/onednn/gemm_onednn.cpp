@@ -39,15 +39,6 @@ memory::desc user_weights_md(int64_t n, int64_t k, bool trans_b, memory::data_ty
   return memory::desc({n, k}, dt, trans_b ? memory::format_tag::ab : memory::format_tag::ba);
 }
 
-std::unique_ptr<detail::Executable> bind_ip(std::shared_ptr<const detail::CachedPrimitive> cached) {
-  auto exec = std::make_unique<detail::Executable>();
-  const dnnl::engine& engine = Context::get().engine();
-  exec->args[DNNL_ARG_SRC] = memory(cached->pd.src_desc(0), engine, nullptr);
-  exec->args[DNNL_ARG_DST] = memory(cached->pd.dst_desc(0), engine, nullptr);
-  exec->cached = std::move(cached);
-  return exec;
-}
-
 std::shared_ptr<const detail::CachedPrimitive> gemm_f32_primitive(const GemmF32OnednnParams& p) {
   CacheKey key(GemmF32Onednn::kName);
   key.add(p.m).add(p.n).add(p.k).add(int64_t{p.has_bias}).add(int64_t{p.post_ops.has_sum});
@@ -102,13 +93,9 @@ Result<GemmF32Onednn> GemmF32Onednn::create(const GemmF32OnednnParams& params, c
   HQP_RETURN_IF_ERROR(applies(params));
   GemmF32Onednn kernel;
   kernel.params_ = params;
-  kernel.exec_ = bind_ip(gemm_f32_primitive(params));
-  const dnnl::primitive_desc& pd = kernel.exec_->cached->pd;
-  kernel.exec_->args[DNNL_ARG_WEIGHTS] = detail::prepack(
-      user_weights_md(params.n, params.k, params.trans_b, memory::data_type::f32), wei, pd.weights_desc(0));
-  if (params.has_bias) {
-    kernel.exec_->args[DNNL_ARG_BIAS] = detail::prepack(pd.weights_desc(1), bias, pd.weights_desc(1));
-  }
+  kernel.exec_ = detail::bind_weighted(gemm_f32_primitive(params),
+                                      user_weights_md(params.n, params.k, params.trans_b, memory::data_type::f32), wei,
+                                      params.has_bias ? bias : nullptr);
   return kernel;
 }
 
@@ -122,6 +109,8 @@ Status GemmF32Onednn::run(const float* src, const float* sum, float* dst) {
 }
 
 const std::string& GemmF32Onednn::implementation() const { return exec_->cached->impl; }
+
+int64_t GemmF32Onednn::packed_weight_bytes() const { return exec_->owned_bytes(); }
 
 // ---------------- GemmInt8Onednn ----------------
 
@@ -158,14 +147,10 @@ Result<GemmInt8Onednn> GemmInt8Onednn::create(const GemmInt8OnednnParams& params
 
   GemmInt8Onednn kernel;
   kernel.params_ = params;
-  kernel.exec_ = bind_ip(gemm_int8_primitive(params, &multipliers));
-  HQP_RETURN_IF_ERROR(detail::require_optimized(*kernel.exec_->cached, kernel_name));
-  const dnnl::primitive_desc& pd = kernel.exec_->cached->pd;
-  kernel.exec_->args[DNNL_ARG_WEIGHTS] =
-      detail::prepack(user_weights_md(n, k, params.trans_b, memory::data_type::s8), wei, pd.weights_desc(0));
-  if (bias_present) {
-    kernel.exec_->args[DNNL_ARG_BIAS] = detail::prepack(pd.weights_desc(1), folded.data(), pd.weights_desc(1));
-  }
+  std::shared_ptr<const detail::CachedPrimitive> primitive = gemm_int8_primitive(params, &multipliers);
+  HQP_RETURN_IF_ERROR(detail::require_optimized(*primitive, kernel_name));
+  kernel.exec_ = detail::bind_weighted(std::move(primitive), user_weights_md(n, k, params.trans_b, memory::data_type::s8),
+                                      wei, bias_present ? folded.data() : nullptr);
   return kernel;
 }
 
@@ -179,5 +164,7 @@ Status GemmInt8Onednn::run(const void* src, const void* sum, void* dst) {
 }
 
 const std::string& GemmInt8Onednn::implementation() const { return exec_->cached->impl; }
+
+int64_t GemmInt8Onednn::packed_weight_bytes() const { return exec_->owned_bytes(); }
 
 }  // namespace hqp::kernels::onednn

@@ -39,6 +39,8 @@ class GemmF32Onednn {
 
   const GemmF32OnednnParams& params() const { return params_; }
   const std::string& implementation() const;
+  // Bytes of kernel-owned memory: the prepacked weights and bias.
+  int64_t packed_weight_bytes() const;
 
   GemmF32Onednn(GemmF32Onednn&&) noexcept;
   GemmF32Onednn& operator=(GemmF32Onednn&&) noexcept;
@@ -75,6 +77,8 @@ class GemmInt8Onednn {
 
   const GemmInt8OnednnParams& params() const { return params_; }
   const std::string& implementation() const;
+  // Bytes of kernel-owned memory: the prepacked weights and bias.
+  int64_t packed_weight_bytes() const;
 
   GemmInt8Onednn(GemmInt8Onednn&&) noexcept;
   GemmInt8Onednn& operator=(GemmInt8Onednn&&) noexcept;

@@ -165,6 +165,28 @@ Status Executable::execute(std::string_view kernel_name) {
   return Status::ok_status();
 }
 
+int64_t Executable::owned_bytes() const {
+  int64_t bytes = 0;
+  for (const auto& [arg, mem] : args) {
+    if (arg == DNNL_ARG_SRC || arg == DNNL_ARG_DST) continue;
+    bytes += static_cast<int64_t>(mem.get_desc().get_size());
+  }
+  return bytes;
+}
+
+std::unique_ptr<Executable> bind_weighted(std::shared_ptr<const CachedPrimitive> cached,
+                                          const dnnl::memory::desc& user_wei_md, const void* wei, const void* bias) {
+  auto exec = std::make_unique<Executable>();
+  const dnnl::engine& engine = Context::get().engine();
+  const dnnl::primitive_desc& pd = cached->pd;
+  exec->args[DNNL_ARG_SRC] = dnnl::memory(pd.src_desc(0), engine, nullptr);
+  exec->args[DNNL_ARG_DST] = dnnl::memory(pd.dst_desc(0), engine, nullptr);
+  exec->args[DNNL_ARG_WEIGHTS] = prepack(user_wei_md, wei, pd.weights_desc(0));
+  if (bias != nullptr) exec->args[DNNL_ARG_BIAS] = prepack(pd.weights_desc(1), bias, pd.weights_desc(1));
+  exec->cached = std::move(cached);
+  return exec;
+}
+
 Status require_optimized(const CachedPrimitive& entry, std::string_view kernel_name) {
   HQP_RETURN_IF_ERROR(entry.status);
   if (entry.impl.rfind("ref", 0) == 0) {

@@ -89,7 +89,17 @@ struct Executable {
   std::unordered_map<int, dnnl::memory> args;
   void bind(int arg, const void* data);  // the pointer is only read by oneDNN when `arg` is an input
   Status execute(std::string_view kernel_name);
+  // Bytes of the kernel-owned memories (prepacked weights, bias, runtime attribute arguments).
+  int64_t owned_bytes() const;
 };
+
+// The one binding of a weighted primitive (convolution, inner product): src and dst become external
+// buffers bound on every run; the weights, given in the user's descriptor `user_wei_md` at `wei`,
+// are prepacked into the primitive's chosen format; the bias (when `bias` is not null, in the
+// primitive's bias descriptor) is copied into kernel-owned memory. `wei` and `bias` are not
+// referenced after the call.
+std::unique_ptr<Executable> bind_weighted(std::shared_ptr<const CachedPrimitive> cached,
+                                          const dnnl::memory::desc& user_wei_md, const void* wei, const void* bias);
 
 // Fails with kUnsupported when oneDNN could only offer its reference implementation ("ref:...",
 // slow and equivalent to hqp's own reference), so the caller falls back to hqp's reference kernel.

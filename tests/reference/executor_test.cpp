@@ -1,4 +1,4 @@
-// Tests of the reference executor (runtime::run_reference) on small hand-built graphs: results
+// Tests of the reference executor (reference::run_reference) on small hand-built graphs: results
 // against hand-computed values, input validation messages, the Observer hook (every output once,
 // right shapes, no copies) and freeing of intermediates. The values used are small integers or
 // binary fractions, exact in FP32, so results are compared exactly.
@@ -12,12 +12,12 @@
 
 #include "common/ir_test_util.h"
 #include "ir/verifier.h"
-#include "runtime/reference/executor.h"
-#include "tensor_alloc_counter.h"
+#include "reference/executor.h"
+#include "common/tensor_alloc_counter.h"
 
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"  // designated initializers of attrs
 
-namespace hqp::runtime {
+namespace hqp::reference {
 namespace {
 
 using ir::Graph;
@@ -215,7 +215,7 @@ struct Seen {
   const void* data;
 };
 
-class RecordingObserver : public Observer {
+class RecordingObserver : public ir::Observer {
  public:
   std::map<std::string, std::vector<Seen>> by_value;
   void on_output(const ir::Node& node, const ir::Value& value, const Tensor& tensor) override {
@@ -291,7 +291,7 @@ TEST(ExecutorObserver, ObservingDoesNotChangeResults) {
 
 // A calibration-style observer: reduces each activation to per-channel sums during the call and
 // keeps nothing else.
-class ChannelSumObserver : public Observer {
+class ChannelSumObserver : public ir::Observer {
  public:
   std::map<std::string, std::vector<double>> sums;
   void on_output(const ir::Node&, const ir::Value& value, const Tensor& t) override {
@@ -402,4 +402,4 @@ TEST(ExecutorMemory, CallerInputsAreNotModified) {
 }
 
 }  // namespace
-}  // namespace hqp::runtime
+}  // namespace hqp::reference

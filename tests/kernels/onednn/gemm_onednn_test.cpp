@@ -12,7 +12,7 @@
 #include "kernels/onednn/gemm_onednn.h"
 #include "kernels/ref/gemm.h"
 #include "kernels/ref/gemm_int8.h"
-#include "kernels/ref_test_util.h"
+#include "kernels/ref/ref_test_util.h"
 #include "onednn_test_util.h"
 #include "onednn_tolerances.h"
 

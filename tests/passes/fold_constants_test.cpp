@@ -10,7 +10,7 @@
 #include "common/ir_test_util.h"
 #include "ir/verifier.h"
 #include "passes/fold_constants.h"
-#include "runtime/reference/executor.h"
+#include "reference/executor.h"
 
 // Attribute structs are written with designated initializers; GCC 12 warns about the omitted
 // (defaulted) members under -Wextra.
@@ -59,7 +59,7 @@ std::vector<std::string> node_names(const Graph& g) {
 }
 
 std::vector<Tensor> run(const Graph& g, const std::vector<Tensor>& inputs) {
-  Result<std::vector<Tensor>> r = runtime::run_reference(g, inputs);
+  Result<std::vector<Tensor>> r = reference::run_reference(g, inputs);
   EXPECT_TRUE(r.ok()) << r.status().message();
   return r.ok() ? std::move(r).value() : std::vector<Tensor>{};
 }

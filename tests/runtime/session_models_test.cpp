@@ -12,9 +12,9 @@
 #include "common/tensor_compare.h"
 #include "common/tolerances.h"
 #include "onnx/import.h"
-#include "runtime/reference/executor.h"
-#include "session/session_test_util.h"
-#include "session/session_tolerances.h"
+#include "reference/executor.h"
+#include "runtime/session_test_util.h"
+#include "runtime/session_tolerances.h"
 
 namespace hqp::test {
 namespace {
@@ -77,7 +77,7 @@ TEST_P(SessionModel, EnginesMatchReferenceExecutor) {
   ASSERT_TRUE(input.ok()) << input.status().message();
   const std::vector<Tensor> inputs = {*input};
 
-  Result<std::vector<Tensor>> want = runtime::run_reference(*graph, inputs);
+  Result<std::vector<Tensor>> want = reference::run_reference(*graph, inputs);
   ASSERT_TRUE(want.ok()) << want.status().message();
   ASSERT_EQ(want->size(), 1u);
   const Tensor& ref = (*want)[0];
@@ -138,7 +138,7 @@ INSTANTIATE_TEST_SUITE_P(Models, SessionModel, ::testing::ValuesIn(all_cases()),
 TEST(SessionMemory, ResNet18PeakBelowNaive) {
   const std::string model = golden_model("resnet18_op13");
   ASSERT_TRUE(fs::exists(model)) << model << " is missing; " << missing_golden_hint();
-  Result<Session> s = Session::load(model, session_options(Engine::kFast));
+  Result<Session> s = load_session(model, session_options(Engine::kFast));
   ASSERT_TRUE(s.ok()) << s.status().message();
   EXPECT_EQ(s->peak_activation_bytes(), 0) << "no plan before the first run";
   const std::vector<Tensor> inputs = {random_f32({1, 3, 224, 224}, 7)};

@@ -7,8 +7,8 @@
 #include <gtest/gtest.h>
 
 #include "common/tensor_compare.h"
-#include "session/session_test_util.h"
-#include "session/session_tolerances.h"
+#include "runtime/session_test_util.h"
+#include "runtime/session_tolerances.h"
 
 namespace hqp::test {
 namespace {
@@ -29,7 +29,7 @@ class SessionDynamicBatch : public ::testing::TestWithParam<BatchCase> {};
 TEST_P(SessionDynamicBatch, OnePlanPerShapeAndRowsMatch) {
   const BatchCase& c = GetParam();
   ASSERT_TRUE(fs::exists(c.model)) << c.model << " is missing; " << missing_golden_hint();
-  Result<Session> s = Session::load(c.model, session_options(Engine::kFast));
+  Result<Session> s = load_session(c.model, session_options(Engine::kFast));
   ASSERT_TRUE(s.ok()) << s.status().message();
   EXPECT_EQ(s->plan_count(), 0);
 

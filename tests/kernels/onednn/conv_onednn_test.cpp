@@ -12,7 +12,7 @@
 #include "kernels/onednn/conv_onednn.h"
 #include "kernels/ref/conv.h"
 #include "kernels/ref/conv_int8.h"
-#include "kernels/ref_test_util.h"
+#include "kernels/ref/ref_test_util.h"
 #include "onednn_test_util.h"
 #include "onednn_tolerances.h"
 

@@ -9,7 +9,7 @@
 
 #include "kernels/onednn/pool_onednn.h"
 #include "kernels/ref/pool.h"
-#include "kernels/ref_test_util.h"
+#include "kernels/ref/ref_test_util.h"
 #include "onednn_test_util.h"
 #include "onednn_tolerances.h"
 

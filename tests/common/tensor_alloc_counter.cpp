@@ -1,6 +1,6 @@
 // Replacement of the aligned array operator new/delete (what hqp::Tensor allocates with) that
 // counts bytes; see tensor_alloc_counter.h. Every other allocation is untouched.
-#include "tensor_alloc_counter.h"
+#include "common/tensor_alloc_counter.h"
 
 #include <algorithm>
 #include <cstddef>

@@ -1,9 +1,9 @@
 // Reference executor: input validation, topological execution, liveness-based freeing, observers.
-#include "runtime/reference/executor.h"
+#include "reference/executor.h"
 
 #include <unordered_map>
 
-namespace hqp::runtime {
+namespace hqp::reference {
 
 Status check_run_inputs(const ir::Graph& graph, std::span<const Tensor> inputs) {
   const auto& decl = graph.inputs();
@@ -109,4 +109,4 @@ Result<std::vector<Tensor>> run_reference(const ir::Graph& graph, std::span<cons
   return results;
 }
 
-}  // namespace hqp::runtime
+}  // namespace hqp::reference

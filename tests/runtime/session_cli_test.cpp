@@ -12,8 +12,8 @@
 #include "common/temp_dir.h"
 #include "common/tensor_compare.h"
 #include "onnx/import.h"
-#include "session/session_test_util.h"
-#include "session/session_tolerances.h"
+#include "runtime/session_test_util.h"
+#include "runtime/session_tolerances.h"
 
 namespace hqp::test {
 namespace {
@@ -85,7 +85,7 @@ TEST(CliBench, ThreadsZeroIsAOneLineError) {
 
 // Names of the nodes the fast plan runs, from the library (what --profile must list).
 std::vector<std::string> demo_plan_nodes() {
-  Result<Session> s = Session::load(kDemoModel, session_options(Engine::kFast, 1));
+  Result<Session> s = load_session(kDemoModel, session_options(Engine::kFast, 1));
   EXPECT_TRUE(s.ok()) << s.status().message();
   EXPECT_TRUE(s->run(std::vector<Tensor>{random_f32({1, 1, 28, 28}, 1)}).ok());
   std::vector<std::string> names;

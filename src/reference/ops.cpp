@@ -1,6 +1,6 @@
-// Runtime ops of the reference executor: translate one IR node (attributes, concrete shapes)
-// into reference-kernel params and call the kernel. Shapes and shape errors come from
-// ir::infer_node, so this file only binds pointers.
+// Runtime ops of the reference executor: one IR node on concrete tensors -> the reference kernel.
+// Kernel params come from node_params.h (shared with the fast runtime); shapes and shape errors
+// from ir::infer_node, so this file only binds pointers.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -15,9 +15,10 @@
 #include "kernels/ref/pool.h"
 #include "kernels/ref/quantize.h"
 #include "kernels/ref/softmax.h"
-#include "runtime/reference/executor.h"
+#include "reference/executor.h"
+#include "reference/node_params.h"
 
-namespace hqp::runtime {
+namespace hqp::reference {
 
 namespace {
 
@@ -28,7 +29,7 @@ namespace k = hqp::kernels;
 struct OpCtx {
   const Node& node;
   std::span<const Tensor* const> in;
-  std::vector<Tensor>& out;
+  std::span<Tensor> out;
   int64_t opset;
 
   const Tensor* input(size_t i) const { return i < in.size() ? in[i] : nullptr; }
@@ -39,7 +40,15 @@ struct OpCtx {
     return Status(code, fmt::format("cannot run node '{}' ({}): ", node.name, ir::op_name(node.kind)) +
                             fmt::format(f, std::forward<Args>(args)...));
   }
+  // A node_params.h result with this node named in its error.
+  template <typename T>
+  Result<T> check(Result<T> r) const {
+    if (r.ok()) return r;
+    return error(r.status().code(), "{}", r.status().message());
+  }
 };
+
+using reference::Int8Quantization;
 
 int64_t prod(const Shape& s, size_t begin, size_t end) {
   int64_t p = 1;
@@ -65,86 +74,24 @@ void apply_post_ops(const ir::PostOps& post, const Tensor* sum, Tensor& dst) {
   }
 }
 
-Result<k::ConvParams> conv_params(const ir::ConvAttrs& a, const Tensor& x, const Tensor& w) {
-  const Shape in_sp(x.shape().begin() + 2, x.shape().end());
-  const Shape k_sp(w.shape().begin() + 2, w.shape().end());
-  HQP_ASSIGN_OR_RETURN(ir::WindowGeometry g, ir::conv_geometry(a, in_sp, k_sp));
-  k::ConvParams p;
-  p.batch = x.dim(0);
-  p.in_channels = x.dim(1);
-  p.out_channels = w.dim(0);
-  p.groups = a.group;
-  p.spatial_rank = static_cast<int>(in_sp.size());
-  for (size_t i = 0; i < in_sp.size(); ++i) {
-    p.in_size[i] = in_sp[i];
-    p.out_size[i] = g.out[i];
-    p.kernel[i] = g.kernel[i];
-    p.stride[i] = g.stride[i];
-    p.dilation[i] = g.dilation[i];
-    p.pad_begin[i] = g.pad_begin[i];
-  }
-  return p;
-}
-
 Status run_conv(const OpCtx& c) {
   const Tensor& x = c.x(0);
   const Tensor& w = c.x(1);
   const Tensor* b = c.input(2);
-  const bool fused = c.node.kind == OpKind::FusedConv;
-  const auto& a = fused ? c.node.attr<ir::FusedConvAttrs>().conv : c.node.attr<ir::ConvAttrs>();
-  HQP_ASSIGN_OR_RETURN(k::ConvParams p, conv_params(a, x, w));
+  HQP_ASSIGN_OR_RETURN(k::ConvParams p, c.check(conv_params(conv_attrs(c.node), x.shape(), w.shape())));
   k::conv_f32__ref(p, x.data<float>(), w.data<float>(), b ? b->data<float>() : nullptr, c.out[0].data<float>());
-  if (fused) apply_post_ops(c.node.attr<ir::FusedConvAttrs>().post, c.input(3), c.out[0]);
+  if (c.node.kind == OpKind::FusedConv) apply_post_ops(post_ops(c.node), c.input(3), c.out[0]);
   return Status();
 }
 
-// Quantization of a QConv / QGemm from the Value::quant of its inputs and output (ops.def):
-// X per-tensor, W per output channel (or one scale for all), Y u8/s8 per-tensor or f32, Sum
-// quantized like Y. Fills `out` and the per-channel weight scales.
-Status int8_output_params(const OpCtx& c, const ir::PostOps& post, int64_t channels, k::Int8OutputParams* out,
-                          std::vector<float>* wei_scales) {
-  auto per_tensor = [&](const ir::Value* v, const char* what, float* scale, int32_t* zero_point) -> Status {
-    if (v == nullptr || !v->quant || v->quant->scale.size() != 1 || v->quant->zero_point.size() != 1) {
-      return c.error(StatusCode::kInvalidArgument, "{} '{}' has no per-tensor quantization parameters", what,
-                     v == nullptr ? "" : v->name);
-    }
-    *scale = v->quant->scale[0];
-    *zero_point = v->quant->zero_point[0];
-    return Status();
-  };
-  HQP_RETURN_IF_ERROR(per_tensor(c.node.input(0), "input", &out->src_scale, &out->src_zero_point));
-  const ir::Value* w = c.node.input(1);
-  if (!w->quant || (w->quant->scale.size() != 1 && static_cast<int64_t>(w->quant->scale.size()) != channels)) {
-    return c.error(StatusCode::kInvalidArgument, "weight '{}' has no per-channel quantization parameters ({} channels)",
-                   w->name, channels);
-  }
-  wei_scales->assign(static_cast<size_t>(channels), w->quant->scale[0]);
-  if (w->quant->scale.size() != 1) *wei_scales = w->quant->scale;
-  out->dst_dtype = c.out[0].dtype();
-  if (out->dst_dtype != DType::kF32) {
-    HQP_RETURN_IF_ERROR(per_tensor(c.node.output(0), "output", &out->dst_scale, &out->dst_zero_point));
-  }
+// The Sum tensor of a QConv must match the output it is added to (node_params checked the values).
+Status check_sum_input(const OpCtx& c, const k::Int8OutputParams& out) {
   const Tensor* sum = c.input(3);
-  out->has_sum = post.has_sum && sum != nullptr;
-  if (out->has_sum) {
-    if (sum->dtype() != out->dst_dtype || sum->shape() != c.out[0].shape()) {
-      return c.error(StatusCode::kInvalidArgument, "sum input {}[{}] differs from the output {}[{}]",
-                     dtype_name(sum->dtype()), shape_to_string(sum->shape()), dtype_name(out->dst_dtype),
-                     shape_to_string(c.out[0].shape()));
-    }
-    if (out->dst_dtype != DType::kF32) {
-      HQP_RETURN_IF_ERROR(per_tensor(c.node.input(3), "sum input", &out->sum_scale, &out->sum_zero_point));
-    }
-  }
-  switch (post.activation) {
-    case ir::Activation::kNone: break;
-    case ir::Activation::kRelu: out->act_min = 0.0f; break;
-    case ir::Activation::kClip:
-      out->act_min = post.alpha;
-      out->act_max = post.beta;
-      break;
-    default:
-      return c.error(StatusCode::kUnsupported, "INT8 output stage supports only clamp activations (None, Relu, Clip)");
+  if (!out.has_sum) return Status();
+  if (sum == nullptr || sum->dtype() != out.dst_dtype || sum->shape() != c.out[0].shape()) {
+    return c.error(StatusCode::kInvalidArgument, "sum input {}[{}] differs from the output {}[{}]",
+                   sum ? dtype_name(sum->dtype()) : "absent", sum ? shape_to_string(sum->shape()) : "",
+                   dtype_name(out.dst_dtype), shape_to_string(c.out[0].shape()));
   }
   return Status();
 }
@@ -153,40 +100,24 @@ Status run_qconv(const OpCtx& c) {
   const Tensor& x = c.x(0);
   const Tensor& w = c.x(1);
   const Tensor* b = c.input(2);
-  const auto& a = c.node.attr<ir::FusedConvAttrs>();
-  HQP_ASSIGN_OR_RETURN(k::ConvParams p, conv_params(a.conv, x, w));
-  k::Int8OutputParams out;
-  std::vector<float> wei_scales;
-  HQP_RETURN_IF_ERROR(int8_output_params(c, a.post, w.dim(0), &out, &wei_scales));
+  HQP_ASSIGN_OR_RETURN(k::ConvParams p, c.check(conv_params(conv_attrs(c.node), x.shape(), w.shape())));
+  HQP_ASSIGN_OR_RETURN(Int8Quantization q, c.check(int8_quantization(c.node, w.dim(0))));
+  HQP_RETURN_IF_ERROR(check_sum_input(c, q.out));
   const int32_t* bias = b ? b->data<int32_t>() : nullptr;
-  const void* sum = out.has_sum ? c.input(3)->raw_data() : nullptr;
+  const void* sum = q.out.has_sum ? c.input(3)->raw_data() : nullptr;
   if (x.dtype() == DType::kU8) {
-    k::conv_u8s8__ref(p, out, x.data<uint8_t>(), w.data<int8_t>(), wei_scales.data(), bias, sum, c.out[0].raw_data());
+    k::conv_u8s8__ref(p, q.out, x.data<uint8_t>(), w.data<int8_t>(), q.wei_scales.data(), bias, sum,
+                      c.out[0].raw_data());
   } else {
-    k::conv_s8s8__ref(p, out, x.data<int8_t>(), w.data<int8_t>(), wei_scales.data(), bias, sum, c.out[0].raw_data());
+    k::conv_s8s8__ref(p, q.out, x.data<int8_t>(), w.data<int8_t>(), q.wei_scales.data(), bias, sum,
+                      c.out[0].raw_data());
   }
   return Status();
 }
 
 Status run_pool(const OpCtx& c, bool is_max) {
   const Tensor& x = c.x(0);
-  const auto& a = c.node.attr<ir::PoolAttrs>();
-  const Shape in_sp(x.shape().begin() + 2, x.shape().end());
-  HQP_ASSIGN_OR_RETURN(ir::WindowGeometry g, ir::pool_geometry(a, in_sp, is_max));
-  k::PoolParams p;
-  p.batch = x.dim(0);
-  p.channels = x.dim(1);
-  p.spatial_rank = static_cast<int>(in_sp.size());
-  for (size_t i = 0; i < in_sp.size(); ++i) {
-    p.in_size[i] = in_sp[i];
-    p.out_size[i] = g.out[i];
-    p.kernel[i] = g.kernel[i];
-    p.stride[i] = g.stride[i];
-    p.dilation[i] = g.dilation[i];
-    p.pad_begin[i] = g.pad_begin[i];
-    p.pad_end[i] = g.pad_end[i];
-  }
-  p.count_include_pad = a.count_include_pad != 0;
+  HQP_ASSIGN_OR_RETURN(k::PoolParams p, c.check(pool_params(c.node.attr<ir::PoolAttrs>(), x.shape(), is_max)));
   if (!is_max) {
     k::averagepool_f32__ref(p, x.data<float>(), c.out[0].data<float>());
     return Status();
@@ -363,29 +294,13 @@ Status run_concat(const OpCtx& c) {
 }
 
 Status run_gemm(const OpCtx& c) {
-  const bool fused = c.node.kind == OpKind::FusedGemm;
-  const auto& a = fused ? c.node.attr<ir::FusedGemmAttrs>().gemm : c.node.attr<ir::GemmAttrs>();
   const Tensor& A = c.x(0);
   const Tensor& B = c.x(1);
   const Tensor* C = c.input(2);
-  k::GemmParams p;
-  p.trans_a = a.trans_a != 0;
-  p.trans_b = a.trans_b != 0;
-  p.m = p.trans_a ? A.dim(1) : A.dim(0);
-  p.k = p.trans_a ? A.dim(0) : A.dim(1);
-  p.n = p.trans_b ? B.dim(0) : B.dim(1);
-  p.alpha = a.alpha;
-  p.beta = a.beta;
-  if (C != nullptr) {
-    // Unidirectional broadcast of C (rank <= 2) to [M, N].
-    const Shape& cs = C->shape();
-    const int64_t cm = cs.size() == 2 ? cs[0] : 1;
-    const int64_t cn = cs.empty() ? 1 : cs.back();
-    p.c_stride_m = cm == 1 ? 0 : cn;
-    p.c_stride_n = cn == 1 ? 0 : 1;
-  }
+  HQP_ASSIGN_OR_RETURN(k::GemmParams p,
+                       c.check(gemm_params(gemm_attrs(c.node), A.shape(), B.shape(), C ? &C->shape() : nullptr)));
   k::gemm_f32__ref(p, A.data<float>(), B.data<float>(), C ? C->data<float>() : nullptr, c.out[0].data<float>());
-  if (fused) apply_post_ops(c.node.attr<ir::FusedGemmAttrs>().post, nullptr, c.out[0]);
+  if (c.node.kind == OpKind::FusedGemm) apply_post_ops(post_ops(c.node), nullptr, c.out[0]);
   return Status();
 }
 
@@ -402,16 +317,15 @@ Status run_qgemm(const OpCtx& c) {
     return c.error(StatusCode::kInvalidArgument, "bias C has shape {} (expected [{}])", shape_to_string(C->shape()),
                    B.dim(0));
   }
-  k::Int8OutputParams out;
-  std::vector<float> wei_scales;
-  HQP_RETURN_IF_ERROR(int8_output_params(c, a.post, B.dim(0), &out, &wei_scales));
+  if (a.post.has_sum) return c.error(StatusCode::kUnsupported, "a residual sum on QGemm is not supported");
+  HQP_ASSIGN_OR_RETURN(Int8Quantization q, c.check(int8_quantization(c.node, B.dim(0))));
   const int32_t* bias = C ? C->data<int32_t>() : nullptr;
   const int64_t m = A.dim(0), n = B.dim(0), kk = A.dim(1);
   if (A.dtype() == DType::kU8) {
-    k::gemm_u8s8__ref(m, n, kk, out, A.data<uint8_t>(), B.data<int8_t>(), wei_scales.data(), bias, nullptr,
+    k::gemm_u8s8__ref(m, n, kk, q.out, A.data<uint8_t>(), B.data<int8_t>(), q.wei_scales.data(), bias, nullptr,
                       c.out[0].raw_data());
   } else {
-    k::gemm_s8s8__ref(m, n, kk, out, A.data<int8_t>(), B.data<int8_t>(), wei_scales.data(), bias, nullptr,
+    k::gemm_s8s8__ref(m, n, kk, q.out, A.data<int8_t>(), B.data<int8_t>(), q.wei_scales.data(), bias, nullptr,
                       c.out[0].raw_data());
   }
   return Status();
@@ -443,25 +357,6 @@ Status run_softmax(const OpCtx& c) {
   return Status();
 }
 
-// Quantization geometry for Q/DQ: per-tensor when scale has one element, per-axis otherwise.
-Result<k::QuantizeParams> quant_params(const OpCtx& c, const Tensor& x, const Tensor& scale) {
-  k::QuantizeParams p;
-  if (scale.numel() == 1 && scale.rank() <= 1) {
-    p.inner = x.numel();
-    return p;
-  }
-  const auto& a = c.node.attr<ir::AxisAttrs>();
-  HQP_ASSIGN_OR_RETURN(int64_t axis, ir::normalize_axis(a.present ? a.axis : 1, x.rank(), "quantization axis"));
-  p.outer = prod(x.shape(), 0, static_cast<size_t>(axis));
-  p.axis_len = x.dim(axis);
-  p.inner = prod(x.shape(), static_cast<size_t>(axis) + 1, x.shape().size());
-  if (scale.numel() != p.axis_len) {
-    return c.error(StatusCode::kInvalidArgument, "scale has {} entries but axis {} has size {}", scale.numel(), axis,
-                   p.axis_len);
-  }
-  return p;
-}
-
 Status check_scales(const OpCtx& c, const Tensor& scale) {
   for (float s : scale.span<float>()) {
     if (!(s > 0.0f) || !std::isfinite(s)) {
@@ -477,7 +372,7 @@ Status run_quantize(const OpCtx& c) {
   const Tensor* zp = c.input(2);
   if (x.dtype() != DType::kF32) return c.error(StatusCode::kUnsupported, "input dtype {} is not supported", dtype_name(x.dtype()));
   HQP_RETURN_IF_ERROR(check_scales(c, scale));
-  HQP_ASSIGN_OR_RETURN(k::QuantizeParams p, quant_params(c, x, scale));
+  HQP_ASSIGN_OR_RETURN(k::QuantizeParams p, c.check(quantize_params(c.node, x.shape(), scale.shape())));
   if (c.out[0].dtype() == DType::kU8) {
     k::quantize_linear_u8__ref(p, x.data<float>(), scale.data<float>(), zp ? zp->data<uint8_t>() : nullptr,
                                c.out[0].data<uint8_t>());
@@ -493,7 +388,7 @@ Status run_dequantize(const OpCtx& c) {
   const Tensor& scale = c.x(1);
   const Tensor* zp = c.input(2);
   HQP_RETURN_IF_ERROR(check_scales(c, scale));
-  HQP_ASSIGN_OR_RETURN(k::QuantizeParams p, quant_params(c, x, scale));
+  HQP_ASSIGN_OR_RETURN(k::QuantizeParams p, c.check(quantize_params(c.node, x.shape(), scale.shape())));
   float* d = c.out[0].data<float>();
   switch (x.dtype()) {
     case DType::kU8:
@@ -512,6 +407,23 @@ Status run_dequantize(const OpCtx& c) {
       break;
     default: return c.error(StatusCode::kUnsupported, "input dtype {} is not supported", dtype_name(x.dtype()));
   }
+  return Status();
+}
+
+// A Constant's value: shared when the caller left the output undefined, copied into caller-owned
+// memory otherwise.
+Status run_constant(const OpCtx& c) {
+  const Tensor& value = c.node.attr<ir::ConstantAttrs>().value;
+  if (!c.out[0].defined()) {
+    c.out[0] = value;
+    return Status();
+  }
+  if (c.out[0].dtype() != value.dtype() || c.out[0].shape() != value.shape()) {
+    return c.error(StatusCode::kInternal, "output buffer {}[{}] does not fit the value {}[{}]",
+                   dtype_name(c.out[0].dtype()), shape_to_string(c.out[0].shape()), dtype_name(value.dtype()),
+                   shape_to_string(value.shape()));
+  }
+  if (value.nbytes() > 0) std::memcpy(c.out[0].raw_data(), value.raw_data(), static_cast<size_t>(value.nbytes()));
   return Status();
 }
 
@@ -553,7 +465,7 @@ Status dispatch(const OpCtx& c) {
     case OpKind::Concat: return run_concat(c);
     case OpKind::Gemm: return run_gemm(c);
     case OpKind::MatMul: return run_matmul(c);
-    case OpKind::Constant: c.out[0] = c.node.attr<ir::ConstantAttrs>().value; return Status();
+    case OpKind::Constant: return run_constant(c);
     case OpKind::Softmax: return run_softmax(c);
     case OpKind::QuantizeLinear: return run_quantize(c);
     case OpKind::DequantizeLinear: return run_dequantize(c);
@@ -597,4 +509,11 @@ Result<std::vector<Tensor>> run_node_reference(const ir::Node& node, std::span<c
   return outs;
 }
 
-}  // namespace hqp::runtime
+Status run_node_reference_into(const ir::Node& node, std::span<const Tensor* const> inputs, std::span<Tensor> outputs,
+                               int64_t opset) {
+  HQP_CHECK(outputs.size() == node.num_outputs());
+  OpCtx c{node, inputs, outputs, opset};
+  return dispatch(c);
+}
+
+}  // namespace hqp::reference

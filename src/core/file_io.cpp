@@ -1,7 +1,8 @@
 // POSIX implementation of bounded reads and atomic (temp file + rename) writes.
-#include "onnx/file_io.h"
+#include "core/file_io.h"
 
 #include <atomic>
+#include <cstdio>
 #include <cerrno>
 #include <cstring>
 
@@ -9,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace hqp::onnx_io::detail {
+namespace hqp {
 
 namespace {
 
@@ -71,7 +72,10 @@ Result<std::string> read_file_bounded(const std::string& path, int64_t max_bytes
   return bytes;
 }
 
-Status write_file_atomic(const std::string& path, std::string_view bytes, std::string_view context) {
+namespace {
+
+// Creates `path`.tmp.<pid>.<n> exclusively; returns its descriptor and name.
+Result<std::pair<int, std::string>> create_temp(const std::string& path, std::string_view context) {
   static std::atomic<uint64_t> counter{0};
   std::string temp;
   int raw_fd = -1;
@@ -85,20 +89,17 @@ Status write_file_atomic(const std::string& path, std::string_view bytes, std::s
     return make_error(StatusCode::kIoError, "{}: cannot create temporary file '{}': {}", context, temp,
                       errno_text(errno));
   }
-  FdGuard fd(raw_fd);
-  auto fail = [&](const char* step, int err) {
+  return std::pair<int, std::string>(raw_fd, temp);
+}
+
+// fsync + close `fd` (of `temp`), then rename `temp` over `path`; removes `temp` on failure.
+Status commit_temp(FdGuard& fd, const std::string& temp, const std::string& path, std::string_view context) {
+  if (::fsync(fd.get()) != 0) {
+    const int err = errno;
     fd.close();
     ::unlink(temp.c_str());
-    return make_error(StatusCode::kIoError, "{}: {} '{}' failed: {}", context, step, temp, errno_text(err));
-  };
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail("writing", errno);
-    done += static_cast<size_t>(n);
+    return make_error(StatusCode::kIoError, "{}: flushing '{}' failed: {}", context, temp, errno_text(err));
   }
-  if (::fsync(fd.get()) != 0) return fail("flushing", errno);
   if (const int err = fd.close(); err != 0) {
     ::unlink(temp.c_str());
     return make_error(StatusCode::kIoError, "{}: closing '{}' failed: {}", context, temp, errno_text(err));
@@ -112,4 +113,44 @@ Status write_file_atomic(const std::string& path, std::string_view bytes, std::s
   return Status::ok_status();
 }
 
-}  // namespace hqp::onnx_io::detail
+}  // namespace
+
+Status write_file_atomic(const std::string& path, std::string_view bytes, std::string_view context) {
+  HQP_ASSIGN_OR_RETURN(auto created, create_temp(path, context));
+  const std::string temp = created.second;
+  FdGuard fd(created.first);
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      fd.close();
+      ::unlink(temp.c_str());
+      return make_error(StatusCode::kIoError, "{}: writing '{}' failed: {}", context, temp, errno_text(err));
+    }
+    done += static_cast<size_t>(n);
+  }
+  return commit_temp(fd, temp, path, context);
+}
+
+Status write_file_atomic_with(const std::string& path, const std::function<Status(const std::string&)>& write,
+                              std::string_view context) {
+  HQP_ASSIGN_OR_RETURN(auto created, create_temp(path, context));
+  const std::string temp = created.second;
+  FdGuard(created.first).close();  // the writer opens the path itself
+  Status written = write(temp);
+  if (!written.ok()) {
+    ::unlink(temp.c_str());
+    return written.with_context(std::string(context));
+  }
+  FdGuard fd(::open(temp.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    const int err = errno;
+    ::unlink(temp.c_str());
+    return make_error(StatusCode::kIoError, "{}: cannot reopen '{}': {}", context, temp, errno_text(err));
+  }
+  return commit_temp(fd, temp, path, context);
+}
+
+}  // namespace hqp

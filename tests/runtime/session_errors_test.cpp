@@ -11,9 +11,9 @@
 #include "common/tensor_compare.h"
 #include "ir/verifier.h"
 #include "onnx/import.h"
-#include "runtime/reference/executor.h"
-#include "session/session_test_util.h"
-#include "session/session_tolerances.h"
+#include "reference/executor.h"
+#include "runtime/session_test_util.h"
+#include "runtime/session_tolerances.h"
 
 namespace hqp::test {
 namespace {
@@ -29,7 +29,7 @@ Graph demo_graph() {
 }
 
 Session demo_session(Engine engine = Engine::kFast) {
-  Result<Session> s = Session::load(kDemoModel, session_options(engine));
+  Result<Session> s = load_session(kDemoModel, session_options(engine));
   EXPECT_TRUE(s.ok()) << s.status().message();
   return std::move(s).value();
 }
@@ -42,7 +42,7 @@ TEST(SessionErrors, ThreadCountMustBePositive) {
     Result<Session> s = Session::create(g, session_options(Engine::kFast, threads));
     EXPECT_TRUE(is_error(s.status(), StatusCode::kInvalidArgument,
                          fmt::format("cannot create session: thread count {} (expected >= 1)", threads)));
-    Result<Session> loaded = Session::load(kDemoModel, session_options(Engine::kReference, threads));
+    Result<Session> loaded = load_session(kDemoModel, session_options(Engine::kReference, threads));
     EXPECT_TRUE(is_error(loaded.status(), StatusCode::kInvalidArgument, "thread count"));
   }
 }
@@ -139,7 +139,7 @@ TEST(SessionFallback, ConvWithGraphInputWeightsRunsOnReferenceWithReason) {
   Graph g = conv_with_runtime_weights();
   HQP_ASSERT_OK(ir::verify_and_infer(g));
   const std::vector<Tensor> inputs = {random_f32({1, 3, 10, 10}, 7), random_f32({4, 3, 3, 3}, 8)};
-  Result<std::vector<Tensor>> want = runtime::run_reference(g, inputs);
+  Result<std::vector<Tensor>> want = reference::run_reference(g, inputs);
   HQP_ASSERT_OK(want.status());
 
   Result<Session> s = Session::create(g, session_options(Engine::kFast));

@@ -13,6 +13,7 @@
 
 #include "core/status.h"
 #include "core/tensor.h"
+#include "onnx/import.h"
 #include "runtime/session.h"
 
 namespace hqp::test {
@@ -28,6 +29,12 @@ inline const std::vector<std::string> kGoldenCases = {
     "resnet18_op13",           "resnet18_op17",           "mobilenet_v2_op13",      "mobilenet_v2_op17",
     "mobilenet_v3_small_op13", "mobilenet_v3_small_op17", "mobilenet_v3_large_op13", "mobilenet_v3_large_op17",
 };
+
+// The runtime does not open files: import, then compile (what every caller of Session does).
+inline Result<Session> load_session(const std::string& onnx_path, const SessionOptions& options) {
+  HQP_ASSIGN_OR_RETURN(ir::Graph graph, onnx_io::import_model_file(onnx_path));
+  return Session::create(graph, options);
+}
 
 inline std::string golden_model(const std::string& name) { return kGoldenDir + "/" + name + "/model.onnx"; }
 inline std::string golden_input(const std::string& name) {

@@ -8,7 +8,7 @@
 
 #include "kernels/onednn/elementwise_onednn.h"
 #include "kernels/ref/elementwise.h"
-#include "kernels/ref_test_util.h"
+#include "kernels/ref/ref_test_util.h"
 #include "onednn_test_util.h"
 #include "onednn_tolerances.h"
 

@@ -9,20 +9,12 @@
 #include "core/status.h"
 #include "core/tensor.h"
 #include "ir/graph.h"
+#include "ir/observer.h"
 
-namespace hqp::runtime {
-
-// Observes values as nodes produce them (calibration observers, Fisher statistics). The tensor is
-// only valid during the call: an observer that needs less than the whole activation reduces it
-// there instead of copying it.
-class Observer {
- public:
-  virtual ~Observer() = default;
-  virtual void on_output(const ir::Node& node, const ir::Value& value, const Tensor& tensor) = 0;
-};
+namespace hqp::reference {
 
 struct RunOptions {
-  Observer* observer = nullptr;
+  ir::Observer* observer = nullptr;
 };
 
 // Checks run inputs against the graph's declared inputs: count, dtypes, static dims, and symbolic
@@ -36,8 +28,15 @@ Result<std::vector<Tensor>> run_reference(const ir::Graph& graph, std::span<cons
                                           const RunOptions& options = {});
 
 // Runs one node on concrete inputs (nullptr for absent optional inputs); used by the executor and
-// by constant folding. `opset` is the model's default-domain opset.
+// by constant folding. Infers the output shapes (ir::infer_node) and allocates the outputs.
+// `opset` is the model's default-domain opset.
 Result<std::vector<Tensor>> run_node_reference(const ir::Node& node, std::span<const Tensor* const> inputs,
                                                int64_t opset);
 
-}  // namespace hqp::runtime
+// The same on caller-owned outputs (e.g. views into a runtime's arena): `outputs` has one tensor per
+// node output, each with the dtype and shape ir::infer_node gives for these inputs (undefined for an
+// absent output). Infers nothing and allocates no tensor memory; the caller guarantees the shapes.
+Status run_node_reference_into(const ir::Node& node, std::span<const Tensor* const> inputs, std::span<Tensor> outputs,
+                               int64_t opset);
+
+}  // namespace hqp::reference

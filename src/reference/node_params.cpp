@@ -1,0 +1,184 @@
+// Node -> kernel params translation shared by the reference executor and the fast runtime.
+#include "reference/node_params.h"
+
+#include <fmt/format.h>
+
+#include "ir/shape_inference.h"
+
+namespace hqp::reference {
+
+namespace {
+
+int64_t prod(const Shape& s, size_t begin, size_t end) {
+  int64_t p = 1;
+  for (size_t i = begin; i < end && i < s.size(); ++i) p *= s[i];
+  return p;
+}
+
+Status invalid(std::string message) { return Status(StatusCode::kInvalidArgument, std::move(message)); }
+
+// Per-tensor quantization of `v`: exactly one scale and at most one zero point, no axis.
+Status per_tensor(const ir::Value* v, const char* what, float* scale, int32_t* zero_point) {
+  if (v == nullptr || !v->quant || v->quant->axis || v->quant->scale.size() != 1 || v->quant->zero_point.size() > 1) {
+    return invalid(fmt::format("{} has no per-tensor quantization", what));
+  }
+  *scale = v->quant->scale[0];
+  *zero_point = v->quant->zero_point.empty() ? 0 : v->quant->zero_point[0];
+  return Status();
+}
+
+}  // namespace
+
+const ir::ConvAttrs& conv_attrs(const ir::Node& node) {
+  return node.kind == ir::OpKind::Conv ? node.attr<ir::ConvAttrs>() : node.attr<ir::FusedConvAttrs>().conv;
+}
+
+const ir::GemmAttrs& gemm_attrs(const ir::Node& node) {
+  return node.kind == ir::OpKind::Gemm ? node.attr<ir::GemmAttrs>() : node.attr<ir::FusedGemmAttrs>().gemm;
+}
+
+ir::PostOps post_ops(const ir::Node& node) {
+  switch (node.kind) {
+    case ir::OpKind::FusedConv:
+    case ir::OpKind::QConv: return node.attr<ir::FusedConvAttrs>().post;
+    case ir::OpKind::FusedGemm:
+    case ir::OpKind::QGemm: return node.attr<ir::FusedGemmAttrs>().post;
+    default: return {};
+  }
+}
+
+Result<kernels::ConvParams> conv_params(const ir::ConvAttrs& a, const Shape& x, const Shape& w) {
+  if (x.size() < 3 || x.size() > 2 + static_cast<size_t>(kernels::kMaxSpatialRank) || w.size() != x.size()) {
+    return invalid(fmt::format("input {} and weights {} are not [N, C, spatial...] and [OC, C/group, kernel...] "
+                               "with 1..{} spatial dims",
+                               shape_to_string(x), shape_to_string(w), kernels::kMaxSpatialRank));
+  }
+  const Shape in_sp(x.begin() + 2, x.end());
+  const Shape k_sp(w.begin() + 2, w.end());
+  HQP_ASSIGN_OR_RETURN(ir::WindowGeometry g, ir::conv_geometry(a, in_sp, k_sp));
+  kernels::ConvParams p;
+  p.batch = x[0];
+  p.in_channels = x[1];
+  p.out_channels = w[0];
+  p.groups = a.group;
+  p.spatial_rank = static_cast<int>(in_sp.size());
+  for (size_t i = 0; i < in_sp.size(); ++i) {
+    p.in_size[i] = in_sp[i];
+    p.out_size[i] = g.out[i];
+    p.kernel[i] = g.kernel[i];
+    p.stride[i] = g.stride[i];
+    p.dilation[i] = g.dilation[i];
+    p.pad_begin[i] = g.pad_begin[i];
+  }
+  return p;
+}
+
+Result<kernels::PoolParams> pool_params(const ir::PoolAttrs& a, const Shape& x, bool is_max) {
+  if (x.size() < 3 || x.size() > 2 + static_cast<size_t>(kernels::kMaxSpatialRank)) {
+    return invalid(fmt::format("input {} is not [N, C, spatial...] with 1..{} spatial dims", shape_to_string(x),
+                               kernels::kMaxSpatialRank));
+  }
+  const Shape in_sp(x.begin() + 2, x.end());
+  HQP_ASSIGN_OR_RETURN(ir::WindowGeometry g, ir::pool_geometry(a, in_sp, is_max));
+  kernels::PoolParams p;
+  p.batch = x[0];
+  p.channels = x[1];
+  p.spatial_rank = static_cast<int>(in_sp.size());
+  for (size_t i = 0; i < in_sp.size(); ++i) {
+    p.in_size[i] = in_sp[i];
+    p.out_size[i] = g.out[i];
+    p.kernel[i] = g.kernel[i];
+    p.stride[i] = g.stride[i];
+    p.dilation[i] = g.dilation[i];
+    p.pad_begin[i] = g.pad_begin[i];
+    p.pad_end[i] = g.pad_end[i];
+  }
+  p.count_include_pad = a.count_include_pad != 0;
+  return p;
+}
+
+Result<kernels::GemmParams> gemm_params(const ir::GemmAttrs& a, const Shape& A, const Shape& B, const Shape* C) {
+  if (A.size() != 2 || B.size() != 2) {
+    return invalid(fmt::format("A {} and B {} are not 2-D", shape_to_string(A), shape_to_string(B)));
+  }
+  kernels::GemmParams p;
+  p.trans_a = a.trans_a != 0;
+  p.trans_b = a.trans_b != 0;
+  p.m = p.trans_a ? A[1] : A[0];
+  p.k = p.trans_a ? A[0] : A[1];
+  p.n = p.trans_b ? B[0] : B[1];
+  p.alpha = a.alpha;
+  p.beta = a.beta;
+  if (C != nullptr) {
+    if (C->size() > 2) return invalid(fmt::format("C {} has rank > 2", shape_to_string(*C)));
+    // Unidirectional broadcast of C (rank <= 2) to [M, N].
+    const int64_t cm = C->size() == 2 ? (*C)[0] : 1;
+    const int64_t cn = C->empty() ? 1 : C->back();
+    p.c_stride_m = cm == 1 ? 0 : cn;
+    p.c_stride_n = cn == 1 ? 0 : 1;
+  }
+  return p;
+}
+
+Result<kernels::QuantizeParams> quantize_params(const ir::Node& node, const Shape& x, const Shape& scale) {
+  kernels::QuantizeParams p;
+  const int64_t scale_numel = prod(scale, 0, scale.size());
+  if (scale_numel == 1 && scale.size() <= 1) {
+    p.inner = prod(x, 0, x.size());
+    return p;
+  }
+  const auto& a = node.attr<ir::AxisAttrs>();
+  HQP_ASSIGN_OR_RETURN(int64_t axis,
+                       ir::normalize_axis(a.present ? a.axis : 1, static_cast<int64_t>(x.size()), "quantization axis"));
+  p.outer = prod(x, 0, static_cast<size_t>(axis));
+  p.axis_len = x[static_cast<size_t>(axis)];
+  p.inner = prod(x, static_cast<size_t>(axis) + 1, x.size());
+  if (scale.size() != 1 || scale_numel != p.axis_len) {
+    return invalid(fmt::format("scale has shape {} but axis {} has size {} (expected [{}])", shape_to_string(scale),
+                               axis, p.axis_len, p.axis_len));
+  }
+  return p;
+}
+
+Result<Int8Quantization> int8_quantization(const ir::Node& node, int64_t channels) {
+  const ir::PostOps post = post_ops(node);
+  Int8Quantization q;
+  kernels::Int8OutputParams& o = q.out;
+  HQP_RETURN_IF_ERROR(per_tensor(node.input(0), "input", &o.src_scale, &o.src_zero_point));
+  const ir::Value* w = node.input(1);
+  if (w == nullptr || !w->quant || w->quant->scale.empty()) return invalid("weights carry no quantization scales");
+  for (int32_t z : w->quant->zero_point) {
+    if (z != 0) return invalid("weights are not symmetric (zero point != 0)");
+  }
+  if (w->quant->scale.size() == 1) {
+    q.wei_scales.assign(static_cast<size_t>(channels), w->quant->scale[0]);
+  } else if (static_cast<int64_t>(w->quant->scale.size()) == channels && w->quant->axis.value_or(0) == 0) {
+    q.wei_scales = w->quant->scale;
+  } else {
+    return invalid(fmt::format("weight scales are not per output channel ({} scales, {} channels)",
+                               w->quant->scale.size(), channels));
+  }
+  const ir::Value* y = node.output(0);
+  o.dst_dtype = y->dtype;
+  if (y->dtype != DType::kF32) HQP_RETURN_IF_ERROR(per_tensor(y, "output", &o.dst_scale, &o.dst_zero_point));
+  if (post.has_sum) {
+    const ir::Value* s = node.num_inputs() > 3 ? node.input(3) : nullptr;
+    if (s == nullptr) return invalid("sum input missing");
+    if (s->dtype != y->dtype) return invalid("sum dtype differs from output dtype");
+    o.has_sum = true;
+    if (s->dtype != DType::kF32) HQP_RETURN_IF_ERROR(per_tensor(s, "sum input", &o.sum_scale, &o.sum_zero_point));
+  }
+  switch (post.activation) {
+    case ir::Activation::kNone: break;
+    case ir::Activation::kRelu: o.act_min = 0.0f; break;
+    case ir::Activation::kClip:
+      o.act_min = post.alpha;
+      o.act_max = post.beta;
+      break;
+    default:
+      return Status(StatusCode::kUnsupported, "only relu/clip activations fuse into INT8 output stages");
+  }
+  return q;
+}
+
+}  // namespace hqp::reference

@@ -1,0 +1,55 @@
+// The one translation from an IR node (attributes, quantization parameters of its values, concrete
+// shapes) to the params structs of the kernels. The reference executor and the fast runtime both
+// call these, so a node means the same thing on every engine and is rejected for the same reasons.
+// Computes no tensor values; errors carry only the problem (callers add "cannot run node ...").
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+#include "ir/graph.h"
+#include "kernels/ref/conv.h"
+#include "kernels/ref/gemm.h"
+#include "kernels/ref/int8_output.h"
+#include "kernels/ref/pool.h"
+#include "kernels/ref/quantize.h"
+
+namespace hqp::reference {
+
+// The conv attributes of a Conv, FusedConv or QConv node.
+const ir::ConvAttrs& conv_attrs(const ir::Node& node);
+// The gemm attributes of a Gemm, FusedGemm or QGemm node.
+const ir::GemmAttrs& gemm_attrs(const ir::Node& node);
+// The fused post-ops of FusedConv / FusedGemm / QConv / QGemm; none for other nodes.
+ir::PostOps post_ops(const ir::Node& node);
+
+// x: [N, C, spatial...] (1..3 spatial dims); w: [OC, C/group, kernel...].
+Result<kernels::ConvParams> conv_params(const ir::ConvAttrs& attrs, const Shape& x, const Shape& w);
+
+// MaxPool / AveragePool windows over x: [N, C, spatial...].
+Result<kernels::PoolParams> pool_params(const ir::PoolAttrs& attrs, const Shape& x, bool is_max);
+
+// ONNX Gemm on a [M, K] (or transposed) and b [K, N] (or transposed); c: the shape of C (rank <= 2,
+// unidirectionally broadcast to [M, N]) or nullptr when absent.
+Result<kernels::GemmParams> gemm_params(const ir::GemmAttrs& attrs, const Shape& a, const Shape& b, const Shape* c);
+
+// QuantizeLinear / DequantizeLinear geometry: per-tensor when the scale has one element (rank <= 1),
+// per-axis along the node's axis (default 1) otherwise, where the scale must have that axis' size.
+Result<kernels::QuantizeParams> quantize_params(const ir::Node& node, const Shape& x, const Shape& scale);
+
+// INT8 output stage of a QConv / QGemm from the Value::quant of its values (see ops.def):
+//   input 0 (X):   u8/s8, per-tensor scale and zero point (absent zero point = 0)
+//   input 1 (W):   s8, symmetric (zero points 0), one scale or one per output channel along axis 0
+//   output 0 (Y):  u8/s8 per-tensor, or f32 (no output quantization)
+//   input 3 (Sum): only with post.has_sum; same dtype as Y, quantized per-tensor like Y
+//   activation:    None, Relu or Clip (a clamp); others are kUnsupported
+// channels: the output channel count (W's dim 0). wei_scales gets one scale per output channel.
+struct Int8Quantization {
+  kernels::Int8OutputParams out;
+  std::vector<float> wei_scales;
+};
+Result<Int8Quantization> int8_quantization(const ir::Node& node, int64_t channels);
+
+}  // namespace hqp::reference
