@@ -18,33 +18,30 @@ int64_t node_macs(const Node& n) {
   const Value* out = n.output(0);
   if (out == nullptr || !out->shape) return 0;
   const Dims& os = *out->shape;
-  switch (n.kind) {
-    case OpKind::Conv:
-    case OpKind::FusedConv:
-    case OpKind::QConv: {
+  switch (op_schema(n.kind).mac_rule) {
+    case MacRule::kConv: {
       const Value* w = n.input(1);
       if (!w || !w->shape || os.size() < 2) return 0;
       const Dims& ws = *w->shape;
       // OC * spatial_out * (IC/G) * K...; batch excluded.
       return numel1(os, 1, os.size()) * numel1(ws, 1, ws.size());
     }
-    case OpKind::Gemm:
-    case OpKind::FusedGemm:
-    case OpKind::QGemm: {
+    case MacRule::kGemm: {
       const Value* a = n.input(0);
       if (!a || !a->shape || a->shape->size() != 2) return 0;
       const GemmAttrs& g = n.kind == OpKind::Gemm ? n.attr<GemmAttrs>() : n.attr<FusedGemmAttrs>().gemm;
       const int64_t k = dim1((*a->shape)[g.trans_a ? 0 : 1]);
       return dim1(os[1]) * k;  // M is the batch: 1
     }
-    case OpKind::MatMul: {
+    case MacRule::kMatMul: {
       const Value* a = n.input(0);
       if (!a || !a->shape || a->shape->empty()) return 0;
       const int64_t k = dim1(a->shape->back());
       return numel1(os, 1, os.size()) * k;  // the leading (batch) dim counts as 1
     }
-    default: return 0;
+    case MacRule::kNone: return 0;
   }
+  return 0;
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// Op kinds of the IR (generated from ops.def) and their static schema: arity and how each op
-// treats the channel axis (what pruning needs to trace coupled channels). No computation here.
+// Op kinds of the IR and their static schema, all generated from ops.def: names, attribute structs,
+// arity, how each op treats the channel axis (what pruning needs to trace coupled channels) and how
+// its MACs are counted. No computation here.
 #pragma once
 
 #include <cstdint>
@@ -11,20 +12,28 @@
 namespace hqp::ir {
 
 enum class OpKind : uint8_t {
-#define HQP_OP(kind, onnx_name, attrs) kind,
+#define HQP_OP(kind, ...) kind,
 #include "ir/ops.def"
 #undef HQP_OP
 };
 
 inline constexpr int kOpCount = 0
-#define HQP_OP(kind, onnx_name, attrs) +1
+#define HQP_OP(kind, ...) +1
 #include "ir/ops.def"
 #undef HQP_OP
     ;
-static_assert(kOpCount == 34, "ops.def changed: update op_schema() in op.cpp and this count");
+
+// Ops of the default ONNX domain (the HQP_OP rows of ops.def, which precede the internal ones).
+inline constexpr int kOnnxOpCount = 0
+#define HQP_OP(kind, ...) +1
+#define HQP_INTERNAL_OP(kind, ...)
+#include "ir/ops.def"
+#undef HQP_INTERNAL_OP
+#undef HQP_OP
+    ;
 
 // First internal (domain "ai.hqp") op; every kind from here on is internal.
-inline constexpr OpKind kFirstInternalOp = OpKind::FusedConv;
+inline constexpr OpKind kFirstInternalOp = static_cast<OpKind>(kOnnxOpCount);
 inline constexpr bool is_internal_op(OpKind kind) { return kind >= kFirstInternalOp; }
 inline constexpr const char* kInternalDomain = "ai.hqp";
 
@@ -48,12 +57,24 @@ enum class ChannelRole : uint8_t {
   kNone,         // shape computation or constants
 };
 
+// How ir::compute_stats counts multiply-accumulates of a node (per sample: batch dims count as 1).
+enum class MacRule : uint8_t {
+  kNone,    // no MACs counted (element-wise, pooling, data movement)
+  kConv,    // Conv-like, W = input 1 [OC, IC/G, K...]: numel(Y without batch) * numel(W without dim 0)
+  kGemm,    // Gemm-like, A = input 0 [M, K] (or [K, M] with transA): N * K
+  kMatMul,  // numel(Y without its leading dim) * K (the last dim of A)
+};
+
+// Upper bound on the inputs of a variadic op (Concat).
+inline constexpr int kMaxVariadicInputs = 1 << 16;
+
 struct OpSchema {
   int min_inputs;
   int max_inputs;
   int min_outputs;
   int max_outputs;
   ChannelRole channel_role;
+  MacRule mac_rule;
 };
 
 const OpSchema& op_schema(OpKind kind);

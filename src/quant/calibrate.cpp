@@ -17,7 +17,7 @@ void merge_tensor(ValueRange& range, const Tensor& t) {
 
 void MinMaxObserver::on_output(const ir::Node& /*node*/, const ir::Value& value, const Tensor& tensor) {
   if (tensor.dtype() != DType::kF32) return;
-  merge_tensor(ranges_[&value], tensor);
+  merge_tensor(ranges_[value.name], tensor);
 }
 
 Result<RangeMap> calibrate_min_max(const ir::Graph& graph, const CalibrationData& data) {
@@ -36,7 +36,7 @@ Result<RangeMap> calibrate_min_max(const ir::Graph& graph, const CalibrationData
     if (!out.ok()) return out.status().with_context(fmt::format("cannot calibrate on batch {}", b));
     // Inputs are not produced by a node, so the observer never sees them.
     for (size_t i = 0; i < batch.size() && i < graph.inputs().size(); ++i) {
-      if (batch[i].dtype() == DType::kF32) merge_tensor(ranges[graph.inputs()[i]], batch[i]);
+      if (batch[i].dtype() == DType::kF32) merge_tensor(ranges[graph.inputs()[i]->name], batch[i]);
     }
   }
   return ranges;

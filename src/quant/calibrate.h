@@ -3,6 +3,7 @@
 // activation is copied). Min-max only; percentile / entropy / MSE calibrators come later.
 #pragma once
 
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -20,8 +21,9 @@ struct CalibrationData {
   std::vector<std::vector<Tensor>> batches;
 };
 
-// Ranges keyed by the values of the graph that was run (valid while that graph is unchanged).
-using RangeMap = std::unordered_map<const ir::Value*, ValueRange>;
+// Ranges keyed by value name: they stay valid for a clone of the calibrated graph and for any
+// graph that keeps those value names (e.g. after a pass that rewrites other parts of it).
+using RangeMap = std::unordered_map<std::string, ValueRange>;
 
 // Observer that merges the finite min / max of every f32 node output into `ranges`.
 class MinMaxObserver final : public ir::Observer {

@@ -257,7 +257,7 @@ Result<QdqStats> insert_qdq(ir::Graph& g, const CalibrationData& calib, const Qd
   // Parameters per group, from the union of the members' ranges.
   std::unordered_map<size_t, ValueRange> group_range;
   for (ir::Value* v : marks.values()) {
-    auto it = ranges.find(v);
+    auto it = ranges.find(v->name);
     if (it == ranges.end() || it->second.empty()) {
       return make_error(StatusCode::kInvalidArgument,
                         "cannot quantize value '{}': calibration saw no finite value (batches={}, expected a finite "

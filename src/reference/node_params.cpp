@@ -20,7 +20,7 @@ Status invalid(std::string message) { return Status(StatusCode::kInvalidArgument
 // Per-tensor quantization of `v`: exactly one scale and at most one zero point, no axis.
 Status per_tensor(const ir::Value* v, const char* what, float* scale, int32_t* zero_point) {
   if (v == nullptr || !v->quant || v->quant->axis || v->quant->scale.size() != 1 || v->quant->zero_point.size() > 1) {
-    return invalid(fmt::format("{} has no per-tensor quantization", what));
+    return invalid(fmt::format("{} '{}' has no per-tensor quantization parameters", what, v == nullptr ? "" : v->name));
   }
   *scale = v->quant->scale[0];
   *zero_point = v->quant->zero_point.empty() ? 0 : v->quant->zero_point[0];

@@ -116,7 +116,12 @@ class ConvF32Op final : public RuntimeOp {
   }
   std::string implementation() const override { return fmt::format("{} ({})", dnn::ConvF32Onednn::kName, k_.implementation()); }
   int64_t weight_bytes() const override { return k_.packed_weight_bytes(); }
-  std::vector<size_t> packed_inputs() const override { return {1, 2}; }
+  std::vector<size_t> packed_inputs() const override {
+    return k_.params().has_bias ? std::vector<size_t>{1, 2} : std::vector<size_t>{1};
+  }
+  Status unpack_input(size_t input, Tensor& dst) const override {
+    return input == 1 ? k_.unpack_weights(dst.data<float>()) : k_.unpack_bias(dst.data<float>());
+  }
 
  private:
   dnn::ConvF32Onednn k_;
@@ -151,7 +156,6 @@ class ConvInt8Op final : public RuntimeOp {
   }
   std::string implementation() const override { return fmt::format("{} ({})", name_, k_.implementation()); }
   int64_t weight_bytes() const override { return k_.packed_weight_bytes(); }
-  std::vector<size_t> packed_inputs() const override { return {1, 2}; }
 
  private:
   dnn::ConvInt8Onednn k_;
@@ -188,7 +192,12 @@ class GemmF32Op final : public RuntimeOp {
   }
   std::string implementation() const override { return fmt::format("{} ({})", dnn::GemmF32Onednn::kName, k_.implementation()); }
   int64_t weight_bytes() const override { return k_.packed_weight_bytes(); }
-  std::vector<size_t> packed_inputs() const override { return {1, 2}; }
+  std::vector<size_t> packed_inputs() const override {
+    return k_.params().has_bias ? std::vector<size_t>{1, 2} : std::vector<size_t>{1};
+  }
+  Status unpack_input(size_t input, Tensor& dst) const override {
+    return input == 1 ? k_.unpack_weights(dst.data<float>()) : k_.unpack_bias(dst.data<float>());
+  }
 
  private:
   dnn::GemmF32Onednn k_;
@@ -239,7 +248,6 @@ class GemmInt8Op final : public RuntimeOp {
   }
   std::string implementation() const override { return fmt::format("{} ({})", name_, k_.implementation()); }
   int64_t weight_bytes() const override { return k_.packed_weight_bytes(); }
-  std::vector<size_t> packed_inputs() const override { return {1, 2}; }
 
  private:
   dnn::GemmInt8Onednn k_;

@@ -32,9 +32,13 @@ class RuntimeOp {
   virtual std::string implementation() const = 0;
   // Bytes of weights this op packed into memory of its own (0 when it reads the graph's tensors).
   virtual int64_t weight_bytes() const { return 0; }
-  // Node inputs whose constant data this op copied into its own packed memory and never reads
-  // from the graph again (the session may then release the graph's copy).
+  // Node inputs whose constant data this op copied into its own packed memory, never reads from the
+  // graph again and can copy back out (unpack_input): the session may release the graph's copy.
   virtual std::vector<size_t> packed_inputs() const { return {}; }
+  // Writes packed input `input` back into `dst` (allocated with the graph value's dtype and shape).
+  virtual Status unpack_input(size_t input, Tensor& dst) const {
+    return make_error(StatusCode::kInternal, "cannot unpack input {}: the op keeps no packed copy", input);
+  }
 };
 
 struct OpChoice {

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <algorithm>
 #include <map>
 #include <new>
 #include <unordered_map>
@@ -55,6 +56,16 @@ struct Step {
   int64_t runs = 0;
 };
 
+// An initializer whose graph copy was released after every op reading it packed it: `step` of
+// `plan` can write it back (RuntimeOp::unpack_input of node input `input`).
+struct ReleasedWeight {
+  const struct Plan* plan = nullptr;
+  size_t step = 0;
+  size_t input = 0;
+  DType dtype = DType::kUndefined;
+  Shape shape;
+};
+
 struct Plan {
   ir::Graph graph;  // specialized to concrete input shapes; steps point into it
   std::vector<Slot> slots;
@@ -63,7 +74,8 @@ struct Plan {
   runtime::ArenaPlan arena;
   std::unique_ptr<std::byte[], AlignedFree> arena_memory;
   std::vector<NodePlanInfo> info;
-  int64_t weight_bytes = 0;
+  int64_t weight_bytes = 0;   // packed bytes of every op + graph constants the plan still reads
+  std::unordered_map<std::string, ReleasedWeight> packed;  // initializers only packed ops read
 };
 
 std::string shape_key(std::span<const Tensor> inputs) {
@@ -90,9 +102,39 @@ struct Session::Impl {
   Plan* last = nullptr;
   const std::vector<NodePlanInfo> empty_info;
 
+  // Initializers of `graph` whose data was released (their packed copies live in plans).
+  std::unordered_map<std::string, ReleasedWeight> released;
+
   Result<Plan*> plan_for(std::span<const Tensor> inputs);
   Result<std::unique_ptr<Plan>> compile(std::span<const Tensor> inputs);
+  Status restore_released();
+  void release_packed(Plan& plan);
 };
+
+// Writes every released initializer back into `graph` from the op that packed it (a new plan's
+// kernels need the plain data to pack their own copy).
+Status Session::Impl::restore_released() {
+  for (const auto& [name, r] : released) {
+    ir::Value* v = graph.find_value(name);
+    HQP_CHECK(v != nullptr && r.plan != nullptr);
+    HQP_ASSIGN_OR_RETURN(Tensor t, Tensor::zeros(r.dtype, r.shape));
+    HQP_RETURN_IF_ERROR(r.plan->steps[r.step].kernel->unpack_input(r.input, t)
+                            .with_context(fmt::format("cannot restore weight '{}'", name)));
+    v->data = std::move(t);
+  }
+  released.clear();
+  return Status();
+}
+
+// Drops the graph copies (in the session's graph and the plan's) of the initializers that only
+// packing ops read: after this the packed memory is the only copy of those weights.
+void Session::Impl::release_packed(Plan& plan) {
+  for (auto& [name, r] : plan.packed) {
+    if (ir::Value* v = graph.find_value(name)) v->data = Tensor();
+    if (ir::Value* v = plan.graph.find_value(name)) v->data = Tensor();
+    released[name] = r;
+  }
+}
 
 Result<std::unique_ptr<Plan>> Session::Impl::compile(std::span<const Tensor> inputs) {
   auto plan = std::make_unique<Plan>();
@@ -211,7 +253,37 @@ Result<std::unique_ptr<Plan>> Session::Impl::compile(std::span<const Tensor> inp
     HQP_ASSIGN_OR_RETURN(int id, slot_in_layout(v, Layout::kNchw));
     plan->outputs.push_back(id);
   }
-  for (const ir::Value* v : g.initializers()) plan->weight_bytes += v->data.nbytes();
+  // Initializers whose every reader packed them: recorded for release_packed(); the others count
+  // as weights the plan reads from the graph.
+  std::unordered_map<const ir::Node*, size_t> step_of;
+  for (size_t i = 0; i < plan->steps.size(); ++i) {
+    if (plan->steps[i].node != nullptr) step_of[plan->steps[i].node] = i;
+  }
+  for (const ir::Value* v : g.initializers()) {
+    bool all_packed = !v->uses().empty() && !g.is_graph_output(v);
+    ReleasedWeight r;
+    for (const ir::Use& u : v->uses()) {
+      auto it = step_of.find(u.node);
+      if (it == step_of.end()) {
+        all_packed = false;
+        break;
+      }
+      const std::vector<size_t> packed = plan->steps[it->second].kernel->packed_inputs();
+      const size_t input = static_cast<size_t>(u.input_index);
+      if (std::find(packed.begin(), packed.end(), input) == packed.end()) {
+        all_packed = false;
+        break;
+      }
+      r = {plan.get(), it->second, input, v->dtype, v->data.shape()};
+    }
+    if (all_packed) {
+      plan->packed[v->name] = r;
+      const int id = slot_of.at({v, Layout::kNchw});
+      plan->slots[static_cast<size_t>(id)].data = nullptr;  // never read: the op has its own copy
+    } else {
+      plan->weight_bytes += v->data.nbytes();
+    }
+  }
 
   // Liveness of arena slots, then offsets.
   for (size_t s = 0; s < plan->steps.size(); ++s) {
@@ -253,8 +325,12 @@ Result<Plan*> Session::Impl::plan_for(std::span<const Tensor> inputs) {
   const std::string key = shape_key(inputs);
   auto it = plans.find(key);
   if (it == plans.end()) {
-    HQP_ASSIGN_OR_RETURN(std::unique_ptr<Plan> p, compile(inputs));
-    it = plans.emplace(key, std::move(p)).first;
+    HQP_RETURN_IF_ERROR(restore_released());
+    Result<std::unique_ptr<Plan>> p = compile(inputs);
+    if (!p.ok()) return p.status();
+    Plan& plan = **p;
+    it = plans.emplace(key, std::move(p).value()).first;
+    release_packed(plan);
   }
   last = it->second.get();
   return last;

@@ -58,7 +58,9 @@ class Session {
   // Returns the graph outputs (NCHW) as new tensors.
   Result<std::vector<Tensor>> run(std::span<const Tensor> inputs);
 
-  // The graph after the passes (what the plans execute).
+  // The graph after the passes (what the plans execute). Weights that every reading kernel has
+  // prepacked are released from it after compilation (their data is undefined; the session
+  // writes them back from the packed copies when it compiles another plan): one copy in memory.
   const ir::Graph& graph() const;
   // One line per pass (empty when options.optimize is false).
   const std::string& optimize_report() const;
@@ -66,7 +68,7 @@ class Session {
   const std::vector<NodePlanInfo>& plan_info() const;
   int64_t peak_activation_bytes() const;  // arena size
   int64_t naive_activation_bytes() const; // without sharing (for comparison)
-  int64_t weight_bytes() const;           // prepacked weights + constants
+  int64_t weight_bytes() const;           // prepacked weights and biases + graph constants still read
   int64_t plan_count() const;             // compiled plans (one per distinct input-shape signature)
   std::vector<StepProfile> profile() const;
   void reset_profile();

@@ -343,3 +343,31 @@ TEST(InsertQdq, RejectsOldOpsetsQuantizedGraphsAndBadCalibration) {
 
 }  // namespace
 }  // namespace hqp::test
+
+namespace hqp::test {
+namespace {
+
+// Ranges are keyed by value name, so they stay valid for a clone of the calibrated graph (the
+// quantization loop calibrates once and quantizes candidate copies).
+TEST(Calibration, RangesSurviveClone) {
+  ConvChain net;
+  const ir::Graph& g = net.b.g;
+  Result<quant::RangeMap> ranges = quant::calibrate_min_max(g, calibration_for(g));
+  ASSERT_TRUE(ranges.ok()) << ranges.status().message();
+  const ir::Graph copy = g.clone();
+  int found = 0;
+  for (const auto& n : copy.nodes()) {
+    for (const ir::Value* v : n->outputs()) {
+      if (v == nullptr || v->dtype != DType::kF32) continue;
+      auto it = ranges->find(v->name);
+      ASSERT_NE(it, ranges->end()) << v->name;
+      EXPECT_FALSE(it->second.empty()) << v->name;
+      ++found;
+    }
+  }
+  EXPECT_GT(found, 5);
+  EXPECT_NE(ranges->find(copy.inputs()[0]->name), ranges->end()) << "graph inputs are calibrated too";
+}
+
+}  // namespace
+}  // namespace hqp::test

@@ -109,7 +109,7 @@ TEST(SessionErrors, NodeNoKernelCanRunNamesOpAndNode) {
       const NodePlanInfo& n = s->plan_info()[0];
       EXPECT_EQ(n.implementation, "ref");
       ASSERT_EQ(n.rejected.size(), 1u);
-      EXPECT_EQ(n.rejected[0], "conv_int8__onednn: input has no per-tensor quantization");
+      EXPECT_EQ(n.rejected[0], "conv_int8__onednn: input 'x' has no per-tensor quantization parameters");
     }
   }
 }

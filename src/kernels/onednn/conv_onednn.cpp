@@ -186,6 +186,15 @@ const std::string& ConvF32Onednn::implementation() const { return exec_->cached-
 
 int64_t ConvF32Onednn::packed_weight_bytes() const { return exec_->owned_bytes(); }
 
+Status ConvF32Onednn::unpack_weights(float* wei) const {
+  return detail::unpack(exec_->args.at(DNNL_ARG_WEIGHTS), user_weights_md(conv_geometry(params_.conv), memory::data_type::f32), wei);
+}
+
+Status ConvF32Onednn::unpack_bias(float* bias) const {
+  const dnnl::memory& b = exec_->args.at(DNNL_ARG_BIAS);
+  return detail::unpack(b, b.get_desc(), bias);
+}
+
 // ---------------- ConvInt8Onednn ----------------
 
 ConvInt8Onednn::ConvInt8Onednn(ConvInt8Onednn&&) noexcept = default;

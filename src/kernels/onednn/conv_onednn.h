@@ -48,6 +48,10 @@ class ConvF32Onednn {
   const std::string& implementation() const;
   // Bytes of kernel-owned memory: the prepacked weights and bias.
   int64_t packed_weight_bytes() const;
+  // The weights (in the layout create() took them) and the bias, copied back out of the packed
+  // memory: create() needs no other copy of them. bias: [N] / [OC]; only when params.has_bias.
+  Status unpack_weights(float* wei) const;
+  Status unpack_bias(float* bias) const;
 
   ConvF32Onednn(ConvF32Onednn&&) noexcept;
   ConvF32Onednn& operator=(ConvF32Onednn&&) noexcept;

@@ -112,6 +112,15 @@ const std::string& GemmF32Onednn::implementation() const { return exec_->cached-
 
 int64_t GemmF32Onednn::packed_weight_bytes() const { return exec_->owned_bytes(); }
 
+Status GemmF32Onednn::unpack_weights(float* wei) const {
+  return detail::unpack(exec_->args.at(DNNL_ARG_WEIGHTS), user_weights_md(params_.n, params_.k, params_.trans_b, memory::data_type::f32), wei);
+}
+
+Status GemmF32Onednn::unpack_bias(float* bias) const {
+  const dnnl::memory& b = exec_->args.at(DNNL_ARG_BIAS);
+  return detail::unpack(b, b.get_desc(), bias);
+}
+
 // ---------------- GemmInt8Onednn ----------------
 
 GemmInt8Onednn::GemmInt8Onednn(GemmInt8Onednn&&) noexcept = default;

@@ -41,6 +41,10 @@ class GemmF32Onednn {
   const std::string& implementation() const;
   // Bytes of kernel-owned memory: the prepacked weights and bias.
   int64_t packed_weight_bytes() const;
+  // The weights (in the layout create() took them) and the bias, copied back out of the packed
+  // memory: create() needs no other copy of them. bias: [N] / [OC]; only when params.has_bias.
+  Status unpack_weights(float* wei) const;
+  Status unpack_bias(float* bias) const;
 
   GemmF32Onednn(GemmF32Onednn&&) noexcept;
   GemmF32Onednn& operator=(GemmF32Onednn&&) noexcept;

@@ -274,6 +274,20 @@ dnnl::memory prepack(const dnnl::memory::desc& src_md, const void* src, const dn
   return packed;
 }
 
+Status unpack(const dnnl::memory& packed, const dnnl::memory::desc& user_md, void* dst) {
+  Context& context = Context::get();
+  context.bind_calling_thread();
+  try {
+    dnnl::memory user(user_md, context.engine(), dst);
+    dnnl::memory src = packed;
+    dnnl::reorder(src, user).execute(context.stream(), src, user);
+    context.stream().wait();
+  } catch (const dnnl::error& e) {
+    return make_error(StatusCode::kInternal, "cannot unpack weights: oneDNN failed ({})", e.what());
+  }
+  return Status::ok_status();
+}
+
 // ---- INT8 helpers ----
 
 std::vector<float> int8_multipliers(const Int8OutputParams& out, const float* wei_scales, int64_t count) {

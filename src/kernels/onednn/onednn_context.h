@@ -118,6 +118,10 @@ int64_t implied_pad_end(int64_t in, int64_t out, int64_t kernel, int64_t stride,
 // Copies `src` into a new kernel-owned memory of descriptor `dst_md` (a reorder when layouts differ).
 dnnl::memory prepack(const dnnl::memory::desc& src_md, const void* src, const dnnl::memory::desc& dst_md);
 
+// Copies the kernel-owned memory `packed` back into the caller's buffer `dst` of descriptor
+// `user_md` (a reorder when the formats differ): the inverse of prepack.
+Status unpack(const dnnl::memory& packed, const dnnl::memory::desc& user_md, void* dst);
+
 // ---- INT8 (the quantization scheme of kernels/ref/int8_output.h mapped onto oneDNN 2.x attributes) ----
 
 // multiplier[i] = int8_output_multiplier(out, wei_scales[i]).
