@@ -15,6 +15,7 @@
 
 #include "core/status.h"
 #include "core/tensor.h"
+#include "data/batch_source.h"
 #include "data/dataset.h"
 #include "data/transform.h"
 
@@ -30,18 +31,13 @@ struct LoaderOptions {
   int prefetch_batches = 0;                   // batches decoded ahead of the consumer; 0 = 2 * max(1, num_threads)
 };
 
-struct Batch {
-  Tensor images;                 // f32 [N, C, H, W], N <= batch_size
-  Tensor labels;                 // s64 [N]
-  std::vector<int64_t> indices;  // dataset index of each row
-  int64_t index = 0;             // batch number within the epoch
-};
-
-class Loader {
+// A BatchSource: trainers and evaluators consume a Loader directly. Batches: images f32
+// [N <= batch_size, C, H, W], labels s64 [N], indices = dataset index of each row.
+class Loader final : public BatchSource {
  public:
   // Validates the options and that the pipeline applies to dataset->sample_shape().
   static Result<std::unique_ptr<Loader>> create(DatasetPtr dataset, Pipeline pipeline, LoaderOptions options);
-  ~Loader();
+  ~Loader() override;
   Loader(const Loader&) = delete;
   Loader& operator=(const Loader&) = delete;
 
@@ -50,14 +46,14 @@ class Loader {
   const LoaderOptions& options() const { return options_; }
   // [C, H, W] of every batch row (the pipeline applied to the dataset's sample shape).
   const Shape& sample_shape() const { return sample_shape_; }
-  int64_t num_batches() const;
-  int64_t num_samples() const;  // per epoch, after drop_last
+  int64_t num_batches() const override;
+  int64_t num_samples() const override;  // per epoch, after drop_last
 
   // Starts epoch `epoch` (>= 0); stops and discards an epoch in flight.
-  void start_epoch(int64_t epoch);
+  void start_epoch(int64_t epoch) override;
   // The next batch of the current epoch, or nullopt after the last. An error (undecodable sample,
   // shape mismatch) ends the epoch: later calls return nullopt until start_epoch().
-  Result<std::optional<Batch>> next();
+  Result<std::optional<Batch>> next() override;
 
  private:
   Loader() = default;

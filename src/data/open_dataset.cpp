@@ -136,11 +136,11 @@ Result<DatasetPtr> open_cifar100(const Source& src, const std::string& source_na
 }
 
 Result<DatasetPtr> open_image_folder(const Source& src, const std::string& source_name, bool test,
-                                     const std::string& name, int channels) {
+                                     const std::string& name, int channels, const std::vector<std::string>& classes) {
   const bool split_layout = is_dir(src.dir / "train");
   fs::path train_root = split_layout ? src.dir / "train" : src.dir;
   if (!test) {
-    HQP_ASSIGN_OR_RETURN(auto ds, ImageFolderDataset::open(train_root.string(), name, channels));
+    HQP_ASSIGN_OR_RETURN(auto ds, ImageFolderDataset::open(train_root.string(), name, channels, classes));
     return DatasetPtr(std::move(ds));
   }
   fs::path test_root;
@@ -150,8 +150,11 @@ Result<DatasetPtr> open_image_folder(const Source& src, const std::string& sourc
     test_root = src.dir / "val";
   else
     return missing(src, source_name, "a test split (test/<class>/<image> or val/<class>/<image> beside train/)");
-  HQP_ASSIGN_OR_RETURN(std::vector<std::string> classes, ImageFolderDataset::list_classes(train_root.string()));
-  HQP_ASSIGN_OR_RETURN(auto ds, ImageFolderDataset::open(test_root.string(), name, channels, std::move(classes)));
+  std::vector<std::string> names = classes;
+  if (names.empty()) {
+    HQP_ASSIGN_OR_RETURN(names, ImageFolderDataset::list_classes(train_root.string()));
+  }
+  HQP_ASSIGN_OR_RETURN(auto ds, ImageFolderDataset::open(test_root.string(), name, channels, std::move(names)));
   return DatasetPtr(std::move(ds));
 }
 
@@ -237,7 +240,37 @@ const std::vector<NamedDataset>& named_datasets() {
   return kNamed;
 }
 
-int64_t auto_val_size(int64_t n) { return std::min<int64_t>(kMaxAutoValSize, n / 10); }
+// The val split of a folder: the training files of split.folder (or its test files when it has
+// none), with the training set's classes.
+Result<DatasetPtr> open_folder_val(const DatasetSpec& spec, const Dataset& train) {
+  DatasetSpec val_spec = spec;
+  val_spec.source = spec.val_split.folder;
+  val_spec.split = Split::kTrain;
+  val_spec.val_split = ValSplit::random(0);
+  val_spec.class_names = train.class_names();
+  Result<DatasetPtr> val = open_dataset(val_spec);
+  if (!val.ok() && val.status().code() == StatusCode::kNotFound) {
+    val_spec.split = Split::kTest;
+    if (Result<DatasetPtr> test = open_dataset(val_spec); test.ok()) val = std::move(test);
+  }
+  if (!val.ok()) {
+    return val.status().with_context(fmt::format("cannot open the val split of dataset '{}'", spec.source));
+  }
+  if ((*val)->num_classes() > train.num_classes()) {
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot open the val split '{}' of dataset '{}': it has more classes than the training set "
+                      "(classes={}, expected <= {})",
+                      spec.val_split.folder, spec.source, (*val)->num_classes(), train.num_classes());
+  }
+  if ((*val)->sample_shape() != train.sample_shape() && train.uniform_shape() && (*val)->uniform_shape()) {
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot open the val split '{}' of dataset '{}': its samples have another shape (sample_shape={}, "
+                      "expected {} like the training set)",
+                      spec.val_split.folder, spec.source, shape_to_string((*val)->sample_shape()),
+                      shape_to_string(train.sample_shape()));
+  }
+  return val;
+}
 
 Result<DatasetPtr> open_dataset(const DatasetSpec& spec) {
   HQP_ASSIGN_OR_RETURN(Source src, resolve_source(spec));
@@ -255,24 +288,41 @@ Result<DatasetPtr> open_dataset(const DatasetSpec& spec) {
       base = open_cifar100(src, spec.source, test, base_name, spec.cifar100_coarse);
       break;
     case DatasetFormat::kImageFolder:
-      base = open_image_folder(src, spec.source, test, base_name, spec.image_channels);
+      base = open_image_folder(src, spec.source, test, base_name, spec.image_channels, spec.class_names);
       break;
     case DatasetFormat::kAuto:
       break;
   }
   if (!base.ok() || test) return base;
 
+  const ValSplit& vs = spec.val_split;
+  const bool val = spec.split == Split::kVal;
+  if (vs.kind == ValSplitKind::kFolder) {
+    if (val) return open_folder_val(spec, **base);
+    return base;  // all training samples
+  }
   const int64_t n = (*base)->size();
-  const int64_t val_size = spec.val_size == kAutoValSize ? auto_val_size(n) : spec.val_size;
-  auto parts = split_train_val(n, val_size, spec.val_seed);
-  if (!parts.ok()) return parts.status().with_context(fmt::format("cannot open dataset '{}'", spec.source));
-  if (spec.split == Split::kVal && parts->val.empty()) {
+  const int64_t val_size = vs.kind == ValSplitKind::kRandom && vs.size == kAutoValSize ? auto_val_size(n) : vs.size;
+  TrainValIndices parts;
+  if (vs.kind == ValSplitKind::kTail) {
+    if (val_size < 0 || val_size >= n) {
+      return make_error(StatusCode::kInvalidArgument,
+                        "cannot open dataset '{}': cannot split a training set of {} samples: val size out of range "
+                        "(val_size={}, expected 0..{})",
+                        spec.source, n, val_size, n - 1);
+    }
+    for (int64_t i = 0; i < n; ++i) (i < n - val_size ? parts.train : parts.val).push_back(i);
+  } else {
+    Result<TrainValIndices> random = split_train_val(n, val_size, vs.seed);
+    if (!random.ok()) return random.status().with_context(fmt::format("cannot open dataset '{}'", spec.source));
+    parts = std::move(random).value();
+  }
+  if (val && parts.val.empty()) {
     return make_error(StatusCode::kInvalidArgument,
                       "cannot open dataset '{}': the val split is empty (val_size=0, expected 1..{})", spec.source,
                       n - 1);
   }
-  const bool val = spec.split == Split::kVal;
-  HQP_ASSIGN_OR_RETURN(auto subset, SubsetDataset::create(*base, val ? std::move(parts->val) : std::move(parts->train),
+  HQP_ASSIGN_OR_RETURN(auto subset, SubsetDataset::create(*base, val ? std::move(parts.val) : std::move(parts.train),
                                                           fmt::format("{}/{}", spec.source, val ? "val" : "train")));
   return DatasetPtr(std::move(subset));
 }

@@ -1,6 +1,6 @@
 // Opening a dataset split from a name ("fashion-mnist") or a folder (IDX, CIFAR binary or image
-// folder, detected from its files), and the train/val/test split rules. This is what the CLI's
-// --data and --split resolve through.
+// folder, detected from its files), and the train/val/test split rules (data/val_split.h). This is
+// what the CLI's --data, --split and --val-split resolve through.
 #pragma once
 
 #include <cstdint>
@@ -10,14 +10,12 @@
 
 #include "core/status.h"
 #include "data/dataset.h"
+#include "data/val_split.h"
 
 namespace hqp::data {
 
 // Where Debian's dataset-* packages install their files.
 inline constexpr const char* kDebianDatasetsRoot = "/usr/share/datasets";
-// DatasetSpec::val_size meaning "min(kMaxAutoValSize, training set size / 10)".
-inline constexpr int64_t kAutoValSize = -1;
-inline constexpr int64_t kMaxAutoValSize = 5000;
 
 enum class DatasetFormat { kAuto, kIdx, kCifar10, kCifar100, kImageFolder };
 
@@ -44,21 +42,22 @@ struct DatasetSpec {
   //             split when there is no test/), or DIR/<class>/<img> (train only, no test split).
   std::string source;
   Split split = Split::kTrain;
-  // Samples held out of the training set as the val split (train = the rest; test is separate
-  // files, never part of either). kAutoValSize or 0 <= val_size < training set size.
-  int64_t val_size = kAutoValSize;
-  uint64_t val_seed = 0;
+  // Which training samples form the val split (train = the rest, or all of them for a folder
+  // split; test is separate files, never part of either). Default: random:auto with seed 0.
+  ValSplit val_split;
+  // Image folders: map these class names to labels 0..K-1 (empty: the folder's own sorted class
+  // folders). A folder val split is opened with the training set's classes this way.
+  std::vector<std::string> class_names;
   int image_channels = 3;                           // image folders: 3 (RGB) or 1 (luma)
   bool cifar100_coarse = false;                     // CIFAR-100: the 20 coarse labels instead of the 100 fine ones
   std::string datasets_root = kDebianDatasetsRoot;  // where named datasets live
 };
 
 // Opens one split. Fails with kNotFound naming the missing path (and the Debian package for a
-// named dataset), or with the reader's error for malformed files.
+// named dataset), or with the reader's error for malformed files. A folder val split opens the
+// training files of val_split.folder (its test files when it has no training files); its classes
+// must fit the training set's (kInvalidArgument otherwise).
 Result<DatasetPtr> open_dataset(const DatasetSpec& spec);
-
-// The val size that kAutoValSize resolves to for a training set of n samples.
-int64_t auto_val_size(int64_t n);
 
 // Checks that samples of shape `sample_shape` [C, H, W] (after the preprocessing pipeline) can feed
 // a model whose input has shape `model_input_shape` [N, C, H, W] (or [C, H, W]); a dim <= 0 in the

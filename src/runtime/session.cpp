@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "core/process_memory.h"
 #include "ir/model_stats.h"
 #include "ir/shape_inference.h"
 #include "ir/verifier.h"
@@ -134,6 +135,7 @@ void Session::Impl::release_packed(Plan& plan) {
     if (ir::Value* v = plan.graph.find_value(name)) v->data = Tensor();
     released[name] = r;
   }
+  if (!plan.packed.empty()) release_free_memory();
 }
 
 Result<std::unique_ptr<Plan>> Session::Impl::compile(std::span<const Tensor> inputs) {

@@ -2,6 +2,7 @@
 // and checkpoints (ONNX model + torch archive with optimizer and RNG state + JSON index).
 #include "train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -18,6 +19,7 @@
 #include <torch/serialize/archive.h>
 
 #include "core/file_io.h"
+#include "metrics/classification_metrics.h"
 #include "onnx/export.h"
 #include "onnx/import.h"
 #include "train/torch_module.h"
@@ -25,13 +27,27 @@
 namespace hqp::train {
 
 namespace fs = std::filesystem;
+using data::Batch;
+using data::BatchSource;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
 constexpr const char* kCheckpointFormat = "hqp-train-checkpoint";
 constexpr int kCheckpointVersion = 1;
-constexpr int64_t kTopK = 5;
+
+// A [N, K] logits tensor of any float type -> hqp::Tensor f32 [N, K] (a copy), for the metrics.
+Result<Tensor> logits_to_tensor(const at::Tensor& logits) {
+  if (logits.dim() != 2) {
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot evaluate model: its first output has shape [{}] (expected [N, classes] logits)",
+                      fmt::join(logits.sizes(), ","));
+  }
+  const at::Tensor f = logits.to(at::kFloat).contiguous();
+  HQP_ASSIGN_OR_RETURN(Tensor out, Tensor::zeros(DType::kF32, {f.size(0), f.size(1)}));
+  std::copy_n(f.data_ptr<float>(), f.numel(), out.data<float>());
+  return out;
+}
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -320,7 +336,7 @@ Status Trainer::State::train_epoch(BatchSource& data, int64_t epoch, int64_t tot
     progress(p);
   };
   while (true) {
-    HQP_ASSIGN_OR_RETURN(std::optional<TrainBatch> batch, data.next());
+    HQP_ASSIGN_OR_RETURN(std::optional<Batch> batch, data.next());
     if (!batch) break;
     HQP_ASSIGN_OR_RETURN(at::Tensor x, batch_tensor(batch->images, DType::kF32, "images", m.float_type()));
     HQP_ASSIGN_OR_RETURN(at::Tensor y, batch_tensor(batch->labels, DType::kS64, "labels", m.float_type()));
@@ -486,28 +502,22 @@ Result<EvalResult> Trainer::evaluate(BatchSource& data, const ProgressCallback& 
   at::NoGradGuard no_grad;
   data.start_epoch(0);
   const Clock::time_point t0 = Clock::now();
-  double loss_sum = 0.0;
-  int64_t top1 = 0, top5 = 0, seen = 0, step = 0;
+  metrics::ClassificationMetrics metrics;
+  int64_t step = 0;
   const int64_t steps = data.num_batches();
   while (true) {
-    HQP_ASSIGN_OR_RETURN(std::optional<TrainBatch> next, data.next());
+    HQP_ASSIGN_OR_RETURN(std::optional<Batch> next, data.next());
     if (!next) break;
-    const TrainBatch& batch = *next;
+    const Batch& batch = *next;
+    Tensor logits;
     try {
       HQP_ASSIGN_OR_RETURN(at::Tensor x, batch_tensor(batch.images, DType::kF32, "images", m.float_type()));
-      HQP_ASSIGN_OR_RETURN(at::Tensor y, batch_tensor(batch.labels, DType::kS64, "labels", m.float_type()));
       HQP_ASSIGN_OR_RETURN(std::vector<at::Tensor> outs, m.forward({x}));
-      const at::Tensor& logits = outs.at(0);
-      loss_sum += classification_loss(logits, y, 0.0).item<double>() * static_cast<double>(y.size(0));
-      const int64_t k = std::min<int64_t>(kTopK, logits.size(1));
-      const at::Tensor topk = std::get<1>(logits.topk(k, 1));
-      const at::Tensor hits = topk.eq(y.unsqueeze(1));
-      top1 += hits.select(1, 0).sum().item<int64_t>();
-      top5 += hits.any(1).sum().item<int64_t>();
-      seen += y.size(0);
+      HQP_ASSIGN_OR_RETURN(logits, logits_to_tensor(outs.at(0)));
     } catch (const c10::Error& e) {
       return make_error(StatusCode::kInvalidArgument, "cannot evaluate model: {}", e.what_without_backtrace());
     }
+    HQP_RETURN_IF_ERROR(metrics.accumulate(logits, batch.labels));
     ++step;
     if (progress && (step == steps || (s.config.progress_every > 0 && step % s.config.progress_every == 0))) {
       Progress p;
@@ -515,24 +525,24 @@ Result<EvalResult> Trainer::evaluate(BatchSource& data, const ProgressCallback& 
       p.epochs = s.config.epochs;
       p.step = step;
       p.steps = steps;
-      p.loss = loss_sum / static_cast<double>(seen);
-      p.top1 = static_cast<double>(top1) / static_cast<double>(seen);
+      p.loss = metrics.loss();
+      p.top1 = metrics.top1();
       const double elapsed = seconds_since(t0);
-      p.samples_per_s = elapsed > 0.0 ? static_cast<double>(seen) / elapsed : 0.0;
+      p.samples_per_s = elapsed > 0.0 ? static_cast<double>(metrics.samples()) / elapsed : 0.0;
       p.eta_s = elapsed / static_cast<double>(step) * static_cast<double>(std::max<int64_t>(steps - step, 0));
       p.epoch_done = step == steps;
       progress(p);
     }
   }
   EvalResult r;
-  r.samples = seen;
-  if (seen > 0) {
-    r.loss = loss_sum / static_cast<double>(seen);
-    r.top1 = static_cast<double>(top1) / static_cast<double>(seen);
-    r.top5 = static_cast<double>(top5) / static_cast<double>(seen);
-  }
+  r.samples = metrics.samples();
+  r.loss = metrics.loss();
+  r.top1 = metrics.top1();
+  r.top5 = metrics.top5();
+  r.class_samples = metrics.class_samples();
+  r.class_correct = metrics.class_correct();
   const double elapsed = seconds_since(t0);
-  r.samples_per_s = elapsed > 0.0 ? static_cast<double>(seen) / elapsed : 0.0;
+  r.samples_per_s = elapsed > 0.0 ? static_cast<double>(r.samples) / elapsed : 0.0;
   return r;
 }
 

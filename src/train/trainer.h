@@ -15,7 +15,7 @@
 
 #include "core/status.h"
 #include "ir/graph.h"
-#include "train/batch_source.h"
+#include "data/batch_source.h"
 #include "train/schedule.h"
 #include "train/torch_executor.h"
 
@@ -65,6 +65,8 @@ struct EvalResult {
   double top5 = 0.0;
   int64_t samples = 0;
   double samples_per_s = 0.0;
+  std::vector<int64_t> class_samples;  // [classes]: samples per label (metrics::ClassificationMetrics)
+  std::vector<int64_t> class_correct;  // [classes]: top-1 hits per label
 };
 
 struct EpochRecord {
@@ -120,10 +122,10 @@ class Trainer {
   // epoch when checkpoint_dir is set. A non-finite loss stops with kInvalidArgument naming the
   // epoch and step; the last checkpoint (previous epoch) stays intact and the in-memory weights
   // are not to be used. Returns the records of the epochs run by this call.
-  Result<std::vector<EpochRecord>> fit(BatchSource& train, BatchSource* val = nullptr,
+  Result<std::vector<EpochRecord>> fit(data::BatchSource& train, data::BatchSource* val = nullptr,
                                        const ProgressCallback& progress = {});
   // Eval-mode pass over `data` (no gradients, no BN updates).
-  Result<EvalResult> evaluate(BatchSource& data, const ProgressCallback& progress = {});
+  Result<EvalResult> evaluate(data::BatchSource& data, const ProgressCallback& progress = {});
 
   // A copy of the model graph with the current weights and running stats written back.
   Result<ir::Graph> model() const;

@@ -366,6 +366,78 @@ TEST_F(TrainEvalTest, ResumeEqualsAnUninterruptedRun) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// --val-split: tail:N and a folder on train and eval; the split is stored in the model and reused.
+
+TEST_F(TrainEvalTest, TrainStoresTheRandomSplitItUsed) {
+  ASSERT_TRUE(train_result().exited && train_result().exit_code == 0) << train_result().err;
+  EXPECT_EQ(metadata(trained(), "hqp.val_split"), "random:32");
+  EXPECT_EQ(parse_json(train_result())["val_split"], "random:32");
+}
+
+TEST_F(TrainEvalTest, TailValSplitOnTrainAndEval) {
+  const std::string out = file("tail.onnx");
+  const nlohmann::json t = parse_json(run_hqp({"train", "--init", tiny(), "--data", small(), "-o", out, "--epochs", "1",
+                                               "--batch-size", "16", "--val-split", "tail:16", "--threads", "1",
+                                               "--workers", "1", "--json"}));
+  EXPECT_EQ(t["train_samples"], 64 - 16);
+  ASSERT_TRUE(t["val"].is_object()) << t.dump(2);
+  EXPECT_EQ(t["val"]["samples"], 16);
+  EXPECT_EQ(t["val_split"], "tail:16");
+  EXPECT_EQ(metadata(out, "hqp.val_split"), "tail:16");
+  EXPECT_EQ(metadata(out, "hqp.val_size"), "16");
+  // eval --split val reuses the stored split: the same 16 samples, the same accuracy.
+  const nlohmann::json val = parse_json(run_hqp({"eval", out, "--data", small(), "--split", "val", "--json",
+                                                 "--engine", "torch", "--threads", "1"}));
+  EXPECT_EQ(val["samples"], 16);
+  EXPECT_EQ(val["val_split"], "tail:16");
+  EXPECT_NEAR(val["top1"].get<double>(), t["val"]["top1"].get<double>(), 1e-9);
+  EXPECT_NEAR(val["loss"].get<double>(), t["val"]["loss"].get<double>(), 1e-4);
+  // An explicit split overrides the stored one; tail:N on the train split leaves the first n - N.
+  EXPECT_EQ(parse_json(run_hqp({"eval", out, "--data", small(), "--split", "val", "--val-split", "tail:4", "--json"}))
+                ["samples"],
+            4);
+  EXPECT_EQ(parse_json(run_hqp({"eval", out, "--data", small(), "--split", "train", "--val-split", "tail:4", "--json"}))
+                ["samples"],
+            60);
+}
+
+TEST_F(TrainEvalTest, FolderValSplitOnTrainAndEval) {
+  const std::string val_dir = file("quad-val");
+  std::filesystem::create_directories(val_dir);
+  write_quadrant_idx(val_dir, "train", 24, 9);
+  // eval: val = the folder's 24 images.
+  ASSERT_TRUE(train_result().exited && train_result().exit_code == 0) << train_result().err;
+  const nlohmann::json e =
+      parse_json(run_hqp({"eval", trained(), "--data", quad(), "--split", "val", "--val-split", val_dir, "--json"}));
+  EXPECT_EQ(e["samples"], 24);
+  EXPECT_EQ(e["val_split"], val_dir);
+  EXPECT_GT(e["top1"].get<double>(), 0.5) << "the trained model knows quadrants: " << e.dump(2);
+  // train: every training image trains, the folder validates, and the folder is stored.
+  const std::string out = file("folder-val.onnx");
+  const nlohmann::json t = parse_json(run_hqp({"train", "--init", tiny(), "--data", small(), "-o", out, "--epochs", "1",
+                                               "--batch-size", "16", "--val-split", val_dir, "--threads", "1",
+                                               "--workers", "1", "--json"}));
+  EXPECT_EQ(t["train_samples"], 64);
+  ASSERT_TRUE(t["val"].is_object()) << t.dump(2);
+  EXPECT_EQ(t["val"]["samples"], 24);
+  EXPECT_EQ(metadata(out, "hqp.val_split"), val_dir);
+}
+
+TEST_F(TrainEvalTest, BadValSplitFlags) {
+  const std::string out = file("never.onnx");
+  EXPECT_TRUE(is_one_line_error(run_hqp({"eval", tiny(), "--data", quad(), "--val-split", "tail:x"}), 1,
+                                "cannot parse val split 'tail:x'"));
+  EXPECT_TRUE(is_one_line_error(
+      run_hqp({"train", "--init", tiny(), "--data", quad(), "-o", out, "--val-split", "random:8", "--val-size", "8"}), 1,
+      "both choose the val split"));
+  EXPECT_TRUE(is_one_line_error(
+      run_hqp({"eval", tiny(), "--data", quad(), "--split", "val", "--val-split", file("no-such-val")}), 1,
+      "cannot open the val split"));
+  EXPECT_TRUE(is_one_line_error(run_hqp({"eval", tiny(), "--data", quad(), "--std", "0"}), 1, "expected > 0"));
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Bad input: one line on stderr, exit 1 (2 for usage errors), no output file.
 
 TEST_F(TrainEvalTest, MissingDatasetFolder) {

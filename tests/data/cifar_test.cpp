@@ -36,7 +36,7 @@ TEST(Cifar10, BatchesConcatenateInOrderAndTestIsSeparate) {
                                "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n"));
   DatasetSpec spec;
   spec.source = dir.path().string();
-  spec.val_size = 0;
+  spec.val_split = ValSplit::random(0);
   auto train = open_dataset(spec);
   ASSERT_TRUE(train.ok()) << error_of(train);
   EXPECT_EQ((*train)->size(), 7);
@@ -57,7 +57,7 @@ TEST(Cifar100, FineAndCoarseLabels) {
   ASSERT_TRUE(test::write_file(dir.file("test.bin"), test::cifar_file_bytes(2, true, 0)));
   DatasetSpec spec;
   spec.source = "cifar100:" + dir.path().string();
-  spec.val_size = 0;
+  spec.val_split = ValSplit::random(0);
   auto fine = open_dataset(spec);
   ASSERT_TRUE(fine.ok()) << error_of(fine);
   EXPECT_EQ((*fine)->num_classes(), 100);

@@ -164,7 +164,7 @@ DatasetPtr fashion(Split split) {
   DatasetSpec spec;
   spec.source = "fashion-mnist";
   spec.split = split;
-  spec.val_size = 0;
+  spec.val_split = ValSplit::random(0);
   auto r = open_dataset(spec);
   EXPECT_TRUE(r.ok()) << error_of(r);
   return r.ok() ? *r : nullptr;

@@ -118,7 +118,7 @@ TEST(ImageFolder, ClassesSortedFilesSortedLabels) {
   write_folder(dir.path());
   DatasetSpec spec;
   spec.source = dir.path().string();
-  spec.val_size = 0;
+  spec.val_split = ValSplit::random(0);
   auto train = open_dataset(spec);
   ASSERT_TRUE(train.ok()) << error_of(train);
   EXPECT_EQ((*train)->size(), 4);

@@ -56,8 +56,7 @@ TEST(OpenDataset, TrainNeverSeesValOrTest) {
   write_idx_dataset(dir.path());
   DatasetSpec spec;
   spec.source = dir.path().string();
-  spec.val_size = 12;
-  spec.val_seed = 3;
+  spec.val_split = ValSplit::random(12, 3);
   auto train = open_dataset(spec);
   spec.split = Split::kVal;
   auto val = open_dataset(spec);
@@ -115,10 +114,10 @@ TEST(OpenDataset, AutoValSizeAndErrors) {
   ASSERT_TRUE(train.ok()) << error_of(train);
   EXPECT_EQ((*train)->size(), 60 - 6);  // auto: n / 10
   EXPECT_EQ(auto_val_size(60000), 5000);
-  spec.val_size = 60;
+  spec.val_split = ValSplit::random(60);
   EXPECT_NE(error_of(open_dataset(spec)).find("val size out of range (val_size=60, expected 0..59)"),
             std::string::npos);
-  spec.val_size = 0;
+  spec.val_split = ValSplit::random(0);
   spec.split = Split::kVal;
   EXPECT_NE(error_of(open_dataset(spec)).find("the val split is empty"), std::string::npos);
 }

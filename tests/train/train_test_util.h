@@ -15,7 +15,7 @@
 #include "core/tensor.h"
 #include "ir/graph.h"
 #include "ir/verifier.h"
-#include "train/batch_source.h"
+#include "data/batch_source.h"
 
 namespace hqp::test {
 
@@ -254,9 +254,9 @@ inline SyntheticData synthetic_data(int64_t n, uint64_t seed) {
   return d;
 }
 
-inline std::unique_ptr<train::TensorBatchSource> batches(const SyntheticData& d, int64_t batch_size, bool shuffle,
+inline std::unique_ptr<data::TensorBatchSource> batches(const SyntheticData& d, int64_t batch_size, bool shuffle,
                                                          uint64_t seed) {
-  auto s = train::TensorBatchSource::create(d.images, d.labels, batch_size, shuffle, seed);
+  auto s = data::TensorBatchSource::create(d.images, d.labels, batch_size, shuffle, seed);
   EXPECT_TRUE(s.ok()) << s.status().message();
   return std::move(s).value();
 }

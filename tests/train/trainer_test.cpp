@@ -43,10 +43,10 @@ std::unique_ptr<Trainer> make_trainer(const ir::Graph& g, const TrainConfig& c, 
 }
 
 // A source that fails (like a crash) or yields NaN images from a given epoch on.
-class FaultySource final : public train::BatchSource {
+class FaultySource final : public data::BatchSource {
  public:
   enum class Fault { kError, kNaN };
-  FaultySource(std::unique_ptr<train::BatchSource> inner, int64_t fault_epoch, Fault fault)
+  FaultySource(std::unique_ptr<data::BatchSource> inner, int64_t fault_epoch, Fault fault)
       : inner_(std::move(inner)), fault_epoch_(fault_epoch), fault_(fault) {}
   int64_t num_batches() const override { return inner_->num_batches(); }
   int64_t num_samples() const override { return inner_->num_samples(); }
@@ -54,11 +54,11 @@ class FaultySource final : public train::BatchSource {
     epoch_ = epoch;
     inner_->start_epoch(epoch);
   }
-  Result<std::optional<train::TrainBatch>> next() override {
+  Result<std::optional<data::Batch>> next() override {
     if (epoch_ >= fault_epoch_ && fault_ == Fault::kError) {
       return make_error(StatusCode::kIoError, "simulated interruption at epoch {}", epoch_);
     }
-    HQP_ASSIGN_OR_RETURN(std::optional<train::TrainBatch> b, inner_->next());
+    HQP_ASSIGN_OR_RETURN(std::optional<data::Batch> b, inner_->next());
     if (b && epoch_ >= fault_epoch_) {
       b->images = b->images.clone();
       b->images.data<float>()[0] = NAN;
@@ -67,7 +67,7 @@ class FaultySource final : public train::BatchSource {
   }
 
  private:
-  std::unique_ptr<train::BatchSource> inner_;
+  std::unique_ptr<data::BatchSource> inner_;
   int64_t fault_epoch_;
   Fault fault_;
   int64_t epoch_ = 0;

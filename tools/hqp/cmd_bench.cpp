@@ -1,8 +1,7 @@
 // `hqp bench MODEL.onnx [--threads N] [--batch B] [--shape 1x3x224x224] [--runs R] [--warmup W]
-// [--engine fast|ref] [-i FILE.pb] [--json] [--profile] [--verbose]`: latency statistics of the
-// runtime on one input (random unless -i is given).
-#include <algorithm>
-#include <chrono>
+// [--engine fast|ref|torch] [-i FILE.pb] [--json] [--profile] [--verbose]`: latency statistics of
+// an engine on one input (random unless -i is given). Timing is eval::measure_latency; plan,
+// profile and memory lines come from the fast engine's Session.
 #include <memory>
 #include <random>
 
@@ -10,8 +9,10 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "eval/engine.h"
+#include "eval/latency.h"
+#include "core/process_memory.h"
 #include "onnx/import.h"
-#include "runtime/session.h"
 
 namespace hqp::cli {
 
@@ -90,14 +91,6 @@ Result<Tensor> make_input(const ir::Value& v, const BenchOptions& o) {
   return t;
 }
 
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  const double pos = p * static_cast<double>(v.size() - 1);
-  const size_t lo = static_cast<size_t>(pos);
-  const size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
-}
-
 Status run_bench(const BenchOptions& o) {
   if (o.threads <= 0) {
     return make_error(StatusCode::kInvalidArgument, "cannot bench: --threads {} (expected >= 1)", o.threads);
@@ -106,33 +99,36 @@ Status run_bench(const BenchOptions& o) {
     return make_error(StatusCode::kInvalidArgument, "cannot bench: --runs {} --warmup {} (expected runs >= 1, warmup >= 0)",
                       o.runs, o.warmup);
   }
-  SessionOptions so;
-  so.threads = o.threads;
-  so.engine = o.engine == "ref" ? Engine::kReference : Engine::kFast;
-  so.profile = o.profile;
-  HQP_ASSIGN_OR_RETURN(ir::Graph graph, onnx_io::import_model_file(o.model));
-  HQP_ASSIGN_OR_RETURN(Session session, Session::create(graph, so));
-  if (session.graph().inputs().size() != 1) {
-    return make_error(StatusCode::kUnsupported, "cannot bench: the model has {} inputs (expected 1)",
-                      session.graph().inputs().size());
+  const int64_t resident_before = resident_bytes();
+  std::unique_ptr<eval::InferenceEngine> engine;
+  Tensor input;
+  {
+    // The imported graph lives only until the engine is built: the engine keeps what it needs
+    // (the fast runtime its prepacked weights), so resident memory below is the engine's.
+    HQP_ASSIGN_OR_RETURN(ir::Graph graph, onnx_io::import_model_file(o.model));
+    if (graph.inputs().size() != 1) {
+      return make_error(StatusCode::kUnsupported, "cannot bench: the model has {} inputs (expected 1)",
+                        graph.inputs().size());
+    }
+    HQP_ASSIGN_OR_RETURN(input, make_input(*graph.inputs()[0], o));
+    eval::EngineOptions eo;
+    eo.kind = *eval::engine_from_name(o.engine);
+    eo.threads = o.threads;
+    eo.profile = o.profile;
+    HQP_ASSIGN_OR_RETURN(engine, eval::InferenceEngine::create(graph, eo));
   }
-  HQP_ASSIGN_OR_RETURN(Tensor input, make_input(*session.graph().inputs()[0], o));
-  std::vector<Tensor> inputs = {input};
-  for (int i = 0; i < o.warmup; ++i) HQP_RETURN_IF_ERROR(session.run(inputs).status());
-  session.reset_profile();
-  std::vector<double> ms;
-  for (int i = 0; i < o.runs; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    HQP_RETURN_IF_ERROR(session.run(inputs).status());
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  const double median = percentile(ms, 0.5);
-  const double min = *std::min_element(ms.begin(), ms.end());
-  const double p90 = percentile(ms, 0.9);
+  const std::vector<Tensor> inputs = {input};
+  HQP_ASSIGN_OR_RETURN(const metrics::LatencyStats stats, eval::measure_latency(*engine, inputs, o.warmup, o.runs));
+  release_free_memory();
+  // Growth of the resident set from before the import to after the timed runs: the engine's
+  // weights, activations, code and oneDNN's scratch (not the shared libraries mapped at start).
+  const int64_t resident_model = resident_before >= 0 ? resident_bytes() - resident_before : -1;
+  const double median = stats.median_ms, min = stats.min_ms, p90 = stats.p90_ms;
   const double throughput = static_cast<double>(input.dim(0)) * 1000.0 / median;
-  if (o.verbose) {
-    if (!session.optimize_report().empty()) fmt::print("passes:\n{}\n", session.optimize_report());
-    for (const NodePlanInfo& n : session.plan_info()) {
+  Session* session = engine->session();  // fast engine only: plan, profile and memory
+  if (o.verbose && session != nullptr) {
+    if (!session->optimize_report().empty()) fmt::print("passes:\n{}\n", session->optimize_report());
+    for (const NodePlanInfo& n : session->plan_info()) {
       fmt::print("{:<44} {:<18} -> {}\n", n.node, n.op, n.implementation);
       for (const std::string& r : n.rejected) fmt::print("{:<44}    not {}\n", "", r);
     }
@@ -146,13 +142,17 @@ Status run_bench(const BenchOptions& o) {
   j["median_ms"] = median;
   j["min_ms"] = min;
   j["p90_ms"] = p90;
+  j["mean_ms"] = stats.mean_ms;
   j["throughput_per_s"] = throughput;
-  j["peak_bytes"] = session.peak_activation_bytes();
-  j["naive_activation_bytes"] = session.naive_activation_bytes();
-  j["weight_bytes"] = session.weight_bytes();
-  if (o.profile) {
+  if (session != nullptr) {
+    j["peak_bytes"] = session->peak_activation_bytes();
+    j["naive_activation_bytes"] = session->naive_activation_bytes();
+    j["weight_bytes"] = session->weight_bytes();
+  }
+  j["resident_growth_bytes"] = resident_model;
+  if (o.profile && session != nullptr) {
     j["profile"] = nlohmann::json::array();
-    for (const StepProfile& p : session.profile()) {
+    for (const StepProfile& p : session->profile()) {
       const double per_run = p.runs ? p.total_ms / static_cast<double>(p.runs) : 0.0;
       const double gops = per_run > 0 && p.macs > 0 ? 2.0 * static_cast<double>(p.macs) / (per_run * 1e6) : 0.0;
       j["profile"].push_back({{"node", p.node}, {"op", p.op}, {"implementation", p.implementation},
@@ -167,9 +167,12 @@ Status run_bench(const BenchOptions& o) {
              shape_to_string(input.shape()));
   fmt::print("latency     median {:.3f} ms, min {:.3f} ms, p90 {:.3f} ms ({} runs)\n", median, min, p90, o.runs);
   fmt::print("throughput  {:.1f} samples/s\n", throughput);
-  fmt::print("memory      activations {} bytes peak ({} without sharing), weights {} bytes\n",
-             session.peak_activation_bytes(), session.naive_activation_bytes(), session.weight_bytes());
-  if (o.profile) {
+  if (session != nullptr) {
+    fmt::print("memory      activations {} bytes peak ({} without sharing), weights {} bytes\n",
+               session->peak_activation_bytes(), session->naive_activation_bytes(), session->weight_bytes());
+  }
+  if (resident_model >= 0) fmt::print("resident    +{} bytes after load and runs\n", resident_model);
+  if (o.profile && session != nullptr) {
     fmt::print("\n{:<44} {:<12} {:>9} {:>9}  {}\n", "node", "op", "ms", "GOP/s", "implementation");
     for (const auto& p : j["profile"]) {
       fmt::print("{:<44} {:<12} {:>9.3f} {:>9.1f}  {}\n", p["node"].get<std::string>(), p["op"].get<std::string>(),
@@ -190,8 +193,9 @@ Runner add_bench_command(CLI::App& app) {
   sub->add_option("--shape", o->shape, "Input shape, e.g. 1x3x224x224 (for dynamic dims)");
   sub->add_option("--runs", o->runs, "Timed runs")->capture_default_str();
   sub->add_option("--warmup", o->warmup, "Untimed warm-up runs")->capture_default_str();
-  sub->add_option("--engine", o->engine, "fast (oneDNN) or ref (reference kernels)")
-      ->check(CLI::IsMember({"fast", "ref"}))
+  sub->add_option("--engine", o->engine,
+                  "fast (hqp::Session, oneDNN), ref (reference executor, un-optimized graph) or torch (libtorch)")
+      ->check(CLI::IsMember({"fast", "ref", "torch"}))
       ->capture_default_str();
   sub->add_option("-i,--input", o->input, "Input tensor file (onnx.TensorProto) instead of random data");
   sub->add_flag("--json", o->json, "Print JSON (median_ms, min_ms, p90_ms, throughput_per_s, peak_bytes, ...)");

@@ -6,10 +6,9 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "eval/engine.h"
 #include "onnx/export.h"
 #include "onnx/import.h"
-#include "reference/executor.h"
-#include "runtime/session.h"
 
 namespace hqp::cli {
 
@@ -31,19 +30,15 @@ Status run_run(const RunCliOptions& o) {
     HQP_ASSIGN_OR_RETURN(Tensor t, onnx_io::read_tensor_file(path));
     inputs.push_back(std::move(t));
   }
-  std::vector<Tensor> outputs;
-  if (o.engine == "ref") {
-    HQP_ASSIGN_OR_RETURN(outputs, reference::run_reference(graph, inputs));
-  } else {
-    SessionOptions so;
-    so.threads = o.threads;
-    HQP_ASSIGN_OR_RETURN(Session session, Session::create(graph, so));
-    HQP_ASSIGN_OR_RETURN(outputs, session.run(inputs));
-    if (o.verbose) {
-      for (const NodePlanInfo& n : session.plan_info()) {
-        fmt::print(stderr, "{:<44} {:<18} -> {}\n", n.node, n.op, n.implementation);
-        for (const std::string& r : n.rejected) fmt::print(stderr, "{:<44}    not {}\n", "", r);
-      }
+  eval::EngineOptions eo;
+  eo.kind = *eval::engine_from_name(o.engine);
+  eo.threads = o.threads;
+  HQP_ASSIGN_OR_RETURN(std::unique_ptr<eval::InferenceEngine> engine, eval::InferenceEngine::create(graph, eo));
+  HQP_ASSIGN_OR_RETURN(std::vector<Tensor> outputs, engine->run(inputs));
+  if (o.verbose && engine->session() != nullptr) {
+    for (const NodePlanInfo& n : engine->session()->plan_info()) {
+      fmt::print(stderr, "{:<44} {:<18} -> {}\n", n.node, n.op, n.implementation);
+      for (const std::string& r : n.rejected) fmt::print(stderr, "{:<44}    not {}\n", "", r);
     }
   }
   std::error_code ec;
@@ -68,8 +63,8 @@ Runner add_run_command(CLI::App& app) {
   sub->add_option("model", o->model, "ONNX model file")->required();
   sub->add_option("-i,--input", o->inputs, "Input tensor file (onnx.TensorProto), in graph-input order")->required();
   sub->add_option("-o,--out-dir", o->out_dir, "Directory for output_K.pb files (created if missing)")->required();
-  sub->add_option("--engine", o->engine, "fast (oneDNN runtime) or ref (reference executor)")
-      ->check(CLI::IsMember({"fast", "ref"}))
+  sub->add_option("--engine", o->engine, "fast (oneDNN runtime), ref (reference executor) or torch (libtorch)")
+      ->check(CLI::IsMember({"fast", "ref", "torch"}))
       ->capture_default_str();
   sub->add_option("--threads", o->threads, "Threads of the fast engine")->capture_default_str();
   sub->add_flag("--verbose", o->verbose, "Show which kernel runs each node (fast engine), on stderr");

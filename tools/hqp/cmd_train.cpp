@@ -2,8 +2,9 @@
 // `hqp train --init model.onnx --data DATASET -o out.onnx [...]` fine-tunes an existing ONNX model;
 // `--checkpoint-dir D --resume` continues an interrupted run. Validates on the val split after each
 // epoch, reports val/test accuracy, and writes the model atomically with its preprocessing and
-// provenance in metadata_props (hqp.preprocess, hqp.arch, hqp.dataset, hqp.classes, hqp.val_size,
-// hqp.train). Training itself is hqp::train::Trainer; this file is flags, data and reporting.
+// provenance in metadata_props (hqp.preprocess, hqp.arch, hqp.dataset, hqp.classes, hqp.val_split,
+// hqp.val_size, hqp.train). Training is hqp::train::Trainer, data binding hqp::modeldata; this
+// file is flags and reporting.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -15,10 +16,11 @@
 
 #include "commands.h"
 #include "data/loader.h"
-#include "data/open_dataset.h"
-#include "data_cli.h"
+#include "data_flags.h"
 #include "ir/model_stats.h"
-#include "loader_batch_source.h"
+#include "modeldata/metadata.h"
+#include "modeldata/preprocess.h"
+#include "modeldata/splits.h"
 #include "onnx/export.h"
 #include "onnx/import.h"
 #include "progress.h"
@@ -31,11 +33,14 @@ namespace hqp::cli {
 namespace {
 
 namespace fs = std::filesystem;
+using modeldata::find_metadata;
+using modeldata::model_classes;
+using modeldata::set_metadata;
 
 struct TrainOptions {
   std::string arch;
   std::string init;
-  std::string data;
+  DataFlags data;
   std::string output;
   int64_t epochs = 10;
   int64_t batch_size = 128;
@@ -50,13 +55,9 @@ struct TrainOptions {
   uint64_t seed = 0;
   int threads = 0;
   std::string precision = "fp32";
-  int64_t val_size = data::kAutoValSize;
-  int workers = 2;
   bool small_input = false;
   int64_t num_classes = 0;
   int64_t in_channels = 0;
-  std::string preprocess;
-  bool preprocess_set = false;
   std::string checkpoint_dir;
   bool resume = false;
   std::string teacher;
@@ -86,43 +87,12 @@ Status check_output_path(const std::string& output) {
 
 Result<ir::Graph> load_model(const std::string& path, const char* what) {
   HQP_ASSIGN_OR_RETURN(ir::Graph g, onnx_io::import_model_file(path));
-  if (g.inputs().size() != 1 || g.outputs().empty()) {
-    return make_error(StatusCode::kInvalidArgument,
-                      "cannot train with {} '{}': it has {} inputs and {} outputs (expected 1 image input and logits "
-                      "as the first output)",
-                      what, path, g.inputs().size(), g.outputs().size());
-  }
+  HQP_RETURN_IF_ERROR(modeldata::check_classifier_io(g, "train with", fmt::format("{} '{}'", what, path)));
   return g;
 }
 
-// Number of logits per sample of the model's first output, or -1 when not static.
-int64_t model_classes(const ir::Graph& g) {
-  const Shape s = value_shape(*g.outputs()[0]);
-  return s.size() == 2 ? s[1] : -1;
-}
-
-// Channels of the model's input, or -1 when not static.
-int64_t model_channels(const ir::Graph& g) {
-  const Shape s = value_shape(*g.inputs()[0]);
-  return s.size() == 4 ? s[1] : -1;
-}
-
-Status check_model_fits(const ir::Graph& g, const std::string& what, const Shape& sample_shape,
-                        const data::Dataset& dataset) {
-  HQP_RETURN_IF_ERROR(
-      data::check_compatible(sample_shape, value_shape(*g.inputs()[0]), dataset.name()).with_context(what));
-  const int64_t k = model_classes(g);
-  if (k > 0 && k < dataset.num_classes()) {
-    return make_error(StatusCode::kInvalidArgument,
-                      "cannot train {} on dataset '{}': it has {} outputs per sample but the dataset has {} classes "
-                      "(classes={}, expected >= {})",
-                      what, dataset.name(), k, dataset.num_classes(), k, dataset.num_classes());
-  }
-  return Status();
-}
-
-Result<std::unique_ptr<LoaderBatchSource>> make_source(data::DatasetPtr dataset, const data::Pipeline& pipeline,
-                                                       int64_t batch_size, bool train, uint64_t seed, int workers) {
+Result<std::unique_ptr<data::Loader>> make_source(data::DatasetPtr dataset, const data::Pipeline& pipeline,
+                                                  int64_t batch_size, bool train, uint64_t seed, int workers) {
   data::LoaderOptions lo;
   lo.batch_size = batch_size;
   lo.shuffle = train;
@@ -131,8 +101,7 @@ Result<std::unique_ptr<LoaderBatchSource>> make_source(data::DatasetPtr dataset,
   lo.seed = seed;
   lo.mode = train ? data::TransformMode::kTrain : data::TransformMode::kEval;
   lo.num_threads = workers;
-  HQP_ASSIGN_OR_RETURN(std::unique_ptr<data::Loader> loader, data::Loader::create(std::move(dataset), pipeline, lo));
-  return std::make_unique<LoaderBatchSource>(std::move(loader));
+  return data::Loader::create(std::move(dataset), pipeline, lo);
 }
 
 // Per-epoch reporting: the live bar on stderr (terminal only) and one summary line per epoch on
@@ -208,26 +177,10 @@ Status run_train(const TrainOptions& o) {
   config.checkpoint_dir = o.checkpoint_dir;
   config.progress_every = stderr_is_terminal() ? 1 : 0;
 
-  // Data: train and val are disjoint parts of the training files (val_seed 0, so `hqp eval
-  // --split val` finds the same val set); test is the separate test files when there are any.
-  data::DatasetSpec spec;
-  spec.source = o.data;
-  spec.split = data::Split::kTrain;
-  spec.val_size = o.val_size;
-  HQP_ASSIGN_OR_RETURN(data::DatasetPtr train_ds, data::open_dataset(spec));
-  data::DatasetPtr val_ds;
-  if (o.val_size != 0) {
-    spec.split = data::Split::kVal;
-    HQP_ASSIGN_OR_RETURN(val_ds, data::open_dataset(spec));
-  }
-  data::DatasetPtr test_ds;
-  spec.split = data::Split::kTest;
-  if (Result<data::DatasetPtr> test = data::open_dataset(spec); test.ok()) {
-    test_ds = *test;
-  } else if (test.status().code() != StatusCode::kNotFound) {
-    return test.status();
-  }
-  const int64_t val_size = val_ds ? val_ds->size() : 0;
+  modeldata::PreprocessRequest prep = preprocess_request(o.data, modeldata::PreprocessFallback::kDatasetDefault);
+  prep.want_channels = o.in_channels;
+  HQP_RETURN_IF_ERROR(modeldata::check_preprocess_request(prep));
+  HQP_ASSIGN_OR_RETURN(modeldata::DataRequest request, data_request(o.data));
 
   // Teacher and the model to start from.
   std::optional<ir::Graph> teacher;
@@ -244,46 +197,41 @@ Status run_train(const TrainOptions& o) {
     HQP_ASSIGN_OR_RETURN(model, load_model(o.init, "model"));
   }
 
-  // Preprocessing: --preprocess, else the starting model's, else the dataset's default.
-  std::optional<std::string> stored = model ? find_metadata(*model, data::kPreprocessMetadataKey) : std::nullopt;
-  data::Pipeline pipeline;
-  if (o.preprocess_set || stored) {
-    Result<data::Pipeline> parsed = data::Pipeline::parse(o.preprocess_set ? o.preprocess : *stored);
-    if (!parsed.ok()) {
-      return parsed.status().with_context(
-          fmt::format("cannot use the preprocessing {}", o.preprocess_set ? "of --preprocess" : "stored in the model"));
-    }
-    pipeline = std::move(parsed).value();
-  } else {
-    const int64_t want_channels = model ? model_channels(*model) : o.in_channels;
-    HQP_ASSIGN_OR_RETURN(pipeline, default_pipeline(*train_ds, o.data, want_channels));
-  }
-  Result<Shape> sample_shape = pipeline.output_shape(train_ds->sample_shape());
-  if (!sample_shape.ok()) {
-    return sample_shape.status().with_context(
-        fmt::format("cannot apply preprocessing '{}' to dataset '{}'", pipeline.to_string(), train_ds->name()));
-  }
+  // Data: train and val are disjoint parts of the training files (--val-split, else the starting
+  // model's stored split, else random:auto; `hqp eval --split val` finds the same val set through
+  // hqp.val_split); test is the separate test files when there are any.
+  HQP_ASSIGN_OR_RETURN(modeldata::TrainingData splits, modeldata::open_training_data(request, model ? &*model : nullptr));
+  const data::DatasetPtr& train_ds = splits.train;
+  const data::DatasetPtr& val_ds = splits.val;
+  const data::DatasetPtr& test_ds = splits.test;
+  const int64_t val_size = val_ds ? val_ds->size() : 0;
+
+  // Preprocessing: --preprocess, else the starting model's, else the dataset's default; --mean/--std.
+  HQP_ASSIGN_OR_RETURN(data::Pipeline pipeline,
+                       modeldata::resolve_preprocessing(prep, model ? &*model : nullptr, *train_ds, o.data.data));
+  HQP_ASSIGN_OR_RETURN(Shape sample_shape, modeldata::preprocessed_shape(pipeline, *train_ds));
 
   if (!model) {
     train::ZooOptions zo;
-    zo.in_channels = o.in_channels > 0 ? o.in_channels : (*sample_shape)[0];
+    zo.in_channels = o.in_channels > 0 ? o.in_channels : sample_shape[0];
     zo.num_classes = o.num_classes > 0 ? o.num_classes : train_ds->num_classes();
     zo.small_input = o.small_input;
-    zo.input_size = (*sample_shape)[1];
+    zo.input_size = sample_shape[1];
     zo.seed = o.seed;
-    if ((*sample_shape)[1] != (*sample_shape)[2]) {
+    if (sample_shape[1] != sample_shape[2]) {
       return make_error(StatusCode::kInvalidArgument,
                         "cannot build model '{}': preprocessed samples are {}x{} (expected square images; add "
                         "'center_crop(size={}x{})' or 'resize(size={}x{})' to --preprocess)",
-                        o.arch, (*sample_shape)[1], (*sample_shape)[2], (*sample_shape)[1], (*sample_shape)[1],
-                        (*sample_shape)[1], (*sample_shape)[1]);
+                        o.arch, sample_shape[1], sample_shape[2], sample_shape[1], sample_shape[1],
+                        sample_shape[1], sample_shape[1]);
     }
     HQP_ASSIGN_OR_RETURN(model, train::build_zoo_model(o.arch, zo));
   }
   const std::string what = o.resume ? "the checkpoint's model" : !o.init.empty() ? "model '" + o.init + "'" : "model '" + o.arch + "'";
-  HQP_RETURN_IF_ERROR(check_model_fits(*model, what, *sample_shape, *train_ds));
+  HQP_RETURN_IF_ERROR(modeldata::check_model_fits(*model, "train", what, sample_shape, *train_ds));
   if (teacher) {
-    HQP_RETURN_IF_ERROR(check_model_fits(*teacher, "teacher '" + o.teacher + "'", *sample_shape, *train_ds));
+    HQP_RETURN_IF_ERROR(
+        modeldata::check_model_fits(*teacher, "train", "teacher '" + o.teacher + "'", sample_shape, *train_ds));
     if (model_classes(*teacher) > 0 && model_classes(*model) > 0 && model_classes(*teacher) != model_classes(*model)) {
       return make_error(StatusCode::kInvalidArgument,
                         "cannot distill from teacher '{}': it has {} outputs per sample, the student {} (expected equal)",
@@ -293,31 +241,33 @@ Status run_train(const TrainOptions& o) {
 
   // Provenance in the model (and so in every checkpoint).
   std::string arch = o.arch;
-  if (o.resume || !o.init.empty()) arch = find_metadata(*model, kArchMetadataKey).value_or("");
-  set_metadata(*model, data::kPreprocessMetadataKey, pipeline.to_string());
-  if (!arch.empty()) set_metadata(*model, kArchMetadataKey, arch);
-  set_metadata(*model, kDatasetMetadataKey, o.data);
-  set_metadata(*model, kClassesMetadataKey, nlohmann::json(train_ds->class_names()).dump());
-  set_metadata(*model, kValSizeMetadataKey, std::to_string(val_size));
+  if (o.resume || !o.init.empty()) arch = find_metadata(*model, modeldata::kArchMetadataKey).value_or("");
+  set_metadata(*model, modeldata::kPreprocessMetadataKey, pipeline.to_string());
+  if (!arch.empty()) set_metadata(*model, modeldata::kArchMetadataKey, arch);
+  set_metadata(*model, modeldata::kDatasetMetadataKey, o.data.data);
+  set_metadata(*model, modeldata::kClassesMetadataKey, nlohmann::json(train_ds->class_names()).dump());
+  set_metadata(*model, modeldata::kValSplitMetadataKey, data::val_split_to_string(splits.val_split));
+  set_metadata(*model, modeldata::kValSizeMetadataKey, std::to_string(val_size));
   if (!trainer) {
     HQP_ASSIGN_OR_RETURN(trainer, train::Trainer::create(*model, config, teacher_ptr));
   }
 
-  HQP_ASSIGN_OR_RETURN(auto train_src, make_source(train_ds, pipeline, o.batch_size, true, o.seed, o.workers));
-  std::unique_ptr<LoaderBatchSource> val_src, test_src;
+  HQP_ASSIGN_OR_RETURN(auto train_src, make_source(train_ds, pipeline, o.batch_size, true, o.seed, o.data.workers));
+  std::unique_ptr<data::Loader> val_src, test_src;
   if (val_ds) {
-    HQP_ASSIGN_OR_RETURN(val_src, make_source(val_ds, pipeline, o.batch_size, false, o.seed, o.workers));
+    HQP_ASSIGN_OR_RETURN(val_src, make_source(val_ds, pipeline, o.batch_size, false, o.seed, o.data.workers));
   }
   if (test_ds) {
-    HQP_ASSIGN_OR_RETURN(test_src, make_source(test_ds, pipeline, o.batch_size, false, o.seed, o.workers));
+    HQP_ASSIGN_OR_RETURN(test_src, make_source(test_ds, pipeline, o.batch_size, false, o.seed, o.data.workers));
   }
 
   if (!o.json) {
     const ir::ModelStats stats = ir::compute_stats(*model);
     fmt::print("train      {} on {} ({} train, {} val, {} test samples), {:.2f} M params\n",
-               arch.empty() ? o.init : arch, o.data, train_ds->size(), val_size, test_ds ? test_ds->size() : 0,
+               arch.empty() ? o.init : arch, o.data.data, train_ds->size(), val_size, test_ds ? test_ds->size() : 0,
                static_cast<double>(stats.params) / 1e6);
     fmt::print("preprocess {}\n", pipeline.to_string());
+    fmt::print("val split  {}\n", data::val_split_to_string(splits.val_split));
     if (o.resume) fmt::print("resume     from '{}' after epoch {}\n", o.checkpoint_dir, trainer->epochs_done());
     std::fflush(stdout);
   }
@@ -350,14 +300,15 @@ Status run_train(const TrainOptions& o) {
   if (!o.teacher.empty()) record["teacher"] = o.teacher;
   if (val_result) record["val_top1"] = val_result->top1;
   if (test_result) record["test_top1"] = test_result->top1;
-  set_metadata(trained, kTrainMetadataKey, record.dump());
+  set_metadata(trained, modeldata::kTrainMetadataKey, record.dump());
   HQP_RETURN_IF_ERROR(onnx_io::export_model_file(trained, o.output));
 
   if (o.json) {
     nlohmann::json j;
     j["output"] = o.output;
     j["arch"] = arch;
-    j["dataset"] = o.data;
+    j["dataset"] = o.data.data;
+    j["val_split"] = data::val_split_to_string(splits.val_split);
     j["preprocess"] = pipeline.to_string();
     j["train_samples"] = train_ds->size();
     j["epochs"] = nlohmann::json::array();
@@ -395,8 +346,7 @@ Runner add_train_command(CLI::App& app) {
   for (const std::string& a : train::zoo_architectures()) archs += (archs.empty() ? "" : ", ") + a;
   sub->add_option("--arch", o->arch, "Zoo architecture: " + archs)->check(CLI::IsMember(train::zoo_architectures()));
   sub->add_option("--init", o->init, "ONNX model to fine-tune (instead of --arch)");
-  sub->add_option("--data", o->data, "Dataset: a name (fashion-mnist) or a folder (IDX, CIFAR binary, image folders)")
-      ->required();
+  add_data_flags(sub, o->data, "--init model's, else the dataset's; stored in the model");
   sub->add_option("-o,--output", o->output, "Output ONNX model (written atomically at the end)")->required();
   sub->add_option("--epochs", o->epochs, "Epochs (total, also when resuming)")->check(positive())->capture_default_str();
   sub->add_option("--batch-size", o->batch_size, "Samples per batch")->check(positive())->capture_default_str();
@@ -425,21 +375,10 @@ Runner add_train_command(CLI::App& app) {
                   "optimizer and evaluation stay fp32)")
       ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
-  sub->add_option("--val-size", o->val_size, "Training samples held out as the val split (default min(5000, n/10); 0: none)")
-      ->check(non_negative());
-  sub->add_option("--workers", o->workers, "Data decoding/augmentation threads")->check(non_negative())->capture_default_str();
   sub->add_flag("--small-input", o->small_input, "Small-input stem for 28-32 px images (--arch)");
   sub->add_option("--num-classes", o->num_classes, "Classes of a new model (default: the dataset's)")->check(positive());
   sub->add_option("--in-channels", o->in_channels, "Input channels of a new model (default: the data's; 3 on gray data adds gray_to_rgb)")
       ->check(positive());
-  sub->add_option_function<std::string>(
-      "--preprocess",
-      [o](const std::string& v) {
-        o->preprocess = v;
-        o->preprocess_set = true;
-      },
-      "Preprocessing pipeline, e.g. 'random_crop(size=28x28,pad=2)|hflip|normalize(mean=0.286,std=0.353)' "
-      "(default: --init model's, else the dataset's); stored in the model");
   sub->add_option("--checkpoint-dir", o->checkpoint_dir, "Write a checkpoint after every epoch into DIR");
   sub->add_flag("--resume", o->resume, "Continue the run checkpointed in --checkpoint-dir");
   sub->add_option("--teacher", o->teacher, "Teacher ONNX model for knowledge distillation");

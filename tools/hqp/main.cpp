@@ -23,7 +23,6 @@ void keep_freed_memory() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  keep_freed_memory();
   CLI::App app{"hqp: hybrid quantization and pruning for CNNs (ONNX in, ONNX out)", "hqp"};
   app.set_version_flag("--version", "hqp 0.1.0");
   app.require_subcommand(1);
@@ -53,6 +52,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   for (CLI::App* sub : app.get_subcommands()) {
+    // Training and evaluation allocate and free the same batch-sized blocks on every step; the
+    // inference commands keep their memory small instead (the runtime hands freed weights back).
+    if (sub->get_name() == "train" || sub->get_name() == "eval") keep_freed_memory();
     hqp::Status status = runners.at(sub)();
     if (!status.ok()) {
       std::fprintf(stderr, "hqp %s: error: %s\n", sub->get_name().c_str(), status.message().c_str());

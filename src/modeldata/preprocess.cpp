@@ -1,5 +1,5 @@
-// Implementation of the train/eval CLI helpers (metadata, --mean/--std, default preprocessing).
-#include "data_cli.h"
+// Preprocessing resolution: --mean/--std, normalize replacement, default pipelines.
+#include "modeldata/preprocess.h"
 
 #include <algorithm>
 #include <charconv>
@@ -7,7 +7,9 @@
 
 #include <fmt/format.h>
 
-namespace hqp::cli {
+#include "modeldata/metadata.h"
+
+namespace hqp::modeldata {
 
 namespace {
 
@@ -21,30 +23,6 @@ constexpr double kStatsRounding = 1000.0;  // 3 decimals
 float round_stat(double v) { return static_cast<float>(std::round(v * kStatsRounding) / kStatsRounding); }
 
 }  // namespace
-
-Shape value_shape(const ir::Value& value) {
-  Shape shape;
-  if (!value.shape) return shape;
-  for (const ir::Dim& d : *value.shape) shape.push_back(d.is_static() ? d.value : -1);
-  return shape;
-}
-
-std::optional<std::string> find_metadata(const ir::Graph& graph, std::string_view key) {
-  for (const auto& [k, v] : graph.info.metadata_props) {
-    if (k == key) return v;
-  }
-  return std::nullopt;
-}
-
-void set_metadata(ir::Graph& graph, std::string_view key, std::string value) {
-  for (auto& [k, v] : graph.info.metadata_props) {
-    if (k == key) {
-      v = std::move(value);
-      return;
-    }
-  }
-  graph.info.metadata_props.emplace_back(std::string(key), std::move(value));
-}
 
 Result<std::vector<float>> parse_float_list(std::string_view text, std::string_view what) {
   std::vector<float> values;
@@ -157,4 +135,61 @@ Result<data::Pipeline> default_pipeline(const data::Dataset& train, std::string_
   return geometry.normalize(mean, stdev);
 }
 
-}  // namespace hqp::cli
+namespace {
+
+struct NormalizeFlags {
+  std::vector<float> mean;
+  std::vector<float> std;
+};
+
+Result<NormalizeFlags> parse_normalize_flags(const PreprocessRequest& request) {
+  NormalizeFlags out;
+  if (!request.mean.empty()) {
+    HQP_ASSIGN_OR_RETURN(out.mean, parse_float_list(request.mean, "--mean"));
+  }
+  if (!request.std.empty()) {
+    HQP_ASSIGN_OR_RETURN(out.std, parse_float_list(request.std, "--std"));
+  }
+  for (float s : out.std) {
+    if (!(s > 0.0f)) {
+      return make_error(StatusCode::kInvalidArgument, "cannot use --std '{}': std={} (expected > 0)", request.std, s);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Status check_preprocess_request(const PreprocessRequest& request) {
+  HQP_RETURN_IF_ERROR(parse_normalize_flags(request).status());
+  if (request.preprocess) {
+    HQP_RETURN_IF_ERROR(
+        data::Pipeline::parse(*request.preprocess).status().with_context("cannot use the preprocessing of --preprocess"));
+  }
+  return Status();
+}
+
+Result<data::Pipeline> resolve_preprocessing(const PreprocessRequest& request, const ir::Graph* model,
+                                             const data::Dataset& train, std::string_view source) {
+  HQP_ASSIGN_OR_RETURN(NormalizeFlags normalize, parse_normalize_flags(request));
+  const std::vector<float>& mean = normalize.mean;
+  const std::vector<float>& stdev = normalize.std;
+  const std::optional<std::string> stored =
+      model != nullptr ? find_metadata(*model, kPreprocessMetadataKey) : std::nullopt;
+  data::Pipeline pipeline;
+  if (request.preprocess || stored) {
+    Result<data::Pipeline> parsed = data::Pipeline::parse(request.preprocess ? *request.preprocess : *stored);
+    if (!parsed.ok()) {
+      return parsed.status().with_context(fmt::format("cannot use the preprocessing {}",
+                                                      request.preprocess ? "of --preprocess" : "stored in the model"));
+    }
+    pipeline = std::move(parsed).value();
+  } else if (request.fallback == PreprocessFallback::kDatasetDefault) {
+    const int64_t want_channels = model != nullptr ? model_channels(*model) : request.want_channels;
+    HQP_ASSIGN_OR_RETURN(pipeline, default_pipeline(train, source, want_channels));
+  }
+  if (!mean.empty() || !stdev.empty()) pipeline = with_normalize(pipeline, mean, stdev);
+  return pipeline;
+}
+
+}  // namespace hqp::modeldata

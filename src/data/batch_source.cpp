@@ -1,11 +1,11 @@
 // TensorBatchSource: in-memory batches with a per-epoch Fisher-Yates shuffle on mt19937_64.
-#include "train/batch_source.h"
+#include "data/batch_source.h"
 
 #include <cstring>
 #include <numeric>
 #include <random>
 
-namespace hqp::train {
+namespace hqp::data {
 
 Result<std::unique_ptr<TensorBatchSource>> TensorBatchSource::create(Tensor images, Tensor labels, int64_t batch_size,
                                                                      bool shuffle, uint64_t seed) {
@@ -44,9 +44,9 @@ void TensorBatchSource::start_epoch(int64_t epoch) {
   cursor_ = 0;
 }
 
-Result<std::optional<TrainBatch>> TensorBatchSource::next() {
+Result<std::optional<Batch>> TensorBatchSource::next() {
   const int64_t n = images_.dim(0);
-  if (cursor_ >= n) return std::optional<TrainBatch>();
+  if (cursor_ >= n) return std::optional<Batch>();
   const int64_t count = std::min(batch_size_, n - cursor_);
   Shape shape = images_.shape();
   shape[0] = count;
@@ -58,8 +58,13 @@ Result<std::optional<TrainBatch>> TensorBatchSource::next() {
     std::memcpy(images.data<float>() + i * row, images_.data<float>() + src * row, static_cast<size_t>(row) * sizeof(float));
     labels.data<int64_t>()[i] = labels_.data<int64_t>()[src];
   }
+  Batch batch;
+  batch.images = std::move(images);
+  batch.labels = std::move(labels);
+  batch.indices.assign(order_.begin() + cursor_, order_.begin() + cursor_ + count);
+  batch.index = cursor_ / batch_size_;
   cursor_ += count;
-  return std::optional<TrainBatch>(TrainBatch{std::move(images), std::move(labels)});
+  return std::optional<Batch>(std::move(batch));
 }
 
-}  // namespace hqp::train
+}  // namespace hqp::data

@@ -1,7 +1,7 @@
-// What the trainer consumes: batches of (images f32 [N, C, H, W], labels s64 [N]) per epoch, in an
-// order that depends only on the source's seed and the epoch number (resume reproduces it). The
-// shape matches hqp::data::Loader so wrapping a Loader is a few lines; TensorBatchSource serves
-// tensors held in memory (tests, small synthetic sets). No libtorch here.
+// The batch interface that training, evaluation, calibration and Fisher estimation consume:
+// batches of (images f32 [N, C, H, W], labels s64 [N]) per epoch, in an order that depends only on
+// the source's seed and the epoch number (resume reproduces it). data::Loader implements it;
+// TensorBatchSource serves tensors held in memory (tests, small synthetic sets). No IR, no libtorch.
 #pragma once
 
 #include <cstdint>
@@ -12,11 +12,15 @@
 #include "core/status.h"
 #include "core/tensor.h"
 
-namespace hqp::train {
+namespace hqp::data {
 
-struct TrainBatch {
-  Tensor images;  // f32 [N, C, H, W]
-  Tensor labels;  // s64 [N], each in [0, num_classes)
+// One batch (images f32 [N, C, H, W], labels s64 [N] each in [0, num_classes), the dataset index
+// of each row when known, the batch number within the epoch).
+struct Batch {
+  Tensor images;                 // f32 [N, C, H, W]
+  Tensor labels;                 // s64 [N]
+  std::vector<int64_t> indices;  // dataset index of each row (empty when the source has none)
+  int64_t index = 0;             // batch number within the epoch
 };
 
 class BatchSource {
@@ -27,7 +31,7 @@ class BatchSource {
   // Starts epoch `epoch` (>= 0); the batches that follow depend only on the source and `epoch`.
   virtual void start_epoch(int64_t epoch) = 0;
   // The next batch of the current epoch, or nullopt after the last.
-  virtual Result<std::optional<TrainBatch>> next() = 0;
+  virtual Result<std::optional<Batch>> next() = 0;
 };
 
 // Batches over tensors in memory; shuffled per epoch from (seed, epoch) when `shuffle`.
@@ -39,7 +43,7 @@ class TensorBatchSource final : public BatchSource {
   int64_t num_batches() const override;
   int64_t num_samples() const override { return images_.dim(0); }
   void start_epoch(int64_t epoch) override;
-  Result<std::optional<TrainBatch>> next() override;
+  Result<std::optional<Batch>> next() override;
 
  private:
   TensorBatchSource() = default;
@@ -52,4 +56,4 @@ class TensorBatchSource final : public BatchSource {
   int64_t cursor_ = 0;
 };
 
-}  // namespace hqp::train
+}  // namespace hqp::data

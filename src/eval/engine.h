@@ -1,0 +1,58 @@
+// InferenceEngine: one way to run a graph for every command that infers -- fast (hqp::Session:
+// passes + oneDNN with reference fallback), ref (the reference executor on the un-optimized graph,
+// the ground truth) or torch (TorchExecutor in eval mode). Owns a copy of the graph. Not a runtime:
+// it opens no files and only dispatches.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+#include "ir/graph.h"
+#include "runtime/session.h"
+
+namespace hqp::train {
+class TorchExecutor;
+}
+
+namespace hqp::eval {
+
+enum class EngineKind : uint8_t { kFast, kReference, kTorch };
+std::optional<EngineKind> engine_from_name(std::string_view name);  // "fast", "ref", "torch"
+std::string_view engine_name(EngineKind kind);
+
+struct EngineOptions {
+  EngineKind kind = EngineKind::kFast;
+  int threads = 1;       // fast: Session threads (>= 1); torch: libtorch threads (<= 0: libtorch's default); ref: unused
+  bool profile = false;  // fast: per-node timing (Session::profile)
+};
+
+class InferenceEngine {
+ public:
+  // graph: verified; copied.
+  static Result<std::unique_ptr<InferenceEngine>> create(const ir::Graph& graph, const EngineOptions& options);
+  ~InferenceEngine();
+  InferenceEngine(const InferenceEngine&) = delete;
+  InferenceEngine& operator=(const InferenceEngine&) = delete;
+
+  // inputs: one per graph input, in order; returns the graph outputs in order.
+  Result<std::vector<Tensor>> run(std::span<const Tensor> inputs);
+
+  EngineKind kind() const { return options_.kind; }
+  const EngineOptions& options() const { return options_; }
+  // The fast engine's Session (plan info, profile, memory); nullptr for ref and torch.
+  Session* session() { return session_.get(); }
+
+ private:
+  InferenceEngine() = default;
+  EngineOptions options_;
+  ir::Graph graph_;  // the reference engine's graph only: the others keep no IR copy of the weights
+  std::unique_ptr<Session> session_;
+  std::unique_ptr<train::TorchExecutor> torch_;
+};
+
+}  // namespace hqp::eval

@@ -1,0 +1,53 @@
+// Shared data flags: registration and conversion to modeldata requests.
+#include "data_flags.h"
+
+#include "validators.h"
+
+namespace hqp::cli {
+
+void add_data_flags(CLI::App* sub, DataFlags& flags, const std::string& preprocess_default) {
+  sub->add_option("--data", flags.data, "Dataset: a name (fashion-mnist) or a folder (IDX, CIFAR binary, image folders)")
+      ->required();
+  sub->add_option_function<std::string>(
+      "--val-split", [&flags](const std::string& v) { flags.val_split = v; },
+      "Val split of the training files: random:N[:SEED] (seeded random N), random:auto, tail:N (the last N in file "
+      "order) or a dataset folder (default: the model's hqp.val_split, else random:auto = min(5000, n/10))");
+  sub->add_option_function<int64_t>(
+         "--val-size", [&flags](const int64_t& v) { flags.val_size = v; },
+         "Training samples held out as the val split (same as --val-split random:N)")
+      ->check(non_negative());
+  sub->add_option_function<std::string>(
+      "--preprocess", [&flags](const std::string& v) { flags.preprocess = v; },
+      "Preprocessing pipeline, e.g. 'random_crop(size=28x28,pad=2)|hflip|normalize(mean=0.286,std=0.353)' (default: " +
+          preprocess_default + ")");
+  sub->add_option("--mean", flags.mean, "Normalization mean, 1 or 3 values (0.5 or 0.485,0.456,0.406); replaces the pipeline's");
+  sub->add_option("--std", flags.std, "Normalization std, 1 or 3 values; replaces the pipeline's");
+  sub->add_option("--workers", flags.workers, "Data decoding threads")->check(non_negative())->capture_default_str();
+}
+
+Result<modeldata::DataRequest> data_request(const DataFlags& flags) {
+  modeldata::DataRequest r;
+  r.source = flags.data;
+  if (flags.val_split && flags.val_size) {
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot use --val-size {} with --val-split '{}': both choose the val split (expected one of them)",
+                      *flags.val_size, *flags.val_split);
+  }
+  if (flags.val_split) {
+    HQP_ASSIGN_OR_RETURN(r.val_split, data::parse_val_split(*flags.val_split));
+  } else if (flags.val_size) {
+    r.val_split = data::ValSplit::random(*flags.val_size);
+  }
+  return r;
+}
+
+modeldata::PreprocessRequest preprocess_request(const DataFlags& flags, modeldata::PreprocessFallback fallback) {
+  modeldata::PreprocessRequest r;
+  r.preprocess = flags.preprocess;
+  r.mean = flags.mean;
+  r.std = flags.std;
+  r.fallback = fallback;
+  return r;
+}
+
+}  // namespace hqp::cli
