@@ -1,7 +1,8 @@
 // InferenceEngine: one way to run a graph for every command that infers -- fast (hqp::Session:
 // passes + oneDNN with reference fallback), ref (the reference executor on the un-optimized graph,
-// the ground truth) or torch (TorchExecutor in eval mode). Owns a copy of the graph. Not a runtime:
-// it opens no files and only dispatches.
+// the ground truth) or torch (TorchExecutor in eval mode). Only the reference engine keeps a copy of
+// the graph; the others hold what their executor built (the fast runtime its prepacked weights), so
+// dropping the caller's graph frees its weights. Not a runtime: it opens no files and only dispatches.
 #pragma once
 
 #include <memory>
@@ -33,7 +34,7 @@ struct EngineOptions {
 
 class InferenceEngine {
  public:
-  // graph: verified; copied.
+  // graph: verified. The engine shares no mutable state with it after create().
   static Result<std::unique_ptr<InferenceEngine>> create(const ir::Graph& graph, const EngineOptions& options);
   ~InferenceEngine();
   InferenceEngine(const InferenceEngine&) = delete;
