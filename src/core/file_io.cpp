@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cerrno>
 #include <cstring>
+#include <exception>
+#include <string>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -110,6 +112,14 @@ Status commit_temp(FdGuard& fd, const std::string& temp, const std::string& path
     return make_error(StatusCode::kIoError, "{}: renaming '{}' to '{}' failed: {}", context, temp, path,
                       errno_text(err));
   }
+  // The rename itself is durable once the directory entry is on disk.
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  FdGuard dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir_fd.get() < 0 || ::fsync(dir_fd.get()) != 0) {
+    return make_error(StatusCode::kIoError, "{}: flushing directory '{}' failed: {}", context, dir,
+                      errno_text(errno));
+  }
   return Status::ok_status();
 }
 
@@ -139,7 +149,14 @@ Status write_file_atomic_with(const std::string& path, const std::function<Statu
   HQP_ASSIGN_OR_RETURN(auto created, create_temp(path, context));
   const std::string temp = created.second;
   FdGuard(created.first).close();  // the writer opens the path itself
-  Status written = write(temp);
+  Status written;
+  try {
+    written = write(temp);
+  } catch (const std::exception& e) {
+    written = Status(StatusCode::kIoError, e.what());
+  } catch (...) {
+    written = Status(StatusCode::kIoError, "the writer threw an unknown exception");
+  }
   if (!written.ok()) {
     ::unlink(temp.c_str());
     return written.with_context(std::string(context));

@@ -18,13 +18,14 @@ Result<std::string> read_file_bounded(const std::string& path, int64_t max_bytes
                                       std::string_view context);
 
 // Writes `bytes` to a new temporary file in the directory of `path` (`path`.tmp.<pid>.<n>, created
-// exclusively), flushes it to disk (fsync) and renames it over `path`. On any failure the temporary
-// file is removed and `path` is left as it was. `context` starts every message.
+// exclusively), flushes it to disk (fsync), renames it over `path` and flushes the directory. On any
+// failure before the rename the temporary file is removed and `path` is left as it was. `context`
+// starts every message.
 Status write_file_atomic(const std::string& path, std::string_view bytes, std::string_view context);
 
 // The same for writers that can only write to a path of their own (e.g. libtorch archives):
 // `write(temp_path)` writes the whole file to `temp_path`, then it is fsynced and renamed over
-// `path` as above. A failing `write` leaves `path` as it was and no temporary file behind.
+// `path` as above. A failing (or throwing) `write` leaves `path` as it was and no temporary file behind.
 Status write_file_atomic_with(const std::string& path, const std::function<Status(const std::string&)>& write,
                               std::string_view context);
 

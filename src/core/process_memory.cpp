@@ -1,21 +1,25 @@
-// Resident memory from /proc/self/statm; free memory handed back with glibc's malloc_trim.
+// Resident memory from /proc/self/status; free memory handed back with glibc's malloc_trim.
 #include "core/process_memory.h"
 
 #include <malloc.h>
-#include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 
 namespace hqp {
 
-int64_t resident_bytes() {
-  std::FILE* f = std::fopen("/proc/self/statm", "r");
-  if (f == nullptr) return -1;
-  long long size_pages = 0, resident_pages = 0;
-  const int n = std::fscanf(f, "%lld %lld", &size_pages, &resident_pages);
+ResidentMemory resident_memory() {
+  ResidentMemory m;
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return m;
+  char line[256];
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    long long kib = 0;
+    if (std::sscanf(line, "RssAnon: %lld kB", &kib) == 1) m.anonymous = kib * 1024;
+    if (std::sscanf(line, "RssFile: %lld kB", &kib) == 1) m.file = kib * 1024;
+  }
   std::fclose(f);
-  if (n != 2) return -1;
-  return static_cast<int64_t>(resident_pages) * static_cast<int64_t>(::sysconf(_SC_PAGESIZE));
+  return m;
 }
 
 void release_free_memory() { ::malloc_trim(0); }

@@ -6,8 +6,13 @@
 
 namespace hqp {
 
-// Resident set size of this process in bytes (/proc/self/statm), or -1 when unavailable.
-int64_t resident_bytes();
+// Resident pages of this process (/proc/self/status), in bytes; -1 where unavailable.
+struct ResidentMemory {
+  int64_t anonymous = -1;  // RssAnon: private memory (heap, weights, activations, JIT code, stacks)
+  int64_t file = -1;       // RssFile: pages of mapped files (shared-library code and data)
+  int64_t total() const { return anonymous < 0 || file < 0 ? -1 : anonymous + file; }
+};
+ResidentMemory resident_memory();
 
 // Returns free heap memory to the OS (glibc malloc_trim): after a large buffer is freed (weights
 // copied into packed form) the allocator may otherwise keep its pages resident.

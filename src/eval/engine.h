@@ -34,7 +34,8 @@ struct EngineOptions {
 
 class InferenceEngine {
  public:
-  // graph: verified. The engine shares no mutable state with it after create().
+  // graph: verified. The engine's executors share tensor storage with it (graphs copy shallowly);
+  // drop the caller's graph to free weights the fast runtime has packed.
   static Result<std::unique_ptr<InferenceEngine>> create(const ir::Graph& graph, const EngineOptions& options);
   ~InferenceEngine();
   InferenceEngine(const InferenceEngine&) = delete;

@@ -34,6 +34,24 @@ inline constexpr int kOnnxOpCount = 0
 
 // First internal (domain "ai.hqp") op; every kind from here on is internal.
 inline constexpr OpKind kFirstInternalOp = static_cast<OpKind>(kOnnxOpCount);
+
+namespace detail {
+// Per kind, in ops.def order: whether its row is HQP_INTERNAL_OP.
+inline constexpr bool kIsInternalRow[] = {
+#define HQP_OP(kind, ...) false,
+#define HQP_INTERNAL_OP(kind, ...) true,
+#include "ir/ops.def"
+#undef HQP_INTERNAL_OP
+#undef HQP_OP
+};
+constexpr bool internal_rows_come_last() {
+  for (int i = 0; i < kOpCount; ++i) {
+    if (kIsInternalRow[i] != (i >= kOnnxOpCount)) return false;
+  }
+  return true;
+}
+}  // namespace detail
+static_assert(detail::internal_rows_come_last(), "ops.def: HQP_INTERNAL_OP rows must follow every HQP_OP row");
 inline constexpr bool is_internal_op(OpKind kind) { return kind >= kFirstInternalOp; }
 inline constexpr const char* kInternalDomain = "ai.hqp";
 

@@ -769,46 +769,53 @@ Result<Outputs> infer_dequantize(const Ctx& c) {
   return Outputs{out_of(DType::kF32, c.input(0).shape)};
 }
 
+// One function per op kind, named infer_<Kind>: the dispatch below is generated from ops.def, so
+// an op added there without shape inference does not compile.
+Result<Outputs> infer_Conv(const Ctx& c) { return infer_conv(c); }
+Result<Outputs> infer_BatchNormalization(const Ctx& c) { return infer_batchnorm(c); }
+Result<Outputs> infer_Relu(const Ctx& c) { return infer_float_unary(c); }
+Result<Outputs> infer_HardSigmoid(const Ctx& c) { return infer_float_unary(c); }
+Result<Outputs> infer_HardSwish(const Ctx& c) { return infer_float_unary(c); }
+Result<Outputs> infer_Sigmoid(const Ctx& c) { return infer_float_unary(c); }
+Result<Outputs> infer_Clip(const Ctx& c) { return infer_clip(c); }
+Result<Outputs> infer_Add(const Ctx& c) { return infer_binary(c); }
+Result<Outputs> infer_Sub(const Ctx& c) { return infer_binary(c); }
+Result<Outputs> infer_Mul(const Ctx& c) { return infer_binary(c); }
+Result<Outputs> infer_Div(const Ctx& c) { return infer_binary(c); }
+Result<Outputs> infer_GlobalAveragePool(const Ctx& c) { return infer_global_pool(c); }
+Result<Outputs> infer_AveragePool(const Ctx& c) { return infer_pool(c, false); }
+Result<Outputs> infer_MaxPool(const Ctx& c) { return infer_pool(c, true); }
+Result<Outputs> infer_Flatten(const Ctx& c) { return infer_flatten(c); }
+Result<Outputs> infer_Reshape(const Ctx& c) { return infer_reshape(c); }
+Result<Outputs> infer_Transpose(const Ctx& c) { return infer_transpose(c); }
+Result<Outputs> infer_Squeeze(const Ctx& c) { return infer_squeeze(c); }
+Result<Outputs> infer_Unsqueeze(const Ctx& c) { return infer_unsqueeze(c); }
+Result<Outputs> infer_Shape(const Ctx& c) { return infer_shape(c); }
+Result<Outputs> infer_Gather(const Ctx& c) { return infer_gather(c); }
+Result<Outputs> infer_Concat(const Ctx& c) { return infer_concat(c); }
+Result<Outputs> infer_Gemm(const Ctx& c) { return infer_gemm(c); }
+Result<Outputs> infer_FusedGemm(const Ctx& c) { return infer_gemm(c); }
+Result<Outputs> infer_MatMul(const Ctx& c) { return infer_matmul(c); }
+Result<Outputs> infer_Identity(const Ctx& c) {
+  Outputs o = {out_of(c.input(0).dtype, c.input(0).shape)};
+  o[0].shape_value = int_values(c.input(0));
+  return o;
+}
+Result<Outputs> infer_Dropout(const Ctx& c) { return infer_dropout(c); }
+Result<Outputs> infer_Constant(const Ctx& c) { return infer_constant(c); }
+Result<Outputs> infer_Softmax(const Ctx& c) { return infer_softmax(c); }
+Result<Outputs> infer_QuantizeLinear(const Ctx& c) { return infer_quantize(c); }
+Result<Outputs> infer_DequantizeLinear(const Ctx& c) { return infer_dequantize(c); }
+Result<Outputs> infer_FusedConv(const Ctx& c) { return infer_fused_conv(c); }
+Result<Outputs> infer_QConv(const Ctx& c) { return infer_qconv(c); }
+Result<Outputs> infer_QGemm(const Ctx& c) { return infer_qgemm(c); }
+
 Result<Outputs> dispatch(const Ctx& c) {
   switch (c.node.kind) {
-    case OpKind::Conv: return infer_conv(c);
-    case OpKind::BatchNormalization: return infer_batchnorm(c);
-    case OpKind::Relu:
-    case OpKind::HardSigmoid:
-    case OpKind::HardSwish:
-    case OpKind::Sigmoid: return infer_float_unary(c);
-    case OpKind::Clip: return infer_clip(c);
-    case OpKind::Add:
-    case OpKind::Sub:
-    case OpKind::Mul:
-    case OpKind::Div: return infer_binary(c);
-    case OpKind::GlobalAveragePool: return infer_global_pool(c);
-    case OpKind::AveragePool: return infer_pool(c, false);
-    case OpKind::MaxPool: return infer_pool(c, true);
-    case OpKind::Flatten: return infer_flatten(c);
-    case OpKind::Reshape: return infer_reshape(c);
-    case OpKind::Transpose: return infer_transpose(c);
-    case OpKind::Squeeze: return infer_squeeze(c);
-    case OpKind::Unsqueeze: return infer_unsqueeze(c);
-    case OpKind::Shape: return infer_shape(c);
-    case OpKind::Gather: return infer_gather(c);
-    case OpKind::Concat: return infer_concat(c);
-    case OpKind::Gemm: return infer_gemm(c);
-    case OpKind::MatMul: return infer_matmul(c);
-    case OpKind::Identity: {
-      Outputs o = {out_of(c.input(0).dtype, c.input(0).shape)};
-      o[0].shape_value = int_values(c.input(0));
-      return o;
-    }
-    case OpKind::Dropout: return infer_dropout(c);
-    case OpKind::Constant: return infer_constant(c);
-    case OpKind::Softmax: return infer_softmax(c);
-    case OpKind::QuantizeLinear: return infer_quantize(c);
-    case OpKind::DequantizeLinear: return infer_dequantize(c);
-    case OpKind::FusedConv: return infer_fused_conv(c);
-    case OpKind::FusedGemm: return infer_gemm(c);
-    case OpKind::QConv: return infer_qconv(c);
-    case OpKind::QGemm: return infer_qgemm(c);
+#define HQP_OP(kind, ...) \
+  case OpKind::kind: return infer_##kind(c);
+#include "ir/ops.def"
+#undef HQP_OP
   }
   return c.unsupported("no shape inference");
 }

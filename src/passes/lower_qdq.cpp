@@ -18,7 +18,7 @@ constexpr double kMaxBiasQ = 2147483647.0;
 // Quantization parameters of a QuantizeLinear / DequantizeLinear node with constant scale and
 // zero point. Per-tensor when the scale has one element (as the reference executor treats it).
 // `rank`: rank of the data input, needed to normalize a per-axis axis.
-std::optional<ir::QuantParams> node_params(const ir::Node& node, DType storage, std::optional<size_t> rank) {
+std::optional<ir::QuantParams> qdq_quant_params(const ir::Node& node, DType storage, std::optional<size_t> rank) {
   const Tensor* scale = ir::constant_of(node.input(1));
   if (scale == nullptr || scale->dtype() != DType::kF32 || scale->rank() > 1 || scale->numel() < 1) return std::nullopt;
   const ir::Value* zp_value = node.input(2);
@@ -62,7 +62,7 @@ std::optional<DqMatch> match_dq(const ir::Value* v) {
   }
   ir::Node* dq = v->producer();
   ir::Value* q = dq->input(0);
-  std::optional<ir::QuantParams> p = node_params(*dq, q->dtype, rank_of(q));
+  std::optional<ir::QuantParams> p = qdq_quant_params(*dq, q->dtype, rank_of(q));
   if (!p || p->storage != q->dtype) return std::nullopt;
   return DqMatch{dq, q, std::move(*p)};
 }
@@ -93,7 +93,7 @@ struct QMatch {
 std::optional<QMatch> match_output_q(const ir::Graph& graph, const ir::Value* y) {
   ir::Node* q = ir::sole_consumer(graph, y);
   if (q == nullptr || q->kind != ir::OpKind::QuantizeLinear || y->dtype != DType::kF32) return std::nullopt;
-  std::optional<ir::QuantParams> p = node_params(*q, DType::kU8, rank_of(y));
+  std::optional<ir::QuantParams> p = qdq_quant_params(*q, DType::kU8, rank_of(y));
   if (!p || !is_per_tensor(*p) || (p->storage != DType::kU8 && p->storage != DType::kS8)) return std::nullopt;
   if (q->output(0)->dtype != p->storage) return std::nullopt;
   return QMatch{q, std::move(*p)};
@@ -385,7 +385,7 @@ Rewrite remove_round_trip(ir::Graph& graph, ir::Node* q) {
   if (graph.is_graph_output(out)) return {};
   std::optional<DqMatch> src = match_activation_dq(q->input(0));
   if (!src) return {};
-  std::optional<ir::QuantParams> p = node_params(*q, DType::kU8, rank_of(q->input(0)));
+  std::optional<ir::QuantParams> p = qdq_quant_params(*q, DType::kU8, rank_of(q->input(0)));
   if (!p || !same_params(*p, src->params)) return {};
   graph.remove_node(q);
   graph.replace_all_uses(out, src->q);

@@ -1,6 +1,8 @@
 // Runtime ops of the reference executor: one IR node on concrete tensors -> the reference kernel.
-// Kernel params come from node_params.h (shared with the fast runtime); shapes and shape errors
-// from ir::infer_node, so this file only binds pointers.
+// Kernel params come from node_params.h (shared with the fast runtime). run_node_reference gets
+// output shapes and shape errors from ir::infer_node; run_node_reference_into trusts the caller's
+// (plan-time) shapes. The run_<Kind> functions are named after the OpKind tokens of ops.def (the
+// one exception to snake_case: the dispatch is generated from those tokens).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -427,52 +429,67 @@ Status run_constant(const OpCtx& c) {
   return Status();
 }
 
+// One function per op kind, named run_<Kind>: the dispatch below is generated from ops.def, so an
+// op added there without a reference implementation does not compile.
+Status run_Conv(const OpCtx& c) { return run_conv(c); }
+Status run_FusedConv(const OpCtx& c) { return run_conv(c); }
+Status run_QConv(const OpCtx& c) { return run_qconv(c); }
+Status run_BatchNormalization(const OpCtx& c) { return run_batchnorm(c); }
+Status run_Relu(const OpCtx& c) {
+  k::relu_f32__ref(c.x(0).numel(), c.x(0).data<float>(), c.out[0].data<float>());
+  return Status();
+}
+Status run_Sigmoid(const OpCtx& c) {
+  k::sigmoid_f32__ref(c.x(0).numel(), c.x(0).data<float>(), c.out[0].data<float>());
+  return Status();
+}
+Status run_HardSwish(const OpCtx& c) {
+  k::hardswish_f32__ref(c.x(0).numel(), c.x(0).data<float>(), c.out[0].data<float>());
+  return Status();
+}
+Status run_HardSigmoid(const OpCtx& c) {
+  const auto& a = c.node.attr<ir::HardSigmoidAttrs>();
+  k::hardsigmoid_f32__ref(c.x(0).numel(), a.alpha, a.beta, c.x(0).data<float>(), c.out[0].data<float>());
+  return Status();
+}
+Status run_Clip(const OpCtx& c) { return run_clip(c); }
+Status run_Add(const OpCtx& c) { return run_binary(c, k::BinaryOp::kAdd); }
+Status run_Sub(const OpCtx& c) { return run_binary(c, k::BinaryOp::kSub); }
+Status run_Mul(const OpCtx& c) { return run_binary(c, k::BinaryOp::kMul); }
+Status run_Div(const OpCtx& c) { return run_binary(c, k::BinaryOp::kDiv); }
+Status run_GlobalAveragePool(const OpCtx& c) {
+  const Tensor& x = c.x(0);
+  k::global_average_pool_f32__ref(x.dim(0), x.dim(1), prod(x.shape(), 2, x.shape().size()), x.data<float>(),
+                                  c.out[0].data<float>());
+  return Status();
+}
+Status run_AveragePool(const OpCtx& c) { return run_pool(c, false); }
+Status run_MaxPool(const OpCtx& c) { return run_pool(c, true); }
+Status run_Flatten(const OpCtx& c) { return run_copy(c); }
+Status run_Reshape(const OpCtx& c) { return run_copy(c); }
+Status run_Squeeze(const OpCtx& c) { return run_copy(c); }
+Status run_Unsqueeze(const OpCtx& c) { return run_copy(c); }
+Status run_Identity(const OpCtx& c) { return run_copy(c); }
+Status run_Dropout(const OpCtx& c) { return run_dropout(c); }
+Status run_Transpose(const OpCtx& c) { return run_transpose(c); }
+Status run_Shape(const OpCtx& c) { return run_shape(c); }
+Status run_Gather(const OpCtx& c) { return run_gather(c); }
+Status run_Concat(const OpCtx& c) { return run_concat(c); }
+Status run_Gemm(const OpCtx& c) { return run_gemm(c); }
+Status run_FusedGemm(const OpCtx& c) { return run_gemm(c); }
+Status run_QGemm(const OpCtx& c) { return run_qgemm(c); }
+Status run_MatMul(const OpCtx& c) { return run_matmul(c); }
+Status run_Constant(const OpCtx& c) { return run_constant(c); }
+Status run_Softmax(const OpCtx& c) { return run_softmax(c); }
+Status run_QuantizeLinear(const OpCtx& c) { return run_quantize(c); }
+Status run_DequantizeLinear(const OpCtx& c) { return run_dequantize(c); }
+
 Status dispatch(const OpCtx& c) {
-  const Tensor* x0 = c.input(0);
   switch (c.node.kind) {
-    case OpKind::Conv: return run_conv(c);
-    case OpKind::BatchNormalization: return run_batchnorm(c);
-    case OpKind::Relu: k::relu_f32__ref(x0->numel(), x0->data<float>(), c.out[0].data<float>()); return Status();
-    case OpKind::Sigmoid: k::sigmoid_f32__ref(x0->numel(), x0->data<float>(), c.out[0].data<float>()); return Status();
-    case OpKind::HardSwish:
-      k::hardswish_f32__ref(x0->numel(), x0->data<float>(), c.out[0].data<float>());
-      return Status();
-    case OpKind::HardSigmoid: {
-      const auto& a = c.node.attr<ir::HardSigmoidAttrs>();
-      k::hardsigmoid_f32__ref(x0->numel(), a.alpha, a.beta, x0->data<float>(), c.out[0].data<float>());
-      return Status();
-    }
-    case OpKind::Clip: return run_clip(c);
-    case OpKind::Add: return run_binary(c, k::BinaryOp::kAdd);
-    case OpKind::Sub: return run_binary(c, k::BinaryOp::kSub);
-    case OpKind::Mul: return run_binary(c, k::BinaryOp::kMul);
-    case OpKind::Div: return run_binary(c, k::BinaryOp::kDiv);
-    case OpKind::GlobalAveragePool:
-      k::global_average_pool_f32__ref(x0->dim(0), x0->dim(1), prod(x0->shape(), 2, x0->shape().size()),
-                                      x0->data<float>(), c.out[0].data<float>());
-      return Status();
-    case OpKind::AveragePool: return run_pool(c, false);
-    case OpKind::MaxPool: return run_pool(c, true);
-    case OpKind::Flatten:
-    case OpKind::Reshape:
-    case OpKind::Squeeze:
-    case OpKind::Unsqueeze:
-    case OpKind::Identity: return run_copy(c);
-    case OpKind::Dropout: return run_dropout(c);
-    case OpKind::Transpose: return run_transpose(c);
-    case OpKind::Shape: return run_shape(c);
-    case OpKind::Gather: return run_gather(c);
-    case OpKind::Concat: return run_concat(c);
-    case OpKind::Gemm: return run_gemm(c);
-    case OpKind::MatMul: return run_matmul(c);
-    case OpKind::Constant: return run_constant(c);
-    case OpKind::Softmax: return run_softmax(c);
-    case OpKind::QuantizeLinear: return run_quantize(c);
-    case OpKind::DequantizeLinear: return run_dequantize(c);
-    case OpKind::FusedConv: return run_conv(c);
-    case OpKind::FusedGemm: return run_gemm(c);
-    case OpKind::QConv: return run_qconv(c);
-    case OpKind::QGemm: return run_qgemm(c);
+#define HQP_OP(kind, ...) \
+  case OpKind::kind: return run_##kind(c);
+#include "ir/ops.def"
+#undef HQP_OP
   }
   return c.error(StatusCode::kUnsupported, "no reference implementation");
 }

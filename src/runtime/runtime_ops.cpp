@@ -57,7 +57,8 @@ Status reject(std::string_view why) { return Status(StatusCode::kUnsupported, st
 
 // Runs the node with the reference kernels on views of the plan's buffers (NCHW, or any layout for
 // element-wise per-tensor ops). The views are built once from the plan's static shapes and re-bound
-// per run: nothing is inferred or allocated per run.
+// per run: no shape inference and no tensor memory per run (a kernel's small parameter vectors,
+// e.g. Gather indices or INT8 weight scales, are still built per call).
 class RefOp final : public RuntimeOp {
  public:
   static Result<std::unique_ptr<RefOp>> create(const Node& node, const std::vector<SlotInfo>& inputs, int64_t opset) {

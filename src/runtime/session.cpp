@@ -327,9 +327,17 @@ Result<Plan*> Session::Impl::plan_for(std::span<const Tensor> inputs) {
   const std::string key = shape_key(inputs);
   auto it = plans.find(key);
   if (it == plans.end()) {
+    const std::unordered_map<std::string, ReleasedWeight> before = released;
     HQP_RETURN_IF_ERROR(restore_released());
     Result<std::unique_ptr<Plan>> p = compile(inputs);
-    if (!p.ok()) return p.status();
+    if (!p.ok()) {
+      // The earlier plans still hold the packed copies: drop the restored graph copies again.
+      for (const auto& [name, r] : before) {
+        if (ir::Value* v = graph.find_value(name)) v->data = Tensor();
+      }
+      released = before;
+      return p.status();
+    }
     Plan& plan = **p;
     it = plans.emplace(key, std::move(p).value()).first;
     release_packed(plan);

@@ -59,8 +59,11 @@ class Session {
   Result<std::vector<Tensor>> run(std::span<const Tensor> inputs);
 
   // The graph after the passes (what the plans execute). Weights that every reading kernel has
-  // prepacked are released from it after compilation (their data is undefined; the session
-  // writes them back from the packed copies when it compiles another plan): one copy in memory.
+  // prepacked are released from it after compilation, so that one copy is in memory: their values
+  // keep name, dtype and shape but hold no data and so are no initializers any more (the graph
+  // does not verify, and compute_stats does not count them). The session writes them back from
+  // the packed copies when it compiles a plan for another input shape. After releasing, the
+  // session returns freed heap memory to the OS (release_free_memory: process-wide, once per plan).
   const ir::Graph& graph() const;
   // One line per pass (empty when options.optimize is false).
   const std::string& optimize_report() const;

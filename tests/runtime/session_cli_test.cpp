@@ -52,7 +52,8 @@ nlohmann::json bench_json(std::vector<std::string> extra) {
 TEST(CliBench, JsonHasTheDocumentedKeys) {
   const nlohmann::json j = bench_json({"--threads", "2"});
   ASSERT_TRUE(j.is_object());
-  for (const char* key : {"median_ms", "min_ms", "p90_ms", "throughput_per_s", "peak_bytes"}) {
+  for (const char* key : {"median_ms", "min_ms", "p90_ms", "throughput_per_s", "peak_bytes", "weight_bytes",
+                          "resident_growth_bytes", "resident_library_growth_bytes"}) {
     ASSERT_TRUE(j.contains(key)) << key << " missing: " << j.dump();
     EXPECT_TRUE(j[key].is_number()) << key;
   }
@@ -62,6 +63,8 @@ TEST(CliBench, JsonHasTheDocumentedKeys) {
   EXPECT_LE(median, p90);
   EXPECT_NEAR(j["throughput_per_s"].get<double>(), 1000.0 / median, 1e-6 * 1000.0 / median);
   EXPECT_GT(j["peak_bytes"].get<int64_t>(), 0);
+  EXPECT_GT(j["weight_bytes"].get<int64_t>(), 0);
+  EXPECT_GE(j["resident_growth_bytes"].get<int64_t>(), 0) << "/proc/self/status is readable here";
   EXPECT_EQ(j["threads"], 2);
   EXPECT_EQ(j["input_shape"], nlohmann::json::parse("[1, 1, 28, 28]"));
   EXPECT_FALSE(j.contains("profile")) << "per-node rows only with --profile";

@@ -114,6 +114,56 @@ TEST(SessionErrors, NodeNoKernelCanRunNamesOpAndNode) {
   }
 }
 
+// A QConv whose input is quantized per tensor, with weights zero point `weight_zero_point` and,
+// when `sum_without_input`, a residual-sum post-op but no Sum input.
+Graph qconv_quantized(int32_t weight_zero_point, bool sum_without_input) {
+  Graph g;
+  Value* x = g.add_input("x", DType::kU8, dims({1, 4, 8, 8}));
+  x->quant = ir::QuantParams{};
+  x->quant->scale = {0.1f};
+  x->quant->zero_point = {0};
+  x->quant->storage = DType::kU8;
+  std::vector<int8_t> w(8 * 4 * 3 * 3, 1);
+  Value* wv = g.add_initializer("w", Tensor::from_vector<int8_t>({8, 4, 3, 3}, w));
+  wv->quant = ir::QuantParams{};
+  wv->quant->scale = {0.05f};
+  wv->quant->zero_point = {weight_zero_point};
+  wv->quant->storage = DType::kS8;
+  Value* y = g.add_value("y");
+  ir::FusedConvAttrs a;
+  a.post.has_sum = sum_without_input;
+  g.add_node(OpKind::QConv, "qconv", {x, wv}, {y}, a);
+  g.add_output(y);
+  return g;
+}
+
+// The INT8 kernels assume symmetric weights and a present Sum input: both engines refuse such a node
+// with the same message (the reference executor used to ignore the zero point / the sum).
+TEST(SessionErrors, BothEnginesRefuseAsymmetricWeightsAndAMissingSum) {
+  struct Case {
+    int32_t zero_point;
+    bool missing_sum;
+    const char* message;
+  };
+  for (const Case& c : {Case{3, false, "cannot run node 'qconv' (QConv): weights are not symmetric (zero point != 0)"},
+                        Case{0, true, "cannot run node 'qconv' (QConv): sum input missing"}}) {
+    Graph g = qconv_quantized(c.zero_point, c.missing_sum);
+    HQP_ASSERT_OK(ir::verify_and_infer(g));
+    const std::vector<Tensor> inputs = {Tensor::zeros(DType::kU8, {1, 4, 8, 8}).value()};
+    EXPECT_EQ(reference::run_reference(g, inputs).status().message(), c.message);
+    for (Engine engine : {Engine::kFast, Engine::kReference}) {
+      Result<Session> s = Session::create(g, session_options(engine));
+      HQP_ASSERT_OK(s.status());
+      EXPECT_EQ(s->run(inputs).status().message(), c.message);
+    }
+  }
+  // The same node with symmetric weights and no sum runs.
+  Graph ok = qconv_quantized(0, false);
+  HQP_ASSERT_OK(ir::verify_and_infer(ok));
+  const std::vector<Tensor> inputs = {Tensor::zeros(DType::kU8, {1, 4, 8, 8}).value()};
+  EXPECT_TRUE(reference::run_reference(ok, inputs).ok());
+}
+
 // x [1,3,10,10] -> Conv(w: a graph input) -> a [1,4,8,8] -> Relu -> Conv(constant weights, pad 1)
 // -> y [1,5,8,8]: the first conv cannot be prepacked and runs on the reference kernel (NCHW), the
 // second on oneDNN (NHWC, reorders inserted around it).

@@ -1,5 +1,5 @@
 // Float tolerances of the hqp::Session tests, one named constant per comparison, each with the
-// reason for its value. Measured figures are from tests/session on the development VM (AMD EPYC
+// reason for its value. Measured figures are from tests/runtime on the development VM (AMD EPYC
 // Zen 4, oneDNN 2.6 jit:avx512_core). Test-only.
 #pragma once
 

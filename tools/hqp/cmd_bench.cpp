@@ -99,7 +99,12 @@ Status run_bench(const BenchOptions& o) {
     return make_error(StatusCode::kInvalidArgument, "cannot bench: --runs {} --warmup {} (expected runs >= 1, warmup >= 0)",
                       o.runs, o.warmup);
   }
-  const int64_t resident_before = resident_bytes();
+  if ((o.profile || o.verbose) && o.engine != "fast") {
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot bench: --profile and --verbose show the fast runtime's plan (engine={}, expected fast)",
+                      o.engine);
+  }
+  const ResidentMemory resident_before = resident_memory();
   std::unique_ptr<eval::InferenceEngine> engine;
   Tensor input;
   {
@@ -120,9 +125,13 @@ Status run_bench(const BenchOptions& o) {
   const std::vector<Tensor> inputs = {input};
   HQP_ASSIGN_OR_RETURN(const metrics::LatencyStats stats, eval::measure_latency(*engine, inputs, o.warmup, o.runs));
   release_free_memory();
-  // Growth of the resident set from before the import to after the timed runs: the engine's
-  // weights, activations, code and oneDNN's scratch (not the shared libraries mapped at start).
-  const int64_t resident_model = resident_before >= 0 ? resident_bytes() - resident_before : -1;
+  // Growth of the private resident memory from before the import to after the timed runs: the
+  // engine's weights, activations, JIT code and scratch, thread stacks. Pages of shared-library
+  // code faulted in meanwhile are reported apart (file-backed, shared with other processes).
+  const ResidentMemory resident_after = resident_memory();
+  const int64_t resident_model =
+      resident_before.anonymous >= 0 ? resident_after.anonymous - resident_before.anonymous : -1;
+  const int64_t resident_code = resident_before.file >= 0 ? resident_after.file - resident_before.file : -1;
   const double median = stats.median_ms, min = stats.min_ms, p90 = stats.p90_ms;
   const double throughput = static_cast<double>(input.dim(0)) * 1000.0 / median;
   Session* session = engine->session();  // fast engine only: plan, profile and memory
@@ -150,6 +159,7 @@ Status run_bench(const BenchOptions& o) {
     j["weight_bytes"] = session->weight_bytes();
   }
   j["resident_growth_bytes"] = resident_model;
+  j["resident_library_growth_bytes"] = resident_code;
   if (o.profile && session != nullptr) {
     j["profile"] = nlohmann::json::array();
     for (const StepProfile& p : session->profile()) {
@@ -171,7 +181,10 @@ Status run_bench(const BenchOptions& o) {
     fmt::print("memory      activations {} bytes peak ({} without sharing), weights {} bytes\n",
                session->peak_activation_bytes(), session->naive_activation_bytes(), session->weight_bytes());
   }
-  if (resident_model >= 0) fmt::print("resident    +{} bytes after load and runs\n", resident_model);
+  if (resident_model >= 0) {
+    fmt::print("resident    +{} bytes private memory after load and runs (+{} bytes of library code)\n",
+               resident_model, resident_code);
+  }
   if (o.profile && session != nullptr) {
     fmt::print("\n{:<44} {:<12} {:>9} {:>9}  {}\n", "node", "op", "ms", "GOP/s", "implementation");
     for (const auto& p : j["profile"]) {
