@@ -27,6 +27,22 @@ Status per_tensor(const ir::Value* v, const char* what, float* scale, int32_t* z
   return Status();
 }
 
+// Copies the window geometry of one conv / pool over spatial input sizes `in_sp` into kernel params
+// (ConvParams has no pad_end: its end padding is implied by the output size).
+template <typename Params>
+void fill_window(const Shape& in_sp, const ir::WindowGeometry& g, Params* p) {
+  p->spatial_rank = static_cast<int>(in_sp.size());
+  for (size_t i = 0; i < in_sp.size(); ++i) {
+    p->in_size[i] = in_sp[i];
+    p->out_size[i] = g.out[i];
+    p->kernel[i] = g.kernel[i];
+    p->stride[i] = g.stride[i];
+    p->dilation[i] = g.dilation[i];
+    p->pad_begin[i] = g.pad_begin[i];
+    if constexpr (requires { p->pad_end[i]; }) p->pad_end[i] = g.pad_end[i];
+  }
+}
+
 }  // namespace
 
 const ir::ConvAttrs& conv_attrs(const ir::Node& node) {
@@ -61,15 +77,7 @@ Result<kernels::ConvParams> conv_params(const ir::ConvAttrs& a, const Shape& x, 
   p.in_channels = x[1];
   p.out_channels = w[0];
   p.groups = a.group;
-  p.spatial_rank = static_cast<int>(in_sp.size());
-  for (size_t i = 0; i < in_sp.size(); ++i) {
-    p.in_size[i] = in_sp[i];
-    p.out_size[i] = g.out[i];
-    p.kernel[i] = g.kernel[i];
-    p.stride[i] = g.stride[i];
-    p.dilation[i] = g.dilation[i];
-    p.pad_begin[i] = g.pad_begin[i];
-  }
+  fill_window(in_sp, g, &p);
   return p;
 }
 
@@ -83,16 +91,7 @@ Result<kernels::PoolParams> pool_params(const ir::PoolAttrs& a, const Shape& x, 
   kernels::PoolParams p;
   p.batch = x[0];
   p.channels = x[1];
-  p.spatial_rank = static_cast<int>(in_sp.size());
-  for (size_t i = 0; i < in_sp.size(); ++i) {
-    p.in_size[i] = in_sp[i];
-    p.out_size[i] = g.out[i];
-    p.kernel[i] = g.kernel[i];
-    p.stride[i] = g.stride[i];
-    p.dilation[i] = g.dilation[i];
-    p.pad_begin[i] = g.pad_begin[i];
-    p.pad_end[i] = g.pad_end[i];
-  }
+  fill_window(in_sp, g, &p);
   p.count_include_pad = a.count_include_pad != 0;
   return p;
 }

@@ -149,6 +149,13 @@ Result<OpChoice> try_conv_f32(const Node& node, const std::vector<SlotInfo>& in)
   return c;
 }
 
+// Inputs an INT8 kernel can give back exactly (weights, and the bias when there is one).
+template <typename Kernel>
+std::vector<size_t> int8_packed_inputs(const Kernel& k) {
+  if (!k.unpackable()) return {};
+  return k.params().has_bias ? std::vector<size_t>{1, 2} : std::vector<size_t>{1};
+}
+
 class ConvInt8Op final : public RuntimeOp {
  public:
   ConvInt8Op(dnn::ConvInt8Onednn k, std::string name) : k_(std::move(k)), name_(std::move(name)) {}
@@ -157,6 +164,10 @@ class ConvInt8Op final : public RuntimeOp {
   }
   std::string implementation() const override { return fmt::format("{} ({})", name_, k_.implementation()); }
   int64_t weight_bytes() const override { return k_.packed_weight_bytes(); }
+  std::vector<size_t> packed_inputs() const override { return int8_packed_inputs(k_); }
+  Status unpack_input(size_t input, Tensor& dst) const override {
+    return input == 1 ? k_.unpack_weights(dst.data<int8_t>()) : k_.unpack_bias(dst.data<int32_t>());
+  }
 
  private:
   dnn::ConvInt8Onednn k_;
@@ -249,6 +260,10 @@ class GemmInt8Op final : public RuntimeOp {
   }
   std::string implementation() const override { return fmt::format("{} ({})", name_, k_.implementation()); }
   int64_t weight_bytes() const override { return k_.packed_weight_bytes(); }
+  std::vector<size_t> packed_inputs() const override { return int8_packed_inputs(k_); }
+  Status unpack_input(size_t input, Tensor& dst) const override {
+    return input == 1 ? k_.unpack_weights(dst.data<int8_t>()) : k_.unpack_bias(dst.data<int32_t>());
+  }
 
  private:
   dnn::GemmInt8Onednn k_;

@@ -371,3 +371,60 @@ TEST(Calibration, RangesSurviveClone) {
 
 }  // namespace
 }  // namespace hqp::test
+
+namespace hqp::test {
+namespace {
+
+// ResidualNet with a symbolic batch: one fast session compiles a plan per batch size.
+struct DynamicResidualNet {
+  NetBuilder b;
+  DynamicResidualNet() {
+    ir::Value* x = b.g.add_input("x", DType::kF32, dims({"N", 8, 12, 12}));
+    ir::Value* stem = b.relu(b.conv(x, 8, 8, 3, 1, 1, "stem"));
+    ir::Value* main1 = b.conv(b.relu(b.conv(stem, 8, 8, 3, 1, 1, "b1_conv1")), 8, 8, 3, 1, 1, "b1_conv2");
+    ir::Value* sum1 = b.relu(b.op(OpKind::Add, {main1, stem}));
+    b.finish({b.gemm(b.global_pool_flatten(sum1), 8, 5)});
+  }
+};
+
+// The fast runtime releases the graph copy of INT8 weights and biases its kernels packed, and
+// unpacks them (undoing the zero-point folding of the bias) for each new batch size: every plan
+// stays bit-exact against the reference executor.
+TEST(InsertQdq, ReleasedInt8WeightsAreRestoredBitExactForNewBatchSizes) {
+  DynamicResidualNet net;
+  HQP_ASSERT_OK(quant::insert_qdq(net.b.g, random_calibration({2, 8, 12, 12}, kCalibBatches, kCalibSeed), {}).status());
+  SessionOptions o;
+  o.engine = Engine::kFast;
+  Result<Session> fast = Session::create(net.b.g, o);
+  o.engine = Engine::kReference;  // the same lowered INT8 graph on the integer reference kernels
+  Result<Session> ref = Session::create(net.b.g, o);
+  HQP_ASSERT_OK(fast.status());
+  HQP_ASSERT_OK(ref.status());
+  std::mt19937 rng(kEvalSeed);
+  bool checked_release = false;
+  for (int64_t batch : {1, 3, 2, 1}) {
+    const std::vector<Tensor> in = {normal_f32({batch, 8, 12, 12}, rng)};
+    Result<std::vector<Tensor>> a = fast->run(in);
+    Result<std::vector<Tensor>> want = ref->run(in);
+    HQP_ASSERT_OK(a.status());
+    HQP_ASSERT_OK(want.status());
+    EXPECT_EQ(bitwise_mismatch((*a)[0], (*want)[0]), std::nullopt) << "batch " << batch;
+    if (checked_release) continue;
+    checked_release = true;
+    int released = 0, packed_int8 = 0;
+    for (const NodePlanInfo& n : fast->plan_info()) {
+      packed_int8 += n.implementation.find("s8__onednn") != std::string::npos ? 1 : 0;
+    }
+    // A released weight keeps its value (name, dtype, shape) but no data. Kernels whose packing
+    // adds compensation terms (an asymmetric source reading padding) keep the graph copy.
+    for (const auto& n : fast->graph().nodes()) {
+      if (n->kind == OpKind::QConv || n->kind == OpKind::QGemm) released += n->input(1)->data.defined() ? 0 : 1;
+    }
+    ASSERT_GT(packed_int8, 0) << "the INT8 convolutions run on oneDNN";
+    EXPECT_GT(released, 0) << "packed INT8 weights are released from the graph";
+  }
+  EXPECT_EQ(fast->plan_count(), 3);
+}
+
+}  // namespace
+}  // namespace hqp::test

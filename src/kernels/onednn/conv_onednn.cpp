@@ -251,6 +251,7 @@ Result<ConvInt8Onednn> ConvInt8Onednn::create(const ConvInt8OnednnParams& params
     }
   }
   kernel.exec_ = detail::bind_weighted(std::move(primitive), user_weights_md(g, memory::data_type::s8), wei, bias_data);
+  kernel.unpackable_ = detail::plain_packing(kernel.exec_->args.at(DNNL_ARG_WEIGHTS));
   if (zp_attr) kernel.exec_->args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = detail::zero_point_memory(params.out.src_zero_point);
   return kernel;
 }
@@ -265,5 +266,31 @@ Status ConvInt8Onednn::run(const void* src, const void* sum, void* dst) {
 const std::string& ConvInt8Onednn::implementation() const { return exec_->cached->impl; }
 
 int64_t ConvInt8Onednn::packed_weight_bytes() const { return exec_->owned_bytes(); }
+
+Status ConvInt8Onednn::unpack_weights(int8_t* wei) const {
+  if (!unpackable_) return make_error(StatusCode::kInternal, "cannot unpack weights of kernel '{}': compensated", name(params_));
+  return detail::unpack(exec_->args.at(DNNL_ARG_WEIGHTS), user_weights_md(conv_geometry(params_.conv), memory::data_type::s8),
+                        wei);
+}
+
+Status ConvInt8Onednn::unpack_bias(int32_t* bias) const {
+  const ConvParams& p = params_.conv;
+  if (!params_.has_bias) return make_error(StatusCode::kInternal, "cannot unpack bias of kernel '{}': it has none", name(params_));
+  const dnnl::memory& b = exec_->args.at(DNNL_ARG_BIAS);
+  HQP_RETURN_IF_ERROR(detail::unpack(b, b.get_desc(), bias));
+  const bool folded = params_.out.src_zero_point != 0 && !int8_uses_src_zero_point_attr(params_);
+  if (!folded) return Status::ok_status();
+  // create() stored bias - src_zp * sum(wei[oc]): add the product back.
+  const int64_t per_oc = p.in_channels / p.groups * p.kernel[0] * (p.spatial_rank > 1 ? p.kernel[1] : 1) *
+                         (p.spatial_rank > 2 ? p.kernel[2] : 1);
+  std::vector<int8_t> wei(static_cast<size_t>(p.out_channels * per_oc));
+  HQP_RETURN_IF_ERROR(unpack_weights(wei.data()));
+  for (int64_t oc = 0; oc < p.out_channels; ++oc) {
+    int32_t wsum = 0;
+    for (int64_t i = 0; i < per_oc; ++i) wsum += wei[static_cast<size_t>(oc * per_oc + i)];
+    bias[oc] += params_.out.src_zero_point * wsum;
+  }
+  return Status::ok_status();
+}
 
 }  // namespace hqp::kernels::onednn

@@ -95,6 +95,13 @@ class ConvInt8Onednn {
   const std::string& implementation() const;
   // Bytes of kernel-owned memory: the prepacked weights and bias.
   int64_t packed_weight_bytes() const;
+  // Whether unpack_* give back exactly what create() took: the packed weights carry no
+  // compensation terms (oneDNN adds them for s8 sources on some ISAs).
+  bool unpackable() const { return unpackable_; }
+  // wei: [OC, IC/G, kernel...] s8 as create() took it; bias: [OC] s32 (only with params.has_bias),
+  // the zero-point folding of create() undone.
+  Status unpack_weights(int8_t* wei) const;
+  Status unpack_bias(int32_t* bias) const;
 
   ConvInt8Onednn(ConvInt8Onednn&&) noexcept;
   ConvInt8Onednn& operator=(ConvInt8Onednn&&) noexcept;
@@ -104,6 +111,7 @@ class ConvInt8Onednn {
   ConvInt8Onednn() = default;
   ConvInt8OnednnParams params_;
   int64_t dst_bytes_ = 0;
+  bool unpackable_ = false;
   std::unique_ptr<detail::Executable> exec_;
 };
 

@@ -160,6 +160,7 @@ Result<GemmInt8Onednn> GemmInt8Onednn::create(const GemmInt8OnednnParams& params
   HQP_RETURN_IF_ERROR(detail::require_optimized(*primitive, kernel_name));
   kernel.exec_ = detail::bind_weighted(std::move(primitive), user_weights_md(n, k, params.trans_b, memory::data_type::s8),
                                       wei, bias_present ? folded.data() : nullptr);
+  kernel.unpackable_ = detail::plain_packing(kernel.exec_->args.at(DNNL_ARG_WEIGHTS));
   return kernel;
 }
 
@@ -175,5 +176,28 @@ Status GemmInt8Onednn::run(const void* src, const void* sum, void* dst) {
 const std::string& GemmInt8Onednn::implementation() const { return exec_->cached->impl; }
 
 int64_t GemmInt8Onednn::packed_weight_bytes() const { return exec_->owned_bytes(); }
+
+Status GemmInt8Onednn::unpack_weights(int8_t* wei) const {
+  if (!unpackable_) return make_error(StatusCode::kInternal, "cannot unpack weights of kernel '{}': compensated", name(params_));
+  return detail::unpack(exec_->args.at(DNNL_ARG_WEIGHTS),
+                        user_weights_md(params_.n, params_.k, params_.trans_b, memory::data_type::s8), wei);
+}
+
+Status GemmInt8Onednn::unpack_bias(int32_t* bias) const {
+  if (!params_.has_bias) return make_error(StatusCode::kInternal, "cannot unpack bias of kernel '{}': it has none", name(params_));
+  const dnnl::memory& b = exec_->args.at(DNNL_ARG_BIAS);
+  HQP_RETURN_IF_ERROR(detail::unpack(b, b.get_desc(), bias));
+  if (params_.out.src_zero_point == 0) return Status::ok_status();
+  // create() stored bias - src_zp * sum_k wei[j, k]: add the product back.
+  const int64_t n = params_.n, k = params_.k;
+  std::vector<int8_t> wei(static_cast<size_t>(n * k));
+  HQP_RETURN_IF_ERROR(unpack_weights(wei.data()));
+  for (int64_t j = 0; j < n; ++j) {
+    int32_t wsum = 0;
+    for (int64_t kk = 0; kk < k; ++kk) wsum += params_.trans_b ? wei[static_cast<size_t>(j * k + kk)] : wei[static_cast<size_t>(kk * n + j)];
+    bias[j] += params_.out.src_zero_point * wsum;
+  }
+  return Status::ok_status();
+}
 
 }  // namespace hqp::kernels::onednn

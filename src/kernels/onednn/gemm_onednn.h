@@ -83,6 +83,12 @@ class GemmInt8Onednn {
   const std::string& implementation() const;
   // Bytes of kernel-owned memory: the prepacked weights and bias.
   int64_t packed_weight_bytes() const;
+  // Whether unpack_* give back exactly what create() took (no compensation in the packing).
+  bool unpackable() const { return unpackable_; }
+  // wei: as create() took it ([N, K] when trans_b, else [K, N]) s8; bias: [N] s32 (only with
+  // params.has_bias), the zero-point folding of create() undone.
+  Status unpack_weights(int8_t* wei) const;
+  Status unpack_bias(int32_t* bias) const;
 
   GemmInt8Onednn(GemmInt8Onednn&&) noexcept;
   GemmInt8Onednn& operator=(GemmInt8Onednn&&) noexcept;
@@ -91,6 +97,7 @@ class GemmInt8Onednn {
  private:
   GemmInt8Onednn() = default;
   GemmInt8OnednnParams params_;
+  bool unpackable_ = false;
   std::unique_ptr<detail::Executable> exec_;
 };
 

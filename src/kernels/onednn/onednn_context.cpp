@@ -274,6 +274,8 @@ dnnl::memory prepack(const dnnl::memory::desc& src_md, const void* src, const dn
   return packed;
 }
 
+bool plain_packing(const dnnl::memory& packed) { return packed.get_desc().data.extra.flags == 0; }
+
 Status unpack(const dnnl::memory& packed, const dnnl::memory::desc& user_md, void* dst) {
   Context& context = Context::get();
   context.bind_calling_thread();

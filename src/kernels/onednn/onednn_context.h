@@ -118,6 +118,10 @@ int64_t implied_pad_end(int64_t in, int64_t out, int64_t kernel, int64_t stride,
 // Copies `src` into a new kernel-owned memory of descriptor `dst_md` (a reorder when layouts differ).
 dnnl::memory prepack(const dnnl::memory::desc& src_md, const void* src, const dnnl::memory::desc& dst_md);
 
+// True when `packed` holds only the (reordered) values: no compensation or other extra terms, so
+// unpack() gives back exactly what was prepacked.
+bool plain_packing(const dnnl::memory& packed);
+
 // Copies the kernel-owned memory `packed` back into the caller's buffer `dst` of descriptor
 // `user_md` (a reorder when the formats differ): the inverse of prepack.
 Status unpack(const dnnl::memory& packed, const dnnl::memory::desc& user_md, void* dst);
