@@ -450,7 +450,8 @@ Status Trainer::State::write_checkpoint() {
                       {"state", state_file},
                       {"history", nlohmann::json::array()}};
   for (const EpochRecord& r : history) j["history"].push_back(record_to_json(r));
-  HQP_RETURN_IF_ERROR(write_file_atomic((dir / kCheckpointIndex).string(), j.dump(2) + "\n", fmt::format("cannot write checkpoint index in '{}'", config.checkpoint_dir)));
+  HQP_RETURN_IF_ERROR(write_file_atomic((dir / kCheckpointIndex).string(), j.dump(2) + "\n",
+                                        fmt::format("cannot write checkpoint index in '{}'", config.checkpoint_dir)));
   // Older epochs' files are no longer referenced.
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();

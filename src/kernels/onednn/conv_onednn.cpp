@@ -187,7 +187,8 @@ const std::string& ConvF32Onednn::implementation() const { return exec_->cached-
 int64_t ConvF32Onednn::packed_weight_bytes() const { return exec_->owned_bytes(); }
 
 Status ConvF32Onednn::unpack_weights(float* wei) const {
-  return detail::unpack(exec_->args.at(DNNL_ARG_WEIGHTS), user_weights_md(conv_geometry(params_.conv), memory::data_type::f32), wei);
+  return detail::unpack(exec_->args.at(DNNL_ARG_WEIGHTS),
+                        user_weights_md(conv_geometry(params_.conv), memory::data_type::f32), wei);
 }
 
 Status ConvF32Onednn::unpack_bias(float* bias) const {
@@ -268,14 +269,18 @@ const std::string& ConvInt8Onednn::implementation() const { return exec_->cached
 int64_t ConvInt8Onednn::packed_weight_bytes() const { return exec_->owned_bytes(); }
 
 Status ConvInt8Onednn::unpack_weights(int8_t* wei) const {
-  if (!unpackable_) return make_error(StatusCode::kInternal, "cannot unpack weights of kernel '{}': compensated", name(params_));
-  return detail::unpack(exec_->args.at(DNNL_ARG_WEIGHTS), user_weights_md(conv_geometry(params_.conv), memory::data_type::s8),
-                        wei);
+  if (!unpackable_) {
+    return make_error(StatusCode::kInternal, "cannot unpack weights of kernel '{}': compensated", name(params_));
+  }
+  return detail::unpack(exec_->args.at(DNNL_ARG_WEIGHTS),
+                        user_weights_md(conv_geometry(params_.conv), memory::data_type::s8), wei);
 }
 
 Status ConvInt8Onednn::unpack_bias(int32_t* bias) const {
   const ConvParams& p = params_.conv;
-  if (!params_.has_bias) return make_error(StatusCode::kInternal, "cannot unpack bias of kernel '{}': it has none", name(params_));
+  if (!params_.has_bias) {
+    return make_error(StatusCode::kInternal, "cannot unpack bias of kernel '{}': it has none", name(params_));
+  }
   const dnnl::memory& b = exec_->args.at(DNNL_ARG_BIAS);
   HQP_RETURN_IF_ERROR(detail::unpack(b, b.get_desc(), bias));
   const bool folded = params_.out.src_zero_point != 0 && !int8_uses_src_zero_point_attr(params_);

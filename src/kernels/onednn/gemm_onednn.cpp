@@ -113,7 +113,8 @@ const std::string& GemmF32Onednn::implementation() const { return exec_->cached-
 int64_t GemmF32Onednn::packed_weight_bytes() const { return exec_->owned_bytes(); }
 
 Status GemmF32Onednn::unpack_weights(float* wei) const {
-  return detail::unpack(exec_->args.at(DNNL_ARG_WEIGHTS), user_weights_md(params_.n, params_.k, params_.trans_b, memory::data_type::f32), wei);
+  return detail::unpack(exec_->args.at(DNNL_ARG_WEIGHTS),
+                        user_weights_md(params_.n, params_.k, params_.trans_b, memory::data_type::f32), wei);
 }
 
 Status GemmF32Onednn::unpack_bias(float* bias) const {
@@ -178,13 +179,17 @@ const std::string& GemmInt8Onednn::implementation() const { return exec_->cached
 int64_t GemmInt8Onednn::packed_weight_bytes() const { return exec_->owned_bytes(); }
 
 Status GemmInt8Onednn::unpack_weights(int8_t* wei) const {
-  if (!unpackable_) return make_error(StatusCode::kInternal, "cannot unpack weights of kernel '{}': compensated", name(params_));
+  if (!unpackable_) {
+    return make_error(StatusCode::kInternal, "cannot unpack weights of kernel '{}': compensated", name(params_));
+  }
   return detail::unpack(exec_->args.at(DNNL_ARG_WEIGHTS),
                         user_weights_md(params_.n, params_.k, params_.trans_b, memory::data_type::s8), wei);
 }
 
 Status GemmInt8Onednn::unpack_bias(int32_t* bias) const {
-  if (!params_.has_bias) return make_error(StatusCode::kInternal, "cannot unpack bias of kernel '{}': it has none", name(params_));
+  if (!params_.has_bias) {
+    return make_error(StatusCode::kInternal, "cannot unpack bias of kernel '{}': it has none", name(params_));
+  }
   const dnnl::memory& b = exec_->args.at(DNNL_ARG_BIAS);
   HQP_RETURN_IF_ERROR(detail::unpack(b, b.get_desc(), bias));
   if (params_.out.src_zero_point == 0) return Status::ok_status();
@@ -194,7 +199,9 @@ Status GemmInt8Onednn::unpack_bias(int32_t* bias) const {
   HQP_RETURN_IF_ERROR(unpack_weights(wei.data()));
   for (int64_t j = 0; j < n; ++j) {
     int32_t wsum = 0;
-    for (int64_t kk = 0; kk < k; ++kk) wsum += params_.trans_b ? wei[static_cast<size_t>(j * k + kk)] : wei[static_cast<size_t>(kk * n + j)];
+    for (int64_t kk = 0; kk < k; ++kk) {
+      wsum += params_.trans_b ? wei[static_cast<size_t>(j * k + kk)] : wei[static_cast<size_t>(kk * n + j)];
+    }
     bias[j] += params_.out.src_zero_point * wsum;
   }
   return Status::ok_status();
