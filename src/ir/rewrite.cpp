@@ -14,6 +14,16 @@ const Tensor* constant_of(const Value* v) {
   return nullptr;
 }
 
+const Tensor* constant_through_identity(const Value* v) {
+  for (int depth = 0; v != nullptr && depth < 64; ++depth) {
+    if (const Tensor* t = constant_of(v)) return t;
+    const Node* p = v->producer();
+    if (p == nullptr || p->kind != OpKind::Identity) return nullptr;
+    v = p->input(0);
+  }
+  return nullptr;
+}
+
 std::optional<float> constant_scalar_f32(const Value* v) {
   const Tensor* t = constant_of(v);
   if (t == nullptr || t->dtype() != DType::kF32 || t->numel() != 1 || t->rank() > 1) return std::nullopt;

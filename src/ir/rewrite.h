@@ -13,6 +13,10 @@ namespace hqp::ir {
 // The constant content of `v`: an initializer's data or a Constant node's value; nullptr otherwise.
 const Tensor* constant_of(const Value* v);
 
+// constant_of, looking through Identity nodes (PyTorch's exporter routes shared initializers through
+// Identity); nullptr otherwise.
+const Tensor* constant_through_identity(const Value* v);
+
 // The one f32 element of a constant holding exactly one element (scalar or [1]); nullopt otherwise.
 std::optional<float> constant_scalar_f32(const Value* v);
 

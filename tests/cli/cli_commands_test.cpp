@@ -1,6 +1,7 @@
 // Positive paths of the real `hqp` binary on the demo model (models/demo/tiny_cnn.onnx, made by
 // models/make_demo.py): `info --json` contents, `run` against PyTorch's output, `convert` round
 // trips, and `--help` of every subcommand.
+#include <algorithm>
 #include <cmath>
 #include <iterator>
 #include <filesystem>
@@ -233,6 +234,46 @@ TEST(CliHelp, Version) {
   ASSERT_TRUE(r.exited) << r.describe();
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("hqp 0.1.0"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace hqp::test
+
+namespace hqp::test {
+namespace {
+
+// `hqp prune --groups`: the demo model's channel groups (stem trunk with its residual block,
+// depthwise conv and SE gate; the block's inner conv; the SE squeeze; the projection), as JSON.
+TEST(CliPrune, GroupsOfTheDemoModel) {
+  const ProcessResult r = run_hqp({"prune", kDemoModel, "--groups", "--json"});
+  ASSERT_TRUE(r.exited && r.exit_code == 0) << r.describe() << ": " << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  EXPECT_EQ(j["prunable_groups"], 4);
+  ASSERT_EQ(j["groups"].size(), 6u);
+  const nlohmann::json& trunk = j["groups"][1];
+  EXPECT_EQ(trunk["channels"], 16);
+  EXPECT_TRUE(trunk["prunable"].get<bool>());
+  EXPECT_EQ(trunk["max_removable"], 15);
+  std::vector<std::string> roles;
+  for (const auto& m : trunk["members"]) roles.push_back(m["role"]);
+  for (const char* role : {"producer", "batchnorm", "depthwise", "consumer"}) {
+    EXPECT_NE(std::find(roles.begin(), roles.end(), role), roles.end()) << role;
+  }
+  EXPECT_FALSE(j["groups"][0]["prunable"].get<bool>());
+  EXPECT_EQ(j["groups"][0]["reason"], "reaches graph input 'input'");
+}
+
+TEST(CliPrune, BadOptionsAreOneLineErrors) {
+  ProcessResult r = run_hqp({"prune", kDemoModel});
+  EXPECT_TRUE(r.exited && r.exit_code == 2) << r.describe();
+  EXPECT_NE(r.err.find("--groups is required"), std::string::npos) << r.err;
+  r = run_hqp({"prune", kDemoModel, "--groups", "--ignore", "no_such_node"});
+  EXPECT_TRUE(r.exited && r.exit_code == 1) << r.describe();
+  EXPECT_NE(r.err.find("cannot ignore node 'no_such_node': the model has no node of that name"), std::string::npos)
+      << r.err;
+  r = run_hqp({"prune", kDemoModel, "--groups", "--round-to", "0"});
+  EXPECT_TRUE(r.exited && r.exit_code == 2) << r.describe();
 }
 
 }  // namespace

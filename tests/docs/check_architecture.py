@@ -31,6 +31,7 @@ FOLDER_TARGET = {
     "metrics": "hqp_metrics",
     "modeldata": "hqp_modeldata",
     "eval": "hqp_eval",
+    "prune": "hqp_prune",
 }
 # System headers only one folder may include: (regex, the folder allowed).
 EXTERNAL_HEADERS = [

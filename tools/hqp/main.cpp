@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   add(hqp::cli::add_bench_command);
   add(hqp::cli::add_train_command);
   add(hqp::cli::add_eval_command);
+  add(hqp::cli::add_prune_command);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,363 @@
+// Channel-dependency analysis: a union-find over channel spaces, one pass over the graph in
+// topological order; each op kind either defines a new space, carries its input's space, joins
+// spaces, reads a space (a consumer), or blocks the spaces it touches.
+#include "prune/channel_groups.h"
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "ir/rewrite.h"
+
+namespace hqp::prune {
+
+namespace {
+
+using ir::Node;
+using ir::OpKind;
+using ir::Value;
+
+// Static [N, C, ...] channel count of an activation, or -1.
+int64_t channels_of(const Value* v) {
+  if (v == nullptr || !v->shape || v->shape->size() < 2 || !(*v->shape)[1].is_static()) return -1;
+  return (*v->shape)[1].value;
+}
+
+// Product of the static dims from 2 on (1 when all are static and there are none), or -1.
+int64_t spatial_size(const Value* v) {
+  if (v == nullptr || !v->shape) return -1;
+  int64_t s = 1;
+  for (size_t i = 2; i < v->shape->size(); ++i) {
+    if (!(*v->shape)[i].is_static()) return -1;
+    s *= (*v->shape)[i].value;
+  }
+  return s;
+}
+
+class Analysis {
+ public:
+  Analysis(const ir::Graph& g, const GroupOptions& o) : g_(g), o_(o) {}
+
+  Status run() {
+    HQP_ASSIGN_OR_RETURN(std::vector<Node*> order, g_.topological_order());
+    for (const Value* v : g_.inputs()) block(v, fmt::format("reaches graph input '{}'", v->name));
+    for (const Node* n : order) visit(*n);
+    for (const Value* v : g_.outputs()) block(v, fmt::format("reaches graph output '{}'", v->name));
+    return Status();
+  }
+
+  std::vector<ChannelGroup> groups() {
+    std::map<int, ChannelGroup> by_root;  // ordered by first space id: graph order
+    std::vector<int> root_order;
+    // Values in graph order (node order), so groups list their activations in that order.
+    std::vector<const Value*> ordered;
+    for (const Value* v : g_.inputs()) ordered.push_back(v);
+    if (Result<std::vector<Node*>> order = g_.topological_order(); order.ok()) {
+      for (const Node* n : *order) {
+        for (const Value* v : n->outputs()) ordered.push_back(v);
+      }
+    }
+    for (const Value* v : ordered) {
+      auto it = space_of_.find(v);
+      if (it == space_of_.end()) continue;
+      const int root = find(it->second);
+      auto [git, inserted] = by_root.try_emplace(root);
+      ChannelGroup& grp = git->second;
+      if (inserted) root_order.push_back(root);
+      grp.values.push_back(v->name);
+      const int64_t c = channels_of(v);
+      if (grp.channels == 0) grp.channels = c;
+      if (c != grp.channels && grp.prunable) {
+        grp.prunable = false;
+        grp.reason = fmt::format("activations disagree on the channel count ({} and {})", grp.channels, c);
+      }
+    }
+    for (int space = 0; space < static_cast<int>(parent_.size()); ++space) {
+      const int root = find(space);
+      auto git = by_root.find(root);
+      if (git == by_root.end()) continue;
+      ChannelGroup& grp = git->second;
+      for (const std::string& r : reasons_[static_cast<size_t>(space)]) {
+        if (grp.prunable) {
+          grp.prunable = false;
+          grp.reason = r;
+        }
+      }
+    }
+    // Members in graph order of recording.
+    for (const auto& [space, member] : members_) {
+      auto git = by_root.find(find(space));
+      if (git != by_root.end()) git->second.members.push_back(member);
+    }
+    std::vector<ChannelGroup> out;
+    for (int root : root_order) {
+      ChannelGroup& grp = by_root.at(root);
+      const bool produced = std::any_of(grp.members.begin(), grp.members.end(), [](const Member& m) {
+        return m.role == MemberRole::kProducer;
+      });
+      if (grp.prunable && !produced) {
+        grp.prunable = false;
+        grp.reason = "no convolution or Gemm produces these channels";
+      }
+      if (grp.prunable) {
+        for (const Member& m : grp.members) {
+          if (std::find(o_.ignore.begin(), o_.ignore.end(), m.node) != o_.ignore.end()) {
+            grp.prunable = false;
+            grp.reason = fmt::format("node '{}' is ignored (--ignore)", m.node);
+            break;
+          }
+        }
+      }
+      if (grp.prunable) {
+        const int64_t step = std::max<int64_t>(1, o_.round_to);
+        const int64_t min_keep = (std::max<int64_t>(o_.min_channels, 1) + step - 1) / step * step;
+        // Kept counts are multiples of round_to, at least min_channels: the smallest such count is
+        // min_keep, so at most channels - min_keep go (fewer in steps that keep a multiple).
+        grp.max_removable = grp.channels > min_keep ? grp.channels - min_keep : 0;
+        if (grp.max_removable <= 0) {
+          grp.max_removable = 0;
+          grp.prunable = false;
+          grp.reason = fmt::format("{} channels, at least {} must stay", grp.channels, min_keep);
+        }
+      }
+      grp.id = static_cast<int>(out.size());
+      out.push_back(std::move(grp));
+    }
+    return out;
+  }
+
+ private:
+  // ---- union-find over spaces ----
+  int new_space() {
+    parent_.push_back(static_cast<int>(parent_.size()));
+    reasons_.emplace_back();
+    return parent_.back();
+  }
+  int find(int s) {
+    while (parent_[static_cast<size_t>(s)] != s) {
+      parent_[static_cast<size_t>(s)] = parent_[static_cast<size_t>(parent_[static_cast<size_t>(s)])];
+      s = parent_[static_cast<size_t>(s)];
+    }
+    return s;
+  }
+  void join(int a, int b) {
+    a = find(a);
+    b = find(b);
+    if (a != b) parent_[static_cast<size_t>(std::max(a, b))] = std::min(a, b);
+  }
+  // The space of activation `v` (created on first use).
+  int space(const Value* v) {
+    auto it = space_of_.find(v);
+    if (it != space_of_.end()) return it->second;
+    const int s = new_space();
+    space_of_[v] = s;
+    if (channels_of(v) <= 0) reasons_[static_cast<size_t>(s)].push_back(fmt::format("value '{}' has no static channel count", v->name));
+    return s;
+  }
+  void carry(const Value* from, const Value* to) { join(space(from), space(to)); }
+  void block(const Value* v, std::string reason) {
+    if (v == nullptr || ir::constant_through_identity(v) != nullptr) return;
+    if (auto d = flattened_.find(v); d != flattened_.end()) v = d->second.first;
+    reasons_[static_cast<size_t>(space(v))].push_back(std::move(reason));
+  }
+  void add_member(const Value* v, Member m) { members_.emplace_back(space(v), std::move(m)); }
+  bool is_activation(const Value* v) const { return v != nullptr && ir::constant_through_identity(v) == nullptr; }
+
+  void block_all(const Node& n, const std::string& why) {
+    for (const Value* v : n.inputs()) {
+      if (is_activation(v)) block(v, why);
+    }
+    for (const Value* v : n.outputs()) {
+      if (v != nullptr) block(v, why);
+    }
+  }
+
+  void visit(const Node& n) {
+    const std::string op(ir::op_name(n.kind));
+    const Value* x = n.input(0);
+    const Value* y = n.output(0);
+    switch (n.kind) {
+      case OpKind::Conv: return visit_conv(n);
+      case OpKind::BatchNormalization:
+        for (size_t i = 1; i < 5; ++i) {
+          if (ir::constant_through_identity(n.input(i)) == nullptr) return block_all(n, fmt::format("BatchNormalization '{}' has computed parameters", n.name));
+        }
+        carry(x, y);
+        add_member(y, {MemberRole::kNorm, n.name});
+        for (size_t i = 1; i < n.num_outputs(); ++i) {
+          if (n.output(i) != nullptr) block(y, fmt::format("BatchNormalization '{}' outputs training statistics", n.name));
+        }
+        return;
+      case OpKind::Identity:
+        if (ir::constant_through_identity(x) != nullptr) return;  // an initializer routed through Identity
+        return carry_unary(n);
+      case OpKind::Relu:
+      case OpKind::Clip:
+      case OpKind::HardSigmoid:
+      case OpKind::HardSwish:
+      case OpKind::Sigmoid:
+      case OpKind::AveragePool:
+      case OpKind::GlobalAveragePool:
+        return carry_unary(n);
+      case OpKind::MaxPool:
+      case OpKind::Dropout:
+        for (size_t i = 1; i < n.num_outputs(); ++i) {
+          if (n.output(i) != nullptr) return block_all(n, fmt::format("{} '{}' has a second output", op, n.name));
+        }
+        return carry_unary(n);
+      case OpKind::Add:
+      case OpKind::Sub:
+      case OpKind::Mul:
+      case OpKind::Div: return visit_elementwise(n);
+      case OpKind::Flatten: return visit_flatten(n, n.attr<ir::FlattenAttrs>().axis);
+      case OpKind::Reshape: return visit_reshape(n);
+      case OpKind::Gemm: return visit_gemm(n);
+      case OpKind::Constant: return;
+      case OpKind::QuantizeLinear:
+      case OpKind::DequantizeLinear:
+        return block_all(n, fmt::format("{} '{}': prune the float model before quantizing it", op, n.name));
+      default:
+        return block_all(n, fmt::format("{} '{}' reads the channel axis in a way pruning does not follow", op, n.name));
+    }
+  }
+
+  void carry_unary(const Node& n) {
+    const Value* x = n.input(0);
+    if (flattened_.count(x) != 0) return block_all(n, fmt::format("'{}' reads a flattened tensor", n.name));
+    carry(x, n.output(0));
+  }
+
+  void visit_conv(const Node& n) {
+    const Value* x = n.input(0);
+    const Value* y = n.output(0);
+    const Tensor* w = ir::constant_through_identity(n.input(1));
+    if (w == nullptr || (n.input(2) != nullptr && ir::constant_through_identity(n.input(2)) == nullptr)) {
+      return block_all(n, fmt::format("Conv '{}' has computed weights", n.name));
+    }
+    const int64_t group = n.attr<ir::ConvAttrs>().group;
+    const int64_t in = channels_of(x), out = w->dim(0);
+    if (group == 1) {
+      add_member(x, {MemberRole::kConsumer, n.name});
+      add_member(y, {MemberRole::kProducer, n.name});
+      space(y);
+      return;
+    }
+    if (group == in && out == in) {
+      carry(x, y);
+      add_member(y, {MemberRole::kPassThrough, n.name});
+      return;
+    }
+    block_all(n, fmt::format("Conv '{}' is grouped (group={}, in={}, out={}; expected 1 or depthwise)", n.name, group,
+                             in, out));
+  }
+
+  void visit_elementwise(const Node& n) {
+    const Value* y = n.output(0);
+    const int64_t c = channels_of(y);
+    const size_t rank = y->shape ? y->shape->size() : 0;
+    for (size_t i = 0; i < 2; ++i) {
+      const Value* v = n.input(i);
+      if (v == nullptr || !v->shape) return block_all(n, fmt::format("'{}' has an input of unknown shape", n.name));
+      if (flattened_.count(v) != 0) return block_all(n, fmt::format("'{}' reads a flattened tensor", n.name));
+      // The operand's dim aligned with the output's channel axis (numpy broadcasting from the right).
+      const int64_t axis = static_cast<int64_t>(v->shape->size()) - static_cast<int64_t>(rank) + 1;
+      const int64_t vc = axis >= 0 && (*v->shape)[static_cast<size_t>(axis)].is_static()
+                             ? (*v->shape)[static_cast<size_t>(axis)].value
+                             : (axis < 0 ? 1 : -1);
+      if (ir::constant_through_identity(v) != nullptr) {
+        // A per-channel constant (e.g. [C, 1, 1]) is sliced with the group; a broadcast one is not.
+        if (vc > 1) add_member(y, {MemberRole::kConstOperand, n.name, static_cast<int>(i)});
+        continue;
+      }
+      if (vc == c && static_cast<size_t>(v->shape->size()) == rank) {
+        carry(v, y);
+      } else if (vc != 1) {
+        return block_all(n, fmt::format("'{}' broadcasts across the channel axis", n.name));
+      }
+    }
+    space(y);
+  }
+
+  void visit_flatten(const Node& n, int64_t axis) {
+    const Value* x = n.input(0);
+    const int64_t s = spatial_size(x);
+    if (axis != 1 || s <= 0 || flattened_.count(x) != 0) {
+      return block_all(n, fmt::format("Flatten '{}' merges the channel axis with the batch", n.name));
+    }
+    flattened_[n.output(0)] = {x, s};
+  }
+
+  void visit_reshape(const Node& n) {
+    const Value* x = n.input(0);
+    const Value* y = n.output(0);
+    // A Reshape that flattens [N, C, ...] into [N, C * spatial] (torchvision's x.view(N, -1)).
+    if (y->shape && y->shape->size() == 2 && x->shape && x->shape->size() >= 2 && (*y->shape)[1].is_static() &&
+        channels_of(x) > 0 && spatial_size(x) > 0 && (*y->shape)[1].value == channels_of(x) * spatial_size(x)) {
+      return visit_flatten(n, 1);
+    }
+    block_all(n, fmt::format("Reshape '{}' moves the channel axis", n.name));
+  }
+
+  void visit_gemm(const Node& n) {
+    const auto& a = n.attr<ir::GemmAttrs>();
+    const Value* x = n.input(0);
+    const Value* y = n.output(0);
+    if (ir::constant_through_identity(n.input(1)) == nullptr || (n.input(2) != nullptr && ir::constant_through_identity(n.input(2)) == nullptr)) {
+      return block_all(n, fmt::format("Gemm '{}' has computed weights", n.name));
+    }
+    if (a.trans_a != 0) return block_all(n, fmt::format("Gemm '{}' transposes its input", n.name));
+    if (auto d = flattened_.find(x); d != flattened_.end()) {
+      Member m{MemberRole::kGemmColumns, n.name};
+      m.columns_per_channel = d->second.second;
+      add_member(d->second.first, m);
+    } else if (x->shape && x->shape->size() == 2) {
+      add_member(x, {MemberRole::kGemmColumns, n.name});
+    } else {
+      return block_all(n, fmt::format("Gemm '{}' reads a tensor that is not [N, K]", n.name));
+    }
+    add_member(y, {MemberRole::kProducer, n.name});
+  }
+
+  const ir::Graph& g_;
+  const GroupOptions& o_;
+  std::vector<int> parent_;
+  std::vector<std::vector<std::string>> reasons_;
+  std::unordered_map<const Value*, int> space_of_;
+  std::unordered_map<const Value*, std::pair<const Value*, int64_t>> flattened_;  // y -> (x, spatial size)
+  std::vector<std::pair<int, Member>> members_;
+};
+
+}  // namespace
+
+std::string_view member_role_name(MemberRole role) {
+  switch (role) {
+    case MemberRole::kProducer: return "producer";
+    case MemberRole::kPassThrough: return "depthwise";
+    case MemberRole::kNorm: return "batchnorm";
+    case MemberRole::kConsumer: return "consumer";
+    case MemberRole::kGemmColumns: return "gemm_columns";
+    case MemberRole::kConstOperand: return "constant";
+  }
+  return "?";
+}
+
+Result<std::vector<ChannelGroup>> channel_groups(const ir::Graph& graph, const GroupOptions& options) {
+  if (options.min_channels < 1 || options.round_to < 1) {
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot build channel groups: min_channels={} round_to={} (expected both >= 1)",
+                      options.min_channels, options.round_to);
+  }
+  for (const std::string& name : options.ignore) {
+    if (graph.find_node(name) == nullptr) {
+      return make_error(StatusCode::kNotFound, "cannot ignore node '{}': the model has no node of that name", name);
+    }
+  }
+  Analysis a(graph, options);
+  HQP_RETURN_IF_ERROR(a.run());
+  return a.groups();
+}
+
+}  // namespace hqp::prune

@@ -1,0 +1,57 @@
+// Channel-dependency groups of an IR graph: the sets of channels that structured pruning must remove
+// together. One group is one "channel space": the output channels of the convolutions (or Gemms)
+// that produce it, carried through per-channel ops (BatchNorm, activations, pooling, depthwise convs),
+// joined by element-wise ops (residual Add trunks, SE gates' Mul), and read by every consumer's
+// input channels (conv weights' axis 1, Gemm columns behind GlobalAveragePool/Flatten). Groups that
+// reach a graph input or output, or an op that scrambles the channel axis, are listed but blocked,
+// with the reason. Torch-free; reads the graph, changes nothing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "ir/graph.h"
+
+namespace hqp::prune {
+
+// How one node takes part in a group, i.e. which of its tensors surgery slices.
+enum class MemberRole : uint8_t {
+  kProducer,      // Conv / Gemm output channels: weights axis 0 (Gemm: the output axis of B) + bias
+  kPassThrough,   // depthwise Conv (group == in == out channels): weights axis 0 + bias, group = kept
+  kNorm,          // BatchNormalization: scale, B, mean, var
+  kConsumer,      // Conv (group 1) input channels: weights axis 1
+  kGemmColumns,   // Gemm input columns: `columns_per_channel` consecutive columns per channel
+  kConstOperand,  // a per-channel constant operand of an element-wise op (input `input`, channel axis 1)
+};
+std::string_view member_role_name(MemberRole role);
+
+struct Member {
+  MemberRole role;
+  std::string node;  // node name (stable across Graph::clone)
+  int input = 1;     // kConstOperand: which input is the constant
+  int64_t columns_per_channel = 1;  // kGemmColumns
+};
+
+struct ChannelGroup {
+  int id = 0;
+  int64_t channels = 0;              // channels in the group (all its activations have this many)
+  std::vector<Member> members;       // what surgery touches, in graph order
+  std::vector<std::string> values;   // activations carrying these channels
+  bool prunable = true;
+  std::string reason;                // why not, when !prunable
+  int64_t max_removable = 0;         // channels that may go (respecting min_channels and round_to)
+};
+
+struct GroupOptions {
+  std::vector<std::string> ignore;  // node names: groups they produce or touch are not pruned
+  int64_t min_channels = 1;         // channels every group keeps at least
+  int64_t round_to = 1;             // kept channel counts stay multiples of this (when the group allows)
+};
+
+// Groups of a verified float graph whose activations are [N, C, ...] with static C. Errors: an
+// unverified graph (missing shapes), kInvalidArgument for bad options.
+Result<std::vector<ChannelGroup>> channel_groups(const ir::Graph& graph, const GroupOptions& options = {});
+
+}  // namespace hqp::prune

@@ -1,0 +1,224 @@
+// Channel removal and masking over the members of a ChannelGroup.
+#include "prune/surgery.h"
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "ir/rewrite.h"
+#include "ir/verifier.h"
+
+namespace hqp::prune {
+
+namespace {
+
+using ir::Node;
+using ir::Value;
+
+Status check_request(const ChannelGroup& group, std::span<const int64_t> remove) {
+  if (!group.prunable) {
+    return make_error(StatusCode::kInvalidArgument, "cannot prune channel group {}: {}", group.id, group.reason);
+  }
+  if (remove.empty() || static_cast<int64_t>(remove.size()) >= group.channels) {
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot prune channel group {}: {} of its {} channels requested (expected 1..{})", group.id,
+                      remove.size(), group.channels, group.channels - 1);
+  }
+  for (size_t i = 0; i < remove.size(); ++i) {
+    if (remove[i] < 0 || remove[i] >= group.channels || (i > 0 && remove[i] <= remove[i - 1])) {
+      return make_error(StatusCode::kInvalidArgument,
+                        "cannot prune channel group {}: channel list is not sorted, unique and in [0, {})", group.id,
+                        group.channels);
+    }
+  }
+  return Status();
+}
+
+// Indices along an axis of `size` = channels * block that survive removing `remove` (channel c covers
+// [c * block, (c + 1) * block)).
+std::vector<int64_t> kept_indices(int64_t channels, int64_t block, std::span<const int64_t> remove) {
+  std::vector<int64_t> keep;
+  size_t r = 0;
+  for (int64_t c = 0; c < channels; ++c) {
+    if (r < remove.size() && remove[r] == c) {
+      ++r;
+      continue;
+    }
+    for (int64_t b = 0; b < block; ++b) keep.push_back(c * block + b);
+  }
+  return keep;
+}
+
+// `t` with only the `keep` indices of `axis` (any dtype; a new tensor).
+Result<Tensor> take(const Tensor& t, int64_t axis, const std::vector<int64_t>& keep) {
+  Shape shape = t.shape();
+  const int64_t outer = [&] {
+    int64_t p = 1;
+    for (int64_t i = 0; i < axis; ++i) p *= shape[static_cast<size_t>(i)];
+    return p;
+  }();
+  int64_t inner = 1;
+  for (size_t i = static_cast<size_t>(axis) + 1; i < shape.size(); ++i) inner *= shape[i];
+  const int64_t len = shape[static_cast<size_t>(axis)];
+  shape[static_cast<size_t>(axis)] = static_cast<int64_t>(keep.size());
+  HQP_ASSIGN_OR_RETURN(Tensor out, Tensor::zeros(t.dtype(), shape));
+  const size_t es = dtype_size(t.dtype());
+  const auto* src = static_cast<const std::byte*>(t.raw_data());
+  auto* dst = static_cast<std::byte*>(out.raw_data());
+  for (int64_t o = 0; o < outer; ++o) {
+    for (size_t k = 0; k < keep.size(); ++k) {
+      std::memcpy(dst + ((o * static_cast<int64_t>(keep.size()) + static_cast<int64_t>(k)) * inner) * es,
+                  src + ((o * len + keep[k]) * inner) * es, static_cast<size_t>(inner) * es);
+    }
+  }
+  return out;
+}
+
+// `t` with the indices `zero` of `axis` set to 0 (f32; a new tensor).
+Result<Tensor> zero_along(const Tensor& t, int64_t axis, const std::vector<int64_t>& zero) {
+  Tensor out = t.clone();
+  const Shape& shape = t.shape();
+  int64_t outer = 1, inner = 1;
+  for (int64_t i = 0; i < axis; ++i) outer *= shape[static_cast<size_t>(i)];
+  for (size_t i = static_cast<size_t>(axis) + 1; i < shape.size(); ++i) inner *= shape[i];
+  const int64_t len = shape[static_cast<size_t>(axis)];
+  float* d = out.data<float>();
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t z : zero) std::fill_n(d + (o * len + z) * inner, inner, 0.0f);
+  }
+  return out;
+}
+
+// What one member does to the initializer it changes: (node, input index, axis, channel block).
+struct Slice {
+  Node* node;
+  size_t input;
+  int64_t axis;
+  int64_t block;
+  bool consumer_side;  // the member reads the group's channels (masking zeroes these)
+};
+
+Result<std::vector<Slice>> slices_of(ir::Graph& graph, const ChannelGroup& group) {
+  std::vector<Slice> out;
+  for (const Member& m : group.members) {
+    Node* n = graph.find_node(m.node);
+    if (n == nullptr) {
+      return make_error(StatusCode::kInvalidArgument, "cannot prune channel group {}: node '{}' is not in the graph",
+                        group.id, m.node);
+    }
+    switch (m.role) {
+      case MemberRole::kProducer:
+        if (n->kind == ir::OpKind::Conv) {
+          out.push_back({n, 1, 0, 1, false});
+          if (n->input(2) != nullptr) out.push_back({n, 2, 0, 1, false});
+        } else {  // Gemm: output channels are B's rows (transB) or columns, and C's last axis
+          const auto& a = n->attr<ir::GemmAttrs>();
+          out.push_back({n, 1, a.trans_b != 0 ? 0 : 1, 1, false});
+          const Tensor* c = ir::constant_through_identity(n->input(2));
+          if (c != nullptr && c->rank() >= 1 && c->shape().back() == group.channels) {
+            out.push_back({n, 2, c->rank() - 1, 1, false});
+          }
+        }
+        break;
+      case MemberRole::kPassThrough:
+        out.push_back({n, 1, 0, 1, false});
+        if (n->input(2) != nullptr) out.push_back({n, 2, 0, 1, false});
+        break;
+      case MemberRole::kNorm:
+        for (size_t i = 1; i < 5; ++i) out.push_back({n, i, 0, 1, false});
+        break;
+      case MemberRole::kConsumer: out.push_back({n, 1, 1, 1, true}); break;
+      case MemberRole::kGemmColumns: {
+        const auto& a = n->attr<ir::GemmAttrs>();
+        out.push_back({n, 1, a.trans_b != 0 ? 1 : 0, m.columns_per_channel, true});
+        break;
+      }
+      case MemberRole::kConstOperand: {
+        const Tensor* c = ir::constant_through_identity(n->input(static_cast<size_t>(m.input)));
+        const Value* y = n->output(0);
+        if (c == nullptr || !y->shape) {
+          return make_error(StatusCode::kInvalidArgument, "cannot prune node '{}': operand {} is not a constant",
+                            n->name, m.input);
+        }
+        const int64_t axis = c->rank() - static_cast<int64_t>(y->shape->size()) + 1;
+        out.push_back({n, static_cast<size_t>(m.input), axis, 1, false});
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+// Gives `node` input `i` a new initializer holding `data` (the old value may be shared with other
+// nodes or graphs, so it is not changed).
+void replace_input(ir::Graph& graph, Node* node, size_t i, Tensor data) {
+  Value* old = node->input(i);
+  Value* fresh = graph.add_initializer(graph.unique_name(old->name), std::move(data));
+  graph.set_input(node, i, fresh);
+}
+
+// Forgets every inferred intermediate shape, so infer_shapes recomputes them for the new widths.
+void clear_intermediate_shapes(ir::Graph& graph) {
+  for (const auto& v : graph.values()) {
+    if (v->is_initializer() || graph.is_graph_input(v.get()) || graph.is_graph_output(v.get())) continue;
+    if (v->producer() != nullptr && v->producer()->kind == ir::OpKind::Constant) continue;
+    v->shape.reset();
+  }
+}
+
+}  // namespace
+
+Status remove_channels(ir::Graph& graph, const ChannelGroup& group, std::span<const int64_t> remove) {
+  HQP_RETURN_IF_ERROR(check_request(group, remove));
+  HQP_ASSIGN_OR_RETURN(std::vector<Slice> slices, slices_of(graph, group));
+  const int64_t kept = group.channels - static_cast<int64_t>(remove.size());
+  for (const Slice& s : slices) {
+    const Value* v = s.node->input(s.input);
+    const Tensor* t = ir::constant_through_identity(v);
+    if (t == nullptr) {
+      return make_error(StatusCode::kInvalidArgument, "cannot prune node '{}': input {} is not a constant",
+                        s.node->name, s.input);
+    }
+    if (t->rank() <= s.axis || t->dim(s.axis) != group.channels * s.block) {
+      return make_error(StatusCode::kInvalidArgument,
+                        "cannot prune node '{}': input '{}' has {} entries on axis {} (expected {} channels x {})",
+                        s.node->name, v->name, t->rank() > s.axis ? t->dim(s.axis) : 0, s.axis, group.channels,
+                        s.block);
+    }
+    HQP_ASSIGN_OR_RETURN(Tensor sliced, take(*t, s.axis, kept_indices(group.channels, s.block, remove)));
+    replace_input(graph, s.node, s.input, std::move(sliced));
+  }
+  for (const Member& m : group.members) {
+    if (m.role == MemberRole::kPassThrough) graph.find_node(m.node)->attr<ir::ConvAttrs>().group = kept;
+  }
+  graph.remove_dead_code();
+  clear_intermediate_shapes(graph);
+  return ir::verify_and_infer(graph).with_context(fmt::format("cannot re-verify the graph after pruning group {}", group.id));
+}
+
+Status mask_channels(ir::Graph& graph, const ChannelGroup& group, std::span<const int64_t> remove) {
+  HQP_RETURN_IF_ERROR(check_request(group, remove));
+  HQP_ASSIGN_OR_RETURN(std::vector<Slice> slices, slices_of(graph, group));
+  for (const Slice& s : slices) {
+    if (!s.consumer_side) continue;
+    const Tensor* t = ir::constant_through_identity(s.node->input(s.input));
+    if (t == nullptr) {
+      return make_error(StatusCode::kInvalidArgument, "cannot mask node '{}': input {} is not a constant",
+                        s.node->name, s.input);
+    }
+    std::vector<int64_t> zero;
+    for (int64_t c : remove) {
+      for (int64_t b = 0; b < s.block; ++b) zero.push_back(c * s.block + b);
+    }
+    HQP_ASSIGN_OR_RETURN(Tensor masked, zero_along(*t, s.axis, zero));
+    replace_input(graph, s.node, s.input, std::move(masked));
+  }
+  graph.remove_dead_code();
+  return Status();
+}
+
+}  // namespace hqp::prune

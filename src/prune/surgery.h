@@ -1,0 +1,29 @@
+// Physical channel removal (structured pruning surgery) and its masking counterpart. Both take a
+// ChannelGroup of the same graph (channel_groups) and the channels to remove; neither writes into a
+// tensor another graph may share: every changed initializer gets a new Tensor.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "core/status.h"
+#include "ir/graph.h"
+#include "prune/channel_groups.h"
+
+namespace hqp::prune {
+
+// Removes channels `remove` (sorted ascending, unique, each in [0, group.channels), fewer than
+// group.channels) of `group` from `graph`: slices every member's tensors (conv weights on either
+// axis, biases, BatchNorm parameters, Gemm columns / rows, per-channel constants), updates depthwise
+// convs' group, then re-infers every intermediate shape and verifies the graph. kInvalidArgument for a
+// blocked group or bad channel lists (graph unchanged); later errors may leave the graph partly
+// changed (prune a clone).
+Status remove_channels(ir::Graph& graph, const ChannelGroup& group, std::span<const int64_t> remove);
+
+// The Fisher mask of the same removal: channels `remove` are multiplied by 0 where the group's
+// consumers read them (conv weights' input channels, Gemm columns, and the group's outputs through
+// per-channel constants of element-wise ops are left alone), so `graph` computes what the graph
+// after remove_channels computes, with every tensor keeping its shape.
+Status mask_channels(ir::Graph& graph, const ChannelGroup& group, std::span<const int64_t> remove);
+
+}  // namespace hqp::prune

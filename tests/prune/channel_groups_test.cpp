@@ -1,0 +1,319 @@
+// Channel-dependency groups and surgery: the coupling rules on small graphs (chains, residual
+// trunks, depthwise convs, SE gates, Flatten -> Gemm, blocked ops), and the issue-11 exactness
+// property on whole networks: for every prunable group, masking its channels where they are consumed
+// and physically removing them give the same outputs.
+#include <algorithm>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "common/ir_test_util.h"
+#include "common/tensor_compare.h"
+#include "ir/verifier.h"
+#include "onnx/import.h"
+#include "prune/channel_groups.h"
+#include "prune/surgery.h"
+#include "runtime/session.h"
+#include "train/zoo.h"
+
+namespace hqp::test {
+namespace {
+
+using ir::Graph;
+using ir::OpKind;
+using ir::Value;
+using prune::ChannelGroup;
+using prune::MemberRole;
+
+constexpr double kPruneMaxRelErr = 1e-5;  // masked vs removed: same sums, other oneDNN blockings
+
+Tensor random_tensor(Shape shape, uint32_t seed, float scale = 0.5f) {
+  Tensor t = Tensor::zeros(DType::kF32, std::move(shape)).value();
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(-scale, scale);
+  for (float& v : t.span<float>()) v = d(rng);
+  return t;
+}
+
+// Small graphs built by hand.
+struct Net {
+  Graph g;
+  uint32_t seed = 1;
+  Value* input(Shape s) { return g.add_input("x", DType::kF32, dims({"N", s[1], s[2], s[3]})); }
+  Value* conv(Value* x, int64_t in, int64_t out, const std::string& name, int64_t group = 1) {
+    Value* w = g.add_initializer(name + ".w", random_tensor({out, in / group, 3, 3}, seed++));
+    Value* b = g.add_initializer(name + ".b", random_tensor({out}, seed++));
+    Value* y = g.add_value(name + ".y");
+    ir::ConvAttrs a;
+    a.pads = {1, 1, 1, 1};
+    a.group = group;
+    g.add_node(OpKind::Conv, name, {x, w, b}, {y}, a);
+    return y;
+  }
+  Value* bn(Value* x, int64_t c, const std::string& name) {
+    std::vector<Value*> in = {x};
+    for (const char* p : {"scale", "bias", "mean", "var"}) {
+      Tensor t = random_tensor({c}, seed++, 0.3f);
+      if (std::string(p) == "var" || std::string(p) == "scale") {
+        for (float& v : t.span<float>()) v = 1.0f + v;
+      }
+      in.push_back(g.add_initializer(name + "." + p, t));
+    }
+    Value* y = g.add_value(name + ".y");
+    g.add_node(OpKind::BatchNormalization, name, in, {y});
+    return y;
+  }
+  Value* unary(OpKind k, Value* x, const std::string& name) {
+    Value* y = g.add_value(name + ".y");
+    g.add_node(k, name, {x}, {y});
+    return y;
+  }
+  Value* binary(OpKind k, Value* a, Value* b, const std::string& name) {
+    Value* y = g.add_value(name + ".y");
+    g.add_node(k, name, {a, b}, {y});
+    return y;
+  }
+  Value* head(Value* x, int64_t c, int64_t classes) {
+    Value* p = unary(OpKind::GlobalAveragePool, x, "gap");
+    Value* f = g.add_value("flat");
+    g.add_node(OpKind::Flatten, "flatten", {p}, {f}, ir::FlattenAttrs{});
+    Value* w = g.add_initializer("fc.w", random_tensor({classes, c}, seed++));
+    Value* b = g.add_initializer("fc.b", random_tensor({classes}, seed++));
+    Value* y = g.add_value("logits");
+    ir::GemmAttrs a;
+    a.trans_b = 1;
+    g.add_node(OpKind::Gemm, "fc", {f, w, b}, {y}, a);
+    g.add_output(y);
+    return y;
+  }
+};
+
+const ChannelGroup* group_with(const std::vector<ChannelGroup>& groups, const std::string& node, MemberRole role) {
+  for (const ChannelGroup& g : groups) {
+    for (const prune::Member& m : g.members) {
+      if (m.node == node && m.role == role) return &g;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<int64_t> every_other(int64_t channels) {
+  std::vector<int64_t> r;
+  for (int64_t c = 0; c < channels; c += 2) r.push_back(c);
+  return r;
+}
+
+Tensor run_fast(const Graph& g, const Tensor& x) {
+  SessionOptions o;
+  o.threads = 1;
+  Result<Session> s = Session::create(g, o);
+  EXPECT_TRUE(s.ok()) << s.status().message();
+  if (!s.ok()) return Tensor();
+  Result<std::vector<Tensor>> out = s->run(std::vector<Tensor>{x});
+  EXPECT_TRUE(out.ok()) << out.status().message();
+  return out.ok() ? (*out)[0] : Tensor();
+}
+
+// Masks and removes every other channel of each prunable group of `g`; both must agree.
+// Returns the number of groups checked.
+int check_every_group(const Graph& g, const Tensor& x, const std::string& model) {
+  Result<std::vector<ChannelGroup>> groups = prune::channel_groups(g);
+  EXPECT_TRUE(groups.ok()) << groups.status().message();
+  if (!groups.ok()) return 0;
+  int checked = 0;
+  for (const ChannelGroup& grp : *groups) {
+    if (!grp.prunable) continue;
+    const std::vector<int64_t> remove = every_other(grp.channels);
+    Graph masked = g.clone();
+    Graph pruned = g.clone();
+    const Status ms = prune::mask_channels(masked, grp, remove);
+    const Status ps = prune::remove_channels(pruned, grp, remove);
+    EXPECT_TRUE(ms.ok()) << model << " group " << grp.id << ": " << ms.message();
+    EXPECT_TRUE(ps.ok()) << model << " group " << grp.id << ": " << ps.message();
+    if (!ms.ok() || !ps.ok()) continue;
+    const Tensor a = run_fast(masked, x);
+    const Tensor b = run_fast(pruned, x);
+    if (!a.defined() || !b.defined()) continue;
+    EXPECT_LE(max_relative_error(b, a), kPruneMaxRelErr)
+        << model << " group " << grp.id << " (" << grp.channels << " channels, first member " << grp.members[0].node
+        << ")";
+    ++checked;
+  }
+  return checked;
+}
+
+TEST(ChannelGroups, ChainBatchNormAndHead) {
+  Net n;
+  Value* x = n.input({1, 3, 8, 8});
+  Value* a = n.unary(OpKind::Relu, n.bn(n.conv(x, 3, 6, "c1"), 6, "bn1"), "r1");
+  Value* b = n.unary(OpKind::Relu, n.conv(a, 6, 5, "c2"), "r2");
+  n.head(b, 5, 4);
+  HQP_ASSERT_OK(ir::verify_and_infer(n.g));
+  Result<std::vector<ChannelGroup>> groups = prune::channel_groups(n.g);
+  HQP_ASSERT_OK(groups.status());
+  const ChannelGroup* g1 = group_with(*groups, "c1", MemberRole::kProducer);
+  ASSERT_NE(g1, nullptr);
+  EXPECT_TRUE(g1->prunable) << g1->reason;
+  EXPECT_EQ(g1->channels, 6);
+  EXPECT_EQ(g1->max_removable, 5);
+  EXPECT_EQ(group_with(*groups, "bn1", MemberRole::kNorm), g1);
+  EXPECT_EQ(group_with(*groups, "c2", MemberRole::kConsumer), g1);
+  const ChannelGroup* g2 = group_with(*groups, "c2", MemberRole::kProducer);
+  ASSERT_NE(g2, nullptr);
+  EXPECT_TRUE(g2->prunable);
+  EXPECT_EQ(group_with(*groups, "fc", MemberRole::kGemmColumns), g2);
+  // The input's and the logits' channels are never pruned.
+  const ChannelGroup* in = group_with(*groups, "c1", MemberRole::kConsumer);
+  ASSERT_NE(in, nullptr);
+  EXPECT_FALSE(in->prunable);
+  EXPECT_NE(in->reason.find("graph input 'x'"), std::string::npos) << in->reason;
+  const ChannelGroup* out = group_with(*groups, "fc", MemberRole::kProducer);
+  ASSERT_NE(out, nullptr);
+  EXPECT_FALSE(out->prunable);
+  EXPECT_NE(out->reason.find("graph output 'logits'"), std::string::npos) << out->reason;
+  EXPECT_EQ(check_every_group(n.g, random_tensor({2, 3, 8, 8}, 99), "chain"), 2);
+}
+
+TEST(ChannelGroups, ResidualTrunkDepthwiseAndSeGateShareGroups) {
+  Net n;
+  Value* x = n.input({1, 3, 8, 8});
+  Value* stem = n.unary(OpKind::Relu, n.conv(x, 3, 8, "stem"), "r0");
+  Value* branch = n.conv(n.unary(OpKind::Relu, n.conv(stem, 8, 8, "b1"), "r1"), 8, 8, "b2");
+  Value* sum = n.binary(OpKind::Add, branch, stem, "add");  // trunk: stem and b2 outputs coupled
+  Value* dw = n.unary(OpKind::Relu, n.conv(sum, 8, 8, "dw", /*group=*/8), "r2");
+  // SE: dw * hardsigmoid(conv(relu(conv(gap(dw)))))
+  Value* sq = n.unary(OpKind::Relu, n.conv(n.unary(OpKind::GlobalAveragePool, dw, "se_gap"), 8, 4, "se_reduce"), "se_r");
+  Value* gate = n.unary(OpKind::HardSigmoid, n.conv(sq, 4, 8, "se_expand"), "se_gate");
+  Value* scaled = n.binary(OpKind::Mul, dw, gate, "se_mul");
+  n.head(n.conv(scaled, 8, 6, "proj"), 6, 3);
+  HQP_ASSERT_OK(ir::verify_and_infer(n.g));
+  Result<std::vector<ChannelGroup>> groups = prune::channel_groups(n.g);
+  HQP_ASSERT_OK(groups.status());
+  const ChannelGroup* trunk = group_with(*groups, "stem", MemberRole::kProducer);
+  ASSERT_NE(trunk, nullptr);
+  EXPECT_TRUE(trunk->prunable) << trunk->reason;
+  EXPECT_EQ(group_with(*groups, "b2", MemberRole::kProducer), trunk) << "residual Add couples its operands";
+  EXPECT_EQ(group_with(*groups, "dw", MemberRole::kPassThrough), trunk) << "depthwise passes channels through";
+  EXPECT_EQ(group_with(*groups, "se_expand", MemberRole::kProducer), trunk) << "the SE gate is coupled by Mul";
+  EXPECT_EQ(group_with(*groups, "se_reduce", MemberRole::kConsumer), trunk);
+  EXPECT_EQ(group_with(*groups, "proj", MemberRole::kConsumer), trunk);
+  const ChannelGroup* squeeze = group_with(*groups, "se_reduce", MemberRole::kProducer);
+  ASSERT_NE(squeeze, nullptr);
+  EXPECT_NE(squeeze, trunk) << "the squeeze width is a group of its own";
+  EXPECT_EQ(squeeze->channels, 4);
+  EXPECT_EQ(check_every_group(n.g, random_tensor({2, 3, 8, 8}, 7), "se"), 4);  // trunk, b1, squeeze, proj
+}
+
+TEST(ChannelGroups, BlockedOpsAndOptions) {
+  Net n;
+  Value* x = n.input({1, 3, 8, 8});
+  Value* a = n.conv(x, 3, 6, "c1");
+  Value* b = n.conv(x, 3, 4, "c2");
+  Value* cat = n.g.add_value("cat");
+  ir::AxisAttrs axis;
+  axis.axis = 1;
+  axis.present = true;
+  n.g.add_node(OpKind::Concat, "concat", {a, b}, {cat}, axis);
+  n.head(n.conv(cat, 10, 6, "c3"), 6, 3);
+  HQP_ASSERT_OK(ir::verify_and_infer(n.g));
+  Result<std::vector<ChannelGroup>> groups = prune::channel_groups(n.g);
+  HQP_ASSERT_OK(groups.status());
+  const ChannelGroup* g1 = group_with(*groups, "c1", MemberRole::kProducer);
+  ASSERT_NE(g1, nullptr);
+  EXPECT_FALSE(g1->prunable);
+  EXPECT_NE(g1->reason.find("Concat 'concat'"), std::string::npos) << g1->reason;
+  const ChannelGroup* g3 = group_with(*groups, "c3", MemberRole::kProducer);
+  ASSERT_NE(g3, nullptr);
+  EXPECT_TRUE(g3->prunable);
+  // --ignore, --min-channels and --round-to.
+  prune::GroupOptions o;
+  o.ignore = {"c3"};
+  Result<std::vector<ChannelGroup>> ignored = prune::channel_groups(n.g, o);
+  HQP_ASSERT_OK(ignored.status());
+  EXPECT_FALSE(group_with(*ignored, "c3", MemberRole::kProducer)->prunable);
+  o = {};
+  o.round_to = 4;
+  Result<std::vector<ChannelGroup>> rounded = prune::channel_groups(n.g, o);
+  HQP_ASSERT_OK(rounded.status());
+  EXPECT_EQ(group_with(*rounded, "c3", MemberRole::kProducer)->max_removable, 2) << "6 channels: keep 4, remove 2";
+  o.round_to = 8;
+  Result<std::vector<ChannelGroup>> too_few = prune::channel_groups(n.g, o);
+  HQP_ASSERT_OK(too_few.status());
+  EXPECT_FALSE(group_with(*too_few, "c3", MemberRole::kProducer)->prunable) << "6 channels cannot keep a multiple of 8";
+  o = {};
+  o.ignore = {"nope"};
+  EXPECT_EQ(prune::channel_groups(n.g, o).status().code(), StatusCode::kNotFound);
+  o = {};
+  o.min_channels = 0;
+  EXPECT_EQ(prune::channel_groups(n.g, o).status().code(), StatusCode::kInvalidArgument);
+  // Surgery refuses a blocked group and bad channel lists, and leaves the graph alone.
+  Graph copy = n.g.clone();
+  EXPECT_EQ(prune::remove_channels(copy, *g1, every_other(6)).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(prune::remove_channels(copy, *g3, std::vector<int64_t>{3, 1}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(prune::remove_channels(copy, *g3, std::vector<int64_t>{0, 1, 2, 3, 4, 5}).code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST(ChannelGroups, RemovingChannelsShrinksWeightsAndMacs) {
+  Net n;
+  Value* x = n.input({1, 3, 8, 8});
+  Value* a = n.unary(OpKind::Relu, n.bn(n.conv(x, 3, 6, "c1"), 6, "bn1"), "r1");
+  n.head(n.conv(a, 6, 5, "c2"), 5, 4);
+  HQP_ASSERT_OK(ir::verify_and_infer(n.g));
+  Result<std::vector<ChannelGroup>> groups = prune::channel_groups(n.g);
+  HQP_ASSERT_OK(groups.status());
+  const ChannelGroup* g1 = group_with(*groups, "c1", MemberRole::kProducer);
+  ASSERT_NE(g1, nullptr);
+  HQP_ASSERT_OK(prune::remove_channels(n.g, *g1, std::vector<int64_t>{1, 4}));
+  EXPECT_EQ(n.g.find_node("c1")->input(1)->data.shape(), (Shape{4, 3, 3, 3}));
+  EXPECT_EQ(n.g.find_node("c1")->input(2)->data.shape(), (Shape{4}));
+  EXPECT_EQ(n.g.find_node("bn1")->input(3)->data.shape(), (Shape{4}));
+  EXPECT_EQ(n.g.find_node("c2")->input(1)->data.shape(), (Shape{5, 4, 3, 3}));
+  EXPECT_EQ(shape_of(n.g.find_node("r1")->output(0)), "[N,4,8,8]");
+}
+
+struct ZooCase {
+  const char* arch;
+};
+
+class ZooGroups : public ::testing::TestWithParam<ZooCase> {};
+
+TEST_P(ZooGroups, MaskingEqualsRemovalForEveryGroup) {
+  train::ZooOptions o;
+  o.in_channels = 1;
+  o.num_classes = 10;
+  o.small_input = true;
+  o.input_size = 28;
+  Result<Graph> g = train::build_zoo_model(GetParam().arch, o);
+  HQP_ASSERT_OK(g.status());
+  const int checked = check_every_group(*g, random_tensor({2, 1, 28, 28}, 5, 1.0f), GetParam().arch);
+  EXPECT_GE(checked, 5) << GetParam().arch;
+  RecordProperty("groups_checked", checked);
+}
+
+INSTANTIATE_TEST_SUITE_P(Zoo, ZooGroups,
+                         ::testing::Values(ZooCase{"resnet18"}, ZooCase{"mobilenet_v2"}, ZooCase{"mobilenet_v3_small"}),
+                         [](const auto& info) { return std::string(info.param.arch); });
+
+class GoldenGroups : public ::testing::TestWithParam<const char*> {};
+
+// torchvision models exported by PyTorch (tests/golden/make_golden.py): what users bring.
+TEST_P(GoldenGroups, MaskingEqualsRemovalForEveryGroup) {
+  const std::string path = std::string(HQP_GOLDEN_DIR) + "/" + GetParam() + "/model.onnx";
+  ASSERT_TRUE(std::filesystem::exists(path)) << path << " is missing (CTest fixture golden_models_generate)";
+  Result<Graph> g = onnx_io::import_model_file(path);
+  HQP_ASSERT_OK(g.status());
+  const int checked = check_every_group(*g, random_tensor({1, 3, 224, 224}, 3, 1.0f), GetParam());
+  EXPECT_GE(checked, 5) << GetParam();
+  RecordProperty("groups_checked", checked);
+}
+
+INSTANTIATE_TEST_SUITE_P(Torchvision, GoldenGroups,
+                         ::testing::Values("resnet18_op13", "mobilenet_v2_op13", "mobilenet_v3_small_op13",
+                                           "mobilenet_v3_large_op17"));
+
+}  // namespace
+}  // namespace hqp::test
