@@ -93,16 +93,9 @@ Result<Tensor> zero_along(const Tensor& t, int64_t axis, const std::vector<int64
   return out;
 }
 
-// What one member does to the initializer it changes: (node, input index, axis, channel block).
-struct Slice {
-  Node* node;
-  size_t input;
-  int64_t axis;
-  int64_t block;
-  bool consumer_side;  // the member reads the group's channels (masking zeroes these)
-};
+}  // namespace
 
-Result<std::vector<Slice>> slices_of(ir::Graph& graph, const ChannelGroup& group) {
+Result<std::vector<Slice>> slices_of(const ir::Graph& graph, const ChannelGroup& group) {
   std::vector<Slice> out;
   for (const Member& m : group.members) {
     Node* n = graph.find_node(m.node);
@@ -152,6 +145,8 @@ Result<std::vector<Slice>> slices_of(ir::Graph& graph, const ChannelGroup& group
   }
   return out;
 }
+
+namespace {
 
 // Gives `node` input `i` a new initializer holding `data` (the old value may be shared with other
 // nodes or graphs, so it is not changed).

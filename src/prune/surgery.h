@@ -12,6 +12,21 @@
 
 namespace hqp::prune {
 
+// What one member of a group does to one initializer: input `input` of `node` holds `block`
+// consecutive entries per group channel along `axis` (conv weights axis 0 or 1, Gemm columns,
+// BatchNorm parameters, biases, per-channel constants). consumer_side: the member reads the
+// group's channels (masking zeroes exactly these).
+struct Slice {
+  ir::Node* node;
+  size_t input;
+  int64_t axis;
+  int64_t block;
+  bool consumer_side;
+};
+// The slices of every member of `group` in `graph` (kInvalidArgument when a member node is missing
+// or an operand is not a constant).
+Result<std::vector<Slice>> slices_of(const ir::Graph& graph, const ChannelGroup& group);
+
 // Removes channels `remove` (sorted ascending, unique, each in [0, group.channels), fewer than
 // group.channels) of `group` from `graph`: slices every member's tensors (conv weights on either
 // axis, biases, BatchNorm parameters, Gemm columns / rows, per-channel constants), updates depthwise

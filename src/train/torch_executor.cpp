@@ -703,6 +703,43 @@ Result<std::vector<Tensor>> TorchExecutor::run(std::span<const Tensor> inputs, i
   return outs;
 }
 
+Result<TorchExecutor::GradientPass> TorchExecutor::gradient_pass(const Tensor& images, const Tensor& labels,
+                                                                 ir::GradientObserver& observer) {
+  if (labels.dtype() != DType::kS64 || labels.rank() != 1 || images.rank() < 1 || images.dim(0) != labels.dim(0)) {
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot compute gradients: labels must be s64 [N] matching the {} images (got {} {})",
+                      images.rank() > 0 ? images.dim(0) : 0, dtype_name(labels.dtype()),
+                      shape_to_string(labels.shape()));
+  }
+  const Tensor in[] = {images};
+  HQP_ASSIGN_OR_RETURN(std::vector<at::Tensor> xs, module_->convert_inputs(in));
+  HQP_ASSIGN_OR_RETURN(at::Tensor y, to_torch(labels));
+  GradientPass r;
+  try {
+    at::AutoGradMode grad(true);
+    ForwardHooks hooks;
+    hooks.gradient_observer = &observer;
+    HQP_ASSIGN_OR_RETURN(std::vector<at::Tensor> outs, module_->forward(xs, hooks));
+    at::Tensor logits = outs.at(0);
+    if (logits.dim() != 2 || logits.size(0) != y.size(0)) {
+      return make_error(StatusCode::kInvalidArgument,
+                        "cannot compute gradients: output has {} dims (expected [{}, classes] logits)", logits.dim(),
+                        y.size(0));
+    }
+    if (logits.scalar_type() != at::kFloat && logits.scalar_type() != at::kDouble) logits = logits.to(at::kFloat);
+    at::Tensor loss = at::cross_entropy_loss(logits, y, {}, at::Reduction::Sum);
+    loss.backward();
+    r.loss_sum = loss.item<double>();
+    r.correct = logits.detach().argmax(1).eq(y).sum().item<int64_t>();
+    r.samples = y.size(0);
+  } catch (const c10::Error& e) {
+    for (at::Tensor& p : module_->parameters()) p.mutable_grad() = at::Tensor();
+    return make_error(StatusCode::kInvalidArgument, "cannot compute gradients: {}", e.what_without_backtrace());
+  }
+  for (at::Tensor& p : module_->parameters()) p.mutable_grad() = at::Tensor();
+  return r;
+}
+
 const std::vector<ParamInfo>& TorchExecutor::parameters() const { return module_->parameter_info(); }
 
 int64_t TorchExecutor::num_parameter_elements() const {

@@ -73,6 +73,19 @@ class TorchExecutor {
   // contiguous host tensor valid during the call (as with the reference executor).
   Result<std::vector<Tensor>> run(std::span<const Tensor> inputs, ir::Observer* observer = nullptr);
 
+  // One forward + backward pass of a classifier without a weight update (no optimizer; parameter
+  // gradients are cleared afterwards): the loss is the *sum* of the per-sample cross-entropies of
+  // logits (first output, [N, K]) against `labels` (s64 [N]), so an observed value's gradient is
+  // per sample, dLoss_n/da. `observer` receives Σ_spatial a·g of every value it observes (see
+  // ir::GradientObserver), after the call returns all of them have been reported. Runs in the
+  // current mode (kEval for importance estimates). Returns the summed loss and the top-1 hits.
+  struct GradientPass {
+    double loss_sum = 0.0;
+    int64_t correct = 0;
+    int64_t samples = 0;
+  };
+  Result<GradientPass> gradient_pass(const Tensor& images, const Tensor& labels, ir::GradientObserver& observer);
+
   // Trainable parameters in graph order (first use), and BN running stats (buffers).
   const std::vector<ParamInfo>& parameters() const;
   int64_t num_parameter_elements() const;

@@ -32,6 +32,7 @@ FOLDER_TARGET = {
     "modeldata": "hqp_modeldata",
     "eval": "hqp_eval",
     "prune": "hqp_prune",
+    "pruner": "hqp_pruner",
 }
 # System headers only one folder may include: (regex, the folder allowed).
 EXTERNAL_HEADERS = [

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "common/ir_test_util.h"
+#include "common/prune_test_net.h"
 #include "common/tensor_compare.h"
 #include "ir/verifier.h"
 #include "onnx/import.h"
@@ -29,67 +30,6 @@ using prune::ChannelGroup;
 using prune::MemberRole;
 
 constexpr double kPruneMaxRelErr = 1e-5;  // masked vs removed: same sums, other oneDNN blockings
-
-Tensor random_tensor(Shape shape, uint32_t seed, float scale = 0.5f) {
-  Tensor t = Tensor::zeros(DType::kF32, std::move(shape)).value();
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-scale, scale);
-  for (float& v : t.span<float>()) v = d(rng);
-  return t;
-}
-
-// Small graphs built by hand.
-struct Net {
-  Graph g;
-  uint32_t seed = 1;
-  Value* input(Shape s) { return g.add_input("x", DType::kF32, dims({"N", s[1], s[2], s[3]})); }
-  Value* conv(Value* x, int64_t in, int64_t out, const std::string& name, int64_t group = 1) {
-    Value* w = g.add_initializer(name + ".w", random_tensor({out, in / group, 3, 3}, seed++));
-    Value* b = g.add_initializer(name + ".b", random_tensor({out}, seed++));
-    Value* y = g.add_value(name + ".y");
-    ir::ConvAttrs a;
-    a.pads = {1, 1, 1, 1};
-    a.group = group;
-    g.add_node(OpKind::Conv, name, {x, w, b}, {y}, a);
-    return y;
-  }
-  Value* bn(Value* x, int64_t c, const std::string& name) {
-    std::vector<Value*> in = {x};
-    for (const char* p : {"scale", "bias", "mean", "var"}) {
-      Tensor t = random_tensor({c}, seed++, 0.3f);
-      if (std::string(p) == "var" || std::string(p) == "scale") {
-        for (float& v : t.span<float>()) v = 1.0f + v;
-      }
-      in.push_back(g.add_initializer(name + "." + p, t));
-    }
-    Value* y = g.add_value(name + ".y");
-    g.add_node(OpKind::BatchNormalization, name, in, {y});
-    return y;
-  }
-  Value* unary(OpKind k, Value* x, const std::string& name) {
-    Value* y = g.add_value(name + ".y");
-    g.add_node(k, name, {x}, {y});
-    return y;
-  }
-  Value* binary(OpKind k, Value* a, Value* b, const std::string& name) {
-    Value* y = g.add_value(name + ".y");
-    g.add_node(k, name, {a, b}, {y});
-    return y;
-  }
-  Value* head(Value* x, int64_t c, int64_t classes) {
-    Value* p = unary(OpKind::GlobalAveragePool, x, "gap");
-    Value* f = g.add_value("flat");
-    g.add_node(OpKind::Flatten, "flatten", {p}, {f}, ir::FlattenAttrs{});
-    Value* w = g.add_initializer("fc.w", random_tensor({classes, c}, seed++));
-    Value* b = g.add_initializer("fc.b", random_tensor({classes}, seed++));
-    Value* y = g.add_value("logits");
-    ir::GemmAttrs a;
-    a.trans_b = 1;
-    g.add_node(OpKind::Gemm, "fc", {f, w, b}, {y}, a);
-    g.add_output(y);
-    return y;
-  }
-};
 
 const ChannelGroup* group_with(const std::vector<ChannelGroup>& groups, const std::string& node, MemberRole role) {
   for (const ChannelGroup& g : groups) {

@@ -1,8 +1,14 @@
-// `hqp prune MODEL.onnx --groups [--ignore NODE]... [--min-channels N] [--round-to N] [--json]`:
-// the channel-dependency groups structured pruning works on — which channels must go together,
-// which node tensors each group slices, and why a blocked group cannot be pruned. (The gated
-// Fisher pruning loop of issue 11 builds on these groups; until it lands, --groups is required.)
+// `hqp prune MODEL.onnx --data DATASET -o OUT.onnx [--max-drop PP] [--criterion C] [--cost C]
+// [--step F] [--finetune-steps N] [--kd] [--target-macs F | --target-speedup X] [--round-to N]
+// [--ignore NODE]... [--time-budget MIN] [--threads T] [--resume] [--report R.json] [--json]`:
+// Fisher-guided structured pruning under an accuracy bound (pruner::prune_model), and
+// `hqp prune MODEL.onnx --groups`: the channel-dependency groups it works on -- which channels must
+// go together, which node tensors each group slices, and why a blocked group cannot be pruned.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,13 +16,27 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "core/file_io.h"
+#include "data/loader.h"
+#include "data_flags.h"
+#include "eval/evaluate.h"
+#include "ir/model_stats.h"
+#include "modeldata/metadata.h"
+#include "modeldata/splits.h"
+#include "onnx/export.h"
 #include "onnx/import.h"
+#include "output_path.h"
+#include "progress.h"
 #include "prune/channel_groups.h"
+#include "pruner/gated_pruning.h"
 #include "validators.h"
 
 namespace hqp::cli {
 
 namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
 
 struct PruneOptions {
   std::string model;
@@ -25,9 +45,32 @@ struct PruneOptions {
   int64_t min_channels = 1;
   int64_t round_to = 1;
   bool json = false;
+  // The pruning loop.
+  DataFlags data;
+  std::string output;
+  double max_drop = 1.0;
+  std::string criterion = "fisher";
+  std::string cost = "macs";
+  double step = 0.1;
+  double min_step = 0.0125;
+  int64_t finetune_steps = 200;
+  int64_t importance_batches = 8;
+  bool kd = false;
+  double lr = 0.01;
+  double weight_decay = 5e-5;
+  int64_t batch_size = 64;
+  std::optional<double> target_macs;
+  std::optional<double> target_speedup;
+  double time_budget_min = 0.0;
+  int threads = 1;
+  uint64_t seed = 0;
+  std::string checkpoint_dir;
+  bool resume = false;
+  std::string report;
+  bool no_test = false;
 };
 
-Status run_prune(const PruneOptions& o) {
+Status print_groups(const PruneOptions& o) {
   HQP_ASSIGN_OR_RETURN(ir::Graph graph, onnx_io::import_model_file(o.model));
   prune::GroupOptions go;
   go.ignore = o.ignore;
@@ -40,13 +83,13 @@ Status run_prune(const PruneOptions& o) {
     removable += g.max_removable;
   }
   if (o.json) {
-    nlohmann::json j;
+    json j;
     j["model"] = o.model;
-    j["groups"] = nlohmann::json::array();
+    j["groups"] = json::array();
     for (const prune::ChannelGroup& g : groups) {
-      nlohmann::json members = nlohmann::json::array();
+      json members = json::array();
       for (const prune::Member& m : g.members) {
-        nlohmann::json mj = {{"node", m.node}, {"role", std::string(prune::member_role_name(m.role))}};
+        json mj = {{"node", m.node}, {"role", std::string(prune::member_role_name(m.role))}};
         if (m.role == prune::MemberRole::kGemmColumns) mj["columns_per_channel"] = m.columns_per_channel;
         members.push_back(mj);
       }
@@ -77,18 +120,256 @@ Status run_prune(const PruneOptions& o) {
   return Status();
 }
 
+Result<std::unique_ptr<data::Loader>> make_loader(data::DatasetPtr dataset, const data::Pipeline& pipeline,
+                                                  int64_t batch_size, bool train, uint64_t seed, int workers) {
+  data::LoaderOptions lo;
+  lo.batch_size = batch_size;
+  lo.shuffle = train;
+  lo.drop_last = train && dataset->size() > batch_size;
+  lo.seed = seed;
+  lo.mode = train ? data::TransformMode::kTrain : data::TransformMode::kEval;
+  lo.num_threads = workers;
+  return data::Loader::create(std::move(dataset), pipeline, lo);
+}
+
+Result<double> test_top1(const ir::Graph& graph, data::BatchSource& test, int threads, ProgressBar& bar,
+                         const std::string& label) {
+  eval::EngineOptions eo;
+  eo.threads = threads;
+  HQP_ASSIGN_OR_RETURN(std::unique_ptr<eval::InferenceEngine> engine, eval::InferenceEngine::create(graph, eo));
+  HQP_ASSIGN_OR_RETURN(eval::ClassificationReport r,
+                       eval::evaluate_classifier(graph, test, *engine, {}, [&](const eval::EvalProgress& p) {
+                         bar.update(label, p.step, p.steps, p.loss, p.top1, p.samples_per_s, p.eta_s);
+                       }));
+  bar.clear();
+  return r.metrics.top1();
+}
+
+json step_json(const pruner::StepRecord& r) {
+  return {{"attempt", r.attempt},       {"accepted", r.accepted}, {"step", r.step},
+          {"channels_removed", r.channels_removed}, {"macs", r.macs}, {"params", r.params},
+          {"val_top1", r.val_top1},     {"latency_ms", r.latency_ms}, {"seconds", r.seconds},
+          {"channels", r.channels}};
+}
+
+Status run_prune(const PruneOptions& o) {
+  if (o.groups) return print_groups(o);
+  if (o.data.data.empty() || o.output.empty()) {
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot prune: give --data DATASET and -o OUT.onnx (or --groups to list the channel groups)");
+  }
+  if (o.target_macs && o.target_speedup) {
+    return make_error(StatusCode::kInvalidArgument, "cannot prune: give --target-macs or --target-speedup, not both");
+  }
+  if (o.resume && o.checkpoint_dir.empty()) {
+    return make_error(StatusCode::kInvalidArgument, "cannot resume pruning: --resume needs --checkpoint-dir DIR");
+  }
+  HQP_RETURN_IF_ERROR(check_output_path(o.output, "model"));
+  if (!o.report.empty()) HQP_RETURN_IF_ERROR(check_output_path(o.report, "report"));
+
+  pruner::PruneConfig config;
+  config.max_drop = o.max_drop;
+  config.criterion = *prune::criterion_from_name(o.criterion);
+  config.cost = *prune::cost_from_name(o.cost);
+  config.step = o.step;
+  config.min_step = std::min(o.min_step, o.step);
+  config.importance_batches = o.importance_batches;
+  config.finetune_steps = o.finetune_steps;
+  config.kd = o.kd;
+  config.target_macs = o.target_macs.value_or(0.0);
+  config.target_speedup = o.target_speedup.value_or(0.0);
+  config.time_budget_s = o.time_budget_min * 60.0;
+  config.groups.ignore = o.ignore;
+  config.groups.min_channels = o.min_channels;
+  config.groups.round_to = o.round_to;
+  config.finetune.lr = o.lr;
+  config.finetune.weight_decay = o.weight_decay;
+  config.finetune.momentum = 0.9;
+  config.finetune.schedule = train::ScheduleKind::kCosine;
+  config.finetune.progress_every = 1;
+  config.threads = o.threads;
+  config.seed = o.seed;
+  config.checkpoint_dir = o.checkpoint_dir;
+  config.resume = o.resume;
+
+  const modeldata::PreprocessRequest prep = preprocess_request(o.data, modeldata::PreprocessFallback::kNone);
+  HQP_RETURN_IF_ERROR(modeldata::check_preprocess_request(prep));
+  HQP_ASSIGN_OR_RETURN(modeldata::DataRequest request, data_request(o.data));
+  HQP_ASSIGN_OR_RETURN(ir::Graph model, onnx_io::import_model_file(o.model));
+  const std::string what = fmt::format("model '{}'", o.model);
+  HQP_RETURN_IF_ERROR(modeldata::check_classifier_io(model, "prune", what));
+  HQP_ASSIGN_OR_RETURN(modeldata::TrainingData splits, modeldata::open_training_data(request, &model));
+  if (!splits.val) {
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot prune: the val split is empty (the accuracy bound is checked on it; give --val-split)");
+  }
+  HQP_ASSIGN_OR_RETURN(data::Pipeline pipeline, modeldata::resolve_preprocessing(prep, &model, *splits.train, o.data.data));
+  HQP_ASSIGN_OR_RETURN(Shape sample_shape, modeldata::preprocessed_shape(pipeline, *splits.train));
+  HQP_RETURN_IF_ERROR(modeldata::check_model_fits(model, "prune", what, sample_shape, *splits.train));
+  const Shape input_shape = modeldata::value_shape(*model.inputs()[0]);
+  if (!input_shape.empty() && input_shape[0] > 0) {
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot prune {}: its input has a fixed batch size of {} (fine-tuning needs a dynamic batch dim)",
+                      what, input_shape[0]);
+  }
+  HQP_ASSIGN_OR_RETURN(auto train_src, make_loader(splits.train, pipeline, o.batch_size, true, o.seed, o.data.workers));
+  HQP_ASSIGN_OR_RETURN(auto val_src, make_loader(splits.val, pipeline, 256, false, o.seed, o.data.workers));
+  std::unique_ptr<data::Loader> test_src;
+  if (splits.test && !o.no_test) {
+    HQP_ASSIGN_OR_RETURN(test_src, make_loader(splits.test, pipeline, 256, false, o.seed, o.data.workers));
+  }
+
+  const bool lines = !o.json;
+  if (lines) {
+    const ir::ModelStats s = ir::compute_stats(model);
+    fmt::print("prune      {} ({:.2f} M params, {:.1f} M MACs) on {} ({} train, {} val samples)\n", o.model,
+               static_cast<double>(s.params) / 1e6, static_cast<double>(s.macs) / 1e6, o.data.data,
+               splits.train->size(), splits.val->size());
+    fmt::print("criterion  {} (cost {}), step {:g} of MACs, --max-drop {:g} pp, {} fine-tune steps{}\n", o.criterion,
+               o.cost, o.step, o.max_drop, o.finetune_steps, o.kd ? " with distillation" : "");
+    std::fflush(stdout);
+  }
+
+  ProgressBar bar(stderr_is_terminal());
+  pruner::PruneCallbacks cb;
+  cb.progress = [&](const pruner::PruneProgress& p) {
+    const std::string label = p.phase == pruner::PruneProgress::Phase::kBaseline || p.attempt < 0
+                                  ? std::string(pruner::phase_name(p.phase))
+                                  : fmt::format("step {} {}", p.attempt + 1, pruner::phase_name(p.phase));
+    bar.update(label, p.done, p.total, -1.0, -1.0, 0.0, 0.0);
+  };
+  double baseline_for_lines = -1.0;
+  cb.step = [&](const pruner::StepRecord& r) {
+    bar.clear();
+    if (!lines) return;
+    fmt::print("step {:<3} {}  -{:<4} ch  MACs {:>7.1f} M  params {:>6.3f} M  val {:.2f}%{}  {:.0f} s\n", r.attempt + 1,
+               r.accepted ? "kept   " : "rolled back", r.channels_removed, static_cast<double>(r.macs) / 1e6,
+               static_cast<double>(r.params) / 1e6, 100.0 * r.val_top1,
+               r.accepted ? fmt::format("  {:.3f} ms", r.latency_ms) : std::string(), r.seconds);
+    std::fflush(stdout);
+  };
+  (void)baseline_for_lines;
+  HQP_ASSIGN_OR_RETURN(pruner::PruneOutcome out, pruner::prune_model(model, *train_src, *val_src, config, cb));
+  bar.clear();
+
+  std::optional<double> test_before, test_after;
+  if (test_src) {
+    HQP_ASSIGN_OR_RETURN(test_before, test_top1(model, *test_src, o.threads, bar, "test (original)"));
+    HQP_ASSIGN_OR_RETURN(test_after, test_top1(out.model, *test_src, o.threads, bar, "test (pruned)"));
+  }
+
+  json record = {{"criterion", o.criterion},
+                 {"cost", o.cost},
+                 {"max_drop", o.max_drop},
+                 {"finetune_steps", o.finetune_steps},
+                 {"kd", o.kd},
+                 {"macs_before", out.macs_before},
+                 {"macs_after", out.macs_after},
+                 {"val_top1_before", out.baseline_val_top1},
+                 {"val_top1_after", out.val_top1}};
+  if (test_after) record["test_top1_after"] = *test_after;
+  modeldata::set_metadata(out.model, "hqp.prune", record.dump());
+  HQP_RETURN_IF_ERROR(onnx_io::export_model_file(out.model, o.output));
+  const auto size_of = [](const std::string& path) {
+    std::error_code ec;
+    const auto n = fs::file_size(path, ec);
+    return ec ? int64_t{-1} : static_cast<int64_t>(n);
+  };
+
+  json summary;
+  summary["model"] = o.model;
+  summary["output"] = o.output;
+  summary["stop_reason"] = out.stop_reason;
+  summary["seconds"] = out.seconds;
+  summary["before"] = {{"val_top1", out.baseline_val_top1}, {"macs", out.macs_before}, {"params", out.params_before},
+                       {"latency_ms", out.latency_before_ms}, {"bytes", size_of(o.model)}};
+  summary["after"] = {{"val_top1", out.val_top1}, {"macs", out.macs_after}, {"params", out.params_after},
+                      {"latency_ms", out.latency_after_ms}, {"bytes", size_of(o.output)}};
+  if (test_before) summary["before"]["test_top1"] = *test_before;
+  if (test_after) summary["after"]["test_top1"] = *test_after;
+  summary["speedup"] = out.latency_after_ms > 0.0 ? out.latency_before_ms / out.latency_after_ms : 0.0;
+  summary["macs_ratio"] = out.macs_before > 0 ? static_cast<double>(out.macs_after) / static_cast<double>(out.macs_before) : 0.0;
+  summary["val_drop_pp"] = (out.baseline_val_top1 - out.val_top1) * 100.0;
+  if (test_before && test_after) summary["test_drop_pp"] = (*test_before - *test_after) * 100.0;
+  summary["latency"] = {{"engine", "fast"}, {"precision", "fp32"}, {"batch", 1}, {"threads", o.threads}};
+  if (!o.report.empty()) {
+    json report = summary;
+    report["config"] = {{"criterion", o.criterion}, {"cost", o.cost},       {"max_drop", o.max_drop},
+                        {"step", o.step},           {"min_step", config.min_step},
+                        {"finetune_steps", o.finetune_steps},
+                        {"importance_batches", o.importance_batches}, {"kd", o.kd}, {"lr", o.lr},
+                        {"batch_size", o.batch_size}, {"round_to", o.round_to}, {"min_channels", o.min_channels},
+                        {"target_macs", config.target_macs}, {"target_speedup", config.target_speedup},
+                        {"time_budget_min", o.time_budget_min}, {"threads", o.threads}, {"seed", o.seed}};
+    report["steps"] = json::array();
+    for (const pruner::StepRecord& r : out.steps) report["steps"].push_back(step_json(r));
+    HQP_RETURN_IF_ERROR(write_file_atomic(o.report, report.dump(2) + "\n", fmt::format("cannot write report '{}'", o.report)));
+  }
+  if (o.json) {
+    fmt::print("{}\n", summary.dump(2));
+    return Status();
+  }
+  const int64_t accepted = std::count_if(out.steps.begin(), out.steps.end(), [](const auto& r) { return r.accepted; });
+  fmt::print("stopped    {} ({} steps kept of {}, {:.0f} s)\n", out.stop_reason, accepted, out.steps.size(), out.seconds);
+  fmt::print("MACs       {:.1f} M -> {:.1f} M ({:.2f}x fewer)\n", static_cast<double>(out.macs_before) / 1e6,
+             static_cast<double>(out.macs_after) / 1e6,
+             out.macs_after > 0 ? static_cast<double>(out.macs_before) / static_cast<double>(out.macs_after) : 0.0);
+  fmt::print("params     {:.3f} M -> {:.3f} M\n", static_cast<double>(out.params_before) / 1e6,
+             static_cast<double>(out.params_after) / 1e6);
+  fmt::print("latency    {:.3f} ms -> {:.3f} ms ({:.2f}x, fast runtime FP32, batch 1, {} thread{})\n",
+             out.latency_before_ms, out.latency_after_ms, summary["speedup"].get<double>(), o.threads,
+             o.threads == 1 ? "" : "s");
+  fmt::print("val top1   {:.2f}% -> {:.2f}% (drop {:.2f} pp, bound {:g})\n", 100.0 * out.baseline_val_top1,
+             100.0 * out.val_top1, summary["val_drop_pp"].get<double>(), o.max_drop);
+  if (test_before && test_after) {
+    fmt::print("test top1  {:.2f}% -> {:.2f}% (drop {:.2f} pp)\n", 100.0 * *test_before, 100.0 * *test_after,
+               summary["test_drop_pp"].get<double>());
+  }
+  fmt::print("wrote      {}\n", o.output);
+  return Status();
+}
+
 }  // namespace
 
 Runner add_prune_command(CLI::App& app) {
   auto o = std::make_shared<PruneOptions>();
-  CLI::App* sub = app.add_subcommand("prune", "Structured pruning: list the channel-dependency groups of a model (--groups)");
+  CLI::App* sub = app.add_subcommand(
+      "prune", "Structured pruning under an accuracy bound (Fisher importance, fine-tuning, rollback); --groups lists the channel groups");
   sub->add_option("model", o->model, "ONNX model (float)")->required();
-  sub->add_flag("--groups", o->groups, "List the channel groups, their members and sizes (required for now)")
-      ->required();
+  sub->add_flag("--groups", o->groups, "List the channel groups, their members and sizes, and exit");
   sub->add_option("--ignore", o->ignore, "Node whose groups are never pruned (repeatable)");
   sub->add_option("--min-channels", o->min_channels, "Channels every group keeps")->check(positive())->capture_default_str();
   sub->add_option("--round-to", o->round_to, "Kept channel counts stay multiples of N")->check(positive())->capture_default_str();
-  sub->add_flag("--json", o->json, "Print JSON (groups: id, channels, prunable, reason, max_removable, members, values)");
+  sub->add_flag("--json", o->json, "Print JSON (--groups: the groups; pruning: the final figures)");
+  add_data_flags(sub, o->data, "the model's, else none");
+  // add_data_flags makes --data required: pruning needs it, --groups does not.
+  if (CLI::Option* d = sub->get_option_no_throw("--data")) d->required(false);
+  sub->add_option("-o,--output", o->output, "Pruned model (ONNX)");
+  sub->add_option("--max-drop", o->max_drop, "Largest val top-1 drop in percentage points")->check(positive())->capture_default_str();
+  sub->add_option("--criterion", o->criterion, "Channel importance: fisher, taylor, l1, l2, bn_scale, random")
+      ->check(CLI::IsMember({"fisher", "taylor", "l1", "l2", "bn_scale", "random"}))
+      ->capture_default_str();
+  sub->add_option("--cost", o->cost, "Rank by importance per channel cost: none, macs, params")
+      ->check(CLI::IsMember({"none", "macs", "params"}))
+      ->capture_default_str();
+  sub->add_option("--step", o->step, "Fraction of the current MACs one step removes")->check(CLI::Range(0.0001, 0.9))->capture_default_str();
+  sub->add_option("--min-step", o->min_step, "Stop once the halved step falls below this")->check(positive())->capture_default_str();
+  sub->add_option("--finetune-steps", o->finetune_steps, "Training batches of fine-tuning after each step")->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub->add_option("--importance-batches", o->importance_batches, "Training batches per importance estimate")->check(positive())->capture_default_str();
+  sub->add_flag("--kd", o->kd, "Fine-tune with knowledge distillation from the original model");
+  sub->add_option("--lr", o->lr, "Fine-tuning learning rate (SGD, momentum 0.9, cosine per step)")->check(positive())->capture_default_str();
+  sub->add_option("--weight-decay", o->weight_decay, "Fine-tuning weight decay")->check(non_negative())->capture_default_str();
+  sub->add_option("--batch-size", o->batch_size, "Training batch size (importance and fine-tuning)")->check(positive())->capture_default_str();
+  sub->add_option("--target-macs", o->target_macs, "Stop at this fraction of the original MACs")->check(CLI::Range(0.001, 0.999));
+  sub->add_option("--target-speedup", o->target_speedup, "Stop at this measured latency speedup (fast runtime, batch 1)")
+      ->check(CLI::Range(1.001, 1000.0));
+  sub->add_option("--time-budget", o->time_budget_min, "Start no step after this many minutes (0: none)")->check(non_negative())->capture_default_str();
+  sub->add_option("--threads", o->threads, "Threads (libtorch and fast runtime)")->check(CLI::Range(1, 256))->capture_default_str();
+  sub->add_option("--seed", o->seed, "Seed of data order, augmentation and random scores")->capture_default_str();
+  sub->add_option("--checkpoint-dir", o->checkpoint_dir, "Checkpoint every step here (with --resume: continue the run saved there)");
+  sub->add_flag("--resume", o->resume, "Continue the run saved in --checkpoint-dir");
+  sub->add_option("--report", o->report, "Write the trajectory and final figures as JSON");
+  sub->add_flag("--no-test", o->no_test, "Skip the test-split evaluation of the original and pruned models");
   return [o] { return run_prune(*o); };
 }
 

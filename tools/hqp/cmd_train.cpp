@@ -23,6 +23,7 @@
 #include "modeldata/splits.h"
 #include "onnx/export.h"
 #include "onnx/import.h"
+#include "output_path.h"
 #include "progress.h"
 #include "validators.h"
 #include "train/trainer.h"
@@ -69,20 +70,6 @@ struct TrainOptions {
 nlohmann::json eval_json(const train::EvalResult& r) {
   return {{"loss", r.loss}, {"top1", r.top1}, {"top5", r.top5}, {"samples", r.samples},
           {"samples_per_s", r.samples_per_s}};
-}
-
-Status check_output_path(const std::string& output) {
-  const fs::path parent = fs::path(output).parent_path();
-  std::error_code ec;
-  if (!parent.empty() && !fs::is_directory(parent, ec)) {
-    return make_error(StatusCode::kNotFound, "cannot write model '{}': directory '{}' does not exist", output,
-                      parent.string());
-  }
-  if (fs::is_directory(output, ec)) {
-    return make_error(StatusCode::kInvalidArgument, "cannot write model '{}': it is a directory (expected a file name)",
-                      output);
-  }
-  return Status();
 }
 
 Result<ir::Graph> load_model(const std::string& path, const char* what) {
