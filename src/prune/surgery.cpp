@@ -148,10 +148,17 @@ Result<std::vector<Slice>> slices_of(const ir::Graph& graph, const ChannelGroup&
 
 namespace {
 
-// Gives `node` input `i` a new initializer holding `data` (the old value may be shared with other
-// nodes or graphs, so it is not changed).
+// Gives `node` input `i` the tensor `data`. The old Tensor may share storage with other graphs, so
+// it is never written: an initializer read only here gets the new Tensor under its own name (the
+// Value belongs to this graph alone); one read elsewhere too gets a fresh initializer.
 void replace_input(ir::Graph& graph, Node* node, size_t i, Tensor data) {
   Value* old = node->input(i);
+  if (old->is_initializer() && old->uses().size() == 1 && !graph.is_graph_input(old) && !graph.is_graph_output(old)) {
+    old->dtype = data.dtype();
+    old->shape = ir::dims_from_shape(data.shape());
+    old->data = std::move(data);
+    return;
+  }
   Value* fresh = graph.add_initializer(graph.unique_name(old->name), std::move(data));
   graph.set_input(node, i, fresh);
 }

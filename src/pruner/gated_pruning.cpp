@@ -194,7 +194,7 @@ struct LoopState {
   double step = 0.0;
   std::string model_file;  // accepted model in the checkpoint dir ("" = the original)
   double elapsed_s = 0.0;
-  bool finished = false;
+  bool finished = false;  // informational: the run ended (it is re-checked on resume)
   std::string stop_reason;
 };
 
@@ -320,7 +320,9 @@ Result<PruneOutcome> prune_model(const ir::Graph& model, data::BatchSource& trai
   auto elapsed = [&] { return elapsed0 + seconds_since(t0); };
   const double target_macs = config.target_macs > 0.0 ? config.target_macs * static_cast<double>(out.macs_before) : 0.0;
 
-  while (!st.finished) {
+  // Stop conditions are re-evaluated on resume: a run stopped by its attempt limit or time budget
+  // continues when resumed with a larger one; one that met its target or minimum step stops again.
+  while (true) {
     const ir::ModelStats cur = ir::compute_stats(current);
     if (target_macs > 0.0 && static_cast<double>(cur.macs) <= target_macs) {
       st.stop_reason = fmt::format("target reached: MACs at {:.3f} of the original", static_cast<double>(cur.macs) / static_cast<double>(out.macs_before));

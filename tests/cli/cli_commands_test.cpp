@@ -266,8 +266,20 @@ TEST(CliPrune, GroupsOfTheDemoModel) {
 
 TEST(CliPrune, BadOptionsAreOneLineErrors) {
   ProcessResult r = run_hqp({"prune", kDemoModel});
+  EXPECT_TRUE(is_one_line_error(r, 1, "give --data DATASET and -o OUT.onnx"));
+  TempDir tmp;
+  r = run_hqp({"prune", kDemoModel, "--data", "fashion-mnist", "-o", tmp.file("no/such/dir/out.onnx")});
+  EXPECT_TRUE(is_one_line_error(r, 1, "directory")) << r.err;
+  r = run_hqp({"prune", kDemoModel, "--data", "fashion-mnist", "-o", tmp.file("o.onnx"), "--max-drop", "0"});
   EXPECT_TRUE(r.exited && r.exit_code == 2) << r.describe();
-  EXPECT_NE(r.err.find("--groups is required"), std::string::npos) << r.err;
+  r = run_hqp({"prune", kDemoModel, "--data", "fashion-mnist", "-o", tmp.file("o.onnx"), "--criterion", "fischer"});
+  EXPECT_TRUE(r.exited && r.exit_code == 2) << r.describe();
+  r = run_hqp({"prune", kDemoModel, "--data", "fashion-mnist", "-o", tmp.file("o.onnx"), "--resume"});
+  EXPECT_TRUE(is_one_line_error(r, 1, "--resume needs --checkpoint-dir"));
+  r = run_hqp({"prune", kDemoModel, "--data", "fashion-mnist", "-o", tmp.file("o.onnx"), "--target-macs", "0.5",
+               "--target-speedup", "2"});
+  EXPECT_TRUE(is_one_line_error(r, 1, "not both"));
+  EXPECT_TRUE(tmp.list().empty());
   r = run_hqp({"prune", kDemoModel, "--groups", "--ignore", "no_such_node"});
   EXPECT_TRUE(r.exited && r.exit_code == 1) << r.describe();
   EXPECT_NE(r.err.find("cannot ignore node 'no_such_node': the model has no node of that name"), std::string::npos)

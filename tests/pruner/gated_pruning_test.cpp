@@ -1,0 +1,223 @@
+// The gated pruning loop on a small CNN and synthetic data labelled by the CNN itself (baseline val
+// top-1 = 100 %): the bound holds on every kept step, rolled-back steps halve the step, targets
+// stop the loop, a killed-and-resumed run equals the uninterrupted one, bad configs fail early.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "common/prune_test_net.h"
+#include "common/temp_dir.h"
+#include "eval/engine.h"
+#include "eval/evaluate.h"
+#include "ir/model_stats.h"
+#include "ir/verifier.h"
+#include "pruner/gated_pruning.h"
+#include "train/torch_executor.h"
+
+namespace hqp::test {
+namespace {
+
+using ir::OpKind;
+
+// x [N,1,8,8] -> conv 12 -> bn -> relu -> conv 16 -> bn -> relu -> (+ residual conv 16) -> GAP -> fc 4
+ir::Graph make_model() {
+  Net n;
+  ir::Value* x = n.input({1, 1, 8, 8});
+  ir::Value* a = n.unary(OpKind::Relu, n.bn(n.conv(x, 1, 12, "a"), 12, "a_bn"), "a_relu");
+  ir::Value* b = n.unary(OpKind::Relu, n.bn(n.conv(a, 12, 16, "b"), 16, "b_bn"), "b_relu");
+  ir::Value* c = n.bn(n.conv(b, 16, 16, "c"), 16, "c_bn");
+  ir::Value* s = n.unary(OpKind::Relu, n.binary(OpKind::Add, b, c, "add"), "add_relu");
+  n.head(s, 16, 4);
+  EXPECT_TRUE(ir::verify_and_infer(n.g).ok());
+  return std::move(n.g);
+}
+
+// Random images labelled by the model's own argmax.
+std::unique_ptr<data::TensorBatchSource> make_data(const ir::Graph& model, int64_t n, uint32_t seed, bool shuffle,
+                                                   int64_t batch) {
+  Tensor x = random_tensor({n, 1, 8, 8}, seed, 1.0f);
+  auto exec = train::TorchExecutor::create(model).value();
+  const Tensor in[] = {x};
+  Tensor logits = exec->run(in).value()[0];
+  Tensor labels = Tensor::zeros(DType::kS64, {n}).value();
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = logits.data<float>() + i * 4;
+    labels.data<int64_t>()[i] = std::max_element(row, row + 4) - row;
+  }
+  return data::TensorBatchSource::create(x, labels, batch, shuffle, seed).value();
+}
+
+pruner::PruneConfig base_config() {
+  pruner::PruneConfig c;
+  c.max_drop = 5.0;
+  c.step = 0.2;
+  c.min_step = 0.05;
+  c.importance_batches = 2;
+  c.finetune_steps = 4;
+  c.finetune.lr = 0.01;
+  c.latency_runs = 2;
+  c.max_attempts = 4;
+  c.threads = 1;
+  return c;
+}
+
+double top1_of(const ir::Graph& g, data::BatchSource& val) {
+  auto engine = eval::InferenceEngine::create(g, {}).value();
+  return eval::evaluate_classifier(g, val, *engine).value().metrics.top1();
+}
+
+TEST(GatedPruning, BoundHoldsOnEveryKeptStep) {
+  const ir::Graph model = make_model();
+  auto train = make_data(model, 256, 1, true, 32);
+  auto val = make_data(model, 200, 2, false, 50);
+  pruner::PruneConfig c = base_config();
+  auto out = pruner::prune_model(model, *train, *val, c);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_DOUBLE_EQ(out->baseline_val_top1, 1.0);
+  ASSERT_FALSE(out->steps.empty());
+  double last_kept_top1 = out->baseline_val_top1;
+  double step = c.step;
+  for (const pruner::StepRecord& r : out->steps) {
+    EXPECT_DOUBLE_EQ(r.step, step) << "attempt " << r.attempt;
+    if (r.accepted) {
+      EXPECT_LE((out->baseline_val_top1 - r.val_top1) * 100.0, c.max_drop);
+      EXPECT_GT(r.latency_ms, 0.0);
+      last_kept_top1 = r.val_top1;
+    } else {
+      EXPECT_GT((out->baseline_val_top1 - r.val_top1) * 100.0, c.max_drop);
+      step /= 2.0;  // a rolled-back step halves the next one
+    }
+    EXPECT_GT(r.channels_removed, 0);
+  }
+  EXPECT_DOUBLE_EQ(out->val_top1, last_kept_top1);
+  // The returned model is what was validated, and it is smaller when a step was kept.
+  EXPECT_DOUBLE_EQ(top1_of(out->model, *val), out->val_top1);
+  const bool any_kept = std::any_of(out->steps.begin(), out->steps.end(), [](const auto& r) { return r.accepted; });
+  ASSERT_TRUE(any_kept) << "no step kept: the test exercises nothing";
+  EXPECT_LT(out->macs_after, out->macs_before);
+  EXPECT_LT(out->params_after, out->params_before);
+  EXPECT_EQ(ir::compute_stats(out->model).macs, out->macs_after);
+  EXPECT_FALSE(out->stop_reason.empty());
+}
+
+TEST(GatedPruning, TightBoundRollsBackAndKeepsTheOriginal) {
+  const ir::Graph model = make_model();
+  auto train = make_data(model, 128, 3, true, 32);
+  auto val = make_data(model, 200, 4, false, 50);
+  pruner::PruneConfig c = base_config();
+  c.max_drop = 1e-6;               // any changed prediction is too much
+  c.criterion = prune::Criterion::kRandom;
+  c.finetune_steps = 0;
+  c.step = 0.8;
+  c.min_step = 0.4;
+  auto out = pruner::prune_model(model, *train, *val, c);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  // Removing 80 % of the MACs at random without fine-tuning flips predictions of a 100 %-fit model.
+  ASSERT_GE(out->steps.size(), 1u);
+  EXPECT_FALSE(out->steps[0].accepted);
+  if (out->steps.size() > 1) EXPECT_DOUBLE_EQ(out->steps[1].step, 0.4);
+  if (std::none_of(out->steps.begin(), out->steps.end(), [](const auto& r) { return r.accepted; })) {
+    EXPECT_EQ(out->macs_after, out->macs_before);
+    EXPECT_DOUBLE_EQ(out->val_top1, 1.0);
+    EXPECT_NE(out->stop_reason.find("min-step"), std::string::npos) << out->stop_reason;
+  }
+}
+
+TEST(GatedPruning, StopsAtTheMacsTarget) {
+  const ir::Graph model = make_model();
+  auto train = make_data(model, 128, 5, true, 32);
+  auto val = make_data(model, 100, 6, false, 50);
+  pruner::PruneConfig c = base_config();
+  c.max_drop = 100.0;  // every step is kept
+  c.criterion = prune::Criterion::kL1;
+  c.target_macs = 0.7;
+  c.step = 0.2;
+  c.max_attempts = 20;
+  auto out = pruner::prune_model(model, *train, *val, c);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_LE(static_cast<double>(out->macs_after), 0.7 * static_cast<double>(out->macs_before));
+  // The last step is cut to the target, so the loop does not overshoot by a whole step.
+  EXPECT_GT(static_cast<double>(out->macs_after), 0.5 * static_cast<double>(out->macs_before));
+  EXPECT_NE(out->stop_reason.find("target"), std::string::npos) << out->stop_reason;
+}
+
+TEST(GatedPruning, ResumedRunEqualsUninterrupted) {
+  const ir::Graph model = make_model();
+  TempDir tmp;
+  auto run = [&](const std::string& dir, int64_t attempts, bool resume) {
+    auto train = make_data(model, 256, 7, true, 32);
+    auto val = make_data(model, 100, 8, false, 50);
+    pruner::PruneConfig c = base_config();
+    c.max_attempts = attempts;
+    c.checkpoint_dir = dir;
+    c.resume = resume;
+    return pruner::prune_model(model, *train, *val, c);
+  };
+  const std::string a = (tmp.path() / "a").string(), b = (tmp.path() / "b").string();
+  auto full = run(a, 4, false);
+  ASSERT_TRUE(full.ok()) << full.status().message();
+  auto first = run(b, 2, false);  // "killed" after two attempts
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  // The finished two-attempt run is resumed with a larger attempt limit.
+  auto resumed = run(b, 4, true);
+  ASSERT_TRUE(resumed.ok()) << resumed.status().message();
+  ASSERT_EQ(resumed->steps.size(), full->steps.size());
+  EXPECT_LT(full->macs_after, full->macs_before);  // something was pruned after the "kill"
+  EXPECT_LT(full->macs_after, first->macs_after);
+  for (size_t i = 0; i < full->steps.size(); ++i) {
+    EXPECT_EQ(resumed->steps[i].accepted, full->steps[i].accepted) << i;
+    EXPECT_EQ(resumed->steps[i].macs, full->steps[i].macs) << i;
+    EXPECT_DOUBLE_EQ(resumed->steps[i].val_top1, full->steps[i].val_top1) << i;
+    EXPECT_EQ(resumed->steps[i].channels, full->steps[i].channels) << i;
+  }
+  EXPECT_EQ(resumed->macs_after, full->macs_after);
+  for (const auto& v : full->model.initializers()) {
+    const ir::Value* w = resumed->model.find_value(v->name);
+    ASSERT_NE(w, nullptr) << v->name;
+    ASSERT_EQ(w->data.nbytes(), v->data.nbytes()) << v->name;
+    EXPECT_EQ(std::memcmp(w->data.raw_data(), v->data.raw_data(), static_cast<size_t>(v->data.nbytes())), 0) << v->name;
+  }
+  EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(b) / pruner::kPruneStateFile));
+}
+
+TEST(GatedPruning, BadConfigsFailBeforeWork) {
+  const ir::Graph model = make_model();
+  auto train = make_data(model, 64, 9, true, 32);
+  auto val = make_data(model, 64, 10, false, 32);
+  auto expect_error = [&](pruner::PruneConfig c, const std::string& needle) {
+    auto out = pruner::prune_model(model, *train, *val, c);
+    ASSERT_FALSE(out.ok()) << needle;
+    EXPECT_NE(out.status().message().find(needle), std::string::npos) << out.status().message();
+  };
+  pruner::PruneConfig c = base_config();
+  c.max_drop = 0.0;
+  expect_error(c, "--max-drop");
+  c = base_config();
+  c.step = 1.5;
+  expect_error(c, "--step");
+  c = base_config();
+  c.resume = true;
+  expect_error(c, "--resume");
+  TempDir tmp;
+  c = base_config();
+  c.resume = true;
+  c.checkpoint_dir = (tmp.path() / "none").string();
+  expect_error(c, "cannot resume pruning");
+  // A checkpoint written with another criterion is refused, naming the difference.
+  c = base_config();
+  c.checkpoint_dir = (tmp.path() / "ck").string();
+  c.max_attempts = 1;
+  ASSERT_TRUE(pruner::prune_model(model, *train, *val, c).ok());
+  c.resume = true;
+  c.criterion = prune::Criterion::kTaylor;
+  expect_error(c, "criterion");
+  // Nothing prunable: every group ignored.
+  c = base_config();
+  c.groups.ignore = {"a", "b", "c", "fc"};
+  expect_error(c, "no channel group");
+}
+
+}  // namespace
+}  // namespace hqp::test
