@@ -97,7 +97,18 @@ Result<GroupScores> weight_importance(const ir::Graph& graph, const std::vector<
     if (criterion == Criterion::kL2) {
       for (double& v : s) v = std::sqrt(v);
     }
-    if (!any) std::fill(s.begin(), s.end(), std::numeric_limits<double>::infinity());  // e.g. no BatchNorm
+    if (!any) {
+      std::fill(s.begin(), s.end(), std::numeric_limits<double>::infinity());  // e.g. no BatchNorm
+      continue;
+    }
+    // Weight norms of different layers are not on one scale (fan-in, BatchNorm folding, group
+    // sizes), so a global ranking compares each channel with its group's mean.
+    double mean = 0.0;
+    for (double v : s) mean += v;
+    mean /= static_cast<double>(s.size());
+    if (mean > 0.0 && std::isfinite(mean)) {
+      for (double& v : s) v /= mean;
+    }
   }
   return scores;
 }

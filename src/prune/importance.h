@@ -22,9 +22,10 @@ namespace hqp::prune {
 enum class Criterion : uint8_t {
   kFisher,   // group Fisher (Liu et al., ICML 2021): mean over samples of (Σ_probes Σ_hw a·g)²
   kTaylor,   // first order: |Σ_samples Σ_probes Σ_hw a·g| / samples
-  kL1,       // Σ |w| over the group's weights (producers' output and consumers' input slices, BN scales)
-  kL2,       // sqrt(Σ w²) over the same weights
-  kBnScale,  // Σ |γ| over the group's BatchNorms (a group without BatchNorm is never chosen)
+  kL1,       // Σ |w| over the group's weights (producers' output and consumers' input slices, BN
+             // scales), divided by the group's mean
+  kL2,       // sqrt(Σ w²) over the same weights, / group mean
+  kBnScale,  // Σ |γ| over the group's BatchNorms, / group mean (a group without BatchNorm is never chosen)
   kRandom,   // uniform in [0, 1), seeded
 };
 std::optional<Criterion> criterion_from_name(std::string_view name);  // "fisher", "taylor", "l1", ...
@@ -34,7 +35,9 @@ bool needs_gradients(Criterion criterion);  // fisher, taylor
 // scores[i][c]: channel c of groups[i]; empty for blocked groups.
 using GroupScores = std::vector<std::vector<double>>;
 
-// l1, l2, bn_scale, random (kInvalidArgument for a gradient criterion).
+// l1, l2, bn_scale, random (kInvalidArgument for a gradient criterion). l1, l2 and bn_scale are
+// divided by their group's mean (weight scales differ between layers; Torch-Pruning's global
+// ranking normalizes the same way), so scores compare across groups; random is uniform in [0, 1).
 Result<GroupScores> weight_importance(const ir::Graph& graph, const std::vector<ChannelGroup>& groups,
                                       Criterion criterion, uint64_t seed);
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <iterator>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -275,11 +276,18 @@ TEST(CliPrune, BadOptionsAreOneLineErrors) {
   r = run_hqp({"prune", kDemoModel, "--data", "fashion-mnist", "-o", tmp.file("o.onnx"), "--criterion", "fischer"});
   EXPECT_TRUE(r.exited && r.exit_code == 2) << r.describe();
   r = run_hqp({"prune", kDemoModel, "--data", "fashion-mnist", "-o", tmp.file("o.onnx"), "--resume"});
-  EXPECT_TRUE(is_one_line_error(r, 1, "--resume needs --checkpoint-dir"));
+  EXPECT_TRUE(is_one_line_error(r, 1, "cannot resume pruning: no checkpoint in"));
   r = run_hqp({"prune", kDemoModel, "--data", "fashion-mnist", "-o", tmp.file("o.onnx"), "--target-macs", "0.5",
                "--target-speedup", "2"});
   EXPECT_TRUE(is_one_line_error(r, 1, "not both"));
   EXPECT_TRUE(tmp.list().empty());
+  // A checkpoint left by a killed run is neither overwritten nor ignored.
+  std::filesystem::create_directories(tmp.file("o.onnx.prune-checkpoint"));
+  { std::ofstream(tmp.file("o.onnx.prune-checkpoint/prune-state.json")) << "{}"; }
+  r = run_hqp({"prune", kDemoModel, "--data", "fashion-mnist", "-o", tmp.file("o.onnx")});
+  EXPECT_TRUE(is_one_line_error(r, 1, "holds the checkpoint of an earlier run (continue it with --resume"));
+  r = run_hqp({"prune", kDemoModel, "--data", "fashion-mnist", "-o", tmp.file("o.onnx"), "--resume"});
+  EXPECT_TRUE(is_one_line_error(r, 1, "cannot resume pruning from"));
   r = run_hqp({"prune", kDemoModel, "--groups", "--ignore", "no_such_node"});
   EXPECT_TRUE(r.exited && r.exit_code == 1) << r.describe();
   EXPECT_NE(r.err.find("cannot ignore node 'no_such_node': the model has no node of that name"), std::string::npos)

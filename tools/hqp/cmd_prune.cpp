@@ -161,10 +161,20 @@ Status run_prune(const PruneOptions& o) {
   if (o.target_macs && o.target_speedup) {
     return make_error(StatusCode::kInvalidArgument, "cannot prune: give --target-macs or --target-speedup, not both");
   }
-  if (o.resume && o.checkpoint_dir.empty()) {
-    return make_error(StatusCode::kInvalidArgument, "cannot resume pruning: --resume needs --checkpoint-dir DIR");
-  }
   HQP_RETURN_IF_ERROR(check_output_path(o.output, "model"));
+  // Checkpoints always: in --checkpoint-dir, else next to the output (removed once the pruned
+  // model is written; a killed or failed run leaves it for --resume).
+  const bool own_checkpoints = o.checkpoint_dir.empty();
+  const std::string checkpoint_dir = own_checkpoints ? o.output + ".prune-checkpoint" : o.checkpoint_dir;
+  if (o.resume && !fs::exists(fs::path(checkpoint_dir) / pruner::kPruneStateFile)) {
+    return make_error(StatusCode::kNotFound, "cannot resume pruning: no checkpoint in '{}'{}", checkpoint_dir,
+                      own_checkpoints ? " (give --checkpoint-dir DIR if the run used another)" : "");
+  }
+  if (!o.resume && fs::exists(fs::path(checkpoint_dir) / pruner::kPruneStateFile)) {
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot prune: '{}' holds the checkpoint of an earlier run (continue it with --resume, or "
+                      "remove it)", checkpoint_dir);
+  }
   if (!o.report.empty()) HQP_RETURN_IF_ERROR(check_output_path(o.report, "report"));
 
   pruner::PruneConfig config;
@@ -189,7 +199,7 @@ Status run_prune(const PruneOptions& o) {
   config.finetune.progress_every = 1;
   config.threads = o.threads;
   config.seed = o.seed;
-  config.checkpoint_dir = o.checkpoint_dir;
+  config.checkpoint_dir = checkpoint_dir;
   config.resume = o.resume;
 
   const modeldata::PreprocessRequest prep = preprocess_request(o.data, modeldata::PreprocessFallback::kNone);
@@ -270,6 +280,10 @@ Status run_prune(const PruneOptions& o) {
   if (test_after) record["test_top1_after"] = *test_after;
   modeldata::set_metadata(out.model, "hqp.prune", record.dump());
   HQP_RETURN_IF_ERROR(onnx_io::export_model_file(out.model, o.output));
+  if (own_checkpoints) {
+    std::error_code ec;
+    fs::remove_all(checkpoint_dir, ec);  // best effort: the result is written
+  }
   const auto size_of = [](const std::string& path) {
     std::error_code ec;
     const auto n = fs::file_size(path, ec);
@@ -366,8 +380,9 @@ Runner add_prune_command(CLI::App& app) {
   sub->add_option("--time-budget", o->time_budget_min, "Start no step after this many minutes (0: none)")->check(non_negative())->capture_default_str();
   sub->add_option("--threads", o->threads, "Threads (libtorch and fast runtime)")->check(CLI::Range(1, 256))->capture_default_str();
   sub->add_option("--seed", o->seed, "Seed of data order, augmentation and random scores")->capture_default_str();
-  sub->add_option("--checkpoint-dir", o->checkpoint_dir, "Checkpoint every step here (with --resume: continue the run saved there)");
-  sub->add_flag("--resume", o->resume, "Continue the run saved in --checkpoint-dir");
+  sub->add_option("--checkpoint-dir", o->checkpoint_dir,
+                  "Checkpoint every step here (default: OUT.prune-checkpoint, removed once OUT is written)");
+  sub->add_flag("--resume", o->resume, "Continue the run saved in the checkpoint directory");
   sub->add_option("--report", o->report, "Write the trajectory and final figures as JSON");
   sub->add_flag("--no-test", o->no_test, "Skip the test-split evaluation of the original and pruned models");
   return [o] { return run_prune(*o); };
