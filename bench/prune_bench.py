@@ -89,14 +89,20 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--work", default="/tmp/prune_bench")
     ap.add_argument("--doc", default=os.path.join(REPO, "docs", "PRUNING.md"))
+    ap.add_argument("--main-args", default="", help="extra flags of the gated run, e.g. '--step 0.15 --precision bf16'")
+    ap.add_argument("--reuse-main", action="store_true",
+                    help="take the gated run from WORK/report.json and WORK/pruned.onnx of an earlier call")
     ap.add_argument("--no-write", action="store_true")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     pruned = os.path.join(a.work, "pruned.onnx")
     report = os.path.join(a.work, "report.json")
     main_cmd = [a.hqp, "prune", a.model, "--data", a.data, "-o", pruned, "--max-drop", "1.0", "--time-budget",
-                str(a.time_budget), "--threads", str(a.threads), "--report", report, "--json"]
-    main_res = json.loads(run(main_cmd).stdout)
+                str(a.time_budget), "--threads", str(a.threads), "--report", report, "--json"] + shlex.split(a.main_args)
+    if a.reuse_main and os.path.exists(report) and os.path.exists(pruned):
+        main_res = json.load(open(report))  # the report holds the --json summary and more
+    else:
+        main_res = json.loads(run(main_cmd).stdout)
 
     crit_rows = []
     for c in [c for c in a.criteria.split(",") if c]:
@@ -109,15 +115,16 @@ def main():
 
     shape = model_input_shape(a.model)
     lat = {}
-    for batch in (1, 64):
+    combos = [(1, 1), (a.threads, 1), (a.threads, 64)] if a.threads != 1 else [(1, 1), (1, 64)]
+    for threads, batch in combos:
         per = {"original": [], "pruned": []}
         for k in range(a.rounds):
             order = [("original", a.model), ("pruned", pruned)]
             if k % 2:
                 order.reverse()
             for key, path in order:
-                per[key].append(bench(a.hqp, path, a.threads, batch, a.rounds, shape))
-        lat[batch] = {k: statistics.median(v) for k, v in per.items()}
+                per[key].append(bench(a.hqp, path, threads, batch, a.rounds, shape))
+        lat[(threads, batch)] = {k: statistics.median(v) for k, v in per.items()}
 
     onnx.checker.check_model(onnx.load(pruned), full_check=True)
     try:
@@ -139,25 +146,27 @@ def main():
     lines.append(f"| MACs (batch 1) | {b['macs']/1e6:.2f} M | {f['macs']/1e6:.2f} M | {f['macs']/b['macs']:.3f} |")
     lines.append(f"| params | {b['params']/1e6:.3f} M | {f['params']/1e6:.3f} M | {f['params']/b['params']:.3f} |")
     lines.append(f"| file size | {b['bytes']/1e6:.2f} MB | {f['bytes']/1e6:.2f} MB | {f['bytes']/b['bytes']:.3f} |")
-    for batch in (1, 64):
-        o, p = lat[batch]["original"], lat[batch]["pruned"]
-        lines.append(f"| latency FP32 batch {batch} (fast runtime, median of {a.rounds} alternating rounds) | "
-                     f"{o:.3f} ms | {p:.3f} ms | **{o/p:.2f}x faster** |")
+    for (threads, batch), v in lat.items():
+        o, p = v["original"], v["pruned"]
+        lines.append(f"| latency FP32, batch {batch}, {threads} thread{'s' if threads > 1 else ''} (fast runtime, "
+                     f"median of {a.rounds} alternating rounds) | {o:.3f} ms | {p:.3f} ms | **{o / p:.2f}x faster** |")
     lines.append(f"| val top-1 | {100*b['val_top1']:.2f} % | {100*f['val_top1']:.2f} % | drop {main_res['val_drop_pp']:.2f} pp |")
     if "test_top1" in b:
         lines.append(f"| test top-1 | {100*b['test_top1']:.2f} % | {100*f['test_top1']:.2f} % | drop {main_res['test_drop_pp']:.2f} pp |")
     lines.append(f"\n{kept} steps kept of {len(rep['steps'])}, wall time {main_res['seconds']/60:.1f} min; "
                  f"stopped: {main_res['stop_reason']}. onnx.checker (full_check) passes on the pruned file; {ort_line}.\n")
-    lines.append(f"Criteria at equal MACs (target {a.criteria_target:g} of the original, every step kept, "
-                 f"--step 0.1, {a.criteria_finetune} fine-tuning batches per step; same seed and data):\n")
-    lines.append("| criterion | MACs | params | val top-1 | test top-1 | wall |\n|---|---|---|---|---|---|")
-    for c, r, _ in crit_rows:
-        t = r["after"].get("test_top1")
-        lines.append(f"| {c} | {r['after']['macs']/1e6:.2f} M | {r['after']['params']/1e6:.3f} M | "
-                     f"{100*r['after']['val_top1']:.2f} % | {100*t:.2f} % | {r['seconds']:.0f} s |" if t is not None else
-                     f"| {c} | {r['after']['macs']/1e6:.2f} M | | {100*r['after']['val_top1']:.2f} % | | |")
-    lines.append("\nCommand per criterion:\n\n```sh\n" + " ".join(shlex.quote(x) for x in crit_rows[0][2]).replace(
-        "--criterion " + crit_rows[0][0], "--criterion C") + "\n```" if crit_rows else "")
+    if crit_rows:
+        lines.append(f"Criteria at equal MACs (target {a.criteria_target:g} of the original, every step kept, "
+                     f"--step 0.1, {a.criteria_finetune} fine-tuning batches per step; same seed and data):\n")
+        lines.append("| criterion | MACs | params | val top-1 | test top-1 | wall |\n|---|---|---|---|---|---|")
+        for c, r, _ in crit_rows:
+            t = r["after"].get("test_top1")
+            test = f"{100 * t:.2f} %" if t is not None else ""
+            lines.append(f"| {c} | {r['after']['macs'] / 1e6:.2f} M | {r['after']['params'] / 1e6:.3f} M | "
+                         f"{100 * r['after']['val_top1']:.2f} % | {test} | {r['seconds']:.0f} s |")
+        first = " ".join(shlex.quote(x) for x in crit_rows[0][2])
+        lines.append("\nCommand per criterion:\n\n```sh\n" +
+                     first.replace("--criterion " + crit_rows[0][0], "--criterion C") + "\n```")
     block = "\n".join(lines) + "\n"
     print(block)
     if a.no_write:
