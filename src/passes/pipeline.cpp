@@ -9,6 +9,7 @@
 #include "passes/fuse_residual_add.h"
 #include "passes/lower_qdq.h"
 #include "passes/remove_identity.h"
+#include "passes/skip_output_requantize.h"
 
 namespace hqp::passes {
 
@@ -31,6 +32,10 @@ Result<OptimizeReport> optimize_for_runtime(ir::Graph& graph, const OptimizeOpti
   if (options.fold_batchnorm) {
     HQP_ASSIGN_OR_RETURN(FoldBatchNormStats s, fold_batchnorm(graph));
     record("fold_batchnorm", s.folded_into_conv + s.folded_into_gemm);
+  }
+  if (options.skip_output_requantize) {
+    HQP_ASSIGN_OR_RETURN(SkipRequantizeStats s, skip_output_requantize(graph));
+    record("skip_output_requantize", s.residual + s.activation);
   }
   if (options.fuse_activations) {
     HQP_ASSIGN_OR_RETURN(FuseActivationStats s, fuse_conv_activation(graph));

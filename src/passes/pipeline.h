@@ -14,6 +14,7 @@ namespace hqp::passes {
 struct OptimizeOptions {
   bool remove_identity = true;
   bool fold_batchnorm = true;
+  bool skip_output_requantize = true;
   bool fuse_activations = true;  // fuse_conv_activation
   bool fuse_residual = true;     // fuse_residual_add
   bool lower_qdq = true;
@@ -38,6 +39,9 @@ struct OptimizeReport {
 // Runs the enabled passes in this order:
 //   remove_identity      Identity/Dropout first, so the patterns below see direct edges;
 //   fold_batchnorm       before fusion: the fused Conv is what takes the activation;
+//   skip_output_requantize  QDQ graphs in ONNX Runtime's placement: drops the conv-output Q -> DQ
+//                        pairs before residual Adds and float activations, so the fusions below
+//                        see the same patterns as in TensorRT's placement;
 //   fuse_conv_activation and fuse_residual_add, the float fusions (QDQ graphs too: the Q/DQ
 //                        nodes sit outside conv+act+add, which become one FusedConv);
 //   lower_qdq            FusedConv / FusedGemm between DQ and Q become QConv / QGemm;

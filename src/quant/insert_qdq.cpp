@@ -1,6 +1,8 @@
 // insert_qdq: BatchNorm folding, min-max calibration and QDQ insertion for lower_qdq's patterns.
 #include "quant/insert_qdq.h"
 
+#include <algorithm>
+#include <cmath>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -130,6 +132,52 @@ int mark_residual_adds(const ir::Graph& g, const std::vector<ir::Node*>& order,
   return count;
 }
 
+// The value that carries `node`'s result past a Relu / Clip that alone reads it (ONNX Runtime puts
+// the output Q after such an activation and folds the clamp into it).
+ir::Value* absorbed_output(const ir::Graph& g, ir::Node* node) {
+  ir::Value* out = node->output(0);
+  if (g.is_graph_output(out)) return out;
+  ir::Node* act = sole_consumer(g, out);
+  if (act != nullptr && (act->kind == ir::OpKind::Relu || act->kind == ir::OpKind::Clip) && activation_post_ops(*act)) {
+    return act->output(0);
+  }
+  return out;
+}
+
+// ONNX Runtime placement (QdqStyle::kOrt): inputs and (absorbed) outputs of every quantized Conv /
+// Gemm and of Add, Mul, GlobalAveragePool and Concat over activation tensors; graph outputs stay
+// float. Returns how many non-compute ops were quantized.
+int mark_ort_placement(const ir::Graph& g, const std::vector<ir::Node*>& order,
+                       const std::unordered_set<const ir::Node*>& quantized, QuantizedTensors& marks) {
+  int count = 0;
+  const auto mark_output = [&](ir::Node* node) {
+    ir::Value* out = absorbed_output(g, node);
+    if (!g.is_graph_output(out) && is_activation_tensor(out)) marks.mark(out);
+  };
+  for (ir::Node* node : order) {
+    switch (node->kind) {
+      case ir::OpKind::Conv:
+      case ir::OpKind::Gemm:
+        if (quantized.count(node) != 0) mark_output(node);
+        break;
+      case ir::OpKind::Add:
+      case ir::OpKind::Mul:
+      case ir::OpKind::GlobalAveragePool:
+      case ir::OpKind::Concat: {
+        bool all = node->num_inputs() >= 1;
+        for (size_t i = 0; i < node->num_inputs(); ++i) all = all && is_activation_tensor(node->input(i));
+        if (!all || !is_activation_tensor(node->output(0))) break;
+        for (size_t i = 0; i < node->num_inputs(); ++i) marks.mark(node->input(i));
+        mark_output(node);
+        ++count;
+        break;
+      }
+      default: break;
+    }
+  }
+  return count;
+}
+
 // Replaces the f32 constant input `index` of `node` by DequantizeLinear(q, scale, zero 0, axis).
 void dequantize_constant(ir::Graph& g, ir::Node* node, size_t index, Tensor q, const std::vector<float>& scale,
                          int64_t axis) {
@@ -147,13 +195,20 @@ void dequantize_constant(ir::Graph& g, ir::Node* node, size_t index, Tensor q, c
 }
 
 // Quantizes the weight and bias of `c` for an input quantized with `src_scale`.
-Status quantize_compute(ir::Graph& g, const ComputeNode& c, float src_scale) {
+Status quantize_compute(ir::Graph& g, const ComputeNode& c, float src_scale, bool per_channel) {
   ir::Node* node = c.node;
   const Tensor& w = *constant_of(node->input(1));
   const Tensor* bias = node->input(2) != nullptr ? constant_of(node->input(2)) : nullptr;
   const int64_t channels = w.dim(c.channel_axis);
   std::vector<float> min_scale;
   if (bias != nullptr) min_scale = min_bias_weight_scale(*bias, src_scale, channels);
+  if (!per_channel) {  // every channel at the tensor's scale (and at least every channel's bias minimum)
+    float amax = 0.0f;
+    for (float v : w.span<float>()) amax = std::max(amax, std::fabs(v));
+    float s = amax > 0.0f ? amax / static_cast<float>(kWeightQMax) : 1.0f;
+    for (float m : min_scale) s = std::max(s, m);
+    min_scale.assign(static_cast<size_t>(channels), s);
+  }
   QuantizedWeights qw = quantize_weights(w, c.channel_axis, min_scale);
   std::optional<QuantizedBias> qb;
   if (bias != nullptr) {
@@ -212,17 +267,50 @@ Status check_float_graph(const ir::Graph& g) {
 
 }  // namespace
 
-Result<QdqStats> insert_qdq(ir::Graph& g, const CalibrationData& calib, const QdqOptions& options) {
-  QdqStats stats;
+std::optional<QdqStyle> qdq_style_from_name(std::string_view name) {
+  if (name == "ort") return QdqStyle::kOrt;
+  if (name == "trt") return QdqStyle::kTrt;
+  return std::nullopt;
+}
+
+std::string_view qdq_style_name(QdqStyle style) { return style == QdqStyle::kOrt ? "ort" : "trt"; }
+
+Result<PrepareStats> prepare_for_quantization(ir::Graph& g) {
   HQP_RETURN_IF_ERROR(check_float_graph(g));
   HQP_RETURN_IF_ERROR(ir::verify_and_infer(g));
   HQP_ASSIGN_OR_RETURN(passes::RemoveIdentityStats ri, passes::remove_identity(g));
   HQP_ASSIGN_OR_RETURN(passes::FoldBatchNormStats fb, passes::fold_batchnorm(g));
+  PrepareStats stats;
   stats.identities_removed = ri.removed;
   stats.batchnorms_folded = fb.folded_into_conv + fb.folded_into_gemm;
+  return stats;
+}
 
+Result<std::vector<std::string>> quantizable_nodes(const ir::Graph& g) {
+  HQP_ASSIGN_OR_RETURN(std::vector<ir::Node*> order, g.topological_order());
+  std::vector<std::string> names;
+  for (ir::Node* node : order) {
+    if ((node->kind == ir::OpKind::Conv || node->kind == ir::OpKind::Gemm) && as_quantizable(node)) {
+      names.push_back(node->name);
+    }
+  }
+  return names;
+}
+
+Result<QdqStats> insert_qdq(ir::Graph& g, const CalibrationData& calib, const QdqOptions& options) {
+  HQP_ASSIGN_OR_RETURN(PrepareStats prep, prepare_for_quantization(g));
   HQP_ASSIGN_OR_RETURN(RangeMap ranges, calibrate_min_max(g, calib));
+  HQP_ASSIGN_OR_RETURN(QdqStats stats, insert_qdq_with_ranges(g, ranges, options));
+  stats.identities_removed = prep.identities_removed;
+  stats.batchnorms_folded = prep.batchnorms_folded;
   stats.calibration_batches = static_cast<int>(calib.batches.size());
+  return stats;
+}
+
+Result<QdqStats> insert_qdq_with_ranges(ir::Graph& g, const RangeMap& ranges, const QdqOptions& options) {
+  QdqStats stats;
+  HQP_RETURN_IF_ERROR(check_float_graph(g));
+  HQP_RETURN_IF_ERROR(ir::verify_and_infer(g));
 
   // Which Conv / Gemm nodes are quantized, and which activation tensors.
   HQP_ASSIGN_OR_RETURN(std::vector<ir::Node*> order, g.topological_order());
@@ -242,7 +330,11 @@ Result<QdqStats> insert_qdq(ir::Graph& g, const CalibrationData& calib, const Qd
     marks.mark(node->input(0));
     ++(node->kind == ir::OpKind::Conv ? stats.quantized_convs : stats.quantized_gemms);
   }
-  stats.residual_adds = mark_residual_adds(g, order, quantized, marks);
+  if (options.style == QdqStyle::kTrt) {
+    stats.residual_adds = mark_residual_adds(g, order, quantized, marks);
+  } else {
+    stats.quantized_other_ops = mark_ort_placement(g, order, quantized, marks);
+  }
   // Data movement: quantize the input with the output's parameters, transitively.
   for (size_t i = 0; i < marks.values().size(); ++i) {
     ir::Value* v = marks.values()[i];
@@ -260,9 +352,8 @@ Result<QdqStats> insert_qdq(ir::Graph& g, const CalibrationData& calib, const Qd
     auto it = ranges.find(v->name);
     if (it == ranges.end() || it->second.empty()) {
       return make_error(StatusCode::kInvalidArgument,
-                        "cannot quantize value '{}': calibration saw no finite value (batches={}, expected a finite "
-                        "range)",
-                        v->name, calib.batches.size());
+                        "cannot quantize value '{}': calibration saw no finite value (expected a finite range)",
+                        v->name);
     }
     group_range[marks.group(v)].merge(it->second);
   }
@@ -272,7 +363,7 @@ Result<QdqStats> insert_qdq(ir::Graph& g, const CalibrationData& calib, const Qd
   // Weights and biases first: they need the input's scale while node inputs are still the originals.
   for (const ComputeNode& c : compute) {
     const float src_scale = groups.at(marks.group(c.node->input(0))).params.scale[0];
-    HQP_RETURN_IF_ERROR(quantize_compute(g, c, src_scale));
+    HQP_RETURN_IF_ERROR(quantize_compute(g, c, src_scale, options.per_channel_weights));
   }
   for (ir::Value* v : marks.values()) insert_pair(g, v, groups.at(marks.group(v)));
   stats.quantized_activations = static_cast<int>(marks.values().size());

@@ -4,7 +4,9 @@
 // to QConv / QGemm. A minimal quantizer: no equalization, bias correction or sensitivity search.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -14,8 +16,26 @@
 
 namespace hqp::quant {
 
+// Where Q -> DQ pairs go.
+//   kOrt  ONNX Runtime's convention (its quantize_static QDQ output): every input and output of a
+//         quantized op -- Conv, Gemm, Add, Mul, GlobalAveragePool, Concat -- is quantized (a Relu /
+//         Clip right after the op is absorbed: the pair follows it), so ONNX Runtime fuses
+//         QLinearConv, QLinearAdd, QLinearMul, QLinearGlobalAveragePool, QLinearConcat; data
+//         movement (MaxPool, reshapes) runs on INT8 with its output's parameters. hqp's runtime
+//         runs it as fast as kTrt: passes::skip_output_requantize drops the pair between a conv and
+//         a residual Add or float activation, so the same QConv output stages form.
+//   kTrt  TensorRT's convention (hqp's first placement, described on insert_qdq below): quantized
+//         inputs of Conv / Gemm, residual Adds fused, conv outputs left unquantized otherwise.
+enum class QdqStyle : uint8_t { kOrt, kTrt };
+std::optional<QdqStyle> qdq_style_from_name(std::string_view name);  // "ort", "trt"
+std::string_view qdq_style_name(QdqStyle style);
+
 struct QdqOptions {
   ActivationScheme activations = ActivationScheme::kU8Asymmetric;
+  QdqStyle style = QdqStyle::kTrt;
+  // false: one weight scale per tensor (every channel gets the largest one; still written as a
+  // per-axis DequantizeLinear with equal scales).
+  bool per_channel_weights = true;
   // Conv / Gemm node names (as after BatchNorm folding, which keeps the Conv's name) left in float.
   std::vector<std::string> keep_float;
 };
@@ -27,7 +47,8 @@ struct QdqStats {
   int quantized_gemms = 0;
   int float_compute = 0;          // Conv / Gemm kept float (keep_float, or a form lower_qdq cannot lower)
   int quantized_activations = 0;  // activation tensors given a QuantizeLinear -> DequantizeLinear pair
-  int residual_adds = 0;          // Adds set up for residual fusion (TensorRT style, see below)
+  int residual_adds = 0;          // Adds set up for residual fusion (kTrt, see below)
+  int quantized_other_ops = 0;    // Add / Mul / GlobalAveragePool / Concat with quantized inputs and output (kOrt)
   int calibration_batches = 0;
 };
 
@@ -62,5 +83,23 @@ struct QdqStats {
 // passes or the reference executor report. After an error from step 2 on, `g` holds the folded
 // float graph (or a partial rewrite); callers that need the original keep a clone.
 Result<QdqStats> insert_qdq(ir::Graph& g, const CalibrationData& calib, const QdqOptions& options = {});
+
+// Step 1 of insert_qdq alone: checks that `g` is a float graph at opset >= 13, then removes
+// identities and folds BatchNorm. The result is what callers calibrate (keeping value names) before
+// insert_qdq_with_ranges.
+struct PrepareStats {
+  int identities_removed = 0;
+  int batchnorms_folded = 0;
+};
+Result<PrepareStats> prepare_for_quantization(ir::Graph& g);
+
+// Steps 3-5 of insert_qdq on a prepared graph with activation ranges chosen elsewhere (any
+// calibrator), keyed by value name. Errors as insert_qdq's (a quantized tensor without a finite
+// range: kInvalidArgument).
+Result<QdqStats> insert_qdq_with_ranges(ir::Graph& g, const RangeMap& ranges, const QdqOptions& options = {});
+
+// Conv / Gemm nodes insert_qdq_with_ranges would quantize (not kept float, a form it can lower),
+// in topological order: the candidates of an accuracy search.
+Result<std::vector<std::string>> quantizable_nodes(const ir::Graph& g);
 
 }  // namespace hqp::quant

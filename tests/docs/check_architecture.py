@@ -33,6 +33,7 @@ FOLDER_TARGET = {
     "eval": "hqp_eval",
     "prune": "hqp_prune",
     "pruner": "hqp_pruner",
+    "quantizer": "hqp_quantizer",
 }
 # System headers only one folder may include: (regex, the folder allowed).
 EXTERNAL_HEADERS = [

@@ -19,5 +19,6 @@ Runner add_bench_command(CLI::App& app);
 Runner add_train_command(CLI::App& app);
 Runner add_eval_command(CLI::App& app);
 Runner add_prune_command(CLI::App& app);
+Runner add_quantize_command(CLI::App& app);
 
 }  // namespace hqp::cli

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   add(hqp::cli::add_train_command);
   add(hqp::cli::add_eval_command);
   add(hqp::cli::add_prune_command);
+  add(hqp::cli::add_quantize_command);
 
   try {
     app.parse(argc, argv);

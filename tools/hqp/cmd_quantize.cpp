@@ -1,0 +1,296 @@
+// `hqp quantize MODEL.onnx --data DATASET -o OUT.onnx [--calibrator minmax|percentile|entropy|mse]
+// [--calib-samples N] [--percentile P] [--per-tensor] [--symmetric-activations] [--max-drop PP]
+// [--keep-float NODE]... [--qdq-style ort|trt] [--threads T] [--report R.json] [--json]`:
+// INT8 post-training quantization on real calibration data (quantizer::quantize_model), written as
+// QDQ ONNX that ONNX Runtime, TensorRT and hqp's runtime load. The val top-1 it reports is the fast
+// runtime's INT8 result on the written model.
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "core/file_io.h"
+#include "data/loader.h"
+#include "data_flags.h"
+#include "eval/evaluate.h"
+#include "eval/latency.h"
+#include "ir/model_stats.h"
+#include "modeldata/metadata.h"
+#include "modeldata/splits.h"
+#include "onnx/export.h"
+#include "onnx/import.h"
+#include "output_path.h"
+#include "progress.h"
+#include "quantizer/post_training.h"
+#include "validators.h"
+
+namespace hqp::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct QuantizeOptions {
+  std::string model;
+  DataFlags data;
+  std::string output;
+  std::string calibrator = "percentile";
+  int64_t calib_samples = 512;
+  double percentile = 99.99;
+  bool per_tensor = false;
+  bool symmetric_activations = false;
+  double max_drop = 1.0;
+  std::vector<std::string> keep_float;
+  std::string qdq_style = "ort";
+  int64_t batch_size = 64;
+  int threads = 1;
+  uint64_t seed = 0;
+  int latency_runs = 30;
+  std::string report;
+  bool no_test = false;
+  bool json = false;
+};
+
+Result<double> top1_on(const ir::Graph& graph, data::BatchSource& src, int threads, ProgressBar& bar,
+                       const std::string& label) {
+  eval::EngineOptions eo;
+  eo.threads = threads;
+  HQP_ASSIGN_OR_RETURN(std::unique_ptr<eval::InferenceEngine> engine, eval::InferenceEngine::create(graph, eo));
+  HQP_ASSIGN_OR_RETURN(eval::ClassificationReport r,
+                       eval::evaluate_classifier(graph, src, *engine, {}, [&](const eval::EvalProgress& p) {
+                         bar.update(label, p.step, p.steps, p.loss, p.top1, p.samples_per_s, p.eta_s);
+                       }));
+  bar.clear();
+  return r.metrics.top1();
+}
+
+// Median batch-1 latency on the fast runtime (deterministic input).
+Result<double> latency_ms(const ir::Graph& graph, const Shape& sample, int threads, int runs) {
+  eval::EngineOptions eo;
+  eo.threads = threads;
+  HQP_ASSIGN_OR_RETURN(std::unique_ptr<eval::InferenceEngine> engine, eval::InferenceEngine::create(graph, eo));
+  Shape shape = sample;
+  shape.insert(shape.begin(), 1);
+  HQP_ASSIGN_OR_RETURN(Tensor x, Tensor::zeros(DType::kF32, shape));
+  float* p = x.data<float>();
+  for (int64_t i = 0; i < x.numel(); ++i) p[i] = static_cast<float>((i * 7919) % 255) / 255.0f - 0.5f;
+  const Tensor inputs[] = {x};
+  HQP_ASSIGN_OR_RETURN(metrics::LatencyStats s, eval::measure_latency(*engine, inputs, 5, runs));
+  return s.median_ms;
+}
+
+Status run_quantize(const QuantizeOptions& o) {
+  HQP_RETURN_IF_ERROR(check_output_path(o.output, "model"));
+  if (!o.report.empty()) HQP_RETURN_IF_ERROR(check_output_path(o.report, "report"));
+  quantizer::QuantizeConfig config;
+  config.calibrator.method = *quant::calibrator_from_name(o.calibrator);
+  config.calibrator.percentile = o.percentile;
+  config.calibrator.scheme =
+      o.symmetric_activations ? quant::ActivationScheme::kS8Symmetric : quant::ActivationScheme::kU8Asymmetric;
+  config.style = *quant::qdq_style_from_name(o.qdq_style);
+  config.per_channel_weights = !o.per_tensor;
+  config.calib_samples = o.calib_samples;
+  config.max_drop = o.max_drop;
+  config.keep_float = o.keep_float;
+  config.threads = o.threads;
+
+  const modeldata::PreprocessRequest prep = preprocess_request(o.data, modeldata::PreprocessFallback::kNone);
+  HQP_RETURN_IF_ERROR(modeldata::check_preprocess_request(prep));
+  HQP_ASSIGN_OR_RETURN(modeldata::DataRequest request, data_request(o.data));
+  HQP_ASSIGN_OR_RETURN(ir::Graph model, onnx_io::import_model_file(o.model));
+  const std::string what = fmt::format("model '{}'", o.model);
+  HQP_RETURN_IF_ERROR(modeldata::check_classifier_io(model, "quantize", what));
+  HQP_ASSIGN_OR_RETURN(modeldata::TrainingData splits, modeldata::open_training_data(request, &model));
+  if (!splits.val) {
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot quantize: the val split is empty (the accuracy is checked on it; give --val-split)");
+  }
+  HQP_ASSIGN_OR_RETURN(data::Pipeline pipeline, modeldata::resolve_preprocessing(prep, &model, *splits.train, o.data.data));
+  HQP_ASSIGN_OR_RETURN(Shape sample_shape, modeldata::preprocessed_shape(pipeline, *splits.train));
+  HQP_RETURN_IF_ERROR(modeldata::check_model_fits(model, "quantize", what, sample_shape, *splits.train));
+
+  // Calibration: a seeded random subset of the training split, without augmentation.
+  data::LoaderOptions co;
+  co.batch_size = o.batch_size;
+  co.shuffle = true;
+  co.seed = o.seed;
+  co.mode = data::TransformMode::kEval;
+  co.num_threads = o.data.workers;
+  HQP_ASSIGN_OR_RETURN(std::unique_ptr<data::Loader> calib_src, data::Loader::create(splits.train, pipeline, co));
+  data::LoaderOptions eo = co;
+  eo.batch_size = 256;
+  eo.shuffle = false;
+  HQP_ASSIGN_OR_RETURN(std::unique_ptr<data::Loader> val_src, data::Loader::create(splits.val, pipeline, eo));
+  std::unique_ptr<data::Loader> test_src;
+  if (splits.test && !o.no_test) {
+    HQP_ASSIGN_OR_RETURN(test_src, data::Loader::create(splits.test, pipeline, eo));
+  }
+
+  const bool lines = !o.json;
+  if (lines) {
+    const ir::ModelStats s = ir::compute_stats(model);
+    fmt::print("quantize   {} ({:.2f} M params, {:.1f} M MACs) on {} ({} calibration of {} train, {} val samples)\n",
+               o.model, static_cast<double>(s.params) / 1e6, static_cast<double>(s.macs) / 1e6, o.data.data,
+               std::min<int64_t>(o.calib_samples, splits.train->size()), splits.train->size(), splits.val->size());
+    fmt::print("scheme     {} calibration{}, {} activations, {} weights, {} QDQ placement, --max-drop {:g} pp\n",
+               o.calibrator, o.calibrator == "percentile" ? fmt::format(" ({:g})", o.percentile) : std::string(),
+               o.symmetric_activations ? "s8 symmetric" : "u8 asymmetric",
+               o.per_tensor ? "s8 per-tensor" : "s8 per-channel", o.qdq_style, o.max_drop);
+    std::fflush(stdout);
+  }
+  ProgressBar bar(stderr_is_terminal());
+  quantizer::QuantizeCallbacks cb;
+  cb.progress = [&](const quantizer::QuantizeProgress& p) {
+    const std::string label = p.detail.empty() ? std::string(quantizer::phase_name(p.phase))
+                                               : fmt::format("{} {}", quantizer::phase_name(p.phase), p.detail);
+    bar.update(label, p.done, p.total, -1.0, -1.0, 0.0, 0.0);
+  };
+  cb.message = [&](const std::string& line) {
+    bar.clear();
+    if (!lines) return;
+    fmt::print("           {}\n", line);
+    std::fflush(stdout);
+  };
+  HQP_ASSIGN_OR_RETURN(quantizer::QuantizeOutcome out, quantizer::quantize_model(model, *calib_src, *val_src, config, cb));
+  bar.clear();
+  const double val_drop = (out.float_val_top1 - out.int8_val_top1) * 100.0;
+  if (!out.bound_met) {
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot quantize '{}' within --max-drop {:g} pp: val top-1 float {:.2f}%, INT8 {:.2f}% with "
+                      "every layer quantized, {:.2f}% with all {} quantizable layers float (drop {:.2f} pp: the "
+                      "activation quantization alone costs more; try another --calibrator, more --calib-samples or "
+                      "a larger bound); nothing written",
+                      o.model, o.max_drop, 100.0 * out.float_val_top1, 100.0 * out.all_int8_val_top1,
+                      100.0 * out.int8_val_top1, out.kept_float.size(), val_drop);
+  }
+
+  std::optional<double> test_float, test_int8;
+  if (test_src) {
+    HQP_ASSIGN_OR_RETURN(test_float, top1_on(model, *test_src, o.threads, bar, "test (float)"));
+    HQP_ASSIGN_OR_RETURN(test_int8, top1_on(out.model, *test_src, o.threads, bar, "test (int8)"));
+  }
+  HQP_ASSIGN_OR_RETURN(double lat_float, latency_ms(model, sample_shape, o.threads, o.latency_runs));
+  HQP_ASSIGN_OR_RETURN(double lat_int8, latency_ms(out.model, sample_shape, o.threads, o.latency_runs));
+
+  json record = {{"calibrator", o.calibrator},
+                 {"calib_samples", out.calib_samples},
+                 {"qdq_style", o.qdq_style},
+                 {"activations", o.symmetric_activations ? "s8_symmetric" : "u8_asymmetric"},
+                 {"weights", o.per_tensor ? "s8_per_tensor" : "s8_per_channel"},
+                 {"max_drop", o.max_drop},
+                 {"kept_float", out.kept_float},
+                 {"val_top1_float", out.float_val_top1},
+                 {"val_top1_int8", out.int8_val_top1}};
+  if (test_int8) record["test_top1_int8"] = *test_int8;
+  modeldata::set_metadata(out.model, "hqp.quantize", record.dump());
+  HQP_RETURN_IF_ERROR(onnx_io::export_model_file(out.model, o.output));
+  const auto size_of = [](const std::string& path) {
+    std::error_code ec;
+    const auto n = fs::file_size(path, ec);
+    return ec ? int64_t{-1} : static_cast<int64_t>(n);
+  };
+
+  json summary;
+  summary["model"] = o.model;
+  summary["output"] = o.output;
+  summary["seconds"] = out.seconds;
+  summary["float"] = {{"val_top1", out.float_val_top1}, {"latency_ms", lat_float}, {"bytes", size_of(o.model)}};
+  summary["int8"] = {{"val_top1", out.int8_val_top1}, {"latency_ms", lat_int8}, {"bytes", size_of(o.output)}};
+  if (test_float) summary["float"]["test_top1"] = *test_float;
+  if (test_int8) summary["int8"]["test_top1"] = *test_int8;
+  summary["val_drop_pp"] = val_drop;
+  if (test_float && test_int8) summary["test_drop_pp"] = (*test_float - *test_int8) * 100.0;
+  summary["speedup"] = lat_int8 > 0.0 ? lat_float / lat_int8 : 0.0;
+  summary["kept_float"] = out.kept_float;
+  summary["all_int8_val_top1"] = out.all_int8_val_top1;
+  summary["calib_samples"] = out.calib_samples;
+  summary["latency"] = {{"engine", "fast"}, {"batch", 1}, {"threads", o.threads}, {"runs", o.latency_runs}};
+  summary["qdq"] = {{"style", o.qdq_style},
+                    {"quantized_convs", out.stats.quantized_convs},
+                    {"quantized_gemms", out.stats.quantized_gemms},
+                    {"float_compute", out.stats.float_compute},
+                    {"quantized_activations", out.stats.quantized_activations},
+                    {"quantized_other_ops", out.stats.quantized_other_ops},
+                    {"residual_adds", out.stats.residual_adds}};
+  if (!o.report.empty()) {
+    json report = summary;
+    report["config"] = record;
+    report["config"]["percentile"] = o.percentile;
+    report["config"]["threads"] = o.threads;
+    report["config"]["seed"] = o.seed;
+    report["sensitivity"] = json::array();
+    for (const quantizer::LayerSensitivity& s : out.sensitivity) {
+      report["sensitivity"].push_back({{"node", s.node}, {"val_top1", s.val_top1}, {"gain_pp", s.gain_pp}});
+    }
+    HQP_RETURN_IF_ERROR(write_file_atomic(o.report, report.dump(2) + "\n", fmt::format("cannot write report '{}'", o.report)));
+  }
+  if (o.json) {
+    fmt::print("{}\n", summary.dump(2));
+    return Status();
+  }
+  fmt::print("layers     {} convs + {} gemms INT8, {} float{}\n", out.stats.quantized_convs, out.stats.quantized_gemms,
+             out.stats.float_compute,
+             out.kept_float.empty() ? std::string() : fmt::format(" (kept float: {})", fmt::join(out.kept_float, ", ")));
+  fmt::print("val top1   {:.2f}% -> {:.2f}% (drop {:.2f} pp, bound {:g})\n", 100.0 * out.float_val_top1,
+             100.0 * out.int8_val_top1, val_drop, o.max_drop);
+  if (test_float && test_int8) {
+    fmt::print("test top1  {:.2f}% -> {:.2f}% (drop {:.2f} pp)\n", 100.0 * *test_float, 100.0 * *test_int8,
+               summary["test_drop_pp"].get<double>());
+  }
+  fmt::print("size       {:.2f} MB -> {:.2f} MB (ONNX files)\n", static_cast<double>(size_of(o.model)) / 1e6,
+             static_cast<double>(size_of(o.output)) / 1e6);
+  fmt::print("latency    {:.3f} ms -> {:.3f} ms ({:.2f}x, fast runtime, batch 1, {} thread{})\n", lat_float, lat_int8,
+             summary["speedup"].get<double>(), o.threads, o.threads == 1 ? "" : "s");
+  fmt::print("wrote      {}\n", o.output);
+  return Status();
+}
+
+}  // namespace
+
+Runner add_quantize_command(CLI::App& app) {
+  auto o = std::make_shared<QuantizeOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "quantize", "INT8 post-training quantization on real calibration data under an accuracy bound (QDQ ONNX out)");
+  sub->add_option("model", o->model, "ONNX model (float, opset >= 13)")->required();
+  add_data_flags(sub, o->data, "the model's, else none");
+  sub->add_option("-o,--output", o->output, "INT8 model (QDQ ONNX)")->required();
+  sub->add_option("--calibrator", o->calibrator, "Activation ranges: minmax, percentile, entropy (KL), mse")
+      ->check(CLI::IsMember({"minmax", "percentile", "entropy", "mse"}))
+      ->capture_default_str();
+  sub->add_option("--calib-samples", o->calib_samples, "Training samples to calibrate on (seeded random subset)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 24))
+      ->capture_default_str();
+  sub->add_option("--percentile", o->percentile, "Percentile of the percentile calibrator")
+      ->check(CLI::Range(50.0001, 100.0))
+      ->capture_default_str();
+  sub->add_flag("--per-tensor", o->per_tensor, "One weight scale per tensor (default: per output channel)");
+  sub->add_flag("--symmetric-activations", o->symmetric_activations,
+                "s8 symmetric activations (default: u8 asymmetric, ONNX Runtime's default)");
+  sub->add_option("--max-drop", o->max_drop,
+                  "Largest val top-1 drop in percentage points; above it the most sensitive layers go back to float "
+                  "(0: measure only)")
+      ->check(CLI::Range(0.0, 100.0))
+      ->capture_default_str();
+  sub->add_option("--keep-float", o->keep_float, "Conv / Gemm node kept float (repeatable)");
+  sub->add_option("--qdq-style", o->qdq_style,
+                  "QDQ placement: ort (ONNX Runtime's: QDQ around every quantized op) or trt (TensorRT's: residuals fused)")
+      ->check(CLI::IsMember({"ort", "trt"}))
+      ->capture_default_str();
+  sub->add_option("--batch-size", o->batch_size, "Calibration batch size")->check(CLI::Range(int64_t{1}, int64_t{4096}))->capture_default_str();
+  sub->add_option("--threads", o->threads, "Fast-runtime threads")->check(CLI::Range(1, 256))->capture_default_str();
+  sub->add_option("--seed", o->seed, "Seed of the calibration subset")->capture_default_str();
+  sub->add_option("--latency-runs", o->latency_runs, "Timed batch-1 runs per latency figure")->check(CLI::Range(1, 100000))->capture_default_str();
+  sub->add_option("--report", o->report, "Write the figures, config and layer sensitivities as JSON");
+  sub->add_flag("--no-test", o->no_test, "Skip the test-split evaluation");
+  sub->add_flag("--json", o->json, "Print the final figures as JSON");
+  return [o] { return run_quantize(*o); };
+}
+
+}  // namespace hqp::cli
