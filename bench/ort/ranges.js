@@ -1,15 +1,17 @@
-// Min/max of every float output of MODEL (see bench/ort_ranges.py) over 4 seeded N(0,1) 1x3x224x224 inputs, as JSON.
+// Min/max of every float output of MODEL (see bench/ort_ranges.py) over 4 seeded N(0,1) inputs of
+// SHAPE (default 1x3x224x224), as JSON. Usage: node ranges.js MODEL.onnx [SHAPE]
 const ort = require('onnxruntime-node');
 (async () => {
   const s = await ort.InferenceSession.create(process.argv[2]);
+  const shape = (process.argv[3] || '1x3x224x224').split('x').map(Number);
   const ranges = {};
   let seed = 1;
   const rnd = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
   for (let b = 0; b < 4; ++b) {
-    const n = 3 * 224 * 224, d = new Float32Array(n);
+    const n = shape.reduce((a, b) => a * b, 1), d = new Float32Array(n);
     for (let i = 0; i < n; i += 2) { const u = rnd() + 1e-9, v = rnd(); const r = Math.sqrt(-2 * Math.log(u));
       d[i] = r * Math.cos(2 * Math.PI * v); if (i + 1 < n) d[i + 1] = r * Math.sin(2 * Math.PI * v); }
-    const feeds = {}; feeds[s.inputNames[0]] = new ort.Tensor('float32', d, [1, 3, 224, 224]);
+    const feeds = {}; feeds[s.inputNames[0]] = new ort.Tensor('float32', d, shape);
     ranges[s.inputNames[0]] = ranges[s.inputNames[0]] || [Infinity, -Infinity];
     for (const v of d) { ranges[s.inputNames[0]][0] = Math.min(ranges[s.inputNames[0]][0], v); ranges[s.inputNames[0]][1] = Math.max(ranges[s.inputNames[0]][1], v); }
     const out = await s.run(feeds);

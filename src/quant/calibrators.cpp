@@ -21,7 +21,7 @@ double bin_center(const TensorStatistics& s, int j) {
 }
 
 ValueRange percentile_range(const TensorStatistics& s, double percentile) {
-  double total = 0.0;
+  double total = s.zeros;
   for (double c : s.histogram) total += c;
   if (total <= 0.0 || percentile >= 100.0) return s.range;
   const double tail = total * (100.0 - percentile) / 100.0;
@@ -127,19 +127,8 @@ double kl_at(const std::vector<double>& h, int i, int levels, std::vector<double
   return kl;
 }
 
-ValueRange entropy_range(const TensorStatistics& s, ActivationScheme scheme) {
-  const double amax = std::max(std::fabs(static_cast<double>(s.range.min)), std::fabs(static_cast<double>(s.range.max)));
-  if (amax <= 0.0) return s.range;
-  // |x| histogram over [0, amax] (bin centers re-binned).
-  std::vector<double> h(kHistogramBins, 0.0);
-  for (int j = 0; j < kHistogramBins; ++j) {
-    const double n = s.histogram[static_cast<size_t>(j)];
-    if (n == 0.0) continue;
-    const int k = std::min(kHistogramBins - 1, static_cast<int>(std::fabs(bin_center(s, j)) / amax * kHistogramBins));
-    h[static_cast<size_t>(k)] += n;
-  }
-  const bool one_sided = s.range.min >= 0.0f;
-  const int levels = one_sided && scheme == ActivationScheme::kU8Asymmetric ? 256 : 128;
+// The threshold bin (exclusive end) with the least KL divergence over histogram `h`.
+int best_threshold_bin(const std::vector<double>& h, int levels) {
   double best = std::numeric_limits<double>::infinity();
   int best_i = kHistogramBins;
   std::vector<double> p, q;
@@ -150,7 +139,31 @@ ValueRange entropy_range(const TensorStatistics& s, ActivationScheme scheme) {
       best_i = i;
     }
   }
-  const double t = amax * best_i / kHistogramBins;
+  return best_i;
+}
+
+ValueRange entropy_range(const TensorStatistics& s, ActivationScheme scheme) {
+  if (scheme == ActivationScheme::kU8Asymmetric) {
+    // An asymmetric grid spends its 256 levels on [min, max]: the lower end stays (ReLU / HardSwish
+    // floors and normalized image backgrounds are dense there, and folding them onto |x| would
+    // set the threshold at the floor), only the upper tail is clipped.
+    const int i = best_threshold_bin(s.histogram, 256);
+    ValueRange r = s.range;
+    r.max = static_cast<float>(static_cast<double>(s.range.min) + i * bin_width(s));
+    r.max = std::min(std::max(r.max, std::max(r.min, 0.0f)), s.range.max);
+    return r;
+  }
+  const double amax = std::max(std::fabs(static_cast<double>(s.range.min)), std::fabs(static_cast<double>(s.range.max)));
+  if (amax <= 0.0) return s.range;
+  // Symmetric grid: TensorRT's method on the |x| histogram over [0, amax] (bin centers re-binned).
+  std::vector<double> h(kHistogramBins, 0.0);
+  for (int j = 0; j < kHistogramBins; ++j) {
+    const double n = s.histogram[static_cast<size_t>(j)];
+    if (n == 0.0) continue;
+    const int k = std::min(kHistogramBins - 1, static_cast<int>(std::fabs(bin_center(s, j)) / amax * kHistogramBins));
+    h[static_cast<size_t>(k)] += n;
+  }
+  const double t = amax * best_threshold_bin(h, 128) / kHistogramBins;
   ValueRange r;
   r.min = static_cast<float>(std::max(static_cast<double>(s.range.min), -t));
   r.max = static_cast<float>(std::min(static_cast<double>(s.range.max), t));
@@ -196,6 +209,10 @@ void TensorStatistics::add_to_histogram(std::span<const float> values) {
   const double inv = width > 0.0 ? kHistogramBins / width : 0.0;
   for (float v : values) {
     if (!std::isfinite(v)) continue;
+    if (v == 0.0f) {
+      zeros += 1.0;
+      continue;
+    }
     int j = static_cast<int>((static_cast<double>(v) - lo) * inv);
     j = std::clamp(j, 0, kHistogramBins - 1);
     histogram[static_cast<size_t>(j)] += 1.0;

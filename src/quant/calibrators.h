@@ -5,7 +5,8 @@
 //   minmax      the observed range (pass 1 only)
 //   percentile  the range holding all but (100 - p) % of the values on each open side (p = 99.99)
 //   entropy     TensorRT's method: the clipping threshold whose quantized histogram is closest to the
-//               observed one in KL divergence (Migacz 2017), on |x| for two-sided tensors
+//               observed one in KL divergence (Migacz 2017) -- for u8 asymmetric grids the upper
+//               end of [min, max] (256 levels, min kept), for s8 symmetric grids t on |x| (128 levels)
 //   mse         the range (a shrink of the observed one toward 0) with the least expected squared
 //               quantization error: clipping error plus step^2 / 12 for the values inside
 // Every range is widened to include 0 later (activation_params). Pure arithmetic: no graph, no executor.
@@ -35,7 +36,11 @@ inline constexpr int kHistogramBins = 2048;
 // What calibration saw of one tensor.
 struct TensorStatistics {
   ValueRange range;                 // pass 1: finite min / max
-  std::vector<double> histogram;    // pass 2: kHistogramBins counts over [range.min, range.max]
+  std::vector<double> histogram;    // pass 2: kHistogramBins counts over [range.min, range.max], exact zeros excluded
+  double zeros = 0.0;               // pass 2: values exactly 0 (ReLU outputs: often most of them). Every
+                                    // grid represents 0 exactly, so they cost no error whatever the
+                                    // range; kept out of the bins, where their spike would make the
+                                    // entropy method prefer the narrowest threshold
   int64_t nonfinite = 0;            // NaN / inf values seen (pass 1), never part of a range
 
   void add_to_range(std::span<const float> values);

@@ -104,6 +104,31 @@ TEST(Calibrators, EntropyClipsARareOutlierAndKeepsUniformData) {
   EXPECT_LE(u.max, 1.0f);
 }
 
+TEST(Calibrators, EntropyIgnoresTheSpikeOfExactZeros) {
+  // A ReLU output: 90 % exact zeros and an exponential tail. The zeros are exact on every grid;
+  // left in the bins, their spike would make the narrowest threshold look best (amax / 8).
+  std::mt19937 rng(6);
+  std::exponential_distribution<float> d(1.0f);
+  std::vector<float> v(90000, 0.0f), tail;
+  for (int i = 0; i < 10000; ++i) tail.push_back(d(rng));
+  v.insert(v.end(), tail.begin(), tail.end());
+  const quant::ValueRange with_zeros = range_of(stats_of(v), Calibrator::kEntropy);
+  const quant::ValueRange tail_only = range_of(stats_of(tail), Calibrator::kEntropy);
+  EXPECT_NEAR(with_zeros.max, tail_only.max, 0.05f * tail_only.max);
+  EXPECT_GT(with_zeros.max, stats_of(v).range.max / 4.0f);
+}
+
+TEST(Calibrators, EntropyKeepsTheDenseFloorOfAnAsymmetricTensor) {
+  // A normalized image: 70 % background at -0.81, the rest spread up to 2.02. Folded onto |x|, the
+  // background spike would put the threshold at 0.81 and clip every bright pixel; on a u8 grid
+  // only the upper tail is searched, the floor stays.
+  std::vector<float> v(70000, -0.81f);
+  for (int i = 0; i < 30000; ++i) v.push_back(-0.81f + 2.83f * static_cast<float>(i) / 30000.0f);
+  const quant::ValueRange r = range_of(stats_of(v), Calibrator::kEntropy);
+  EXPECT_EQ(r.min, -0.81f);
+  EXPECT_GT(r.max, 1.8f);
+}
+
 TEST(Calibrators, MseTradesClippingAgainstStepSize) {
   // n = 200000 values in [0, 1) and one at 20. With range [0, r] (r >= 1) the expected error is
   // n * (r / 255)^2 / 12 + (20 - r)^2, least at r = 20 / (1 + n / (255^2 * 12)) = 15.92.
@@ -178,7 +203,8 @@ TEST(Calibrators, ActivationStatisticsFillPassByPass) {
   EXPECT_EQ(s->range.min, -1.0f);
   double total = 0.0;
   for (double c : s->histogram) total += c;
-  EXPECT_EQ(total, 3.0);
+  EXPECT_EQ(total, 2.0);
+  EXPECT_EQ(s->zeros, 1.0);  // exact zeros are counted apart from the bins
   EXPECT_EQ(s->histogram.front(), 1.0);
   EXPECT_EQ(s->histogram.back(), 1.0);
   EXPECT_EQ(a.find("y"), nullptr);
