@@ -6,12 +6,16 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <fmt/format.h>
 
 #include "eval/engine.h"
 #include "eval/evaluate.h"
+#include "ir/verifier.h"
+#include "ir/rewrite.h"
+#include "quant/cross_layer_equalization.h"
 #include "runtime/session.h"
 
 namespace hqp::quantizer {
@@ -46,6 +50,74 @@ Result<double> val_top1(const ir::Graph& graph, data::BatchSource& val, int thre
   if (cb.progress) progress = [&](const eval::EvalProgress& p) { report(cb, phase, p.step, p.steps, detail); };
   HQP_ASSIGN_OR_RETURN(eval::ClassificationReport r, eval::evaluate_classifier(graph, val, *engine, {}, progress));
   return r.metrics.top1();
+}
+
+// Calls fn(x) for the first `samples` rows of `calib` (epoch 0), in runs of the model's static batch
+// `chunk` (0: whole batches, the last one cut to `samples`). Returns the rows used.
+Result<int64_t> for_each_rows(data::BatchSource& calib, int64_t samples, int64_t chunk,
+                              const std::function<Status(const Tensor&)>& fn,
+                              const std::function<void(int64_t)>& progress = {}) {
+  calib.start_epoch(0);
+  int64_t used = 0;
+  while (used < samples) {
+    HQP_ASSIGN_OR_RETURN(std::optional<data::Batch> batch, calib.next());
+    if (!batch) break;
+    const int64_t n = batch->images.dim(0);
+    const int64_t take = std::min(n, samples - used);
+    const int64_t step = chunk > 0 ? chunk : take;
+    for (int64_t begin = 0; begin + step <= take; begin += step) {
+      Tensor x;
+      if (begin == 0 && step == n) {
+        x = batch->images;
+      } else {
+        HQP_ASSIGN_OR_RETURN(x, row_slice(batch->images, begin, step));
+      }
+      HQP_RETURN_IF_ERROR(fn(x));
+      used += step;
+    }
+    if (take < n || (chunk > 0 && take % chunk != 0)) break;  // the rest of this batch is not used
+    if (progress) progress(used);
+  }
+  if (used == 0) {
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot calibrate: the calibration data gave no sample (expected >= 1{})",
+                      chunk > 0 ? fmt::format(", in runs of the model's static batch {}", chunk) : std::string());
+  }
+  return used;
+}
+
+int64_t static_batch(const ir::Graph& g) {
+  const ir::Value& input = *g.inputs()[0];
+  if (input.shape && !input.shape->empty() && (*input.shape)[0].is_static()) return (*input.shape)[0].value;
+  return 0;
+}
+
+// An unfused session over a copy of `g` whose outputs are followed by the f32 values `names`
+// (all f32 node outputs when `names` is empty); `index` gets each name's output position.
+Result<Session> observing_session(const ir::Graph& g, const std::vector<std::string>& names, int threads,
+                                  std::vector<std::pair<size_t, std::string>>& index) {
+  ir::Graph obs = g.clone();
+  if (names.empty()) {
+    for (const auto& n : obs.nodes()) {
+      for (ir::Value* v : n->outputs()) {
+        if (v != nullptr && v->dtype == DType::kF32 && !obs.is_graph_output(v)) obs.add_output(v);
+      }
+    }
+  } else {
+    for (const std::string& name : names) {
+      ir::Value* v = obs.find_value(name);
+      if (v == nullptr) return make_error(StatusCode::kInternal, "cannot observe value '{}': not in the graph", name);
+      if (!obs.is_graph_output(v)) obs.add_output(v);
+    }
+  }
+  index.clear();
+  for (size_t i = 0; i < obs.outputs().size(); ++i) {
+    if (obs.outputs()[i]->dtype == DType::kF32) index.emplace_back(i, obs.outputs()[i]->name);
+  }
+  SessionOptions so;
+  so.threads = threads;
+  so.optimize = false;  // keep every tensor the QDQ graph will name
+  return Session::create(obs, so);
 }
 
 Status check_config(const QuantizeConfig& c) {
@@ -84,64 +156,161 @@ Result<quant::ActivationStatistics> collect_statistics(const ir::Graph& g, data:
                       g.info.graph_name);
   }
   // Every f32 tensor a node computes becomes an output of an unfused copy of the graph.
-  ir::Graph obs = g.clone();
-  for (const auto& n : obs.nodes()) {
-    for (ir::Value* v : n->outputs()) {
-      if (v != nullptr && v->dtype == DType::kF32 && !obs.is_graph_output(v)) obs.add_output(v);
-    }
-  }
   std::vector<std::pair<size_t, std::string>> observed;
-  for (size_t i = 0; i < obs.outputs().size(); ++i) {
-    if (obs.outputs()[i]->dtype == DType::kF32) observed.emplace_back(i, obs.outputs()[i]->name);
-  }
-  SessionOptions so;
-  so.threads = threads;
-  so.optimize = false;  // keep every tensor the QDQ graph will name
-  HQP_ASSIGN_OR_RETURN(Session session, Session::create(obs, so));
-  const ir::Value& input = *g.inputs()[0];
-  int64_t chunk = 0;  // rows per run: the input's static batch, or the whole batch
-  if (input.shape && !input.shape->empty() && (*input.shape)[0].is_static()) chunk = (*input.shape)[0].value;
-
+  HQP_ASSIGN_OR_RETURN(Session session, observing_session(g, {}, threads, observed));
+  const std::string input_name = g.inputs()[0]->name;
+  const int64_t chunk = static_batch(g);
   quant::ActivationStatistics stats;
-  int64_t used_total = 0;
-  const int passes = histogram ? 2 : 1;
-  for (int pass = 0; pass < passes; ++pass) {
+  int64_t used = 0;
+  for (int pass = 0; pass < (histogram ? 2 : 1); ++pass) {
     if (pass == 1) stats.start_histogram_pass();
     const QuantizeProgress::Phase phase = pass == 0 ? QuantizeProgress::Phase::kCalibrate : QuantizeProgress::Phase::kHistogram;
-    calib.start_epoch(0);
-    int64_t used = 0;
-    while (used < samples) {
-      HQP_ASSIGN_OR_RETURN(std::optional<data::Batch> batch, calib.next());
-      if (!batch) break;
-      const int64_t n = batch->images.dim(0);
-      const int64_t take = std::min(n, samples - used);
-      const int64_t step = chunk > 0 ? chunk : take;
-      for (int64_t begin = 0; begin + step <= take; begin += step) {
-        Tensor x;
-        if (begin == 0 && step == n) {
-          x = batch->images;
-        } else {
-          HQP_ASSIGN_OR_RETURN(x, row_slice(batch->images, begin, step));
-        }
-        const Tensor inputs[] = {x};
-        Result<std::vector<Tensor>> out = session.run(inputs);
-        if (!out.ok()) return out.status().with_context("cannot calibrate");
-        stats.observe(input.name, x.span<float>());
-        for (const auto& [index, name] : observed) stats.observe(name, (*out)[index].span<float>());
-        used += step;
-      }
-      if (take < n || (chunk > 0 && take % chunk != 0)) used = samples;  // partial chunk: stop here
-      report(cb, phase, used, samples);
-    }
-    if (used == 0) {
-      return make_error(StatusCode::kInvalidArgument,
-                        "cannot calibrate: the calibration data gave no sample (expected >= 1{})",
-                        chunk > 0 ? fmt::format(", in runs of the model's static batch {}", chunk) : std::string());
-    }
-    used_total = used;
+    HQP_ASSIGN_OR_RETURN(used, for_each_rows(
+                                   calib, samples, chunk,
+                                   [&](const Tensor& x) -> Status {
+                                     const Tensor inputs[] = {x};
+                                     Result<std::vector<Tensor>> out = session.run(inputs);
+                                     if (!out.ok()) return out.status().with_context("cannot calibrate");
+                                     stats.observe(input_name, x.span<float>());
+                                     for (const auto& [i, name] : observed) stats.observe(name, (*out)[i].span<float>());
+                                     return Status();
+                                   },
+                                   [&](int64_t done) { report(cb, phase, done, samples); }));
   }
-  if (samples_used != nullptr) *samples_used = used_total;
+  if (samples_used != nullptr) *samples_used = used;
   return stats;
+}
+
+namespace {
+
+// The f32 values of DequantizeLinear(q, scale, zero point, axis) over constants; nullopt otherwise.
+std::optional<Tensor> dequantized_constant(const ir::Value* v) {
+  const ir::Node* dq = v != nullptr ? v->producer() : nullptr;
+  if (dq == nullptr || dq->kind != ir::OpKind::DequantizeLinear) return std::nullopt;
+  const Tensor* q = ir::constant_of(dq->input(0));
+  const Tensor* sc = ir::constant_of(dq->input(1));
+  const Tensor* zp = dq->input(2) != nullptr ? ir::constant_of(dq->input(2)) : nullptr;
+  if (q == nullptr || sc == nullptr || sc->dtype() != DType::kF32 || (dq->input(2) != nullptr && zp == nullptr)) {
+    return std::nullopt;
+  }
+  const int64_t axis = sc->numel() > 1 ? dq->attr<ir::AxisAttrs>().axis : 0;
+  const int64_t rank = q->rank();
+  const int64_t ax = axis < 0 ? axis + rank : axis;
+  int64_t inner = 1;
+  for (int64_t d = ax + 1; d < rank; ++d) inner *= q->dim(d);
+  const int64_t len = sc->numel() > 1 ? q->dim(ax) : 1;
+  Tensor out = Tensor::zeros(DType::kF32, q->shape()).value();
+  for (int64_t i = 0; i < q->numel(); ++i) {
+    const int64_t c = sc->numel() > 1 ? (i / inner) % len : 0;
+    const double z = zp != nullptr ? static_cast<double>(zp->element_as_int64(c)) : 0.0;
+    out.data<float>()[i] = static_cast<float>((static_cast<double>(q->element_as_int64(i)) - z) * sc->data<float>()[c]);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<int> correct_biases(ir::Graph& prepared, const ir::Graph& qdq, const std::vector<std::string>& nodes,
+                           data::BatchSource& calib, int64_t samples, int threads) {
+  // Per-channel means of every corrected layer's float input.
+  std::vector<std::string> inputs;
+  for (const std::string& n : nodes) {
+    const ir::Node* node = prepared.find_node(n);
+    if (node == nullptr || qdq.find_node(n) == nullptr) {
+      return make_error(StatusCode::kInternal, "cannot correct the bias of node '{}': not in both graphs", n);
+    }
+    if (std::find(inputs.begin(), inputs.end(), node->input(0)->name) == inputs.end()) {
+      inputs.push_back(node->input(0)->name);
+    }
+  }
+  std::vector<std::pair<size_t, std::string>> index;
+  HQP_ASSIGN_OR_RETURN(Session fs, observing_session(prepared, inputs, threads, index));
+  std::unordered_map<std::string, std::vector<double>> sums;
+  std::unordered_map<std::string, int64_t> counts;
+  const std::string graph_input = prepared.inputs()[0]->name;
+  HQP_RETURN_IF_ERROR(for_each_rows(calib, samples, static_batch(prepared), [&](const Tensor& x) -> Status {
+                        const Tensor in[] = {x};
+                        HQP_ASSIGN_OR_RETURN(std::vector<Tensor> out, fs.run(in));
+                        const auto add = [&](const std::string& name, const Tensor& a) {
+                          if (a.rank() < 2) return;
+                          const int64_t n = a.dim(0), c = a.dim(1), inner = a.numel() / std::max<int64_t>(1, n * c);
+                          std::vector<double>& sum = sums[name];
+                          if (sum.empty()) sum.assign(static_cast<size_t>(c), 0.0);
+                          for (int64_t r = 0; r < n; ++r) {
+                            for (int64_t ch = 0; ch < c; ++ch) {
+                              const float* p = a.data<float>() + (r * c + ch) * inner;
+                              double acc = 0.0;
+                              for (int64_t i = 0; i < inner; ++i) acc += p[i];
+                              sum[static_cast<size_t>(ch)] += acc;
+                            }
+                          }
+                          counts[name] += n * inner;
+                        };
+                        for (const auto& [i, name] : index) {
+                          if (std::find(inputs.begin(), inputs.end(), name) != inputs.end()) add(name, out[i]);
+                        }
+                        if (std::find(inputs.begin(), inputs.end(), graph_input) != inputs.end()) add(graph_input, x);
+                        return Status();
+                      }).status());
+  // shift[o] = sum over the inputs of (W - dequantized W)[o, ...] * E[x]: the mean output error the
+  // weight quantization adds (Nagel et al. 2019, eq. 12, with E[x] measured).
+  int corrected = 0;
+  for (const std::string& name : nodes) {
+    ir::Node* node = prepared.find_node(name);
+    const ir::Node* qnode = qdq.find_node(name);
+    const Tensor* w = ir::constant_of(node->input(1));
+    const std::optional<Tensor> wq = dequantized_constant(qnode->input(1));
+    auto sit = sums.find(node->input(0)->name);
+    if (w == nullptr || !wq || wq->shape() != w->shape() || sit == sums.end() || counts[sit->first] == 0) continue;
+    std::vector<double> mean = sit->second;
+    for (double& m : mean) m /= static_cast<double>(counts[sit->first]);
+    int64_t oc = 0;
+    std::vector<double> shift;
+    if (node->kind == ir::OpKind::Conv) {
+      oc = w->dim(0);
+      const int64_t cin = w->dim(1), k = w->numel() / (oc * cin);
+      const int64_t group = node->attr<ir::ConvAttrs>().group, per_group = oc / group;
+      if (static_cast<int64_t>(mean.size()) != cin * group) continue;
+      shift.assign(static_cast<size_t>(oc), 0.0);
+      for (int64_t o = 0; o < oc; ++o) {
+        for (int64_t c = 0; c < cin; ++c) {
+          const double m = mean[static_cast<size_t>((o / per_group) * cin + c)];
+          for (int64_t j = 0; j < k; ++j) {
+            const int64_t i = (o * cin + c) * k + j;
+            shift[static_cast<size_t>(o)] += (static_cast<double>(w->data<float>()[i]) - wq->data<float>()[i]) * m;
+          }
+        }
+      }
+    } else {
+      const bool trans_b = node->attr<ir::GemmAttrs>().trans_b != 0;
+      oc = trans_b ? w->dim(0) : w->dim(1);
+      const int64_t kdim = trans_b ? w->dim(1) : w->dim(0);
+      if (static_cast<int64_t>(mean.size()) != kdim || node->input(2) == nullptr) continue;
+      shift.assign(static_cast<size_t>(oc), 0.0);
+      for (int64_t o = 0; o < oc; ++o) {
+        for (int64_t kk = 0; kk < kdim; ++kk) {
+          const int64_t i = trans_b ? o * kdim + kk : kk * oc + o;
+          shift[static_cast<size_t>(o)] += (static_cast<double>(w->data<float>()[i]) - wq->data<float>()[i]) * mean[static_cast<size_t>(kk)];
+        }
+      }
+    }
+    Tensor bias = Tensor::zeros(DType::kF32, {oc}).value();
+    if (node->input(2) != nullptr) {
+      const Tensor* old = ir::constant_of(node->input(2));
+      if (old == nullptr || old->dtype() != DType::kF32 || (old->numel() != oc && old->numel() != 1)) continue;
+      for (int64_t i = 0; i < oc; ++i) bias.data<float>()[i] = old->data<float>()[old->numel() == 1 ? 0 : i];
+    }
+    for (int64_t i = 0; i < oc; ++i) bias.data<float>()[i] += static_cast<float>(shift[static_cast<size_t>(i)]);
+    if (node->input(2) != nullptr && node->input(2)->shape && node->input(2)->shape->size() == 2) {
+      HQP_ASSIGN_OR_RETURN(bias, bias.reshaped({1, oc}));  // a Gemm's [1, N] bias keeps its rank
+    }
+    const std::string base = node->input(2) != nullptr ? node->input(2)->name : node->name + ".bias";
+    prepared.set_input(node, 2, prepared.add_initializer(prepared.unique_name(base + "_corrected"), std::move(bias)));
+    ++corrected;
+  }
+  prepared.remove_dead_code();
+  HQP_RETURN_IF_ERROR(ir::verify_and_infer(prepared).with_context("cannot correct biases"));
+  return corrected;
 }
 
 Result<QuantizeOutcome> quantize_model(const ir::Graph& model, data::BatchSource& calib, data::BatchSource& val,
@@ -161,6 +330,11 @@ Result<QuantizeOutcome> quantize_model(const ir::Graph& model, data::BatchSource
     }
   }
 
+  if (config.cle) {
+    HQP_ASSIGN_OR_RETURN(quant::CleStats cle, quant::equalize_cross_layer(prepared));
+    out.cle_pairs = cle.pairs;
+    say(fmt::format("cross-layer equalization: {} conv pairs ({} sweeps)", cle.pairs, cle.iterations));
+  }
   HQP_ASSIGN_OR_RETURN(quant::ActivationStatistics stats,
                        collect_statistics(prepared, calib, config.calib_samples,
                                           quant::needs_histogram(config.calibrator.method), config.threads, cb,
@@ -170,14 +344,27 @@ Result<QuantizeOutcome> quantize_model(const ir::Graph& model, data::BatchSource
   say(fmt::format("calibrated on {} samples, {} tensors ({})", out.calib_samples, out.observed_tensors,
                   quant::calibrator_name(config.calibrator.method)));
 
+  int biases_corrected = 0;
   const auto build = [&](const std::vector<std::string>& keep) -> Result<std::pair<ir::Graph, quant::QdqStats>> {
-    ir::Graph g = prepared.clone();
     quant::QdqOptions o;
     o.activations = config.calibrator.scheme;
     o.style = config.style;
     o.per_channel_weights = config.per_channel_weights;
     o.keep_float = keep;
+    ir::Graph g = prepared.clone();
     HQP_ASSIGN_OR_RETURN(quant::QdqStats s, quant::insert_qdq_with_ranges(g, ranges, o));
+    if (config.bias_correction) {
+      const std::unordered_set<std::string> kept(keep.begin(), keep.end());
+      std::vector<std::string> quantized;
+      for (const std::string& n : candidates_all) {
+        if (kept.count(n) == 0) quantized.push_back(n);
+      }
+      ir::Graph corrected = prepared.clone();
+      HQP_ASSIGN_OR_RETURN(biases_corrected,
+                           correct_biases(corrected, g, quantized, calib, config.calib_samples, config.threads));
+      g = corrected.clone();
+      HQP_ASSIGN_OR_RETURN(s, quant::insert_qdq_with_ranges(g, ranges, o));
+    }
     return std::pair<ir::Graph, quant::QdqStats>{std::move(g), s};
   };
 
@@ -185,6 +372,7 @@ Result<QuantizeOutcome> quantize_model(const ir::Graph& model, data::BatchSource
                        val_top1(model, val, config.threads, cb, QuantizeProgress::Phase::kValidateFloat, {}));
   std::vector<std::string> keep = config.keep_float;
   HQP_ASSIGN_OR_RETURN(auto built, build(keep));
+  if (config.bias_correction) say(fmt::format("bias correction: {} layers", biases_corrected));
   HQP_ASSIGN_OR_RETURN(out.int8_val_top1,
                        val_top1(built.first, val, config.threads, cb, QuantizeProgress::Phase::kValidateInt8, {}));
   out.all_int8_val_top1 = out.int8_val_top1;
@@ -231,6 +419,7 @@ Result<QuantizeOutcome> quantize_model(const ir::Graph& model, data::BatchSource
   out.model = std::move(built.first);
   out.stats = built.second;
   out.kept_float = keep;
+  out.biases_corrected = biases_corrected;
   out.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return out;
 }

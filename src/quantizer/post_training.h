@@ -25,6 +25,8 @@ struct QuantizeConfig {
   quant::CalibratorOptions calibrator;  // method, percentile, activation scheme
   quant::QdqStyle style = quant::QdqStyle::kOrt;
   bool per_channel_weights = true;
+  bool cle = false;             // cross-layer equalization (quant/cross_layer_equalization.h) first
+  bool bias_correction = false; // empirical bias correction of every quantized layer (see below)
   int64_t calib_samples = 512;  // rows taken from the calibration source (its first batches), >= 1
   double max_drop = 0.0;        // val top-1 percentage points; <= 0: measure only, no search
   std::vector<std::string> keep_float;  // Conv / Gemm nodes the user keeps float from the start
@@ -48,6 +50,8 @@ struct QuantizeOutcome {
   quant::QdqStats stats;
   int64_t calib_samples = 0;
   int64_t observed_tensors = 0;
+  int cle_pairs = 0;                   // conv pairs equalized (cle)
+  int biases_corrected = 0;            // layers whose bias was corrected (bias_correction)
   bool bound_met = true;               // false only when max_drop > 0 and no layer set met it
   double seconds = 0.0;
 };
@@ -82,5 +86,15 @@ Result<quant::ActivationStatistics> collect_statistics(const ir::Graph& g, data:
                                                        bool histogram, int threads,
                                                        const QuantizeCallbacks& callbacks = {},
                                                        int64_t* samples_used = nullptr);
+
+// Empirical bias correction (Nagel et al. 2019, section 4.2): for every node of `nodes` (Conv /
+// Gemm of `prepared`, quantized in `qdq`, which was built from `prepared`), the mean output shift
+// its weight quantization causes, (W - dequantized W) · E[x] per output channel with E[x] the
+// per-channel mean of its float input over the first `samples` rows of `calib` (fast runtime,
+// unfused), is added to its float bias in `prepared` (a Conv without bias gets one). Each layer is
+// corrected for its own weights on float inputs, so corrections do not compound. Returns how many
+// biases changed.
+Result<int> correct_biases(ir::Graph& prepared, const ir::Graph& qdq, const std::vector<std::string>& nodes,
+                           data::BatchSource& calib, int64_t samples, int threads);
 
 }  // namespace hqp::quantizer

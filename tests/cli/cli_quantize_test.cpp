@@ -34,6 +34,8 @@ TEST(CliQuantizePytorchModel, QuantizesWithinTheBoundAndEvalAgrees) {
                                      std_, "--val-split", "random:600", "-o", out, "--calibrator", "entropy",
                                      "--calib-samples", "256", "--qdq-style", style, "--max-drop", "1.0",
                                      "--threads", "1", "--workers", "1", "--latency-runs", "3", "--report", report,
+                                     // trt also runs the accuracy repairs; ort fills the slots with the default seed
+                                     style == "trt" ? "--cle" : "--seed", style == "trt" ? "--bias-correction" : "0",
                                      "--json"});
     ASSERT_TRUE(r.exited && r.exit_code == 0) << r.describe() << ": " << r.err;
     const nlohmann::json j = nlohmann::json::parse(r.out);
@@ -45,6 +47,7 @@ TEST(CliQuantizePytorchModel, QuantizesWithinTheBoundAndEvalAgrees) {
     EXPECT_LT(j["int8"]["bytes"].get<int64_t>(), j["float"]["bytes"].get<int64_t>());
     EXPECT_TRUE(j["int8"].contains("test_top1"));
     EXPECT_GT(j["qdq"]["quantized_convs"].get<int>(), 0);
+    if (style == "trt") EXPECT_GT(j["biases_corrected"].get<int>(), 0);
     // The full ONNX check (the same check ONNX Runtime's loader builds on).
     const ProcessResult c = run_process({HQP_PYTHON, "-c",
                                          "import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]), "

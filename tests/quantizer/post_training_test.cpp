@@ -19,6 +19,8 @@
 #include "onnx/export.h"
 #include "onnx/import.h"
 #include "quant/calibrate.h"
+#include "ir/rewrite.h"
+#include "reference/executor.h"
 #include "quantizer/post_training.h"
 #include "runtime/session.h"
 
@@ -156,6 +158,77 @@ TEST(QuantizeModel, FallbackReturnsTheBrokenLayerToFloat) {
   EXPECT_EQ(r->kept_float, (std::vector<std::string>{"b"}));
   EXPECT_LE((r->float_val_top1 - r->int8_val_top1) * 100.0, 2.0 + 1e-9);
   EXPECT_EQ(r->stats.float_compute, 1);
+  EXPECT_DOUBLE_EQ(fast_top1(r->model, *val), r->int8_val_top1);
+}
+
+TEST(QuantizeModel, BiasCorrectionRemovesTheMeanShiftOfWeightQuantization) {
+  // x [N,4,6,6] (mean 0.7 + noise) -> 1x1 conv 5 (no padding): E[W x + b] = W E[x] + b exactly, so
+  // after correction the QDQ-weight conv on float inputs has the float conv's output mean.
+  Net n;
+  ir::Value* x = n.g.add_input("x", DType::kF32, dims({"N", 4, 6, 6}));
+  ir::Value* w = n.g.add_initializer("w", random_tensor({5, 4, 1, 1}, 7, 0.9f));
+  ir::Value* bias = n.g.add_initializer("b", random_tensor({5}, 8));
+  ir::Value* y = n.g.add_value("y");
+  n.g.add_node(OpKind::Conv, "conv", {x, w, bias}, {y}, ir::ConvAttrs{});
+  n.g.add_output(y);
+  HQP_ASSERT_OK(ir::verify_and_infer(n.g));
+  Tensor images = random_tensor({64, 4, 6, 6}, 9, 0.3f);
+  for (float& v : images.span<float>()) v += 0.7f;
+  auto src = data::TensorBatchSource::create(images, Tensor::zeros(DType::kS64, {64}).value(), 32, false, 1).value();
+  quant::RangeMap ranges;
+  ranges["x"] = quant::ValueRange{0.0f, 1.2f};
+  quant::QdqOptions o;
+  o.per_channel_weights = false;  // coarse weights: a visible shift
+  ir::Graph qdq = n.g.clone();
+  HQP_ASSERT_OK(quant::insert_qdq_with_ranges(qdq, ranges, o).status());
+  ir::Graph corrected = n.g.clone();
+  Result<int> r = quantizer::correct_biases(corrected, qdq, {"conv"}, *src, 64, 1);
+  HQP_ASSERT_OK(r.status());
+  EXPECT_EQ(*r, 1);
+  // The corrected float bias with the QDQ graph's dequantized weights, on float inputs.
+  const ir::Node* qconv = qdq.find_node("conv");
+  ir::Graph check = corrected.clone();
+  const ir::Node* dq = qconv->input(1)->producer();
+  ASSERT_EQ(dq->kind, OpKind::DequantizeLinear);
+  // Dequantize the weights by hand: q * scale (zero point 0).
+  const Tensor& q = *ir::constant_of(dq->input(0));
+  const Tensor& sc = *ir::constant_of(dq->input(1));
+  Tensor wdq = Tensor::zeros(DType::kF32, q.shape()).value();
+  for (int64_t i = 0; i < q.numel(); ++i) wdq.data<float>()[i] = static_cast<float>(q.element_as_int64(i)) * sc.data<float>()[i / 4];
+  check.set_input(check.find_node("conv"), 1, check.add_initializer("wdq", wdq));
+  const auto channel_means = [&](const ir::Graph& g) {
+    const Tensor in[] = {images};
+    Tensor out = reference::run_reference(g, in).value()[0];
+    std::vector<double> m(5, 0.0);
+    for (int64_t i = 0; i < out.numel(); ++i) m[static_cast<size_t>((i / 36) % 5)] += out.data<float>()[i];
+    for (double& v : m) v /= 64.0 * 36.0;
+    return m;
+  };
+  const std::vector<double> want = channel_means(n.g);
+  const std::vector<double> got = channel_means(check);
+  ir::Graph uncorrected = n.g.clone();
+  uncorrected.set_input(uncorrected.find_node("conv"), 1, uncorrected.add_initializer("wdq", wdq));
+  const std::vector<double> before = channel_means(uncorrected);
+  double shift_before = 0.0;
+  for (int c = 0; c < 5; ++c) {
+    EXPECT_NEAR(got[static_cast<size_t>(c)], want[static_cast<size_t>(c)], 1e-4) << c;
+    shift_before = std::max(shift_before, std::fabs(before[static_cast<size_t>(c)] - want[static_cast<size_t>(c)]));
+  }
+  EXPECT_GT(shift_before, 1e-3) << "the test needs a visible shift to correct";
+}
+
+TEST(QuantizeModel, CleAndBiasCorrectionRunEndToEnd) {
+  const ir::Graph model = residual_model();
+  auto calib = labelled(model, 64, 31, 32);
+  auto val = labelled(model, 300, 32, 100);
+  quantizer::QuantizeConfig config;
+  config.cle = true;
+  config.bias_correction = true;
+  Result<quantizer::QuantizeOutcome> r = quantizer::quantize_model(model, *calib, *val, config);
+  HQP_ASSERT_OK(r.status());
+  EXPECT_EQ(r->cle_pairs, 1);         // a -> relu -> b (b -> c feeds the residual Add too)
+  EXPECT_EQ(r->biases_corrected, 4);  // a, b, c, fc
+  EXPECT_GT(r->int8_val_top1, 0.8);
   EXPECT_DOUBLE_EQ(fast_top1(r->model, *val), r->int8_val_top1);
 }
 

@@ -1,5 +1,6 @@
 // `hqp quantize MODEL.onnx --data DATASET -o OUT.onnx [--calibrator minmax|percentile|entropy|mse]
-// [--calib-samples N] [--percentile P] [--per-tensor] [--symmetric-activations] [--max-drop PP]
+// [--calib-samples N] [--percentile P] [--per-tensor] [--symmetric-activations] [--cle]
+// [--bias-correction] [--max-drop PP]
 // [--keep-float NODE]... [--qdq-style ort|trt] [--threads T] [--report R.json] [--json]`:
 // INT8 post-training quantization on real calibration data (quantizer::quantize_model), written as
 // QDQ ONNX that ONNX Runtime, TensorRT and hqp's runtime load. The val top-1 it reports is the fast
@@ -46,6 +47,8 @@ struct QuantizeOptions {
   double percentile = 99.99;
   bool per_tensor = false;
   bool symmetric_activations = false;
+  bool cle = false;
+  bool bias_correction = false;
   double max_drop = 1.0;
   std::vector<std::string> keep_float;
   std::string qdq_style = "ort";
@@ -96,6 +99,8 @@ Status run_quantize(const QuantizeOptions& o) {
       o.symmetric_activations ? quant::ActivationScheme::kS8Symmetric : quant::ActivationScheme::kU8Asymmetric;
   config.style = *quant::qdq_style_from_name(o.qdq_style);
   config.per_channel_weights = !o.per_tensor;
+  config.cle = o.cle;
+  config.bias_correction = o.bias_correction;
   config.calib_samples = o.calib_samples;
   config.max_drop = o.max_drop;
   config.keep_float = o.keep_float;
@@ -139,10 +144,11 @@ Status run_quantize(const QuantizeOptions& o) {
     fmt::print("quantize   {} ({:.2f} M params, {:.1f} M MACs) on {} ({} calibration of {} train, {} val samples)\n",
                o.model, static_cast<double>(s.params) / 1e6, static_cast<double>(s.macs) / 1e6, o.data.data,
                std::min<int64_t>(o.calib_samples, splits.train->size()), splits.train->size(), splits.val->size());
-    fmt::print("scheme     {} calibration{}, {} activations, {} weights, {} QDQ placement, --max-drop {:g} pp\n",
+    fmt::print("scheme     {} calibration{}, {} activations, {} weights{}{}, {} QDQ placement, --max-drop {:g} pp\n",
                o.calibrator, o.calibrator == "percentile" ? fmt::format(" ({:g})", o.percentile) : std::string(),
                o.symmetric_activations ? "s8 symmetric" : "u8 asymmetric",
-               o.per_tensor ? "s8 per-tensor" : "s8 per-channel", o.qdq_style, o.max_drop);
+               o.per_tensor ? "s8 per-tensor" : "s8 per-channel", o.cle ? ", CLE" : "",
+               o.bias_correction ? ", bias correction" : "", o.qdq_style, o.max_drop);
     std::fflush(stdout);
   }
   ProgressBar bar(stderr_is_terminal());
@@ -184,6 +190,8 @@ Status run_quantize(const QuantizeOptions& o) {
                  {"qdq_style", o.qdq_style},
                  {"activations", o.symmetric_activations ? "s8_symmetric" : "u8_asymmetric"},
                  {"weights", o.per_tensor ? "s8_per_tensor" : "s8_per_channel"},
+                 {"cle", o.cle},
+                 {"bias_correction", o.bias_correction},
                  {"max_drop", o.max_drop},
                  {"kept_float", out.kept_float},
                  {"val_top1_float", out.float_val_top1},
@@ -211,6 +219,8 @@ Status run_quantize(const QuantizeOptions& o) {
   summary["kept_float"] = out.kept_float;
   summary["all_int8_val_top1"] = out.all_int8_val_top1;
   summary["calib_samples"] = out.calib_samples;
+  summary["cle_pairs"] = out.cle_pairs;
+  summary["biases_corrected"] = out.biases_corrected;
   summary["latency"] = {{"engine", "fast"}, {"batch", 1}, {"threads", o.threads}, {"runs", o.latency_runs}};
   summary["qdq"] = {{"style", o.qdq_style},
                     {"quantized_convs", out.stats.quantized_convs},
@@ -273,6 +283,9 @@ Runner add_quantize_command(CLI::App& app) {
   sub->add_flag("--per-tensor", o->per_tensor, "One weight scale per tensor (default: per output channel)");
   sub->add_flag("--symmetric-activations", o->symmetric_activations,
                 "s8 symmetric activations (default: u8 asymmetric, ONNX Runtime's default)");
+  sub->add_flag("--cle", o->cle, "Cross-layer equalization of conv pairs joined by ReLU (Nagel et al. 2019) before calibration");
+  sub->add_flag("--bias-correction", o->bias_correction,
+                "Empirical bias correction: add the mean float - INT8 output shift per channel to each bias");
   sub->add_option("--max-drop", o->max_drop,
                   "Largest val top-1 drop in percentage points; above it the most sensitive layers go back to float "
                   "(0: measure only)")
