@@ -14,13 +14,15 @@ Usage:
 Per model:
 1. `hqp quantize MODEL --data fashion-mnist -o W/C.onnx --calibrator C --max-drop 0 --json` for each
    calibrator C (measure only: no fallback), both in ONNX Runtime's placement; the default
-   calibrator also with `--qdq-style trt`, and with `--max-drop 0.1` (the layers kept float).
+   calibrator also with --cle, --bias-correction and both, with `--qdq-style trt`, and with
+   `--max-drop 0.1` (the layers kept float).
 2. ONNX Runtime agreement: the 10000 test images (preprocessed as the model's hqp.preprocess says)
    through `hqp run` and bench/ort/run_model.js on the same INT8 file: share of equal top-1 classes.
 3. The reference for ONNX Runtime's own placement: bench/make_ort_qdq.py (Q->DQ on every activation,
    ranges measured by ONNX Runtime on N(0,1) inputs by bench/ort/ranges.js).
-4. Latency, batch 1, `--threads` threads, alternating rounds: `hqp bench` and bench/ort/ort_bench.js
-   on the float model, hqp's ort-placement file, hqp's trt-placement file and the reference file.
+4. Latency, batch 1, 1 and `--threads` threads, alternating rounds: `hqp bench` (also with
+   --fuse-requantize on hqp's ort file) and bench/ort/ort_bench.js on the float model, hqp's
+   ort-placement file, hqp's trt-placement file and the reference file.
 Writes a markdown block between <!-- quant-bench:NAME:begin --> and <!-- quant-bench:NAME:end -->.
 """
 import argparse
@@ -107,18 +109,23 @@ def ort_reference(a, float_model, work):
     return out
 
 
-def timings(a, files):
-    hqp_t = {k: [] for k in files}
-    ort_t = {k: [] for k in files}
+def timings(a, files, threads_list):
+    """{(file, engine, threads): [per-round medians]}; engines: hqp, hqp-fused (hqp --fuse-requantize), ort."""
+    t = {}
     for _ in range(a.rounds):
-        for k, path in files.items():
-            j = json.loads(run([a.hqp, "bench", path, "--threads", str(a.threads), "--shape", "1x1x28x28",
-                                "--runs", str(a.runs), "--json"]))
-            hqp_t[k].append(j["median_ms"])
-            j = json.loads(run(["node", os.path.join(ORT_DIR, "ort_bench.js"), path, "--threads", str(a.threads),
-                                "--runs", str(a.runs), "--warmup", "5", "--shape", "1x1x28x28"]))
-            ort_t[k].append(j["median_ms"])
-    return hqp_t, ort_t
+        for th in threads_list:
+            for k, path in files.items():
+                for engine in ("hqp", "hqp-fused", "ort"):
+                    if engine == "hqp-fused" and k != "hqp ort placement":
+                        continue
+                    if engine == "ort":
+                        cmd = ["node", os.path.join(ORT_DIR, "ort_bench.js"), path, "--threads", str(th), "--runs",
+                               str(a.runs), "--warmup", "5", "--shape", "1x1x28x28"]
+                    else:
+                        cmd = [a.hqp, "bench", path, "--threads", str(th), "--shape", "1x1x28x28", "--runs", str(a.runs),
+                               "--json"] + (["--fuse-requantize"] if engine == "hqp-fused" else [])
+                    t.setdefault((k, engine, th), []).append(json.loads(run(cmd))["median_ms"])
+    return t
 
 
 def pct(v):
@@ -148,6 +155,11 @@ def main():
             j, cmd = quantize(a, path, os.path.join(work, f"ort_{c}.onnx"), c)
             rows.append(("ort", c, j))
             cmds.append(cmd)
+        for label, flags in (("CLE", ["--cle"]), ("bias correction", ["--bias-correction"]),
+                             ("CLE + bias correction", ["--cle", "--bias-correction"])):
+            j, cmd = quantize(a, path, os.path.join(work, "repair.onnx"), a.default_calibrator, extra=flags)
+            rows.append(("ort", f"{a.default_calibrator} + {label}", j))
+            cmds.append(cmd)
         dflt = os.path.join(work, f"ort_{a.default_calibrator}.onnx")
         trt = os.path.join(work, f"trt_{a.default_calibrator}.onnx")
         j, cmd = quantize(a, path, trt, a.default_calibrator, style="trt")
@@ -159,7 +171,9 @@ def main():
         ref = ort_reference(a, path, work)
         agree_ref = agreement(a, ref, raw, pb, shape, labels, work)
         files = {"float": path, "hqp ort placement": dflt, "hqp trt placement": trt, "ORT-placement reference": ref}
-        hqp_t, ort_t = timings(a, files)
+        threads_list = sorted({1, a.threads})
+        t = timings(a, files, threads_list)
+        med = {key: statistics.median(v) for key, v in t.items()}
 
         lines = [f"<!-- quant-bench:{name}:begin -->", f"### {name}", "",
                  f"`{path}`, {started}, {platform.node()} ({os.cpu_count()} CPUs), {a.threads} threads. "
@@ -181,17 +195,31 @@ def main():
                   f"ORT {pct(agree['ort_top1'])} %); on the ORT-placement reference file {pct(agree_ref['agree'])} % "
                   f"(test top-1 hqp {pct(agree_ref['hqp_top1'])} %, ORT {pct(agree_ref['ort_top1'])} %; its ranges "
                   "come from N(0,1) inputs, so its accuracy says nothing about calibration).", "",
-                 f"Latency, batch 1, {a.threads} threads, median of per-round medians ({a.rounds} alternating rounds "
-                 f"of {a.runs} runs; per-round medians in brackets):", "",
-                 "| file | bytes | hqp ms | ONNX Runtime ms | hqp / ORT |", "|---|---|---|---|---|"]
+                 f"Latency in ms, batch 1, median of per-round medians ({a.rounds} alternating rounds of {a.runs} "
+                 "runs; per-round medians in brackets). `hqp fused` = `hqp bench --fuse-requantize` (not the file's "
+                 "exact QDQ semantics, see above). File sizes: the reference file also keeps the unused float "
+                 "weights.", "",
+                 "| file | bytes | " + " | ".join(f"{e} {th}T" for th in threads_list for e in ("hqp", "ORT")) + " |",
+                 "|---|---|" + "---|" * (2 * len(threads_list))]
+
+        def cell(k, e, th):
+            v = t.get((k, e, th))
+            return f"{statistics.median(v):.3f} [{' '.join(f'{x:.3f}' for x in v)}]" if v else "-"
         for k, p in files.items():
-            h, o = statistics.median(hqp_t[k]), statistics.median(ort_t[k])
-            lines.append(f"| {k} | {os.path.getsize(p):,} | {h:.3f} [{' '.join(f'{v:.3f}' for v in hqp_t[k])}] | "
-                         f"{o:.3f} [{' '.join(f'{v:.3f}' for v in ort_t[k])}] | {h / o:.2f} |")
-        ort_mine, ort_ref = statistics.median(ort_t["hqp ort placement"]), statistics.median(ort_t["ORT-placement reference"])
-        hqp_mine = statistics.median(hqp_t["hqp ort placement"])
-        lines += ["", f"ONNX Runtime on hqp's ort-placement file / on the reference placement: "
-                  f"**{ort_mine / ort_ref:.2f}×**; hqp / ONNX Runtime on hqp's file: **{hqp_mine / ort_mine:.2f}×**.",
+            lines.append(f"| {k} | {os.path.getsize(p):,} | " +
+                         " | ".join(f"{cell(k, 'hqp', th)} | {cell(k, 'ort', th)}" for th in threads_list) + " |")
+        lines.append("| hqp ort placement, hqp fused | | " +
+                     " | ".join(f"{cell('hqp ort placement', 'hqp-fused', th)} | -" for th in threads_list) + " |")
+
+        def best(k, e):
+            return min(med[(k, e, th)] for th in threads_list)
+        hqp_best, ort_best = best("hqp ort placement", "hqp"), best("hqp ort placement", "ort")
+        ort_ref_best = best("ORT-placement reference", "ort")
+        lines += ["", f"Each engine at its best thread count: ONNX Runtime on hqp's ort-placement file / on the "
+                  f"reference placement **{ort_best / ort_ref_best:.2f}×** ({ort_best:.3f} / {ort_ref_best:.3f} ms); "
+                  f"hqp / ONNX Runtime on hqp's file **{hqp_best / ort_best:.2f}×** ({hqp_best:.3f} / {ort_best:.3f} "
+                  f"ms; hqp fused {best('hqp ort placement', 'hqp-fused'):.3f} ms); hqp INT8 / hqp FP32 "
+                  f"**{hqp_best / best('float', 'hqp'):.2f}×**.",
                   "", "<details><summary>quantize commands</summary>", "", "```"] + cmds + [strict_cmd, "```", "</details>",
                  f"<!-- quant-bench:{name}:end -->"]
         block = "\n".join(lines)

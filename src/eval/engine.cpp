@@ -35,6 +35,7 @@ Result<std::unique_ptr<InferenceEngine>> InferenceEngine::create(const ir::Graph
       SessionOptions so;
       so.threads = options.threads;
       so.profile = options.profile;
+      so.fuse_requantize = options.fuse_requantize;
       HQP_ASSIGN_OR_RETURN(Session s, Session::create(graph, so));
       e->session_ = std::make_unique<Session>(std::move(s));
       break;

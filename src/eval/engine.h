@@ -30,6 +30,7 @@ struct EngineOptions {
   EngineKind kind = EngineKind::kFast;
   int threads = 1;       // fast: Session threads (>= 1); torch: libtorch threads (<= 0: libtorch's default); ref: unused
   bool profile = false;  // fast: per-node timing (Session::profile)
+  bool fuse_requantize = false;  // fast: SessionOptions::fuse_requantize
 };
 
 class InferenceEngine {

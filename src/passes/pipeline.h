@@ -14,7 +14,9 @@ namespace hqp::passes {
 struct OptimizeOptions {
   bool remove_identity = true;
   bool fold_batchnorm = true;
-  bool skip_output_requantize = true;
+  // Off by default: it changes results (one rounding fewer than the file's QDQ semantics, which
+  // ONNX Runtime follows); SessionOptions::fuse_requantize turns it on.
+  bool skip_output_requantize = false;
   bool fuse_activations = true;  // fuse_conv_activation
   bool fuse_residual = true;     // fuse_residual_add
   bool lower_qdq = true;
@@ -39,7 +41,7 @@ struct OptimizeReport {
 // Runs the enabled passes in this order:
 //   remove_identity      Identity/Dropout first, so the patterns below see direct edges;
 //   fold_batchnorm       before fusion: the fused Conv is what takes the activation;
-//   skip_output_requantize  QDQ graphs in ONNX Runtime's placement: drops the conv-output Q -> DQ
+//   skip_output_requantize  (opt-in) QDQ graphs in ONNX Runtime's placement: drops the conv-output Q -> DQ
 //                        pairs before residual Adds and float activations, so the fusions below
 //                        see the same patterns as in TensorRT's placement;
 //   fuse_conv_activation and fuse_residual_add, the float fusions (QDQ graphs too: the Q/DQ

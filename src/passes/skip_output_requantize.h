@@ -6,7 +6,8 @@
 //   Conv -> Q -> DQ -> HardSwish -> Q                     into  QConv(f32 out) -> HardSwish -> Q
 // (fuse_residual_add / fuse_conv_activation / lower_qdq do the fusing), as TensorRT does. The
 // result skips one rounding of the conv output to its INT8 grid: it is closer to the float model,
-// not bit-equal to ONNX Runtime's.
+// but not the file's QDQ semantics (ONNX Runtime's result), so the pipeline runs it only on request
+// (OptimizeOptions::skip_output_requantize, SessionOptions::fuse_requantize).
 #pragma once
 
 #include "core/status.h"

@@ -22,8 +22,9 @@ namespace hqp::quant {
 //         Clip right after the op is absorbed: the pair follows it), so ONNX Runtime fuses
 //         QLinearConv, QLinearAdd, QLinearMul, QLinearGlobalAveragePool, QLinearConcat; data
 //         movement (MaxPool, reshapes) runs on INT8 with its output's parameters. hqp's runtime
-//         runs it as fast as kTrt: passes::skip_output_requantize drops the pair between a conv and
-//         a residual Add or float activation, so the same QConv output stages form.
+//         follows these semantics exactly by default (as ONNX Runtime does); with
+//         SessionOptions::fuse_requantize, passes::skip_output_requantize drops the pair between a
+//         conv and a residual Add or float activation, so kTrt's QConv output stages form.
 //   kTrt  TensorRT's convention (hqp's first placement, described on insert_qdq below): quantized
 //         inputs of Conv / Gemm, residual Adds fused, conv outputs left unquantized otherwise.
 enum class QdqStyle : uint8_t { kOrt, kTrt };

@@ -361,7 +361,9 @@ Result<Session> Session::create(const ir::Graph& graph, const SessionOptions& op
   impl->graph = graph.clone();
   HQP_RETURN_IF_ERROR(ir::verify_and_infer(impl->graph));
   if (options.optimize) {
-    HQP_ASSIGN_OR_RETURN(passes::OptimizeReport report, passes::optimize_for_runtime(impl->graph));
+    passes::OptimizeOptions po;
+    po.skip_output_requantize = options.fuse_requantize;
+    HQP_ASSIGN_OR_RETURN(passes::OptimizeReport report, passes::optimize_for_runtime(impl->graph, po));
     impl->optimize_report = report.to_string();
   }
   HQP_RETURN_IF_ERROR(kernels::onednn::set_num_threads(options.threads));

@@ -25,6 +25,10 @@ struct SessionOptions {
   Engine engine = Engine::kFast;
   bool optimize = true;       // run the graph passes (passes/pipeline.h) before compiling
   bool profile = false;       // time every step (see Session::profile)
+  // QDQ files in ONNX Runtime's placement: skip the conv-output requantization in front of residual
+  // Adds and float activations (passes/skip_output_requantize.h), as TensorRT does. Faster, closer
+  // to the float model, but no longer the file's exact QDQ semantics (ONNX Runtime's result).
+  bool fuse_requantize = false;
 };
 
 // Why a node runs where it runs: the chosen implementation and, for each candidate before it,

@@ -145,7 +145,9 @@ TEST(SkipOutputRequantize, PipelineFusesAnOrtResidualBlockIntoOneQConvWithSum) {
   ir::Value* sum = o.b.op(OpKind::Add, {o.conv_dq, o.x_dq});
   o.b.g.add_output(o.b.qdq(o.b.op(OpKind::Relu, {sum}), kScale, 0));
   HQP_ASSERT_OK(ir::verify_and_infer(o.b.g));
-  HQP_ASSERT_OK(passes::optimize_for_runtime(o.b.g).status());
+  passes::OptimizeOptions po;
+  po.skip_output_requantize = true;  // opt-in (SessionOptions::fuse_requantize)
+  HQP_ASSERT_OK(passes::optimize_for_runtime(o.b.g, po).status());
   EXPECT_EQ(count_kind(o.b.g, OpKind::QConv), 1);
   EXPECT_EQ(count_kind(o.b.g, OpKind::Add), 0);
   EXPECT_EQ(count_kind(o.b.g, OpKind::Relu), 0);

@@ -30,6 +30,7 @@ struct BenchOptions {
   bool json = false;
   bool profile = false;
   bool verbose = false;
+  bool fuse_requantize = false;
 };
 
 Result<Shape> parse_shape(const std::string& text) {
@@ -120,6 +121,7 @@ Status run_bench(const BenchOptions& o) {
     eo.kind = *eval::engine_from_name(o.engine);
     eo.threads = o.threads;
     eo.profile = o.profile;
+    eo.fuse_requantize = o.fuse_requantize;
     HQP_ASSIGN_OR_RETURN(engine, eval::InferenceEngine::create(graph, eo));
   }
   const std::vector<Tensor> inputs = {input};
@@ -214,6 +216,9 @@ Runner add_bench_command(CLI::App& app) {
   sub->add_flag("--json", o->json, "Print JSON (median_ms, min_ms, p90_ms, throughput_per_s, peak_bytes, ...)");
   sub->add_flag("--profile", o->profile, "Time every node and report GOP/s");
   sub->add_flag("--verbose", o->verbose, "Show the passes and which kernel runs each node (and why not others)");
+  sub->add_flag("--fuse-requantize", o->fuse_requantize,
+                "QDQ in ONNX Runtime's placement: skip the conv-output requantization before residual Adds and float "
+                "activations, as TensorRT does (faster; not the file's exact QDQ semantics)");
   return [o] { return run_bench(*o); };
 }
 

@@ -16,9 +16,23 @@ void quantize_impl(const QuantizeParams& p, const float* src, const float* scale
     for (int64_t a = 0; a < p.axis_len; ++a) {
       const float s = scale[a];
       const int32_t zp = zero_point != nullptr ? static_cast<int32_t>(zero_point[a]) : 0;
-      for (int64_t in = 0; in < p.inner; ++in, ++i) {
-        dst[i] = static_cast<Q>(round_and_saturate(src[i] / s, zp, qmin, qmax));
+      // round_and_saturate written branch-free, so the compiler vectorizes it: the same IEEE
+      // operations in the same order (division, NaN -> 0, clamp, magic-number rounding), so the
+      // same result as the scalar definition, bit for bit.
+      const float lo = static_cast<float>(qmin - zp);
+      const float hi = static_cast<float>(qmax - zp);
+      constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23, as in requantize.h
+      const float* x = src + i;
+      Q* y = dst + i;
+      const int64_t n = p.inner;  // a local: u8 stores may alias p, which would stop vectorization
+      for (int64_t in = 0; in < n; ++in) {
+        float v = x[in] / s;
+        v = v != v ? 0.0f : v;
+        v = v < lo ? lo : v;
+        v = v > hi ? hi : v;
+        y[in] = static_cast<Q>(static_cast<int32_t>((v + kRoundMagic) - kRoundMagic) + zp);
       }
+      i += p.inner;
     }
   }
 }
@@ -30,7 +44,8 @@ void dequantize_impl(const QuantizeParams& p, const Q* src, const float* scale, 
     for (int64_t a = 0; a < p.axis_len; ++a) {
       const float s = scale[a];
       const float zp = zero_point != nullptr ? static_cast<float>(zero_point[a]) : 0.0f;
-      for (int64_t in = 0; in < p.inner; ++in, ++i) dst[i] = (static_cast<float>(src[i]) - zp) * s;
+      const int64_t n = p.inner;
+      for (int64_t in = 0; in < n; ++in, ++i) dst[i] = (static_cast<float>(src[i]) - zp) * s;
     }
   }
 }
