@@ -809,6 +809,18 @@ Result<Outputs> infer_DequantizeLinear(const Ctx& c) { return infer_dequantize(c
 Result<Outputs> infer_FusedConv(const Ctx& c) { return infer_fused_conv(c); }
 Result<Outputs> infer_QConv(const Ctx& c) { return infer_qconv(c); }
 Result<Outputs> infer_QGemm(const Ctx& c) { return infer_qgemm(c); }
+Result<Outputs> infer_QAdd(const Ctx& c) {
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kU8, DType::kS8}, "input A"));
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 1, {c.input(0).dtype}, "input B"));
+  const InferInput& a = c.input(0);
+  const InferInput& b = c.input(1);
+  if (a.shape && b.shape) {
+    bool same = a.shape->size() == b.shape->size();
+    for (size_t i = 0; same && i < a.shape->size(); ++i) same = unify((*a.shape)[i], (*b.shape)[i]).has_value();
+    if (!same) return c.error("input shapes {} and {} differ (QAdd does not broadcast)", dims_to_string(*a.shape), dims_to_string(*b.shape));
+  }
+  return Outputs{out_of(quantized_output_dtype(c), a.shape)};
+}
 
 Result<Outputs> dispatch(const Ctx& c) {
   switch (c.node.kind) {

@@ -372,6 +372,7 @@ Result<ir::Attrs> import_attrs(const NodeImportContext& ctx, ImportNotes& notes)
     case K::FusedGemm:
     case K::QConv:
     case K::QGemm:
+    case K::QAdd:
       return r.error(StatusCode::kUnsupported,
                      fmt::format("internal op '{}' is never imported", ir::op_name(ctx.kind)));
   }
@@ -625,6 +626,7 @@ Status export_attrs(const ir::Node& node, int64_t opset, const onnx::OpSchema& s
     case K::FusedGemm:
     case K::QConv:
     case K::QGemm:
+    case K::QAdd:
       return w.error(StatusCode::kUnsupported,
                      fmt::format("internal op '{}' (domain '{}') has no ONNX form", ir::op_name(node.kind),
                                  ir::kInternalDomain));

@@ -319,6 +319,7 @@ Tensor transpose_2d(const Tensor& t) {
 struct Rewrite {
   bool done = false;
   ir::Node* absorbed = nullptr;  // a node of the snapshot removed besides the anchor
+  ir::Node* absorbed2 = nullptr; // a second one (QAdd: the Relu and the Q)
 };
 
 Rewrite lower_conv(ir::Graph& graph, ir::Node* node) {
@@ -379,6 +380,41 @@ Rewrite lower_data_movement(ir::Graph& graph, ir::Node* node) {
   return {true, dst->node};
 }
 
+// DQ(a) + DQ(b) [-> Relu] -> Q with a, b, Q of one INT8 type and equal shapes: QAdd(a, b). A Relu
+// in between goes only when Q's zero point is its type's minimum: Q's clamp then maps every
+// negative sum to the zero point as Relu would, bit for bit (ONNX Runtime drops it the same way).
+Rewrite lower_add(ir::Graph& graph, ir::Node* add) {
+  if (add->num_inputs() != 2) return {};
+  std::optional<DqMatch> a = match_activation_dq(add->input(0));
+  std::optional<DqMatch> b = match_activation_dq(add->input(1));
+  if (!a || !b || a->q->dtype != b->q->dtype) return {};
+  if (!a->q->shape || !b->q->shape || !(*a->q->shape == *b->q->shape)) return {};
+  if (!can_adopt(a->q, a->params) || !can_adopt(b->q, b->params)) return {};
+  if (a->q == b->q && !same_params(a->params, b->params)) return {};
+  ir::Value* last = add->output(0);
+  if (graph.is_graph_output(last)) return {};
+  ir::Node* relu = ir::sole_consumer(graph, last);
+  if (relu != nullptr && relu->kind == ir::OpKind::Relu) {
+    last = relu->output(0);
+    if (graph.is_graph_output(last)) return {};
+  } else {
+    relu = nullptr;
+  }
+  std::optional<QMatch> dst = match_output_q(graph, last);
+  if (!dst || dst->params.storage != a->q->dtype) return {};
+  if (relu != nullptr && dst->params.zero_point[0] != (dst->params.storage == DType::kU8 ? 0 : -128)) return {};
+  a->q->quant = a->params;
+  b->q->quant = b->params;
+  ir::Value* out = dst->node->output(0);
+  out->quant = dst->params;
+  std::vector<ir::Node*> remove = {add};
+  if (relu != nullptr) remove.push_back(relu);
+  remove.push_back(dst->node);
+  const std::string name = add->name;
+  ir::replace_nodes(graph, remove, ir::OpKind::QAdd, name, {a->q, b->q}, {out}, ir::NoAttrs{});
+  return {true, dst->node, relu};
+}
+
 // Q(DQ(a)) with identical per-tensor parameters is a.
 Rewrite remove_round_trip(ir::Graph& graph, ir::Node* q) {
   ir::Value* out = q->output(0);
@@ -422,6 +458,10 @@ Result<LowerQdqStats> lower_qdq(ir::Graph& graph) {
         r = remove_round_trip(graph, node);
         if (r.done) ++stats.round_trips;
         break;
+      case ir::OpKind::Add:
+        r = lower_add(graph, node);
+        if (r.done) ++stats.qadd;
+        break;
       default:
         r = lower_data_movement(graph, node);
         if (r.done) ++stats.quantized_moves;
@@ -431,6 +471,7 @@ Result<LowerQdqStats> lower_qdq(ir::Graph& graph) {
     if (lowers_compute && r.absorbed == nullptr) ++stats.float_outputs;
     removed.insert(node);
     if (r.absorbed != nullptr) removed.insert(r.absorbed);
+    if (r.absorbed2 != nullptr) removed.insert(r.absorbed2);
   }
   graph.remove_dead_code();
   HQP_RETURN_IF_ERROR(ir::infer_shapes(graph));

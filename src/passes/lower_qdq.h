@@ -15,6 +15,7 @@ struct LowerQdqStats {
   int qgemm = 0;            // Gemms lowered to QGemm
   int float_outputs = 0;    // of those, producing f32 (no QuantizeLinear after them)
   int quantized_moves = 0;  // DQ -> MaxPool/Flatten/Reshape/... -> Q run on the INT8 tensor
+  int qadd = 0;             // DQ + DQ -> Add [-> Relu] -> Q lowered to QAdd
   int round_trips = 0;      // Q(DQ(a)) with identical parameters replaced by a
 };
 
@@ -32,8 +33,9 @@ struct LowerQdqStats {
 // (HardSwish, HardSigmoid, Sigmoid) follows as a float node after an f32-output QConv, and the
 // QuantizeLinear after it stays. Value::quant is set on every QConv/QGemm input and quantized
 // output. Also rewrites DQ -> MaxPool(u8)/Flatten/Reshape/Squeeze/Unsqueeze/Transpose -> Q with
-// equal parameters to run on the INT8 tensor, and drops Q(DQ(a)) round trips with equal
-// parameters. Re-infers shapes at the end.
+// equal parameters to run on the INT8 tensor, lowers DQ(a) + DQ(b) [-> Relu] -> Q (equal shapes,
+// one INT8 type; a Relu only when Q's zero point is the type's minimum) to QAdd, and drops
+// Q(DQ(a)) round trips with equal parameters. Re-infers shapes at the end.
 Result<LowerQdqStats> lower_qdq(ir::Graph& graph);
 
 }  // namespace hqp::passes

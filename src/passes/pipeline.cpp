@@ -47,7 +47,7 @@ Result<OptimizeReport> optimize_for_runtime(ir::Graph& graph, const OptimizeOpti
   }
   if (options.lower_qdq) {
     HQP_ASSIGN_OR_RETURN(LowerQdqStats s, lower_qdq(graph));
-    record("lower_qdq", s.qconv + s.qgemm + s.quantized_moves + s.round_trips);
+    record("lower_qdq", s.qconv + s.qgemm + s.quantized_moves + s.round_trips + s.qadd);
   }
   if (options.fold_constants) {
     HQP_ASSIGN_OR_RETURN(FoldStats s, fold_constants(graph));

@@ -1,6 +1,8 @@
 // Node -> kernel params translation shared by the reference executor and the fast runtime.
 #include "reference/node_params.h"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "ir/shape_inference.h"
@@ -178,6 +180,18 @@ Result<Int8Quantization> int8_quantization(const ir::Node& node, int64_t channel
       return Status(StatusCode::kUnsupported, "only relu/clip activations fuse into INT8 output stages");
   }
   return q;
+}
+
+Result<kernels::QAddParams> qadd_params(const ir::Node& node, int64_t n) {
+  kernels::QAddParams p;
+  p.n = n;
+  HQP_RETURN_IF_ERROR(per_tensor(node.input(0), "input A", &p.a_scale, &p.a_zero));
+  HQP_RETURN_IF_ERROR(per_tensor(node.input(1), "input B", &p.b_scale, &p.b_zero));
+  HQP_RETURN_IF_ERROR(per_tensor(node.output(0), "output Y", &p.y_scale, &p.y_zero));
+  for (float s : {p.a_scale, p.b_scale, p.y_scale}) {
+    if (!(s > 0.0f) || !std::isfinite(s)) return invalid(fmt::format("QAdd scale {} is not positive and finite", s));
+  }
+  return p;
 }
 
 }  // namespace hqp::reference

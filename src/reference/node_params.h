@@ -52,4 +52,7 @@ struct Int8Quantization {
 };
 Result<Int8Quantization> int8_quantization(const ir::Node& node, int64_t channels);
 
+// QAdd: per-tensor parameters of inputs A, B and output Y (Value::quant), for n elements.
+Result<kernels::QAddParams> qadd_params(const ir::Node& node, int64_t n);
+
 }  // namespace hqp::reference

@@ -478,6 +478,22 @@ Status run_Concat(const OpCtx& c) { return run_concat(c); }
 Status run_Gemm(const OpCtx& c) { return run_gemm(c); }
 Status run_FusedGemm(const OpCtx& c) { return run_gemm(c); }
 Status run_QGemm(const OpCtx& c) { return run_qgemm(c); }
+Status run_QAdd(const OpCtx& c) {
+  const Tensor& a = c.x(0);
+  const Tensor& b = c.x(1);
+  if (a.shape() != b.shape() || a.dtype() != b.dtype() || c.out[0].dtype() != a.dtype()) {
+    return c.error(StatusCode::kInvalidArgument, "inputs {}[{}] and {}[{}] and output {} must match", dtype_name(a.dtype()),
+                   shape_to_string(a.shape()), dtype_name(b.dtype()), shape_to_string(b.shape()),
+                   dtype_name(c.out[0].dtype()));
+  }
+  HQP_ASSIGN_OR_RETURN(k::QAddParams p, c.check(qadd_params(c.node, a.numel())));
+  if (a.dtype() == DType::kU8) {
+    k::qadd_u8__ref(p, a.data<uint8_t>(), b.data<uint8_t>(), c.out[0].data<uint8_t>());
+  } else {
+    k::qadd_s8__ref(p, a.data<int8_t>(), b.data<int8_t>(), c.out[0].data<int8_t>());
+  }
+  return Status();
+}
 Status run_MatMul(const OpCtx& c) { return run_matmul(c); }
 Status run_Constant(const OpCtx& c) { return run_constant(c); }
 Status run_Softmax(const OpCtx& c) { return run_softmax(c); }

@@ -447,6 +447,16 @@ Result<OpChoice> try_qdq_any_layout(const Node& node, const std::vector<SlotInfo
   return c;
 }
 
+// QAdd is element-wise over two equal shapes: the reference kernel runs in whatever layout the first
+// input has (the second is reordered to it when it differs).
+Result<OpChoice> try_qadd_any_layout(const Node& node, const std::vector<SlotInfo>& in) {
+  OpChoice c;
+  HQP_ASSIGN_OR_RETURN(c.op, RefOp::create(node, in, /*opset=*/13));
+  c.input_layouts.assign(in.size(), in[0].layout);
+  c.output_layout = in[0].layout;
+  return c;
+}
+
 using Candidate = Result<OpChoice> (*)(const Node&, const std::vector<SlotInfo>&);
 
 struct NamedCandidate {
@@ -475,6 +485,7 @@ std::vector<NamedCandidate> fast_candidates(OpKind kind) {
     case OpKind::Mul: return {{"binary_f32__onednn", try_binary}};
     case OpKind::QuantizeLinear:
     case OpKind::DequantizeLinear: return {{"qdq_per_tensor__ref_any_layout", try_qdq_any_layout}};
+    case OpKind::QAdd: return {{"qadd__ref_any_layout", try_qadd_any_layout}};
     default: return {};
   }
 }

@@ -97,7 +97,8 @@ Status check_supported(const Node& node) {
     case OpKind::QuantizeLinear:
     case OpKind::DequantizeLinear:
     case OpKind::QConv:
-    case OpKind::QGemm: return unsupported("quantized ops are not trainable (train the float model)");
+    case OpKind::QGemm:
+    case OpKind::QAdd: return unsupported("quantized ops are not trainable (train the float model)");
     case OpKind::BatchNormalization:
       for (size_t i = 1; i < node.num_outputs(); ++i) {
         if (node.output(i) != nullptr) return unsupported("training-mode outputs (running mean/var) are not supported");
@@ -633,7 +634,8 @@ Status TorchModule::run_node(const Step& step, std::vector<at::Tensor>& env) con
     case OpKind::QuantizeLinear:
     case OpKind::DequantizeLinear:
     case OpKind::QConv:
-    case OpKind::QGemm: break;
+    case OpKind::QGemm:
+    case OpKind::QAdd: break;
   }
   return error(StatusCode::kUnsupported, "no libtorch implementation");
 }

@@ -11,6 +11,8 @@
 #include "passes/lower_qdq.h"
 #include "passes/pass_test_util.h"
 #include "passes/pass_tolerances.h"
+#include "reference/executor.h"
+#include "runtime/session.h"
 
 namespace hqp::test {
 namespace {
@@ -205,6 +207,69 @@ TEST(LowerQdq, ReferenceExecutorRejectsQConvWithoutQuantParams) {
   b.finish({y});
   Result<std::vector<Tensor>> r = reference::run_reference(b.g, b.random_inputs());
   EXPECT_TRUE(is_error(r.status(), StatusCode::kInvalidArgument, "quantization parameters"));
+}
+
+// ONNX Runtime's residual placement: DQ(a) + DQ(b) [-> Relu] -> Q, a and b INT8 with their own
+// parameters (arbitrary scales). QAdd computes the unfused FP32 ops exactly: bit-equal.
+struct QAddNet {
+  GraphBuilder b;
+  QAddNet(DType storage, bool relu, int32_t out_zero_point, Shape b_shape = {2, 5, 7, 7}) {
+    const bool u8 = storage == DType::kU8;
+    ir::Value* xa = b.input("a", {2, 5, 7, 7});
+    ir::Value* xb = b.input("b", b_shape);
+    ir::Value* ad = b.qdq(xa, 0.0173f, u8 ? 121 : -7, storage);
+    ir::Value* bd = b.qdq(xb, 0.0291f, u8 ? 37 : 11, storage);
+    ir::Value* sum = b.op(OpKind::Add, {ad, bd});
+    if (relu) sum = b.op(OpKind::Relu, {sum});
+    ir::Value* s = b.init("ys", Tensor::scalar<float>(0.0437f));
+    ir::Value* z = u8 ? b.init("yz", Tensor::scalar<uint8_t>(static_cast<uint8_t>(out_zero_point)))
+                      : b.init("yz", Tensor::scalar<int8_t>(static_cast<int8_t>(out_zero_point)));
+    ir::Value* y = b.g.add_value("y");
+    b.g.add_node(OpKind::QuantizeLinear, "y_q", {sum, s, z}, {y}, ir::AxisAttrs{});
+    b.finish({y});
+  }
+};
+
+TEST(LowerQdq, ResidualAddBecomesQAddBitExact) {
+  for (DType storage : {DType::kU8, DType::kS8}) {
+    for (bool relu : {false, true}) {
+      const int32_t zp = relu ? (storage == DType::kU8 ? 0 : -128) : (storage == DType::kU8 ? 130 : 3);
+      QAddNet net(storage, relu, zp);
+      ir::Graph before = net.b.g.clone();
+      Result<passes::LowerQdqStats> s = passes::lower_qdq(net.b.g);
+      HQP_ASSERT_OK(s.status());
+      EXPECT_EQ(s->qadd, 1) << dtype_name(storage) << " relu " << relu;
+      EXPECT_EQ(count_kind(net.b.g, OpKind::QAdd), 1);
+      EXPECT_EQ(count_kind(net.b.g, OpKind::Add) + count_kind(net.b.g, OpKind::Relu), 0);
+      HQP_EXPECT_OK(ir::verify(net.b.g));
+      // Inputs span the whole f32 range around the grids, so saturation and Relu are exercised.
+      std::vector<Tensor> in = net.b.random_inputs();
+      for (Tensor& t : in) {
+        for (float& v : t.span<float>()) v *= 4.0f;
+      }
+      expect_same_outputs(before, net.b.g, in, 0.0, 0, 0.0);
+      // And through the fast runtime (any-layout reference kernel).
+      Session fast = Session::create(net.b.g).value();
+      const std::vector<Tensor> want = reference::run_reference(before, in).value();
+      const std::vector<Tensor> got = fast.run(in).value();
+      EXPECT_EQ(lsb_diff(got[0], want[0]).max_lsb, 0);
+    }
+  }
+}
+
+TEST(LowerQdq, AddsItCannotLowerStay) {
+  {  // a Relu before a Q whose zero point is not the minimum is not a clamp of Q
+    QAddNet net(DType::kU8, true, 5);
+    Result<passes::LowerQdqStats> s = passes::lower_qdq(net.b.g);
+    HQP_ASSERT_OK(s.status());
+    EXPECT_EQ(s->qadd, 0);
+  }
+  {  // broadcasting operands
+    QAddNet net(DType::kU8, false, 128, {2, 5, 1, 1});
+    Result<passes::LowerQdqStats> s = passes::lower_qdq(net.b.g);
+    HQP_ASSERT_OK(s.status());
+    EXPECT_EQ(s->qadd, 0);
+  }
 }
 
 }  // namespace

@@ -152,7 +152,9 @@ TEST(SkipOutputRequantize, PipelineFusesAnOrtResidualBlockIntoOneQConvWithSum) {
   EXPECT_EQ(count_kind(o.b.g, OpKind::Add), 0);
   EXPECT_EQ(count_kind(o.b.g, OpKind::Relu), 0);
   for (const auto& n : o.b.g.nodes()) {
-    if (n->kind == OpKind::QConv) EXPECT_TRUE(n->attr<ir::FusedConvAttrs>().post.has_sum);
+    if (n->kind == OpKind::QConv) {
+      EXPECT_TRUE(n->attr<ir::FusedConvAttrs>().post.has_sum);
+    }
   }
 }
 

@@ -121,18 +121,6 @@ Status print_groups(const PruneOptions& o) {
   return Status();
 }
 
-Result<std::unique_ptr<data::Loader>> make_loader(data::DatasetPtr dataset, const data::Pipeline& pipeline,
-                                                  int64_t batch_size, bool train, uint64_t seed, int workers) {
-  data::LoaderOptions lo;
-  lo.batch_size = batch_size;
-  lo.shuffle = train;
-  lo.drop_last = train && dataset->size() > batch_size;
-  lo.seed = seed;
-  lo.mode = train ? data::TransformMode::kTrain : data::TransformMode::kEval;
-  lo.num_threads = workers;
-  return data::Loader::create(std::move(dataset), pipeline, lo);
-}
-
 Result<double> test_top1(const ir::Graph& graph, data::BatchSource& test, int threads, ProgressBar& bar,
                          const std::string& label) {
   eval::EngineOptions eo;
@@ -204,20 +192,11 @@ Status run_prune(const PruneOptions& o) {
   config.checkpoint_dir = checkpoint_dir;
   config.resume = o.resume;
 
-  const modeldata::PreprocessRequest prep = preprocess_request(o.data, modeldata::PreprocessFallback::kNone);
-  HQP_RETURN_IF_ERROR(modeldata::check_preprocess_request(prep));
-  HQP_ASSIGN_OR_RETURN(modeldata::DataRequest request, data_request(o.data));
-  HQP_ASSIGN_OR_RETURN(ir::Graph model, onnx_io::import_model_file(o.model));
+  HQP_ASSIGN_OR_RETURN(ModelData md, open_model_data(o.data, o.model, "prune"));
+  const ir::Graph& model = md.model;
+  const modeldata::TrainingData& splits = md.splits;
+  const data::Pipeline& pipeline = md.pipeline;
   const std::string what = fmt::format("model '{}'", o.model);
-  HQP_RETURN_IF_ERROR(modeldata::check_classifier_io(model, "prune", what));
-  HQP_ASSIGN_OR_RETURN(modeldata::TrainingData splits, modeldata::open_training_data(request, &model));
-  if (!splits.val) {
-    return make_error(StatusCode::kInvalidArgument,
-                      "cannot prune: the val split is empty (the accuracy bound is checked on it; give --val-split)");
-  }
-  HQP_ASSIGN_OR_RETURN(data::Pipeline pipeline, modeldata::resolve_preprocessing(prep, &model, *splits.train, o.data.data));
-  HQP_ASSIGN_OR_RETURN(Shape sample_shape, modeldata::preprocessed_shape(pipeline, *splits.train));
-  HQP_RETURN_IF_ERROR(modeldata::check_model_fits(model, "prune", what, sample_shape, *splits.train));
   const Shape input_shape = modeldata::value_shape(*model.inputs()[0]);
   if (!input_shape.empty() && input_shape[0] > 0) {
     return make_error(StatusCode::kInvalidArgument,

@@ -106,20 +106,11 @@ Status run_quantize(const QuantizeOptions& o) {
   config.keep_float = o.keep_float;
   config.threads = o.threads;
 
-  const modeldata::PreprocessRequest prep = preprocess_request(o.data, modeldata::PreprocessFallback::kNone);
-  HQP_RETURN_IF_ERROR(modeldata::check_preprocess_request(prep));
-  HQP_ASSIGN_OR_RETURN(modeldata::DataRequest request, data_request(o.data));
-  HQP_ASSIGN_OR_RETURN(ir::Graph model, onnx_io::import_model_file(o.model));
-  const std::string what = fmt::format("model '{}'", o.model);
-  HQP_RETURN_IF_ERROR(modeldata::check_classifier_io(model, "quantize", what));
-  HQP_ASSIGN_OR_RETURN(modeldata::TrainingData splits, modeldata::open_training_data(request, &model));
-  if (!splits.val) {
-    return make_error(StatusCode::kInvalidArgument,
-                      "cannot quantize: the val split is empty (the accuracy is checked on it; give --val-split)");
-  }
-  HQP_ASSIGN_OR_RETURN(data::Pipeline pipeline, modeldata::resolve_preprocessing(prep, &model, *splits.train, o.data.data));
-  HQP_ASSIGN_OR_RETURN(Shape sample_shape, modeldata::preprocessed_shape(pipeline, *splits.train));
-  HQP_RETURN_IF_ERROR(modeldata::check_model_fits(model, "quantize", what, sample_shape, *splits.train));
+  HQP_ASSIGN_OR_RETURN(ModelData md, open_model_data(o.data, o.model, "quantize"));
+  const ir::Graph& model = md.model;
+  const modeldata::TrainingData& splits = md.splits;
+  const data::Pipeline& pipeline = md.pipeline;
+  const Shape& sample_shape = md.sample_shape;
 
   // Calibration: a seeded random subset of the training split, without augmentation.
   data::LoaderOptions co;
@@ -129,13 +120,10 @@ Status run_quantize(const QuantizeOptions& o) {
   co.mode = data::TransformMode::kEval;
   co.num_threads = o.data.workers;
   HQP_ASSIGN_OR_RETURN(std::unique_ptr<data::Loader> calib_src, data::Loader::create(splits.train, pipeline, co));
-  data::LoaderOptions eo = co;
-  eo.batch_size = 256;
-  eo.shuffle = false;
-  HQP_ASSIGN_OR_RETURN(std::unique_ptr<data::Loader> val_src, data::Loader::create(splits.val, pipeline, eo));
+  HQP_ASSIGN_OR_RETURN(auto val_src, make_loader(splits.val, pipeline, 256, false, o.seed, o.data.workers));
   std::unique_ptr<data::Loader> test_src;
   if (splits.test && !o.no_test) {
-    HQP_ASSIGN_OR_RETURN(test_src, data::Loader::create(splits.test, pipeline, eo));
+    HQP_ASSIGN_OR_RETURN(test_src, make_loader(splits.test, pipeline, 256, false, o.seed, o.data.workers));
   }
 
   const bool lines = !o.json;

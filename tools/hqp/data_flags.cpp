@@ -1,6 +1,9 @@
 // Shared data flags: registration and conversion to modeldata requests.
 #include "data_flags.h"
 
+#include <fmt/format.h>
+
+#include "onnx/import.h"
 #include "validators.h"
 
 namespace hqp::cli {
@@ -48,6 +51,37 @@ modeldata::PreprocessRequest preprocess_request(const DataFlags& flags, modeldat
   r.std = flags.std;
   r.fallback = fallback;
   return r;
+}
+
+Result<ModelData> open_model_data(const DataFlags& flags, const std::string& model_path, const std::string& verb) {
+  const modeldata::PreprocessRequest prep = preprocess_request(flags, modeldata::PreprocessFallback::kNone);
+  HQP_RETURN_IF_ERROR(modeldata::check_preprocess_request(prep));
+  HQP_ASSIGN_OR_RETURN(modeldata::DataRequest request, data_request(flags));
+  ModelData d;
+  HQP_ASSIGN_OR_RETURN(d.model, onnx_io::import_model_file(model_path));
+  const std::string what = fmt::format("model '{}'", model_path);
+  HQP_RETURN_IF_ERROR(modeldata::check_classifier_io(d.model, verb, what));
+  HQP_ASSIGN_OR_RETURN(d.splits, modeldata::open_training_data(request, &d.model));
+  if (!d.splits.val) {
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot {}: the val split is empty (the accuracy bound is checked on it; give --val-split)", verb);
+  }
+  HQP_ASSIGN_OR_RETURN(d.pipeline, modeldata::resolve_preprocessing(prep, &d.model, *d.splits.train, flags.data));
+  HQP_ASSIGN_OR_RETURN(d.sample_shape, modeldata::preprocessed_shape(d.pipeline, *d.splits.train));
+  HQP_RETURN_IF_ERROR(modeldata::check_model_fits(d.model, verb, what, d.sample_shape, *d.splits.train));
+  return d;
+}
+
+Result<std::unique_ptr<data::Loader>> make_loader(data::DatasetPtr dataset, const data::Pipeline& pipeline,
+                                                  int64_t batch_size, bool train, uint64_t seed, int workers) {
+  data::LoaderOptions lo;
+  lo.batch_size = batch_size;
+  lo.shuffle = train;
+  lo.drop_last = train && dataset->size() > batch_size;
+  lo.seed = seed;
+  lo.mode = train ? data::TransformMode::kTrain : data::TransformMode::kEval;
+  lo.num_threads = workers;
+  return data::Loader::create(std::move(dataset), pipeline, lo);
 }
 
 }  // namespace hqp::cli

@@ -10,6 +10,8 @@
 #include <CLI/CLI.hpp>
 
 #include "core/status.h"
+#include "data/loader.h"
+#include "ir/graph.h"
 #include "modeldata/preprocess.h"
 #include "modeldata/splits.h"
 
@@ -32,5 +34,21 @@ void add_data_flags(CLI::App* sub, DataFlags& flags, const std::string& preproce
 // --val-split / --val-size as a request (error when both are given or the spec does not parse).
 Result<modeldata::DataRequest> data_request(const DataFlags& flags);
 modeldata::PreprocessRequest preprocess_request(const DataFlags& flags, modeldata::PreprocessFallback fallback);
+
+// A classifier file with its training data, as prune / quantize open them: the model imported and
+// checked (classifier inputs / outputs, fits the preprocessed samples), its train / val / test
+// splits (val must not be empty: `verb` names the command in that error) and the preprocessing.
+struct ModelData {
+  ir::Graph model;
+  modeldata::TrainingData splits;
+  data::Pipeline pipeline;
+  Shape sample_shape;  // [C, H, W] after preprocessing
+};
+Result<ModelData> open_model_data(const DataFlags& flags, const std::string& model_path, const std::string& verb);
+
+// A loader over `dataset`: train = shuffled (seed), drop_last when there is more than one batch,
+// augmented; otherwise in order, eval transforms.
+Result<std::unique_ptr<data::Loader>> make_loader(data::DatasetPtr dataset, const data::Pipeline& pipeline,
+                                                  int64_t batch_size, bool train, uint64_t seed, int workers);
 
 }  // namespace hqp::cli

@@ -2,6 +2,8 @@
 // saturation come from requantize.h so every INT8 path shares one definition.
 #include "kernels/ref/quantize.h"
 
+#include <algorithm>
+
 #include "kernels/ref/requantize.h"
 
 namespace hqp::kernels {
@@ -50,7 +52,35 @@ void dequantize_impl(const QuantizeParams& p, const Q* src, const float* scale, 
   }
 }
 
+template <typename Q>
+void qadd_impl(const QAddParams& p, const Q* a, const Q* b, Q* dst, int32_t qmin, int32_t qmax) {
+  const float za = static_cast<float>(p.a_zero);  // DequantizeLinear's float zero point
+  const float zb = static_cast<float>(p.b_zero);
+  const float sa = p.a_scale, sb = p.b_scale, sy = p.y_scale;
+  const float lo = static_cast<float>(qmin - p.y_zero);
+  const float hi = static_cast<float>(qmax - p.y_zero);
+  constexpr float kRoundMagic = 12582912.0f;  // as in requantize.h
+  const int64_t n = p.n;
+  const int32_t zy = p.y_zero;  // locals: u8 stores may alias `p`, which would stop vectorization
+  for (int64_t i = 0; i < n; ++i) {
+    const float fa = (static_cast<float>(a[i]) - za) * sa;
+    const float fb = (static_cast<float>(b[i]) - zb) * sb;
+    float v = (fa + fb) / sy;  // finite: integer inputs, finite positive scales (never NaN)
+    v = std::max(v, lo);       // (v < lo) ? lo : v, as round_and_saturate clamps
+    v = std::min(v, hi);
+    dst[i] = static_cast<Q>(static_cast<int32_t>((v + kRoundMagic) - kRoundMagic) + zy);
+  }
+}
+
 }  // namespace
+
+void qadd_u8__ref(const QAddParams& params, const uint8_t* a, const uint8_t* b, uint8_t* dst) {
+  qadd_impl(params, a, b, dst, kU8Min, kU8Max);
+}
+
+void qadd_s8__ref(const QAddParams& params, const int8_t* a, const int8_t* b, int8_t* dst) {
+  qadd_impl(params, a, b, dst, kS8Min, kS8Max);
+}
 
 void quantize_linear_u8__ref(const QuantizeParams& params, const float* src, const float* scale,
                              const uint8_t* zero_point, uint8_t* dst) {

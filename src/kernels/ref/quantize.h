@@ -32,4 +32,17 @@ void dequantize_linear_s8__ref(const QuantizeParams& params, const int8_t* src, 
 void dequantize_linear_s32__ref(const QuantizeParams& params, const int32_t* src, const float* scale,
                                 const int32_t* zero_point, float* dst);
 
+// QuantizeLinear(DequantizeLinear(a) + DequantizeLinear(b)), per tensor, equal shapes (n elements):
+//   dst = saturate(round_half_to_even((((float)a - a_zero) * a_scale + ((float)b - b_zero) * b_scale)
+//                                     / y_scale) + y_zero)
+// -- the FP32 operations of the three unfused ops in their order, so the result equals theirs bit
+// for bit (the fused kernel only skips the f32 intermediates).
+struct QAddParams {
+  int64_t n = 0;
+  float a_scale = 1.0f, b_scale = 1.0f, y_scale = 1.0f;
+  int32_t a_zero = 0, b_zero = 0, y_zero = 0;
+};
+void qadd_u8__ref(const QAddParams& params, const uint8_t* a, const uint8_t* b, uint8_t* dst);
+void qadd_s8__ref(const QAddParams& params, const int8_t* a, const int8_t* b, int8_t* dst);
+
 }  // namespace hqp::kernels
