@@ -325,8 +325,14 @@ Result<QuantizeOutcome> quantize_model(const ir::Graph& model, data::BatchSource
   HQP_RETURN_IF_ERROR(quant::prepare_for_quantization(prepared).status());
   HQP_ASSIGN_OR_RETURN(const std::vector<std::string> candidates_all, quant::quantizable_nodes(prepared));
   for (const std::string& k : config.keep_float) {
-    if (prepared.find_node(k) == nullptr) {
+    const ir::Node* n = prepared.find_node(k);
+    if (n == nullptr) {
       return make_error(StatusCode::kInvalidArgument, "cannot keep node '{}' float: the model has no such node", k);
+    }
+    if (std::find(candidates_all.begin(), candidates_all.end(), k) == candidates_all.end()) {
+      return make_error(StatusCode::kInvalidArgument,
+                        "cannot keep node '{}' float: it is {}, not a Conv / Gemm the quantizer would quantize", k,
+                        ir::op_name(n->kind));
     }
   }
 

@@ -246,6 +246,10 @@ TEST(QuantizeModel, BadConfigsAreErrors) {
   r = quantizer::quantize_model(model, *calib, *val, c);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("no such node"), std::string::npos) << r.status().message();
+  c.keep_float = {"a_relu"};
+  r = quantizer::quantize_model(model, *calib, *val, c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("is Relu, not a Conv / Gemm"), std::string::npos) << r.status().message();
   c = {};
   c.calibrator.method = quant::Calibrator::kPercentile;
   c.calibrator.percentile = 10.0;
