@@ -26,6 +26,7 @@
 #include "onnx/export.h"
 #include "onnx/import.h"
 #include "output_path.h"
+#include "measure.h"
 #include "progress.h"
 #include "prune/channel_groups.h"
 #include "pruner/gated_pruning.h"
@@ -119,19 +120,6 @@ Status print_groups(const PruneOptions& o) {
     }
   }
   return Status();
-}
-
-Result<double> test_top1(const ir::Graph& graph, data::BatchSource& test, int threads, ProgressBar& bar,
-                         const std::string& label) {
-  eval::EngineOptions eo;
-  eo.threads = threads;
-  HQP_ASSIGN_OR_RETURN(std::unique_ptr<eval::InferenceEngine> engine, eval::InferenceEngine::create(graph, eo));
-  HQP_ASSIGN_OR_RETURN(eval::ClassificationReport r,
-                       eval::evaluate_classifier(graph, test, *engine, {}, [&](const eval::EvalProgress& p) {
-                         bar.update(label, p.step, p.steps, p.loss, p.top1, p.samples_per_s, p.eta_s);
-                       }));
-  bar.clear();
-  return r.metrics.top1();
 }
 
 json step_json(const pruner::StepRecord& r) {
@@ -245,8 +233,8 @@ Status run_prune(const PruneOptions& o) {
 
   std::optional<double> test_before, test_after;
   if (test_src) {
-    HQP_ASSIGN_OR_RETURN(test_before, test_top1(model, *test_src, o.threads, bar, "test (original)"));
-    HQP_ASSIGN_OR_RETURN(test_after, test_top1(out.model, *test_src, o.threads, bar, "test (pruned)"));
+    HQP_ASSIGN_OR_RETURN(test_before, top1_with_progress(model, *test_src, o.threads, bar, "test (original)"));
+    HQP_ASSIGN_OR_RETURN(test_after, top1_with_progress(out.model, *test_src, o.threads, bar, "test (pruned)"));
   }
 
   json record = {{"criterion", o.criterion},

@@ -27,6 +27,7 @@
 #include "onnx/export.h"
 #include "onnx/import.h"
 #include "output_path.h"
+#include "measure.h"
 #include "progress.h"
 #include "quantizer/post_training.h"
 #include "validators.h"
@@ -60,34 +61,6 @@ struct QuantizeOptions {
   bool no_test = false;
   bool json = false;
 };
-
-Result<double> top1_on(const ir::Graph& graph, data::BatchSource& src, int threads, ProgressBar& bar,
-                       const std::string& label) {
-  eval::EngineOptions eo;
-  eo.threads = threads;
-  HQP_ASSIGN_OR_RETURN(std::unique_ptr<eval::InferenceEngine> engine, eval::InferenceEngine::create(graph, eo));
-  HQP_ASSIGN_OR_RETURN(eval::ClassificationReport r,
-                       eval::evaluate_classifier(graph, src, *engine, {}, [&](const eval::EvalProgress& p) {
-                         bar.update(label, p.step, p.steps, p.loss, p.top1, p.samples_per_s, p.eta_s);
-                       }));
-  bar.clear();
-  return r.metrics.top1();
-}
-
-// Median batch-1 latency on the fast runtime (deterministic input).
-Result<double> latency_ms(const ir::Graph& graph, const Shape& sample, int threads, int runs) {
-  eval::EngineOptions eo;
-  eo.threads = threads;
-  HQP_ASSIGN_OR_RETURN(std::unique_ptr<eval::InferenceEngine> engine, eval::InferenceEngine::create(graph, eo));
-  Shape shape = sample;
-  shape.insert(shape.begin(), 1);
-  HQP_ASSIGN_OR_RETURN(Tensor x, Tensor::zeros(DType::kF32, shape));
-  float* p = x.data<float>();
-  for (int64_t i = 0; i < x.numel(); ++i) p[i] = static_cast<float>((i * 7919) % 255) / 255.0f - 0.5f;
-  const Tensor inputs[] = {x};
-  HQP_ASSIGN_OR_RETURN(metrics::LatencyStats s, eval::measure_latency(*engine, inputs, 5, runs));
-  return s.median_ms;
-}
 
 Status run_quantize(const QuantizeOptions& o) {
   HQP_RETURN_IF_ERROR(check_output_path(o.output, "model"));
@@ -167,11 +140,11 @@ Status run_quantize(const QuantizeOptions& o) {
 
   std::optional<double> test_float, test_int8;
   if (test_src) {
-    HQP_ASSIGN_OR_RETURN(test_float, top1_on(model, *test_src, o.threads, bar, "test (float)"));
-    HQP_ASSIGN_OR_RETURN(test_int8, top1_on(out.model, *test_src, o.threads, bar, "test (int8)"));
+    HQP_ASSIGN_OR_RETURN(test_float, top1_with_progress(model, *test_src, o.threads, bar, "test (float)"));
+    HQP_ASSIGN_OR_RETURN(test_int8, top1_with_progress(out.model, *test_src, o.threads, bar, "test (int8)"));
   }
-  HQP_ASSIGN_OR_RETURN(double lat_float, latency_ms(model, sample_shape, o.threads, o.latency_runs));
-  HQP_ASSIGN_OR_RETURN(double lat_int8, latency_ms(out.model, sample_shape, o.threads, o.latency_runs));
+  HQP_ASSIGN_OR_RETURN(double lat_float, median_latency_ms(model, sample_shape, o.threads, o.latency_runs));
+  HQP_ASSIGN_OR_RETURN(double lat_int8, median_latency_ms(out.model, sample_shape, o.threads, o.latency_runs));
 
   json record = {{"calibrator", o.calibrator},
                  {"calib_samples", out.calib_samples},

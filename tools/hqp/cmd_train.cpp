@@ -78,18 +78,6 @@ Result<ir::Graph> load_model(const std::string& path, const char* what) {
   return g;
 }
 
-Result<std::unique_ptr<data::Loader>> make_source(data::DatasetPtr dataset, const data::Pipeline& pipeline,
-                                                  int64_t batch_size, bool train, uint64_t seed, int workers) {
-  data::LoaderOptions lo;
-  lo.batch_size = batch_size;
-  lo.shuffle = train;
-  // A last batch of one sample breaks batch-norm statistics; drop a short last batch when training.
-  lo.drop_last = train && dataset->size() > batch_size;
-  lo.seed = seed;
-  lo.mode = train ? data::TransformMode::kTrain : data::TransformMode::kEval;
-  lo.num_threads = workers;
-  return data::Loader::create(std::move(dataset), pipeline, lo);
-}
 
 // Per-epoch reporting: the live bar on stderr (terminal only) and one summary line per epoch on
 // stdout (unless --json).
@@ -239,13 +227,13 @@ Status run_train(const TrainOptions& o) {
     HQP_ASSIGN_OR_RETURN(trainer, train::Trainer::create(*model, config, teacher_ptr));
   }
 
-  HQP_ASSIGN_OR_RETURN(auto train_src, make_source(train_ds, pipeline, o.batch_size, true, o.seed, o.data.workers));
+  HQP_ASSIGN_OR_RETURN(auto train_src, make_loader(train_ds, pipeline, o.batch_size, true, o.seed, o.data.workers));
   std::unique_ptr<data::Loader> val_src, test_src;
   if (val_ds) {
-    HQP_ASSIGN_OR_RETURN(val_src, make_source(val_ds, pipeline, o.batch_size, false, o.seed, o.data.workers));
+    HQP_ASSIGN_OR_RETURN(val_src, make_loader(val_ds, pipeline, o.batch_size, false, o.seed, o.data.workers));
   }
   if (test_ds) {
-    HQP_ASSIGN_OR_RETURN(test_src, make_source(test_ds, pipeline, o.batch_size, false, o.seed, o.data.workers));
+    HQP_ASSIGN_OR_RETURN(test_src, make_loader(test_ds, pipeline, o.batch_size, false, o.seed, o.data.workers));
   }
 
   if (!o.json) {

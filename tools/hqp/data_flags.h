@@ -46,7 +46,8 @@ struct ModelData {
 };
 Result<ModelData> open_model_data(const DataFlags& flags, const std::string& model_path, const std::string& verb);
 
-// A loader over `dataset`: train = shuffled (seed), drop_last when there is more than one batch,
+// A loader over `dataset`: train = shuffled (seed), drop_last when there is more than one batch (a
+// last batch of one sample breaks batch-norm statistics),
 // augmented; otherwise in order, eval transforms.
 Result<std::unique_ptr<data::Loader>> make_loader(data::DatasetPtr dataset, const data::Pipeline& pipeline,
                                                   int64_t batch_size, bool train, uint64_t seed, int workers);

@@ -1,0 +1,22 @@
+// What prune and quantize measure on a finished model, with the CLI's progress bar: top-1 on a
+// split and the median batch-1 latency, both on the fast runtime. Presentation glue over hqp_eval.
+#pragma once
+
+#include <string>
+
+#include "core/status.h"
+#include "core/tensor.h"
+#include "data/batch_source.h"
+#include "ir/graph.h"
+#include "progress.h"
+
+namespace hqp::cli {
+
+// Top-1 of `graph` over one epoch of `src` (fast runtime, `threads`), progress shown as `label`.
+Result<double> top1_with_progress(const ir::Graph& graph, data::BatchSource& src, int threads, ProgressBar& bar,
+                                  const std::string& label);
+
+// Median of `runs` timed batch-1 runs (after 5 warm-up runs) on a fixed input of `sample` [C, H, W].
+Result<double> median_latency_ms(const ir::Graph& graph, const Shape& sample, int threads, int runs);
+
+}  // namespace hqp::cli
