@@ -210,15 +210,12 @@ std::optional<Tensor> dequantized_constant(const ir::Value* v) {
 
 }  // namespace
 
-Result<int> correct_biases(ir::Graph& prepared, const ir::Graph& qdq, const std::vector<std::string>& nodes,
-                           data::BatchSource& calib, int64_t samples, int threads) {
-  // Per-channel means of every corrected layer's float input.
+Result<ChannelMeans> input_channel_means(const ir::Graph& prepared, const std::vector<std::string>& nodes,
+                                         data::BatchSource& calib, int64_t samples, int threads) {
   std::vector<std::string> inputs;
   for (const std::string& n : nodes) {
     const ir::Node* node = prepared.find_node(n);
-    if (node == nullptr || qdq.find_node(n) == nullptr) {
-      return make_error(StatusCode::kInternal, "cannot correct the bias of node '{}': not in both graphs", n);
-    }
+    if (node == nullptr) return make_error(StatusCode::kInternal, "cannot measure the input of node '{}': no such node", n);
     if (std::find(inputs.begin(), inputs.end(), node->input(0)->name) == inputs.end()) {
       inputs.push_back(node->input(0)->name);
     }
@@ -252,6 +249,28 @@ Result<int> correct_biases(ir::Graph& prepared, const ir::Graph& qdq, const std:
                         if (std::find(inputs.begin(), inputs.end(), graph_input) != inputs.end()) add(graph_input, x);
                         return Status();
                       }).status());
+  ChannelMeans means;
+  for (auto& [name, sum] : sums) {
+    if (counts[name] == 0) continue;
+    for (double& m : sum) m /= static_cast<double>(counts[name]);
+    means.emplace(name, std::move(sum));
+  }
+  return means;
+}
+
+Result<int> correct_biases(ir::Graph& prepared, const ir::Graph& qdq, const std::vector<std::string>& nodes,
+                           data::BatchSource& calib, int64_t samples, int threads) {
+  HQP_ASSIGN_OR_RETURN(ChannelMeans means, input_channel_means(prepared, nodes, calib, samples, threads));
+  return correct_biases(prepared, qdq, nodes, means);
+}
+
+Result<int> correct_biases(ir::Graph& prepared, const ir::Graph& qdq, const std::vector<std::string>& nodes,
+                           const ChannelMeans& means) {
+  for (const std::string& n : nodes) {
+    if (prepared.find_node(n) == nullptr || qdq.find_node(n) == nullptr) {
+      return make_error(StatusCode::kInternal, "cannot correct the bias of node '{}': not in both graphs", n);
+    }
+  }
   // shift[o] = sum over the inputs of (W - dequantized W)[o, ...] * E[x]: the mean output error the
   // weight quantization adds (Nagel et al. 2019, eq. 12, with E[x] measured).
   int corrected = 0;
@@ -260,10 +279,9 @@ Result<int> correct_biases(ir::Graph& prepared, const ir::Graph& qdq, const std:
     const ir::Node* qnode = qdq.find_node(name);
     const Tensor* w = ir::constant_of(node->input(1));
     const std::optional<Tensor> wq = dequantized_constant(qnode->input(1));
-    auto sit = sums.find(node->input(0)->name);
-    if (w == nullptr || !wq || wq->shape() != w->shape() || sit == sums.end() || counts[sit->first] == 0) continue;
-    std::vector<double> mean = sit->second;
-    for (double& m : mean) m /= static_cast<double>(counts[sit->first]);
+    auto sit = means.find(node->input(0)->name);
+    if (w == nullptr || !wq || wq->shape() != w->shape() || sit == means.end()) continue;
+    const std::vector<double>& mean = sit->second;
     int64_t oc = 0;
     std::vector<double> shift;
     if (node->kind == ir::OpKind::Conv) {
@@ -351,6 +369,12 @@ Result<QuantizeOutcome> quantize_model(const ir::Graph& model, data::BatchSource
                   quant::calibrator_name(config.calibrator.method)));
 
   int biases_corrected = 0;
+  // The float inputs' channel means do not depend on which layers stay float: measured once.
+  ChannelMeans input_means;
+  if (config.bias_correction) {
+    HQP_ASSIGN_OR_RETURN(input_means, input_channel_means(prepared, candidates_all, calib, config.calib_samples,
+                                                          config.threads));
+  }
   const auto build = [&](const std::vector<std::string>& keep) -> Result<std::pair<ir::Graph, quant::QdqStats>> {
     quant::QdqOptions o;
     o.activations = config.calibrator.scheme;
@@ -366,8 +390,7 @@ Result<QuantizeOutcome> quantize_model(const ir::Graph& model, data::BatchSource
         if (kept.count(n) == 0) quantized.push_back(n);
       }
       ir::Graph corrected = prepared.clone();
-      HQP_ASSIGN_OR_RETURN(biases_corrected,
-                           correct_biases(corrected, g, quantized, calib, config.calib_samples, config.threads));
+      HQP_ASSIGN_OR_RETURN(biases_corrected, correct_biases(corrected, g, quantized, input_means));
       g = corrected.clone();
       HQP_ASSIGN_OR_RETURN(s, quant::insert_qdq_with_ranges(g, ranges, o));
     }

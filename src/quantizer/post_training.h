@@ -11,6 +11,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/status.h"
@@ -96,5 +97,14 @@ Result<quant::ActivationStatistics> collect_statistics(const ir::Graph& g, data:
 // biases changed.
 Result<int> correct_biases(ir::Graph& prepared, const ir::Graph& qdq, const std::vector<std::string>& nodes,
                            data::BatchSource& calib, int64_t samples, int threads);
+
+// The two halves of correct_biases: per-channel means of the float inputs of `nodes` (keyed by value
+// name; they depend only on `prepared`, so one measurement serves every layer set of a fallback
+// search), and the correction from them.
+using ChannelMeans = std::unordered_map<std::string, std::vector<double>>;
+Result<ChannelMeans> input_channel_means(const ir::Graph& prepared, const std::vector<std::string>& nodes,
+                                         data::BatchSource& calib, int64_t samples, int threads);
+Result<int> correct_biases(ir::Graph& prepared, const ir::Graph& qdq, const std::vector<std::string>& nodes,
+                           const ChannelMeans& means);
 
 }  // namespace hqp::quantizer
