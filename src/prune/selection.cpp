@@ -15,7 +15,8 @@ namespace hqp::prune {
 namespace {
 
 constexpr std::pair<CostKind, std::string_view> kCostNames[] = {
-    {CostKind::kNone, "none"}, {CostKind::kMacs, "macs"}, {CostKind::kParams, "params"}};
+    {CostKind::kNone, "none"}, {CostKind::kMacs, "macs"}, {CostKind::kParams, "params"},
+                                                                   {CostKind::kLatency, "latency"}};
 
 struct Unit {
   size_t group;
@@ -39,8 +40,39 @@ std::string_view cost_name(CostKind kind) {
   return "?";
 }
 
-Result<std::vector<GroupCost>> channel_costs(const ir::Graph& graph, const std::vector<ChannelGroup>& groups) {
+std::map<std::string, double> node_work(const ir::Graph& graph) {
+  std::map<std::string, double> work;
+  const ir::ModelStats stats = ir::compute_stats(graph);
+  for (const ir::LayerStats& l : stats.layers) {
+    if (l.macs > 0) work[l.name] = static_cast<double>(l.macs);
+  }
+  for (const auto& n : graph.nodes()) {
+    if (work.count(n->name) != 0 || n->num_outputs() == 0) continue;
+    const ir::Value* y = n->output(0);
+    if (y == nullptr || !y->shape) continue;
+    double numel = 1.0;
+    for (size_t d = 0; d < y->shape->size(); ++d) {
+      const auto& dim = (*y->shape)[d];
+      if (d > 0 && dim.is_static()) numel *= static_cast<double>(dim.value);  // batch counts as 1
+    }
+    work[n->name] = numel;
+  }
+  return work;
+}
+
+double estimated_latency_ms(const ir::Graph& graph, const LatencyTable& table) {
+  double ms = 0.0;
+  for (const auto& [name, w] : node_work(graph)) {
+    const auto it = table.find(name);
+    if (it != table.end()) ms += it->second * w;
+  }
+  return ms;
+}
+
+Result<std::vector<GroupCost>> channel_costs(const ir::Graph& graph, const std::vector<ChannelGroup>& groups,
+                                             const LatencyTable* latency) {
   const ir::ModelStats base = ir::compute_stats(graph);
+  const double base_ms = latency != nullptr ? estimated_latency_ms(graph, *latency) : 0.0;
   std::vector<GroupCost> costs(groups.size());
   for (size_t gi = 0; gi < groups.size(); ++gi) {
     if (!groups[gi].prunable || groups[gi].channels < 2) continue;
@@ -50,6 +82,7 @@ Result<std::vector<GroupCost>> channel_costs(const ir::Graph& graph, const std::
     const ir::ModelStats s = ir::compute_stats(trial);
     costs[gi].macs = static_cast<double>(base.macs - s.macs);
     costs[gi].params = static_cast<double>(base.params - s.params);
+    if (latency != nullptr) costs[gi].latency_ms = base_ms - estimated_latency_ms(trial, *latency);
   }
   return costs;
 }
@@ -73,6 +106,7 @@ std::vector<Removal> select_channels(const std::vector<ChannelGroup>& groups, co
     double normalizer = 1.0;
     if (options.normalize == CostKind::kMacs) normalizer = costs[gi].macs;
     if (options.normalize == CostKind::kParams) normalizer = costs[gi].params;
+    if (options.normalize == CostKind::kLatency) normalizer = costs[gi].latency_ms;
     if (!(normalizer > 0.0)) continue;  // frees nothing of what is counted: never chosen
     const int64_t first = g.channels % round_to != 0 ? g.channels % round_to : round_to;
     size_t pos = 0;
@@ -98,12 +132,14 @@ std::vector<Removal> select_channels(const std::vector<ChannelGroup>& groups, co
     if (!units[gi].empty()) heap.push(units[gi][0]);
   }
   std::vector<size_t> taken(groups.size(), 0);  // positions taken per group
-  double freed = 0.0;
-  while (freed < options.macs_budget && !heap.empty()) {
+  double freed = 0.0, freed_ms = 0.0;
+  const bool by_latency = options.normalize == CostKind::kLatency && options.latency_budget_ms > 0.0;
+  while (freed < options.macs_budget && (!by_latency || freed_ms < options.latency_budget_ms) && !heap.empty()) {
     const Unit u = heap.top();
     heap.pop();
     taken[u.group] = u.end;
     freed += costs[u.group].macs * static_cast<double>(u.end - u.begin);
+    freed_ms += costs[u.group].latency_ms * static_cast<double>(u.end - u.begin);
     if (++next[u.group] < units[u.group].size()) heap.push(units[u.group][next[u.group]]);
   }
   std::vector<Removal> out;

@@ -85,6 +85,9 @@ Status check_config(const PruneConfig& c) {
   if (c.threads < 1) return bad("--threads must be >= 1");
   if (c.latency_runs < 1) return bad("latency runs must be >= 1");
   if (c.resume && c.checkpoint_dir.empty()) return bad("--resume needs a checkpoint directory");
+  if (c.cost == prune::CostKind::kLatency && c.latency_table.empty()) {
+    return bad("--cost latency needs a latency table measured on the model (pruner/latency_table.h)");
+  }
   return Status();
 }
 
@@ -138,15 +141,6 @@ Result<double> latency_ms(const ir::Graph& graph, const Shape& sample, const Pru
   return s.median_ms;
 }
 
-std::map<std::string, int64_t> layer_channels(const ir::Graph& graph) {
-  std::map<std::string, int64_t> out;
-  for (const auto& n : graph.nodes()) {
-    if (n->kind != ir::OpKind::Conv && n->kind != ir::OpKind::Gemm) continue;
-    const ir::Value* y = n->output(0);
-    if (y != nullptr && y->shape && y->shape->size() >= 2 && (*y->shape)[1].is_static()) out[n->name] = (*y->shape)[1].value;
-  }
-  return out;
-}
 
 json config_json(const PruneConfig& c) {
   return {{"max_drop", c.max_drop},
@@ -163,13 +157,14 @@ json config_json(const PruneConfig& c) {
           {"round_to", c.groups.round_to},
           {"ignore", c.groups.ignore},
           {"lr", c.finetune.lr},
+          {"deploy", static_cast<bool>(c.deploy)},
           {"seed", c.seed}};
 }
 
 json record_json(const StepRecord& r) {
   return {{"attempt", r.attempt},   {"accepted", r.accepted}, {"step", r.step},
           {"channels_removed", r.channels_removed}, {"macs", r.macs}, {"params", r.params},
-          {"val_top1", r.val_top1}, {"latency_ms", r.latency_ms}, {"seconds", r.seconds},
+          {"val_top1", r.val_top1}, {"float_val_top1", r.float_val_top1}, {"latency_ms", r.latency_ms}, {"seconds", r.seconds},
           {"channels", r.channels}};
 }
 
@@ -182,6 +177,7 @@ StepRecord record_from_json(const json& j) {
   r.macs = j.at("macs").get<int64_t>();
   r.params = j.at("params").get<int64_t>();
   r.val_top1 = j.at("val_top1").get<double>();
+  r.float_val_top1 = j.value("float_val_top1", -1.0);
   r.latency_ms = j.at("latency_ms").get<double>();
   r.seconds = j.at("seconds").get<double>();
   r.channels = j.at("channels").get<std::map<std::string, int64_t>>();
@@ -255,6 +251,16 @@ Status read_state(const PruneConfig& config, LoopState& s, PruneOutcome& o) {
 }
 
 }  // namespace
+
+std::map<std::string, int64_t> layer_channels(const ir::Graph& graph) {
+  std::map<std::string, int64_t> out;
+  for (const auto& n : graph.nodes()) {
+    if (n->kind != ir::OpKind::Conv && n->kind != ir::OpKind::Gemm) continue;
+    const ir::Value* y = n->output(0);
+    if (y != nullptr && y->shape && y->shape->size() >= 2 && (*y->shape)[1].is_static()) out[n->name] = (*y->shape)[1].value;
+  }
+  return out;
+}
 
 std::string_view phase_name(PruneProgress::Phase phase) {
   switch (phase) {
@@ -348,9 +354,15 @@ Result<PruneOutcome> prune_model(const ir::Graph& model, data::BatchSource& trai
     const auto ta = Clock::now();
     HQP_ASSIGN_OR_RETURN(std::vector<prune::ChannelGroup> groups, prune::channel_groups(current, config.groups));
     HQP_ASSIGN_OR_RETURN(prune::GroupScores scores, importance(current, groups, train, attempt, config, cb));
-    HQP_ASSIGN_OR_RETURN(std::vector<prune::GroupCost> costs, prune::channel_costs(current, groups));
+    const bool by_latency = config.cost == prune::CostKind::kLatency;
+    HQP_ASSIGN_OR_RETURN(std::vector<prune::GroupCost> costs,
+                         prune::channel_costs(current, groups, by_latency ? &config.latency_table : nullptr));
     prune::SelectOptions so;
     so.macs_budget = st.step * static_cast<double>(cur.macs);
+    if (by_latency) {
+      so.latency_budget_ms = st.step * prune::estimated_latency_ms(current, config.latency_table);
+      so.macs_budget = static_cast<double>(cur.macs);
+    }
     if (target_macs > 0.0) so.macs_budget = std::min(so.macs_budget, static_cast<double>(cur.macs) - target_macs);
     so.normalize = config.cost;
     so.round_to = config.groups.round_to;
@@ -384,7 +396,19 @@ Result<PruneOutcome> prune_model(const ir::Graph& model, data::BatchSource& trai
       HQP_RETURN_IF_ERROR(trainer->fit(window, nullptr, tp).status());
       HQP_ASSIGN_OR_RETURN(candidate, trainer->model());
     }
-    HQP_ASSIGN_OR_RETURN(rec.val_top1, val_top1(candidate, val, config.threads, attempt, cb));
+    std::optional<ir::Graph> deployed;
+    if (config.deploy) {
+      HQP_ASSIGN_OR_RETURN(Deployed d, config.deploy(candidate));
+      rec.float_val_top1 = d.float_val_top1;
+      if (d.val_top1 >= 0.0) {
+        rec.val_top1 = d.val_top1;
+      } else {
+        HQP_ASSIGN_OR_RETURN(rec.val_top1, val_top1(d.model, val, config.threads, attempt, cb));
+      }
+      deployed = std::move(d.model);
+    } else {
+      HQP_ASSIGN_OR_RETURN(rec.val_top1, val_top1(candidate, val, config.threads, attempt, cb));
+    }
     const ir::ModelStats cs = ir::compute_stats(candidate);
     rec.macs = cs.macs;
     rec.params = cs.params;
@@ -393,7 +417,7 @@ Result<PruneOutcome> prune_model(const ir::Graph& model, data::BatchSource& trai
     rec.accepted = drop_pp <= config.max_drop;
     if (rec.accepted) {
       if (cb.progress) cb.progress({PruneProgress::Phase::kLatency, attempt, 0, 1});
-      HQP_ASSIGN_OR_RETURN(rec.latency_ms, latency_ms(candidate, sample, config));
+      HQP_ASSIGN_OR_RETURN(rec.latency_ms, latency_ms(deployed ? *deployed : candidate, sample, config));
       current = std::move(candidate);
       out.val_top1 = rec.val_top1;
       out.latency_after_ms = rec.latency_ms;

@@ -23,10 +23,25 @@
 
 namespace hqp::pruner {
 
+// What a pruning candidate becomes when deployed (PruneConfig::deploy), e.g. its INT8 quantization.
+struct Deployed {
+  ir::Graph model;               // validated and timed in place of the float candidate
+  double val_top1 = -1.0;        // its val top-1 when the hook measured it (< 0: the pruner measures)
+  double float_val_top1 = -1.0;  // the float candidate's val top-1 when the hook measured it
+};
+using DeployFn = std::function<Result<Deployed>(const ir::Graph& candidate)>;
+
 struct PruneConfig {
   double max_drop = 1.0;        // val top-1 percentage points below the original, > 0
   prune::Criterion criterion = prune::Criterion::kFisher;
   prune::CostKind cost = prune::CostKind::kMacs;  // ranking normalization
+  // cost == kLatency: measured ms per unit of work of each node (pruner/latency_table.h); each step
+  // then removes `step` of the table's estimated latency (or `step` of the MACs, whichever first).
+  prune::LatencyTable latency_table;
+  // When set, the gate validates deploy(candidate) (and latency times it) instead of the float
+  // candidate, against the float original's val top-1: the bound holds on what is deployed.
+  // Must be deterministic for --resume to reproduce a run.
+  DeployFn deploy;
   double step = 0.1;            // fraction of the current MACs one step removes, (0, 1)
   double min_step = 0.0125;     // stop once a halved step falls below this
   int64_t importance_batches = 8;  // training batches per importance estimate (gradient criteria)
@@ -54,8 +69,9 @@ struct StepRecord {
   int64_t channels_removed = 0;
   int64_t macs = 0;          // of the candidate, at batch 1
   int64_t params = 0;
-  double val_top1 = 0.0;     // of the candidate after fine-tuning, fraction
-  double latency_ms = 0.0;   // median, fast runtime FP32 batch 1 (accepted steps only)
+  double val_top1 = 0.0;     // of the candidate after fine-tuning (deployed, with deploy), fraction
+  double float_val_top1 = -1.0;  // with deploy: the float candidate's, when the hook measured it
+  double latency_ms = 0.0;   // median, fast runtime batch 1 (FP32, or the deployed model; accepted steps only)
   double seconds = 0.0;      // wall time of the attempt
   std::map<std::string, int64_t> channels;  // output channels per Conv/Gemm of the candidate
 };
@@ -92,6 +108,9 @@ struct PruneCallbacks {
 // checkpoint; kFailedPrecondition when a target is already met.
 Result<PruneOutcome> prune_model(const ir::Graph& model, data::BatchSource& train, data::BatchSource& val,
                                  const PruneConfig& config, const PruneCallbacks& callbacks = {});
+
+// Output channels of every Conv / Gemm of a verified graph, by node name (the trajectory's record).
+std::map<std::string, int64_t> layer_channels(const ir::Graph& graph);
 
 // Checkpoint layout in PruneConfig::checkpoint_dir (each file written atomically, the index last):
 //   prune-state.json   {"format":"hqp-prune-checkpoint","version":1,"config":{...},"attempts_done":A,

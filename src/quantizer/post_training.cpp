@@ -405,11 +405,14 @@ Result<QuantizeOutcome> quantize_model(const ir::Graph& model, data::BatchSource
   HQP_ASSIGN_OR_RETURN(out.int8_val_top1,
                        val_top1(built.first, val, config.threads, cb, QuantizeProgress::Phase::kValidateInt8, {}));
   out.all_int8_val_top1 = out.int8_val_top1;
-  const auto drop_pp = [&](double top1) { return (out.float_val_top1 - top1) * 100.0; };
-  say(fmt::format("val top1 float {:.2f}%, int8 {:.2f}% (drop {:.2f} pp)", 100.0 * out.float_val_top1,
-                  100.0 * out.int8_val_top1, drop_pp(out.int8_val_top1)));
+  out.reference_val_top1 = config.reference_val_top1 >= 0.0 ? config.reference_val_top1 : out.float_val_top1;
+  const auto drop_pp = [&](double top1) { return (out.reference_val_top1 - top1) * 100.0; };
+  say(fmt::format("val top1 float {:.2f}%, int8 {:.2f}% (drop {:.2f} pp{})", 100.0 * out.float_val_top1,
+                  100.0 * out.int8_val_top1, drop_pp(out.int8_val_top1),
+                  config.reference_val_top1 >= 0.0 ? fmt::format(" from {:.2f}%", 100.0 * out.reference_val_top1) : ""));
   constexpr double kEps = 1e-9;
-  if (config.max_drop > 0.0 && drop_pp(out.int8_val_top1) > config.max_drop + kEps) {
+  const bool over = config.max_drop > 0.0 && drop_pp(out.int8_val_top1) > config.max_drop + kEps;
+  if (over || config.sensitivity) {
     // Sensitivity: each candidate alone kept float.
     const std::unordered_set<std::string> user_keep(keep.begin(), keep.end());
     std::vector<std::string> candidates;
@@ -430,8 +433,9 @@ Result<QuantizeOutcome> quantize_model(const ir::Graph& model, data::BatchSource
     say(fmt::format("sensitivity of {} layers: most sensitive {} (+{:.2f} pp when float)", out.sensitivity.size(),
                     out.sensitivity.empty() ? std::string("-") : out.sensitivity.front().node,
                     out.sensitivity.empty() ? 0.0 : out.sensitivity.front().gain_pp));
-    bool met = false;
+    bool met = !over;
     for (const LayerSensitivity& s : out.sensitivity) {
+      if (met) break;
       keep.push_back(s.node);
       HQP_ASSIGN_OR_RETURN(built, build(keep));
       HQP_ASSIGN_OR_RETURN(out.int8_val_top1, val_top1(built.first, val, config.threads, cb,

@@ -30,6 +30,10 @@ struct QuantizeConfig {
   bool bias_correction = false; // empirical bias correction of every quantized layer (see below)
   int64_t calib_samples = 512;  // rows taken from the calibration source (its first batches), >= 1
   double max_drop = 0.0;        // val top-1 percentage points; <= 0: measure only, no search
+  // The val top-1 (fraction) the bound is measured from; < 0: the float model's own. `hqp compress`
+  // passes the unpruned original's, so that the bound holds against what the user started from.
+  double reference_val_top1 = -1.0;
+  bool sensitivity = false;     // rank every layer's sensitivity even when no search is needed (report)
   std::vector<std::string> keep_float;  // Conv / Gemm nodes the user keeps float from the start
   int threads = 1;              // fast-runtime threads
 };
@@ -54,6 +58,7 @@ struct QuantizeOutcome {
   int cle_pairs = 0;                   // conv pairs equalized (cle)
   int biases_corrected = 0;            // layers whose bias was corrected (bias_correction)
   bool bound_met = true;               // false only when max_drop > 0 and no layer set met it
+  double reference_val_top1 = 0.0;     // what the drop is measured from (float_val_top1 unless configured)
   double seconds = 0.0;
 };
 

@@ -351,6 +351,10 @@ Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
 Session::~Session() = default;
 
+std::string Session::backend_version() {
+  return fmt::format("oneDNN {} ({})", kernels::onednn::onednn_version(), kernels::onednn::threading_runtime());
+}
+
 Result<Session> Session::create(const ir::Graph& graph, const SessionOptions& options) {
   if (options.threads <= 0) {
     return make_error(StatusCode::kInvalidArgument, "cannot create session: thread count {} (expected >= 1)",

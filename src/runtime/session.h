@@ -51,6 +51,9 @@ struct StepProfile {
 
 class Session {
  public:
+  // The kernel library behind the fast engine, e.g. "oneDNN 2.6.3 (OpenMP)" (for reports).
+  static std::string backend_version();
+
   // Copies `graph` (the caller keeps theirs); the graph must be verified.
   static Result<Session> create(const ir::Graph& graph, const SessionOptions& options = {});
 

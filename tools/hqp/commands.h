@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -20,5 +21,9 @@ Runner add_train_command(CLI::App& app);
 Runner add_eval_command(CLI::App& app);
 Runner add_prune_command(CLI::App& app);
 Runner add_quantize_command(CLI::App& app);
+Runner add_compress_command(CLI::App& app);
+
+// The process's command line, shell-quoted where needed (for reports); set once by main.
+const std::string& command_line();
 
 }  // namespace hqp::cli

@@ -20,9 +20,23 @@ void keep_freed_memory() {
   mallopt(M_TOP_PAD, 16 << 20);
 }
 
+std::string g_command_line;
+
+std::string quote(const std::string& a) {
+  if (!a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == std::string::npos) {
+    return a;
+  }
+  std::string q = "'";
+  for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
 }  // namespace
 
+const std::string& hqp::cli::command_line() { return g_command_line; }
+
 int main(int argc, char** argv) {
+  for (int i = 0; i < argc; ++i) g_command_line += (i ? " " : "") + quote(i == 0 ? std::string("hqp") : std::string(argv[i]));
   CLI::App app{"hqp: hybrid quantization and pruning for CNNs (ONNX in, ONNX out)", "hqp"};
   app.set_version_flag("--version", "hqp 0.1.0");
   app.require_subcommand(1);
@@ -40,6 +54,7 @@ int main(int argc, char** argv) {
   add(hqp::cli::add_eval_command);
   add(hqp::cli::add_prune_command);
   add(hqp::cli::add_quantize_command);
+  add(hqp::cli::add_compress_command);
 
   try {
     app.parse(argc, argv);
