@@ -17,6 +17,8 @@ PACKAGES=(
   libopenblas0-openmp
   dataset-fashion-mnist
   zlib1g-dev libpng-dev libturbojpeg0-dev
+  # headless browser of the compress report test (tests/pipeline/report_test.cpp)
+  chromium
 )
 
 missing=()

@@ -233,6 +233,9 @@ Result<CompressOutcome> compress_model(const ir::Graph& model, data::BatchSource
   out.original.params = s0.params;
   HQP_ASSIGN_OR_RETURN(out.original.bytes, file_bytes(model));
   out.channels_before = pruner::layer_channels(model);
+  for (const auto& n : model.nodes()) {
+    if (out.channels_before.count(n->name) != 0) out.layers.push_back(n->name);
+  }
   r.say(fmt::format("baseline: val top-1 {:.2f}%, {:.1f} M MACs, {:.3f} M params", 100.0 * c.original_val,
                     static_cast<double>(s0.macs) / 1e6, static_cast<double>(s0.params) / 1e6));
 

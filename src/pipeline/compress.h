@@ -91,6 +91,7 @@ struct CompressOutcome {
   prune::LatencyTable latency_table;
   double table_estimate_ms = 0.0;  // the table's estimate of the original (deployed) latency
   std::map<std::string, int64_t> channels_before, channels_after;  // output channels per Conv / Gemm
+  std::vector<std::string> layers;  // the original's Conv / Gemm nodes in graph order
   bool pruning_dropped = false;    // the final quantization missed the bound: quant-only returned
   double seconds = 0.0;
 };

@@ -172,7 +172,7 @@ svg { background: #fcfcfc; border: 1px solid #e4e4e4; } .legend { font-size: 12p
     row(S, ["val top-1", pct(o.val_top1), pct(f.val_top1), {text: "drop " + drop(o.val_top1, f.val_top1), cls: within ? "good" : "bad"}]);
     row(S, ["test top-1", pct(o.test_top1), pct(f.test_top1), "drop " + drop(o.test_top1, f.test_top1)]);
     row(S, ["latency (batch 1, " + R.config.threads + " threads)", o.latency_ms.toFixed(3) + " ms", f.latency_ms.toFixed(3) + " ms",
-            {text: R.summary.speedup.toFixed(2) + "x faster", cls: "good"}]);
+            {text: R.summary.speedup.toFixed(2) + "x faster", cls: R.summary.speedup > 1 ? "good" : "bad"}]);
     row(S, ["file size", mb(o.bytes), mb(f.bytes), (100 * (1 - f.bytes / o.bytes)).toFixed(1) + " % smaller"]);
     row(S, ["MACs", mmacs(o.macs), mmacs(f.macs), (f.macs / o.macs).toFixed(3) + "x"]);
     row(S, ["params", mmacs(o.params), mmacs(f.params), (f.params / o.params).toFixed(3) + "x"]);
@@ -189,7 +189,6 @@ svg { background: #fcfcfc; border: 1px solid #e4e4e4; } .legend { font-size: 12p
     const steps = R.pruning.steps;
     const kept = steps.filter((s) => s.accepted);
     const pts = [{x: o.latency_ms, y: 100 * o.val_top1, label: "original", c: "#555"}];
-    const path0 = R.pruning.latency_before_ms;
     kept.forEach((s) => pts.push({x: s.latency_ms, y: 100 * s.val_top1, label: "step " + (s.attempt + 1), c: "#1f6fd1"}));
     pts.push({x: f.latency_ms, y: 100 * f.val_top1, label: "final", c: "#0a7d32"});
     const svgP = document.getElementById("chart-path");
@@ -205,7 +204,6 @@ svg { background: #fcfcfc; border: 1px solid #e4e4e4; } .legend { font-size: 12p
       const c = el("circle", {cx: ax.sx(p.x), cy: ax.sy(p.y), r: 5, fill: p.c, "class": "point"}, svgP);
       el("title", {}, c, p.label + ": " + p.x.toFixed(3) + " ms, " + p.y.toFixed(2) + " %");
     }
-    void path0;
 
     const St = document.getElementById("steps");
     row(St, ["step", "", "channels removed", "MACs", "params", "val top-1", "float val top-1", "latency", "wall"], true);
@@ -216,10 +214,9 @@ svg { background: #fcfcfc; border: 1px solid #e4e4e4; } .legend { font-size: 12p
     }
     if (steps.length === 0) row(St, ["(no pruning step was attempted)"]);
 
-    const names = Object.keys(R.channels.before);
-    bars(document.getElementById("chart-channels"), names,
-         [names.map((n) => R.channels.before[n]), names.map((n) => (R.channels.after[n] === undefined ? 0 : R.channels.after[n]))],
-         ["#cfcfcf", "#1f6fd1"], "output channels");
+    const layers = R.channels.layers;
+    bars(document.getElementById("chart-channels"), layers.map((l) => l.node),
+         [layers.map((l) => l.before), layers.map((l) => l.after)], ["#cfcfcf", "#1f6fd1"], "output channels");
 
     const sens = R.quantization.sensitivity;
     if (sens.length === 0) {
@@ -295,7 +292,14 @@ std::string report_json(const CompressOutcome& o, const CompressConfig& c, const
                   {"macs_after", o.prune.macs_after},
                   {"seconds", o.prune.seconds},
                   {"steps", steps}};
-  j["channels"] = {{"before", o.channels_before}, {"after", o.channels_after}};
+  json layers = json::array();
+  for (const std::string& n : o.layers) {
+    const auto a = o.channels_after.find(n);
+    layers.push_back({{"node", n},
+                      {"before", o.channels_before.count(n) != 0 ? o.channels_before.at(n) : 0},
+                      {"after", a != o.channels_after.end() ? a->second : 0}});
+  }
+  j["channels"] = {{"layers", layers}};
   json q = {{"kept_float", o.quant ? o.quant->kept_float : std::vector<std::string>{}},
             {"quant_only_kept_float", o.quant_only ? o.quant_only->kept_float : std::vector<std::string>{}}};
   q["sensitivity"] = json::array();

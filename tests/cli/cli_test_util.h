@@ -23,7 +23,7 @@ inline const std::string kDemoModel = kDemoDir + "/tiny_cnn.onnx";
 inline const std::string kDemoInput = kDemoDir + "/input_0.pb";
 inline const std::string kDemoOutput = kDemoDir + "/output_0.pb";
 
-inline ProcessResult run_hqp(std::initializer_list<std::string> args) {
+inline ProcessResult run_hqp(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {kHqp};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_process(argv);

@@ -73,5 +73,17 @@ struct Net {
   }
 };
 
+// x [N,1,8,8] -> conv 12 -> bn -> relu -> conv 16 -> bn -> relu -> (+ residual conv 16) -> GAP -> fc 4
+// (the pruner and pipeline tests' model).
+inline ir::Graph make_residual_cnn() {
+  Net n;
+  ir::Value* x = n.input({1, 1, 8, 8});
+  ir::Value* a = n.unary(ir::OpKind::Relu, n.bn(n.conv(x, 1, 12, "a"), 12, "a_bn"), "a_relu");
+  ir::Value* b = n.unary(ir::OpKind::Relu, n.bn(n.conv(a, 12, 16, "b"), 16, "b_bn"), "b_relu");
+  ir::Value* c = n.bn(n.conv(b, 16, 16, "c"), 16, "c_bn");
+  ir::Value* s = n.unary(ir::OpKind::Relu, n.binary(ir::OpKind::Add, b, c, "add"), "add_relu");
+  n.head(s, 16, 4);
+  return std::move(n.g);
+}
 
 }  // namespace hqp::test

@@ -34,6 +34,7 @@ FOLDER_TARGET = {
     "prune": "hqp_prune",
     "pruner": "hqp_pruner",
     "quantizer": "hqp_quantizer",
+    "pipeline": "hqp_pipeline",
 }
 # System headers only one folder may include: (regex, the folder allowed).
 EXTERNAL_HEADERS = [

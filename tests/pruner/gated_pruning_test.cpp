@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "common/prune_test_net.h"
+#include "common/self_labelled_data.h"
 #include "common/temp_dir.h"
 #include "eval/engine.h"
 #include "eval/evaluate.h"
@@ -21,32 +22,15 @@ namespace {
 
 using ir::OpKind;
 
-// x [N,1,8,8] -> conv 12 -> bn -> relu -> conv 16 -> bn -> relu -> (+ residual conv 16) -> GAP -> fc 4
 ir::Graph make_model() {
-  Net n;
-  ir::Value* x = n.input({1, 1, 8, 8});
-  ir::Value* a = n.unary(OpKind::Relu, n.bn(n.conv(x, 1, 12, "a"), 12, "a_bn"), "a_relu");
-  ir::Value* b = n.unary(OpKind::Relu, n.bn(n.conv(a, 12, 16, "b"), 16, "b_bn"), "b_relu");
-  ir::Value* c = n.bn(n.conv(b, 16, 16, "c"), 16, "c_bn");
-  ir::Value* s = n.unary(OpKind::Relu, n.binary(OpKind::Add, b, c, "add"), "add_relu");
-  n.head(s, 16, 4);
-  EXPECT_TRUE(ir::verify_and_infer(n.g).ok());
-  return std::move(n.g);
+  ir::Graph g = make_residual_cnn();
+  EXPECT_TRUE(ir::verify_and_infer(g).ok());
+  return g;
 }
 
-// Random images labelled by the model's own argmax.
 std::unique_ptr<data::TensorBatchSource> make_data(const ir::Graph& model, int64_t n, uint32_t seed, bool shuffle,
                                                    int64_t batch) {
-  Tensor x = random_tensor({n, 1, 8, 8}, seed, 1.0f);
-  auto exec = train::TorchExecutor::create(model).value();
-  const Tensor in[] = {x};
-  Tensor logits = exec->run(in).value()[0];
-  Tensor labels = Tensor::zeros(DType::kS64, {n}).value();
-  for (int64_t i = 0; i < n; ++i) {
-    const float* row = logits.data<float>() + i * 4;
-    labels.data<int64_t>()[i] = std::max_element(row, row + 4) - row;
-  }
-  return data::TensorBatchSource::create(x, labels, batch, shuffle, seed).value();
+  return make_self_labelled_data(model, n, seed, shuffle, batch);
 }
 
 pruner::PruneConfig base_config() {

@@ -30,6 +30,7 @@
 #include "progress.h"
 #include "prune/channel_groups.h"
 #include "pruner/gated_pruning.h"
+#include "pruner/latency_table.h"
 #include "validators.h"
 
 namespace hqp::cli {
@@ -197,6 +198,12 @@ Status run_prune(const PruneOptions& o) {
   if (splits.test && !o.no_test) {
     HQP_ASSIGN_OR_RETURN(test_src, make_loader(splits.test, pipeline, 256, false, o.seed, o.data.workers));
   }
+  if (config.cost == prune::CostKind::kLatency) {
+    // Hardware-aware: the float model's per-node time on the fast runtime, measured once.
+    Shape sample = md.sample_shape;
+    sample.insert(sample.begin(), 1);
+    HQP_ASSIGN_OR_RETURN(config.latency_table, pruner::measure_latency_table(model, model, sample, o.threads, 100));
+  }
 
   const bool lines = !o.json;
   if (lines) {
@@ -332,8 +339,9 @@ Runner add_prune_command(CLI::App& app) {
   sub->add_option("--criterion", o->criterion, "Channel importance: fisher, taylor, l1, l2, bn_scale, random")
       ->check(CLI::IsMember({"fisher", "taylor", "l1", "l2", "bn_scale", "random"}))
       ->capture_default_str();
-  sub->add_option("--cost", o->cost, "Rank by importance per channel cost: none, macs, params")
-      ->check(CLI::IsMember({"none", "macs", "params"}))
+  sub->add_option("--cost", o->cost,
+                  "Rank by importance per channel cost: none, macs, params, latency (measured per layer on the fast runtime, FP32)")
+      ->check(CLI::IsMember({"none", "macs", "params", "latency"}))
       ->capture_default_str();
   sub->add_option("--step", o->step, "Fraction of the current MACs one step removes")->check(CLI::Range(0.0001, 0.9))->capture_default_str();
   sub->add_option("--min-step", o->min_step, "Stop once the halved step falls below this")->check(positive())->capture_default_str();
