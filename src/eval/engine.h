@@ -31,6 +31,7 @@ struct EngineOptions {
   int threads = 1;       // fast: Session threads (>= 1); torch: libtorch threads (<= 0: libtorch's default); ref: unused
   bool profile = false;  // fast: per-node timing (Session::profile)
   bool fuse_requantize = false;  // fast: SessionOptions::fuse_requantize
+  bool tune_threads = true;      // fast: SessionOptions::tune_threads
 };
 
 class InferenceEngine {

@@ -68,6 +68,7 @@ struct ReleasedWeight {
 };
 
 struct Plan {
+  int threads = 1;  // oneDNN / OpenMP threads its primitives were created for and run with
   ir::Graph graph;  // specialized to concrete input shapes; steps point into it
   std::vector<Slot> slots;
   std::vector<Step> steps;
@@ -107,7 +108,11 @@ struct Session::Impl {
   std::unordered_map<std::string, ReleasedWeight> released;
 
   Result<Plan*> plan_for(std::span<const Tensor> inputs);
-  Result<std::unique_ptr<Plan>> compile(std::span<const Tensor> inputs);
+  Result<std::unique_ptr<Plan>> compile(std::span<const Tensor> inputs, int threads);
+  // compile() with options.threads, then (tune_threads) the one-thread alternative if it is faster.
+  Result<std::unique_ptr<Plan>> compile_tuned(std::span<const Tensor> inputs);
+  // Runs every step of `plan` on `inputs` (outputs stay in the plan's slots).
+  Status execute(Plan& plan, std::span<const Tensor> inputs, bool profile);
   Status restore_released();
   void release_packed(Plan& plan);
 };
@@ -138,8 +143,11 @@ void Session::Impl::release_packed(Plan& plan) {
   if (!plan.packed.empty()) release_free_memory();
 }
 
-Result<std::unique_ptr<Plan>> Session::Impl::compile(std::span<const Tensor> inputs) {
+Result<std::unique_ptr<Plan>> Session::Impl::compile(std::span<const Tensor> inputs, int threads) {
+  // Primitives are created for the current thread count (it is part of their cache key).
+  HQP_RETURN_IF_ERROR(kernels::onednn::set_num_threads(threads));
   auto plan = std::make_unique<Plan>();
+  plan->threads = threads;
   plan->graph = graph.clone();
   ir::Graph& g = plan->graph;
   for (size_t i = 0; i < inputs.size(); ++i) g.inputs()[i]->shape = ir::dims_from_shape(inputs[i].shape());
@@ -322,6 +330,79 @@ Result<std::unique_ptr<Plan>> Session::Impl::compile(std::span<const Tensor> inp
   return plan;
 }
 
+Status Session::Impl::execute(Plan& plan, std::span<const Tensor> inputs, bool profile) {
+  HQP_RETURN_IF_ERROR(kernels::onednn::set_num_threads(plan.threads));
+  std::byte* arena = plan.arena_memory.get();
+  auto pointer = [&](int id) -> void* {
+    if (id < 0) return nullptr;
+    const Slot& s = plan.slots[static_cast<size_t>(id)];
+    switch (s.kind) {
+      case Slot::Kind::kArena: return arena + s.offset;
+      case Slot::Kind::kConstant: return const_cast<void*>(s.data);
+      case Slot::Kind::kInput: return const_cast<void*>(inputs[static_cast<size_t>(s.input_index)].raw_data());
+    }
+    return nullptr;
+  };
+  std::vector<const void*> in;
+  std::vector<void*> out;
+  for (Step& step : plan.steps) {
+    in.clear();
+    out.clear();
+    for (int id : step.in) in.push_back(pointer(id));
+    for (int id : step.out) out.push_back(pointer(id));
+    const auto t0 = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+    Status st = step.kernel->run(in, out);
+    if (!st.ok()) {
+      // The reference kernels already name the node and op; oneDNN kernels name neither.
+      const std::string context = fmt::format("cannot run node '{}'", step.name);
+      if (st.message().rfind(context, 0) == 0) return st;
+      return st.with_context(fmt::format("{} ({})", context, step.op));
+    }
+    if (profile) {
+      step.total_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      ++step.runs;
+    }
+  }
+  return Status();
+}
+
+namespace {
+
+// Median of `rounds` x `runs` timed executions (ms per run), one round per call of `round`.
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Plan>> Session::Impl::compile_tuned(std::span<const Tensor> inputs) {
+  HQP_ASSIGN_OR_RETURN(std::unique_ptr<Plan> wide, compile(inputs, options.threads));
+  if (options.threads <= 1 || !options.tune_threads) return wide;
+  using Clock = std::chrono::steady_clock;
+  auto time_runs = [&](Plan& p, int runs) -> Result<double> {
+    const auto t0 = Clock::now();
+    for (int r = 0; r < runs; ++r) HQP_RETURN_IF_ERROR(execute(p, inputs, false));
+    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count() / runs;
+  };
+  HQP_RETURN_IF_ERROR(time_runs(*wide, 1).status());  // warm-up (first-touch, caches)
+  HQP_ASSIGN_OR_RETURN(double first, time_runs(*wide, 1));
+  constexpr double kTuneBelowMs = 2.0;  // larger plans gain from threads; tuning them costs seconds
+  if (first > kTuneBelowMs) return wide;
+  HQP_ASSIGN_OR_RETURN(std::unique_ptr<Plan> narrow, compile(inputs, 1));
+  HQP_RETURN_IF_ERROR(time_runs(*narrow, 1).status());
+  const int runs = std::clamp(static_cast<int>(1.0 / std::max(first, 1e-3)), 3, 50);  // ~1 ms per round and plan
+  std::vector<double> tw, tn;
+  for (int round = 0; round < 5; ++round) {
+    HQP_ASSIGN_OR_RETURN(double a, time_runs(*wide, runs));
+    HQP_ASSIGN_OR_RETURN(double b, time_runs(*narrow, runs));
+    tw.push_back(a);
+    tn.push_back(b);
+  }
+  // The one-thread plan must win clearly: on a tie the caller's thread count stands.
+  return median_of(tn) < 0.95 * median_of(tw) ? std::move(narrow) : std::move(wide);
+}
+
 Result<Plan*> Session::Impl::plan_for(std::span<const Tensor> inputs) {
   HQP_RETURN_IF_ERROR(reference::check_run_inputs(graph, inputs));
   const std::string key = shape_key(inputs);
@@ -329,7 +410,7 @@ Result<Plan*> Session::Impl::plan_for(std::span<const Tensor> inputs) {
   if (it == plans.end()) {
     const std::unordered_map<std::string, ReleasedWeight> before = released;
     HQP_RETURN_IF_ERROR(restore_released());
-    Result<std::unique_ptr<Plan>> p = compile(inputs);
+    Result<std::unique_ptr<Plan>> p = compile_tuned(inputs);
     if (!p.ok()) {
       // The earlier plans still hold the packed copies: drop the restored graph copies again.
       for (const auto& [name, r] : before) {
@@ -376,10 +457,9 @@ Result<Session> Session::create(const ir::Graph& graph, const SessionOptions& op
 
 Result<std::vector<Tensor>> Session::run(std::span<const Tensor> inputs) {
   HQP_ASSIGN_OR_RETURN(Plan * plan, impl_->plan_for(inputs));
-  HQP_RETURN_IF_ERROR(kernels::onednn::set_num_threads(impl_->options.threads));
+  HQP_RETURN_IF_ERROR(impl_->execute(*plan, inputs, impl_->options.profile));
   std::byte* arena = plan->arena_memory.get();
   auto pointer = [&](int id) -> void* {
-    if (id < 0) return nullptr;
     const Slot& s = plan->slots[static_cast<size_t>(id)];
     switch (s.kind) {
       case Slot::Kind::kArena: return arena + s.offset;
@@ -388,27 +468,6 @@ Result<std::vector<Tensor>> Session::run(std::span<const Tensor> inputs) {
     }
     return nullptr;
   };
-  std::vector<const void*> in;
-  std::vector<void*> out;
-  const bool profile = impl_->options.profile;
-  for (Step& step : plan->steps) {
-    in.clear();
-    out.clear();
-    for (int id : step.in) in.push_back(pointer(id));
-    for (int id : step.out) out.push_back(pointer(id));
-    const auto t0 = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
-    Status st = step.kernel->run(in, out);
-    if (!st.ok()) {
-      // The reference kernels already name the node and op; oneDNN kernels name neither.
-      const std::string context = fmt::format("cannot run node '{}'", step.name);
-      if (st.message().rfind(context, 0) == 0) return st;
-      return st.with_context(fmt::format("{} ({})", context, step.op));
-    }
-    if (profile) {
-      step.total_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      ++step.runs;
-    }
-  }
   std::vector<Tensor> results;
   for (int id : plan->outputs) {
     const Slot& s = plan->slots[static_cast<size_t>(id)];
@@ -428,6 +487,7 @@ int64_t Session::peak_activation_bytes() const { return impl_->last ? impl_->las
 int64_t Session::naive_activation_bytes() const { return impl_->last ? impl_->last->arena.naive_bytes : 0; }
 int64_t Session::weight_bytes() const { return impl_->last ? impl_->last->weight_bytes : 0; }
 int64_t Session::plan_count() const { return static_cast<int64_t>(impl_->plans.size()); }
+int Session::plan_threads() const { return impl_->last ? impl_->last->threads : impl_->options.threads; }
 
 std::vector<StepProfile> Session::profile() const {
   std::vector<StepProfile> out;

@@ -29,6 +29,11 @@ struct SessionOptions {
   // Adds and float activations (passes/skip_output_requantize.h), as TensorRT does. Faster, closer
   // to the float model, but no longer the file's exact QDQ semantics (ONNX Runtime's result).
   bool fuse_requantize = false;
+  // threads > 1: for each new input shape whose plan runs in under ~2 ms, also compile a
+  // one-thread plan, time both on the caller's inputs (alternating rounds) and keep the faster --
+  // small models lose more to OpenMP's per-op fork/join than a second core gives them.
+  // `threads` stays the maximum; plan_threads() says what the last plan uses.
+  bool tune_threads = true;
 };
 
 // Why a node runs where it runs: the chosen implementation and, for each candidate before it,
@@ -80,6 +85,7 @@ class Session {
   int64_t naive_activation_bytes() const; // without sharing (for comparison)
   int64_t weight_bytes() const;           // prepacked weights and biases + graph constants still read
   int64_t plan_count() const;             // compiled plans (one per distinct input-shape signature)
+  int plan_threads() const;               // threads of the most recently used plan (see tune_threads)
   std::vector<StepProfile> profile() const;
   void reset_profile();
 

@@ -31,6 +31,7 @@ struct BenchOptions {
   bool profile = false;
   bool verbose = false;
   bool fuse_requantize = false;
+  bool fixed_threads = false;
 };
 
 Result<Shape> parse_shape(const std::string& text) {
@@ -122,6 +123,7 @@ Status run_bench(const BenchOptions& o) {
     eo.threads = o.threads;
     eo.profile = o.profile;
     eo.fuse_requantize = o.fuse_requantize;
+    eo.tune_threads = !o.fixed_threads;
     HQP_ASSIGN_OR_RETURN(engine, eval::InferenceEngine::create(graph, eo));
   }
   const std::vector<Tensor> inputs = {input};
@@ -159,6 +161,7 @@ Status run_bench(const BenchOptions& o) {
     j["peak_bytes"] = session->peak_activation_bytes();
     j["naive_activation_bytes"] = session->naive_activation_bytes();
     j["weight_bytes"] = session->weight_bytes();
+    j["plan_threads"] = session->plan_threads();
   }
   j["resident_growth_bytes"] = resident_model;
   j["resident_library_growth_bytes"] = resident_code;
@@ -175,7 +178,11 @@ Status run_bench(const BenchOptions& o) {
     fmt::print("{}\n", j.dump(2));
     return Status();
   }
-  fmt::print("model       {} ({} engine, {} threads, input {})\n", o.model, o.engine, o.threads,
+  fmt::print("model       {} ({} engine, {} threads{}, input {})\n", o.model, o.engine, o.threads,
+             session != nullptr && session->plan_threads() != o.threads
+                 ? fmt::format(" (the plan runs on {}: faster for this model, see SessionOptions::tune_threads)",
+                               session->plan_threads())
+                 : std::string(),
              shape_to_string(input.shape()));
   fmt::print("latency     median {:.3f} ms, min {:.3f} ms, p90 {:.3f} ms ({} runs)\n", median, min, p90, o.runs);
   fmt::print("throughput  {:.1f} samples/s\n", throughput);
@@ -216,6 +223,8 @@ Runner add_bench_command(CLI::App& app) {
   sub->add_flag("--json", o->json, "Print JSON (median_ms, min_ms, p90_ms, throughput_per_s, peak_bytes, ...)");
   sub->add_flag("--profile", o->profile, "Time every node and report GOP/s");
   sub->add_flag("--verbose", o->verbose, "Show the passes and which kernel runs each node (and why not others)");
+  sub->add_flag("--fixed-threads", o->fixed_threads,
+                "Run on exactly --threads (default: a small model's plan may run on one thread when that is faster)");
   sub->add_flag("--fuse-requantize", o->fuse_requantize,
                 "QDQ in ONNX Runtime's placement: skip the conv-output requantization before residual Adds and float "
                 "activations, as TensorRT does (faster; not the file's exact QDQ semantics)");
