@@ -265,7 +265,7 @@ Result<CompressOutcome> compress_model(const ir::Graph& model, data::BatchSource
     r.say(fmt::format("quant-only: val top-1 {:.2f}% (drop {:.2f} pp){}", 100.0 * q.int8_val_top1,
                       100.0 * (c.original_val - q.int8_val_top1),
                       q.kept_float.empty() ? std::string() : fmt::format(", {} layers kept float", q.kept_float.size())));
-    if (int8) c.keep_float = q.kept_float;
+    c.keep_float = q.kept_float;  // every later quantization (gate, final, baselines) keeps them float
     deployed_original = q.model.clone();
     out.baselines.push_back(f);
     out.quant_only = std::move(q);

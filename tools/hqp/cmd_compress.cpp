@@ -193,7 +193,7 @@ Status run_compress(const CompressOptions& o) {
   ProgressBar bar(stderr_is_terminal());
   pipeline::CompressCallbacks cb;
   cb.progress = [&](const pipeline::CompressProgress& p) {
-    bar.update(p.detail.empty() ? p.phase : p.phase + " " + p.detail, p.done, p.total, -1.0, -1.0, 0.0, 0.0);
+    bar.phase(p.detail.empty() ? p.phase : p.phase + " " + p.detail, p.done, p.total);
   };
   cb.message = [&](const std::string& line) {
     bar.clear();

@@ -222,7 +222,7 @@ Status run_prune(const PruneOptions& o) {
     const std::string label = p.phase == pruner::PruneProgress::Phase::kBaseline || p.attempt < 0
                                   ? std::string(pruner::phase_name(p.phase))
                                   : fmt::format("step {} {}", p.attempt + 1, pruner::phase_name(p.phase));
-    bar.update(label, p.done, p.total, -1.0, -1.0, 0.0, 0.0);
+    bar.phase(label, p.done, p.total);
   };
   double baseline_for_lines = -1.0;
   cb.step = [&](const pruner::StepRecord& r) {

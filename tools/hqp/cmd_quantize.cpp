@@ -117,7 +117,7 @@ Status run_quantize(const QuantizeOptions& o) {
   cb.progress = [&](const quantizer::QuantizeProgress& p) {
     const std::string label = p.detail.empty() ? std::string(quantizer::phase_name(p.phase))
                                                : fmt::format("{} {}", quantizer::phase_name(p.phase), p.detail);
-    bar.update(label, p.done, p.total, -1.0, -1.0, 0.0, 0.0);
+    bar.phase(label, p.done, p.total);
   };
   cb.message = [&](const std::string& line) {
     bar.clear();

@@ -49,6 +49,29 @@ void ProgressBar::update(std::string_view label, int64_t step, int64_t steps, do
   drawn_ = true;
 }
 
+void ProgressBar::phase(std::string_view label, int64_t step, int64_t steps) {
+  const auto now = std::chrono::steady_clock::now();
+  if (label != phase_label_ || step < phase_step_) {
+    phase_label_ = std::string(label);
+    phase_start_ = now;
+  }
+  phase_step_ = step;
+  if (!enabled_) return;
+  const bool last = step >= steps;
+  if (drawn_ && !last && std::chrono::duration<double>(now - last_draw_).count() < kMinRedrawSeconds) return;
+  last_draw_ = now;
+  const double elapsed = std::chrono::duration<double>(now - phase_start_).count();
+  const double fraction = steps > 0 ? std::min(1.0, static_cast<double>(step) / static_cast<double>(steps)) : 1.0;
+  const int filled = static_cast<int>(fraction * kBarWidth);
+  std::string line = fmt::format("{} [{}{}] {}/{}  elapsed {}", label, std::string(static_cast<size_t>(filled), '#'),
+                                 std::string(static_cast<size_t>(kBarWidth - filled), '.'), step, steps,
+                                 format_duration(elapsed));
+  if (step > 0 && steps > step) line += fmt::format("  ETA {}", format_duration(elapsed * static_cast<double>(steps - step) / static_cast<double>(step)));
+  std::fprintf(stderr, "\r\033[K%s", line.c_str());
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
 void ProgressBar::clear() {
   if (!drawn_) return;
   std::fprintf(stderr, "\r\033[K");

@@ -33,6 +33,10 @@ class ProgressBar {
   // except when step == steps.
   void update(std::string_view label, int64_t step, int64_t steps, double loss, double top1, double samples_per_s,
               double eta_s);
+  // For phases without their own rate: "<label> [####......] step/steps  elapsed m:ss  ETA m:ss",
+  // the ETA extrapolated from this phase's elapsed time (a phase restarts when the label changes or
+  // the step goes back).
+  void phase(std::string_view label, int64_t step, int64_t steps);
   // Erases the bar's line (if drawn); the next update() draws a new one.
   void clear();
 
@@ -43,6 +47,9 @@ class ProgressBar {
   bool enabled_ = false;
   bool drawn_ = false;
   std::chrono::steady_clock::time_point last_draw_{};
+  std::string phase_label_;
+  int64_t phase_step_ = 0;
+  std::chrono::steady_clock::time_point phase_start_{};
 };
 
 }  // namespace hqp::cli
