@@ -385,22 +385,25 @@ Result<std::unique_ptr<Plan>> Session::Impl::compile_tuned(std::span<const Tenso
     for (int r = 0; r < runs; ++r) HQP_RETURN_IF_ERROR(execute(p, inputs, false));
     return std::chrono::duration<double, std::milli>(Clock::now() - t0).count() / runs;
   };
-  HQP_RETURN_IF_ERROR(time_runs(*wide, 1).status());  // warm-up (first-touch, caches)
-  HQP_ASSIGN_OR_RETURN(double first, time_runs(*wide, 1));
+  // A plan that cannot run is returned as it is: the caller's run reports the error (and
+  // plan_info() says why each kernel was chosen).
+  if (!time_runs(*wide, 1).ok()) return wide;  // warm-up (first touch, caches)
+  Result<double> first = time_runs(*wide, 1);
   constexpr double kTuneBelowMs = 2.0;  // larger plans gain from threads; tuning them costs seconds
-  if (first > kTuneBelowMs) return wide;
-  HQP_ASSIGN_OR_RETURN(std::unique_ptr<Plan> narrow, compile(inputs, 1));
-  HQP_RETURN_IF_ERROR(time_runs(*narrow, 1).status());
-  const int runs = std::clamp(static_cast<int>(1.0 / std::max(first, 1e-3)), 3, 50);  // ~1 ms per round and plan
+  if (!first.ok() || *first > kTuneBelowMs) return wide;
+  Result<std::unique_ptr<Plan>> narrow = compile(inputs, 1);
+  if (!narrow.ok() || !time_runs(**narrow, 1).ok()) return wide;
+  const int runs = std::clamp(static_cast<int>(1.0 / std::max(*first, 1e-3)), 3, 50);  // ~1 ms per round and plan
   std::vector<double> tw, tn;
   for (int round = 0; round < 5; ++round) {
     HQP_ASSIGN_OR_RETURN(double a, time_runs(*wide, runs));
-    HQP_ASSIGN_OR_RETURN(double b, time_runs(*narrow, runs));
+    HQP_ASSIGN_OR_RETURN(double b, time_runs(**narrow, runs));
     tw.push_back(a);
     tn.push_back(b);
   }
   // The one-thread plan must win clearly: on a tie the caller's thread count stands.
-  return median_of(tn) < 0.95 * median_of(tw) ? std::move(narrow) : std::move(wide);
+  if (median_of(tn) < 0.95 * median_of(tw)) return std::move(narrow).value();
+  return wide;
 }
 
 Result<Plan*> Session::Impl::plan_for(std::span<const Tensor> inputs) {

@@ -27,6 +27,7 @@
 #include "pipeline/compress.h"
 #include "pipeline/report.h"
 #include "progress.h"
+#include "prune_flags.h"
 #include "runtime/session.h"
 #include "validators.h"
 
@@ -43,21 +44,7 @@ struct CompressOptions {
   std::string output;
   double max_drop = 1.0;
   std::string target = "int8";
-  std::optional<double> target_speedup;
-  std::optional<double> target_macs;
-  std::string criterion = "fisher";
-  std::string cost = "latency";
-  double step = 0.1;
-  double min_step = 0.0125;
-  int64_t finetune_steps = 200;
-  int64_t importance_batches = 8;
-  bool kd = false;
-  double lr = 0.01;
-  double weight_decay = 5e-5;
-  std::string precision = "fp32";
-  int64_t batch_size = 64;
-  int64_t round_to = 1;
-  std::vector<std::string> ignore;
+  PruneFlags prune;  // cost latency by default (set in add_compress_command)
   std::string calibrator = "percentile";
   int64_t calib_samples = 512;
   std::string qdq_style = "ort";
@@ -66,9 +53,7 @@ struct CompressOptions {
   std::string report_dir;
   std::string work_dir;
   bool resume = false;
-  double time_budget_min = 0.0;
   int threads = 1;
-  uint64_t seed = 0;
   int latency_runs = 50;
   bool no_test = false;
   bool json = false;
@@ -92,9 +77,7 @@ json figures_summary(const pipeline::ModelFigures& f) {
 
 Status run_compress(const CompressOptions& o) {
   HQP_RETURN_IF_ERROR(check_output_path(o.output, "model"));
-  if (o.target_macs && o.target_speedup) {
-    return make_error(StatusCode::kInvalidArgument, "cannot compress: give --target-macs or --target-speedup, not both");
-  }
+  HQP_ASSIGN_OR_RETURN(pruner::PruneConfig prune_cfg, prune_config(o.prune, "compress"));
   if (!o.report_dir.empty()) {
     // Created before any work, so that a bad --report-dir fails now rather than after the run.
     std::error_code ec;
@@ -123,26 +106,7 @@ Status run_compress(const CompressOptions& o) {
   pipeline::CompressConfig config;
   config.max_drop = o.max_drop;
   config.target = *pipeline::target_from_name(o.target);
-  pruner::PruneConfig& pc = config.prune;
-  pc.criterion = *prune::criterion_from_name(o.criterion);
-  pc.cost = *prune::cost_from_name(o.cost);
-  pc.step = o.step;
-  pc.min_step = std::min(o.min_step, o.step);
-  pc.importance_batches = o.importance_batches;
-  pc.finetune_steps = o.finetune_steps;
-  pc.kd = o.kd;
-  pc.target_macs = o.target_macs.value_or(0.0);
-  pc.target_speedup = o.target_speedup.value_or(0.0);
-  pc.time_budget_s = o.time_budget_min * 60.0;
-  pc.groups.ignore = o.ignore;
-  pc.groups.round_to = o.round_to;
-  pc.finetune.lr = o.lr;
-  pc.finetune.weight_decay = o.weight_decay;
-  pc.finetune.momentum = 0.9;
-  pc.finetune.schedule = train::ScheduleKind::kCosine;
-  pc.finetune.progress_every = 1;
-  pc.finetune.bf16 = o.precision == "bf16";
-  pc.seed = o.seed;
+  config.prune = prune_cfg;
   config.quant.calibrator.method = *quant::calibrator_from_name(o.calibrator);
   config.quant.calib_samples = o.calib_samples;
   config.quant.style = *quant::qdq_style_from_name(o.qdq_style);
@@ -163,18 +127,12 @@ Status run_compress(const CompressOptions& o) {
                       "cannot compress model '{}': its input has a fixed batch size of {} (fine-tuning needs a dynamic "
                       "batch dim)", o.model, input_shape[0]);
   }
-  HQP_ASSIGN_OR_RETURN(auto train_src, make_loader(splits.train, pipeline, o.batch_size, true, o.seed, o.data.workers));
-  data::LoaderOptions co;
-  co.batch_size = 64;
-  co.shuffle = true;
-  co.seed = o.seed;
-  co.mode = data::TransformMode::kEval;
-  co.num_threads = o.data.workers;
-  HQP_ASSIGN_OR_RETURN(std::unique_ptr<data::Loader> calib_src, data::Loader::create(splits.train, pipeline, co));
-  HQP_ASSIGN_OR_RETURN(auto val_src, make_loader(splits.val, pipeline, 256, false, o.seed, o.data.workers));
+  HQP_ASSIGN_OR_RETURN(auto train_src, make_loader(splits.train, pipeline, o.prune.batch_size, true, o.prune.seed, o.data.workers));
+  HQP_ASSIGN_OR_RETURN(auto calib_src, make_calibration_loader(splits.train, pipeline, 64, o.prune.seed, o.data.workers));
+  HQP_ASSIGN_OR_RETURN(auto val_src, make_loader(splits.val, pipeline, 256, false, o.prune.seed, o.data.workers));
   std::unique_ptr<data::Loader> test_src;
   if (splits.test && !o.no_test) {
-    HQP_ASSIGN_OR_RETURN(test_src, make_loader(splits.test, pipeline, 256, false, o.seed, o.data.workers));
+    HQP_ASSIGN_OR_RETURN(test_src, make_loader(splits.test, pipeline, 256, false, o.prune.seed, o.data.workers));
   }
 
   const bool lines = !o.json;
@@ -185,9 +143,9 @@ Status run_compress(const CompressOptions& o) {
                splits.train->size(), splits.val->size());
     fmt::print("plan       prune ({} importance, cost {}, step {:g}, {} fine-tune steps) gated on the {} model, then "
                "{} quantization ({}); --max-drop {:g} pp from the original's val top-1{}\n",
-               o.criterion, o.cost, o.step, o.finetune_steps, o.target == "int8" ? "quantized" : "float",
+               o.prune.criterion, o.prune.cost, o.prune.step, o.prune.finetune_steps, o.target == "int8" ? "quantized" : "float",
                o.target == "int8" ? "INT8" : "no", o.calibrator, o.max_drop,
-               o.time_budget_min > 0.0 ? fmt::format(", pruning budget {:g} min", o.time_budget_min) : std::string());
+               o.prune.time_budget_min > 0.0 ? fmt::format(", pruning budget {:g} min", o.prune.time_budget_min) : std::string());
     std::fflush(stdout);
   }
   ProgressBar bar(stderr_is_terminal());
@@ -217,8 +175,8 @@ Status run_compress(const CompressOptions& o) {
 
   json record = {{"max_drop", o.max_drop},
                  {"target", o.target},
-                 {"criterion", o.criterion},
-                 {"cost", o.cost},
+                 {"criterion", o.prune.criterion},
+                 {"cost", o.prune.cost},
                  {"val_top1_original", out.original.val_top1},
                  {"val_top1", out.result.val_top1},
                  {"macs_original", out.original.macs},
@@ -332,30 +290,10 @@ Runner add_compress_command(CLI::App& app) {
   sub->add_option("--target", o->target, "Deployment precision: int8 (QDQ, default) or fp32 (pruning only)")
       ->check(CLI::IsMember({"int8", "fp32"}))
       ->capture_default_str();
-  sub->add_option("--target-speedup", o->target_speedup, "Stop pruning at this measured speedup over the original")
-      ->check(CLI::Range(1.001, 1000.0));
-  sub->add_option("--target-macs", o->target_macs, "Stop pruning at this fraction of the original MACs")
-      ->check(CLI::Range(0.001, 0.999));
-  sub->add_option("--criterion", o->criterion, "Channel importance: fisher, taylor, l1, l2, bn_scale, random")
-      ->check(CLI::IsMember({"fisher", "taylor", "l1", "l2", "bn_scale", "random"}))
-      ->capture_default_str();
-  sub->add_option("--cost", o->cost,
-                  "Rank by importance per channel cost: latency (measured on the target engine), macs, params, none")
-      ->check(CLI::IsMember({"latency", "macs", "params", "none"}))
-      ->capture_default_str();
-  sub->add_option("--step", o->step, "Fraction of the current cost one pruning step removes")->check(CLI::Range(0.0001, 0.9))->capture_default_str();
-  sub->add_option("--min-step", o->min_step, "Stop once the halved step falls below this")->check(positive())->capture_default_str();
-  sub->add_option("--finetune-steps", o->finetune_steps, "Training batches of fine-tuning after each step")->check(CLI::Range(int64_t{0}, int64_t{1} << 30))->capture_default_str();
-  sub->add_option("--importance-batches", o->importance_batches, "Training batches per importance estimate")->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->capture_default_str();
-  sub->add_flag("--kd", o->kd, "Fine-tune with knowledge distillation from the original model");
-  sub->add_option("--lr", o->lr, "Fine-tuning learning rate")->check(CLI::Range(1e-9, 10.0))->capture_default_str();
-  sub->add_option("--weight-decay", o->weight_decay, "Fine-tuning weight decay")->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  sub->add_option("--precision", o->precision, "Fine-tuning precision: fp32 or bf16")
-      ->check(CLI::IsMember({"fp32", "bf16"}))
-      ->capture_default_str();
-  sub->add_option("--batch-size", o->batch_size, "Training batch size")->check(CLI::Range(int64_t{1}, int64_t{4096}))->capture_default_str();
-  sub->add_option("--round-to", o->round_to, "Kept channel counts stay multiples of N")->check(CLI::Range(int64_t{1}, int64_t{4096}))->capture_default_str();
-  sub->add_option("--ignore", o->ignore, "Node whose groups are never pruned (repeatable)");
+  o->prune.cost = "latency";
+  add_prune_flags(sub, o->prune,
+                  "Rank by importance per channel cost: latency (measured per layer on the target engine), macs, "
+                  "params, none");
   sub->add_option("--calibrator", o->calibrator, "Activation ranges: minmax, percentile, entropy, mse")
       ->check(CLI::IsMember({"minmax", "percentile", "entropy", "mse"}))
       ->capture_default_str();
@@ -370,11 +308,7 @@ Runner add_compress_command(CLI::App& app) {
   sub->add_option("--work-dir", o->work_dir,
                   "Checkpoints (default: OUT.compress-work, removed once OUT is written)");
   sub->add_flag("--resume", o->resume, "Continue the run saved in the work directory");
-  sub->add_option("--time-budget", o->time_budget_min, "Start no pruning step after this many minutes per pruning run (0: none)")
-      ->check(CLI::Range(0.0, 1e6))
-      ->capture_default_str();
   sub->add_option("--threads", o->threads, "Threads (libtorch and fast runtime)")->check(CLI::Range(1, 256))->capture_default_str();
-  sub->add_option("--seed", o->seed, "Seed of data order, augmentation, calibration subset")->capture_default_str();
   sub->add_option("--latency-runs", o->latency_runs, "Timed batch-1 runs per latency figure and round")->check(CLI::Range(1, 100000))->capture_default_str();
   sub->add_flag("--no-test", o->no_test, "Skip the test-split evaluation");
   sub->add_flag("--json", o->json, "Print the final figures as JSON");

@@ -28,6 +28,7 @@
 #include "output_path.h"
 #include "measure.h"
 #include "progress.h"
+#include "prune_flags.h"
 #include "prune/channel_groups.h"
 #include "pruner/gated_pruning.h"
 #include "pruner/latency_table.h"
@@ -43,42 +44,25 @@ using nlohmann::json;
 struct PruneOptions {
   std::string model;
   bool groups = false;
-  std::vector<std::string> ignore;
-  int64_t min_channels = 1;
-  int64_t round_to = 1;
   bool json = false;
   // The pruning loop.
   DataFlags data;
+  PruneFlags prune;  // also --ignore / --min-channels / --round-to of --groups
   std::string output;
   double max_drop = 1.0;
-  std::string criterion = "fisher";
-  std::string cost = "macs";
-  double step = 0.1;
-  double min_step = 0.0125;
-  int64_t finetune_steps = 200;
-  int64_t importance_batches = 8;
-  bool kd = false;
-  double lr = 0.01;
-  double weight_decay = 5e-5;
-  int64_t batch_size = 64;
-  std::optional<double> target_macs;
-  std::optional<double> target_speedup;
-  double time_budget_min = 0.0;
   int threads = 1;
-  uint64_t seed = 0;
   std::string checkpoint_dir;
   bool resume = false;
   std::string report;
   bool no_test = false;
-  std::string precision = "fp32";
 };
 
 Status print_groups(const PruneOptions& o) {
   HQP_ASSIGN_OR_RETURN(ir::Graph graph, onnx_io::import_model_file(o.model));
   prune::GroupOptions go;
-  go.ignore = o.ignore;
-  go.min_channels = o.min_channels;
-  go.round_to = o.round_to;
+  go.ignore = o.prune.ignore;
+  go.min_channels = o.prune.min_channels;
+  go.round_to = o.prune.round_to;
   HQP_ASSIGN_OR_RETURN(std::vector<prune::ChannelGroup> groups, prune::channel_groups(graph, go));
   int64_t prunable = 0, removable = 0;
   for (const prune::ChannelGroup& g : groups) {
@@ -136,9 +120,7 @@ Status run_prune(const PruneOptions& o) {
     return make_error(StatusCode::kInvalidArgument,
                       "cannot prune: give --data DATASET and -o OUT.onnx (or --groups to list the channel groups)");
   }
-  if (o.target_macs && o.target_speedup) {
-    return make_error(StatusCode::kInvalidArgument, "cannot prune: give --target-macs or --target-speedup, not both");
-  }
+  HQP_ASSIGN_OR_RETURN(pruner::PruneConfig config, prune_config(o.prune, "prune"));
   HQP_RETURN_IF_ERROR(check_output_path(o.output, "model"));
   // Checkpoints always: in --checkpoint-dir, else next to the output (removed once the pruned
   // model is written; a killed or failed run leaves it for --resume).
@@ -155,29 +137,8 @@ Status run_prune(const PruneOptions& o) {
   }
   if (!o.report.empty()) HQP_RETURN_IF_ERROR(check_output_path(o.report, "report"));
 
-  pruner::PruneConfig config;
   config.max_drop = o.max_drop;
-  config.criterion = *prune::criterion_from_name(o.criterion);
-  config.cost = *prune::cost_from_name(o.cost);
-  config.step = o.step;
-  config.min_step = std::min(o.min_step, o.step);
-  config.importance_batches = o.importance_batches;
-  config.finetune_steps = o.finetune_steps;
-  config.kd = o.kd;
-  config.target_macs = o.target_macs.value_or(0.0);
-  config.target_speedup = o.target_speedup.value_or(0.0);
-  config.time_budget_s = o.time_budget_min * 60.0;
-  config.groups.ignore = o.ignore;
-  config.groups.min_channels = o.min_channels;
-  config.groups.round_to = o.round_to;
-  config.finetune.lr = o.lr;
-  config.finetune.weight_decay = o.weight_decay;
-  config.finetune.momentum = 0.9;
-  config.finetune.schedule = train::ScheduleKind::kCosine;
-  config.finetune.progress_every = 1;
-  config.finetune.bf16 = o.precision == "bf16";
   config.threads = o.threads;
-  config.seed = o.seed;
   config.checkpoint_dir = checkpoint_dir;
   config.resume = o.resume;
 
@@ -192,11 +153,11 @@ Status run_prune(const PruneOptions& o) {
                       "cannot prune {}: its input has a fixed batch size of {} (fine-tuning needs a dynamic batch dim)",
                       what, input_shape[0]);
   }
-  HQP_ASSIGN_OR_RETURN(auto train_src, make_loader(splits.train, pipeline, o.batch_size, true, o.seed, o.data.workers));
-  HQP_ASSIGN_OR_RETURN(auto val_src, make_loader(splits.val, pipeline, 256, false, o.seed, o.data.workers));
+  HQP_ASSIGN_OR_RETURN(auto train_src, make_loader(splits.train, pipeline, o.prune.batch_size, true, o.prune.seed, o.data.workers));
+  HQP_ASSIGN_OR_RETURN(auto val_src, make_loader(splits.val, pipeline, 256, false, o.prune.seed, o.data.workers));
   std::unique_ptr<data::Loader> test_src;
   if (splits.test && !o.no_test) {
-    HQP_ASSIGN_OR_RETURN(test_src, make_loader(splits.test, pipeline, 256, false, o.seed, o.data.workers));
+    HQP_ASSIGN_OR_RETURN(test_src, make_loader(splits.test, pipeline, 256, false, o.prune.seed, o.data.workers));
   }
   if (config.cost == prune::CostKind::kLatency) {
     // Hardware-aware: the float model's per-node time on the fast runtime, measured once.
@@ -211,8 +172,8 @@ Status run_prune(const PruneOptions& o) {
     fmt::print("prune      {} ({:.2f} M params, {:.1f} M MACs) on {} ({} train, {} val samples)\n", o.model,
                static_cast<double>(s.params) / 1e6, static_cast<double>(s.macs) / 1e6, o.data.data,
                splits.train->size(), splits.val->size());
-    fmt::print("criterion  {} (cost {}), step {:g} of MACs, --max-drop {:g} pp, {} fine-tune steps{}\n", o.criterion,
-               o.cost, o.step, o.max_drop, o.finetune_steps, o.kd ? " with distillation" : "");
+    fmt::print("criterion  {} (cost {}), step {:g} of MACs, --max-drop {:g} pp, {} fine-tune steps{}\n", o.prune.criterion,
+               o.prune.cost, o.prune.step, o.max_drop, o.prune.finetune_steps, o.prune.kd ? " with distillation" : "");
     std::fflush(stdout);
   }
 
@@ -244,11 +205,11 @@ Status run_prune(const PruneOptions& o) {
     HQP_ASSIGN_OR_RETURN(test_after, top1_with_progress(out.model, *test_src, o.threads, bar, "test (pruned)"));
   }
 
-  json record = {{"criterion", o.criterion},
-                 {"cost", o.cost},
+  json record = {{"criterion", o.prune.criterion},
+                 {"cost", o.prune.cost},
                  {"max_drop", o.max_drop},
-                 {"finetune_steps", o.finetune_steps},
-                 {"kd", o.kd},
+                 {"finetune_steps", o.prune.finetune_steps},
+                 {"kd", o.prune.kd},
                  {"macs_before", out.macs_before},
                  {"macs_after", out.macs_after},
                  {"val_top1_before", out.baseline_val_top1},
@@ -284,13 +245,13 @@ Status run_prune(const PruneOptions& o) {
   summary["latency"] = {{"engine", "fast"}, {"precision", "fp32"}, {"batch", 1}, {"threads", o.threads}};
   if (!o.report.empty()) {
     json report = summary;
-    report["config"] = {{"criterion", o.criterion}, {"cost", o.cost},       {"max_drop", o.max_drop},
-                        {"step", o.step},           {"min_step", config.min_step},
-                        {"finetune_steps", o.finetune_steps},
-                        {"importance_batches", o.importance_batches}, {"kd", o.kd}, {"lr", o.lr},
-                        {"batch_size", o.batch_size}, {"precision", o.precision}, {"round_to", o.round_to}, {"min_channels", o.min_channels},
+    report["config"] = {{"criterion", o.prune.criterion}, {"cost", o.prune.cost},       {"max_drop", o.max_drop},
+                        {"step", o.prune.step},           {"min_step", config.min_step},
+                        {"finetune_steps", o.prune.finetune_steps},
+                        {"importance_batches", o.prune.importance_batches}, {"kd", o.prune.kd}, {"lr", o.prune.lr},
+                        {"batch_size", o.prune.batch_size}, {"precision", o.prune.precision}, {"round_to", o.prune.round_to}, {"min_channels", o.prune.min_channels},
                         {"target_macs", config.target_macs}, {"target_speedup", config.target_speedup},
-                        {"time_budget_min", o.time_budget_min}, {"threads", o.threads}, {"seed", o.seed}};
+                        {"time_budget_min", o.prune.time_budget_min}, {"threads", o.threads}, {"seed", o.prune.seed}};
     report["steps"] = json::array();
     for (const pruner::StepRecord& r : out.steps) report["steps"].push_back(step_json(r));
     HQP_RETURN_IF_ERROR(write_file_atomic(o.report, report.dump(2) + "\n", fmt::format("cannot write report '{}'", o.report)));
@@ -327,39 +288,16 @@ Runner add_prune_command(CLI::App& app) {
       "prune", "Structured pruning under an accuracy bound (Fisher importance, fine-tuning, rollback); --groups lists the channel groups");
   sub->add_option("model", o->model, "ONNX model (float)")->required();
   sub->add_flag("--groups", o->groups, "List the channel groups, their members and sizes, and exit");
-  sub->add_option("--ignore", o->ignore, "Node whose groups are never pruned (repeatable)");
-  sub->add_option("--min-channels", o->min_channels, "Channels every group keeps")->check(positive())->capture_default_str();
-  sub->add_option("--round-to", o->round_to, "Kept channel counts stay multiples of N")->check(positive())->capture_default_str();
   sub->add_flag("--json", o->json, "Print JSON (--groups: the groups; pruning: the final figures)");
   add_data_flags(sub, o->data, "the model's, else none");
   // add_data_flags makes --data required: pruning needs it, --groups does not.
   if (CLI::Option* d = sub->get_option_no_throw("--data")) d->required(false);
   sub->add_option("-o,--output", o->output, "Pruned model (ONNX)");
   sub->add_option("--max-drop", o->max_drop, "Largest val top-1 drop in percentage points")->check(positive())->capture_default_str();
-  sub->add_option("--criterion", o->criterion, "Channel importance: fisher, taylor, l1, l2, bn_scale, random")
-      ->check(CLI::IsMember({"fisher", "taylor", "l1", "l2", "bn_scale", "random"}))
-      ->capture_default_str();
-  sub->add_option("--cost", o->cost,
-                  "Rank by importance per channel cost: none, macs, params, latency (measured per layer on the fast runtime, FP32)")
-      ->check(CLI::IsMember({"none", "macs", "params", "latency"}))
-      ->capture_default_str();
-  sub->add_option("--step", o->step, "Fraction of the current MACs one step removes")->check(CLI::Range(0.0001, 0.9))->capture_default_str();
-  sub->add_option("--min-step", o->min_step, "Stop once the halved step falls below this")->check(positive())->capture_default_str();
-  sub->add_option("--finetune-steps", o->finetune_steps, "Training batches of fine-tuning after each step")->check(CLI::NonNegativeNumber)->capture_default_str();
-  sub->add_option("--importance-batches", o->importance_batches, "Training batches per importance estimate")->check(positive())->capture_default_str();
-  sub->add_flag("--kd", o->kd, "Fine-tune with knowledge distillation from the original model");
-  sub->add_option("--lr", o->lr, "Fine-tuning learning rate (SGD, momentum 0.9, cosine per step)")->check(positive())->capture_default_str();
-  sub->add_option("--weight-decay", o->weight_decay, "Fine-tuning weight decay")->check(non_negative())->capture_default_str();
-  sub->add_option("--precision", o->precision, "Fine-tuning precision: fp32, or bf16 autocast (faster on AVX-512 BF16)")
-      ->check(CLI::IsMember({"fp32", "bf16"}))
-      ->capture_default_str();
-  sub->add_option("--batch-size", o->batch_size, "Training batch size (importance and fine-tuning)")->check(positive())->capture_default_str();
-  sub->add_option("--target-macs", o->target_macs, "Stop at this fraction of the original MACs")->check(CLI::Range(0.001, 0.999));
-  sub->add_option("--target-speedup", o->target_speedup, "Stop at this measured latency speedup (fast runtime, batch 1)")
-      ->check(CLI::Range(1.001, 1000.0));
-  sub->add_option("--time-budget", o->time_budget_min, "Start no step after this many minutes (0: none)")->check(non_negative())->capture_default_str();
+  add_prune_flags(sub, o->prune,
+                  "Rank by importance per channel cost: macs, params, none, latency (measured per layer on the fast "
+                  "runtime, FP32)");
   sub->add_option("--threads", o->threads, "Threads (libtorch and fast runtime)")->check(CLI::Range(1, 256))->capture_default_str();
-  sub->add_option("--seed", o->seed, "Seed of data order, augmentation and random scores")->capture_default_str();
   sub->add_option("--checkpoint-dir", o->checkpoint_dir,
                   "Checkpoint every step here (default: OUT.prune-checkpoint, removed once OUT is written)");
   sub->add_flag("--resume", o->resume, "Continue the run saved in the checkpoint directory");

@@ -86,13 +86,7 @@ Status run_quantize(const QuantizeOptions& o) {
   const Shape& sample_shape = md.sample_shape;
 
   // Calibration: a seeded random subset of the training split, without augmentation.
-  data::LoaderOptions co;
-  co.batch_size = o.batch_size;
-  co.shuffle = true;
-  co.seed = o.seed;
-  co.mode = data::TransformMode::kEval;
-  co.num_threads = o.data.workers;
-  HQP_ASSIGN_OR_RETURN(std::unique_ptr<data::Loader> calib_src, data::Loader::create(splits.train, pipeline, co));
+  HQP_ASSIGN_OR_RETURN(auto calib_src, make_calibration_loader(splits.train, pipeline, o.batch_size, o.seed, o.data.workers));
   HQP_ASSIGN_OR_RETURN(auto val_src, make_loader(splits.val, pipeline, 256, false, o.seed, o.data.workers));
   std::unique_ptr<data::Loader> test_src;
   if (splits.test && !o.no_test) {

@@ -84,4 +84,15 @@ Result<std::unique_ptr<data::Loader>> make_loader(data::DatasetPtr dataset, cons
   return data::Loader::create(std::move(dataset), pipeline, lo);
 }
 
+Result<std::unique_ptr<data::Loader>> make_calibration_loader(data::DatasetPtr dataset, const data::Pipeline& pipeline,
+                                                              int64_t batch_size, uint64_t seed, int workers) {
+  data::LoaderOptions lo;
+  lo.batch_size = batch_size;
+  lo.shuffle = true;
+  lo.seed = seed;
+  lo.mode = data::TransformMode::kEval;
+  lo.num_threads = workers;
+  return data::Loader::create(std::move(dataset), pipeline, lo);
+}
+
 }  // namespace hqp::cli

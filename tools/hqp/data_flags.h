@@ -52,4 +52,9 @@ Result<ModelData> open_model_data(const DataFlags& flags, const std::string& mod
 Result<std::unique_ptr<data::Loader>> make_loader(data::DatasetPtr dataset, const data::Pipeline& pipeline,
                                                   int64_t batch_size, bool train, uint64_t seed, int workers);
 
+// Calibration batches: a seeded random order (shuffled, `seed`) of `dataset` without augmentation
+// (eval transforms), so that its first N samples are a random subset.
+Result<std::unique_ptr<data::Loader>> make_calibration_loader(data::DatasetPtr dataset, const data::Pipeline& pipeline,
+                                                              int64_t batch_size, uint64_t seed, int workers);
+
 }  // namespace hqp::cli
