@@ -24,6 +24,13 @@ Result<metrics::LatencyStats> measure_latency(const std::function<Status()>& run
   return metrics::latency_stats(ms);
 }
 
+Result<Tensor> latency_input(const Shape& shape) {
+  HQP_ASSIGN_OR_RETURN(Tensor x, Tensor::zeros(DType::kF32, shape));
+  float* p = x.data<float>();
+  for (int64_t i = 0; i < x.numel(); ++i) p[i] = static_cast<float>((i * 7919) % 255) / 255.0f - 0.5f;
+  return x;
+}
+
 Result<metrics::LatencyStats> measure_latency(InferenceEngine& engine, std::span<const Tensor> inputs, int warmup,
                                               int runs) {
   return measure_latency([&]() { return engine.run(inputs).status(); }, warmup, runs, [&]() {

@@ -17,6 +17,10 @@ namespace hqp::eval {
 Result<metrics::LatencyStats> measure_latency(const std::function<Status()>& run_once, int warmup, int runs,
                                               const std::function<void()>& after_warmup = {});
 
+// The fixed input every latency figure is timed on: f32 of `shape`, a deterministic pattern in
+// [-0.5, 0.5) (not zeros: some kernels take shortcuts on zeros).
+Result<Tensor> latency_input(const Shape& shape);
+
 // The engine on `inputs`; a fast engine's profile is reset after the warm-up so it covers the
 // timed runs only.
 Result<metrics::LatencyStats> measure_latency(InferenceEngine& engine, std::span<const Tensor> inputs, int warmup,

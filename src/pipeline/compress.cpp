@@ -77,9 +77,7 @@ Result<std::vector<double>> compare_latency(const std::vector<const ir::Graph*>&
     HQP_ASSIGN_OR_RETURN(std::unique_ptr<eval::InferenceEngine> e, eval::InferenceEngine::create(*g, eo));
     engines.push_back(std::move(e));
   }
-  HQP_ASSIGN_OR_RETURN(Tensor x, Tensor::zeros(DType::kF32, sample));
-  float* p = x.data<float>();
-  for (int64_t i = 0; i < x.numel(); ++i) p[i] = static_cast<float>((i * 7919) % 255) / 255.0f - 0.5f;
+  HQP_ASSIGN_OR_RETURN(Tensor x, eval::latency_input(sample));
   const Tensor inputs[] = {x};
   std::vector<std::vector<double>> medians(graphs.size());
   for (int round = 0; round < rounds; ++round) {

@@ -133,9 +133,7 @@ Result<double> latency_ms(const ir::Graph& graph, const Shape& sample, const Pru
   eo.kind = eval::EngineKind::kFast;
   eo.threads = config.threads;
   HQP_ASSIGN_OR_RETURN(std::unique_ptr<eval::InferenceEngine> engine, eval::InferenceEngine::create(graph, eo));
-  HQP_ASSIGN_OR_RETURN(Tensor x, Tensor::zeros(DType::kF32, sample));
-  float* p = x.data<float>();
-  for (int64_t i = 0; i < x.numel(); ++i) p[i] = static_cast<float>((i * 7919) % 255) / 255.0f - 0.5f;
+  HQP_ASSIGN_OR_RETURN(Tensor x, eval::latency_input(sample));
   const Tensor inputs[] = {x};
   HQP_ASSIGN_OR_RETURN(metrics::LatencyStats s, eval::measure_latency(*engine, inputs, 5, config.latency_runs));
   return s.median_ms;

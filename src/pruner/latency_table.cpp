@@ -33,9 +33,7 @@ Result<prune::LatencyTable> measure_latency_table(const ir::Graph& float_graph, 
   eo.threads = threads;
   eo.profile = true;
   HQP_ASSIGN_OR_RETURN(std::unique_ptr<eval::InferenceEngine> engine, eval::InferenceEngine::create(deployed, eo));
-  HQP_ASSIGN_OR_RETURN(Tensor x, Tensor::zeros(DType::kF32, sample));
-  float* p = x.data<float>();
-  for (int64_t i = 0; i < x.numel(); ++i) p[i] = static_cast<float>((i * 7919) % 255) / 255.0f - 0.5f;
+  HQP_ASSIGN_OR_RETURN(Tensor x, eval::latency_input(sample));
   const Tensor inputs[] = {x};
   HQP_RETURN_IF_ERROR(eval::measure_latency(*engine, inputs, 5, runs).status());
   const std::map<std::string, double> work = prune::node_work(float_graph);

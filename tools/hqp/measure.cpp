@@ -28,9 +28,7 @@ Result<double> median_latency_ms(const ir::Graph& graph, const Shape& sample, in
   HQP_ASSIGN_OR_RETURN(std::unique_ptr<eval::InferenceEngine> engine, eval::InferenceEngine::create(graph, eo));
   Shape shape = sample;
   shape.insert(shape.begin(), 1);
-  HQP_ASSIGN_OR_RETURN(Tensor x, Tensor::zeros(DType::kF32, shape));
-  float* p = x.data<float>();
-  for (int64_t i = 0; i < x.numel(); ++i) p[i] = static_cast<float>((i * 7919) % 255) / 255.0f - 0.5f;
+  HQP_ASSIGN_OR_RETURN(Tensor x, eval::latency_input(shape));
   const Tensor inputs[] = {x};
   HQP_ASSIGN_OR_RETURN(metrics::LatencyStats s, eval::measure_latency(*engine, inputs, 5, runs));
   return s.median_ms;
