@@ -822,6 +822,48 @@ Result<Outputs> infer_QAdd(const Ctx& c) {
   return Outputs{out_of(quantized_output_dtype(c), a.shape)};
 }
 
+// QMul's B: A's shape, or [N, C, 1...] against A [N, C, spatial...] (one gate value per channel).
+Result<Outputs> infer_QMul(const Ctx& c) {
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kU8, DType::kS8}, "input A"));
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 1, {c.input(0).dtype}, "input B"));
+  const InferInput& a = c.input(0);
+  const InferInput& b = c.input(1);
+  if (a.shape && b.shape) {
+    const size_t rank = a.shape->size();
+    bool equal = b.shape->size() == rank;
+    bool gate = b.shape->size() == rank && rank >= 3;
+    for (size_t i = 0; i < rank && (equal || gate); ++i) {
+      const Dim& db = (*b.shape)[i];
+      const bool same_dim = unify((*a.shape)[i], db).has_value();
+      equal = equal && same_dim;
+      gate = gate && (i < 2 ? same_dim : db.is_static() && db.value == 1);
+    }
+    if (!equal && !gate) {
+      return c.error("input B {} is neither A's shape {} nor one value per channel", dims_to_string(*b.shape),
+                     dims_to_string(*a.shape));
+    }
+  }
+  return Outputs{out_of(quantized_output_dtype(c), a.shape)};
+}
+Result<Outputs> infer_QLut(const Ctx& c) {
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kU8, DType::kS8}, "input X"));
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 1, {DType::kU8, DType::kS8}, "table"));
+  const InferInput& t = c.input(1);
+  if (t.shape && !(t.shape->size() == 1 && (*t.shape)[0].is_static() && (*t.shape)[0].value == 256)) {
+    return c.error("table has shape {} (expected [256])", dims_to_string(*t.shape));
+  }
+  return Outputs{out_of(t.dtype, c.input(0).shape)};
+}
+Result<Outputs> infer_QGlobalAveragePool(const Ctx& c) {
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kU8, DType::kS8}, "input X"));
+  const InferInput& x = c.input(0);
+  if (!x.shape) return Outputs{out_of(x.dtype, std::nullopt)};
+  if (x.shape->size() < 3) return c.error("input rank must be >= 3 (rank={})", x.shape->size());
+  Dims out = {(*x.shape)[0], (*x.shape)[1]};
+  for (size_t i = 2; i < x.shape->size(); ++i) out.push_back(Dim::fixed(1));
+  return Outputs{out_of(x.dtype, out)};
+}
+
 Result<Outputs> dispatch(const Ctx& c) {
   switch (c.node.kind) {
 #define HQP_OP(kind, ...) \

@@ -373,6 +373,9 @@ Result<ir::Attrs> import_attrs(const NodeImportContext& ctx, ImportNotes& notes)
     case K::QConv:
     case K::QGemm:
     case K::QAdd:
+    case K::QMul:
+    case K::QLut:
+    case K::QGlobalAveragePool:
       return r.error(StatusCode::kUnsupported,
                      fmt::format("internal op '{}' is never imported", ir::op_name(ctx.kind)));
   }
@@ -627,6 +630,9 @@ Status export_attrs(const ir::Node& node, int64_t opset, const onnx::OpSchema& s
     case K::QConv:
     case K::QGemm:
     case K::QAdd:
+    case K::QMul:
+    case K::QLut:
+    case K::QGlobalAveragePool:
       return w.error(StatusCode::kUnsupported,
                      fmt::format("internal op '{}' (domain '{}') has no ONNX form", ir::op_name(node.kind),
                                  ir::kInternalDomain));

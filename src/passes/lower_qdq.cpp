@@ -318,8 +318,8 @@ Tensor transpose_2d(const Tensor& t) {
 
 struct Rewrite {
   bool done = false;
-  ir::Node* absorbed = nullptr;  // a node of the snapshot removed besides the anchor
-  ir::Node* absorbed2 = nullptr; // a second one (QAdd: the Relu and the Q)
+  ir::Node* absorbed = nullptr;       // the QuantizeLinear removed besides the anchor (compute ops)
+  std::vector<ir::Node*> others = {};  // further nodes of the snapshot removed (QAdd's Relu, a QLut chain)
 };
 
 Rewrite lower_conv(ir::Graph& graph, ir::Node* node) {
@@ -412,7 +412,137 @@ Rewrite lower_add(ir::Graph& graph, ir::Node* add) {
   remove.push_back(dst->node);
   const std::string name = add->name;
   ir::replace_nodes(graph, remove, ir::OpKind::QAdd, name, {a->q, b->q}, {out}, ir::NoAttrs{});
-  return {true, dst->node, relu};
+  return {true, dst->node, {relu}};
+}
+
+// DQ(a) * DQ(b) -> Q with a, b, Q of one INT8 type: QMul(a, b), where b has a's shape or is one
+// value per (batch, channel) -- the gate of a squeeze-and-excitation block. The gate goes second
+// (FP32 multiplication commutes exactly).
+Rewrite lower_mul(ir::Graph& graph, ir::Node* mul) {
+  std::optional<DqMatch> a = match_activation_dq(mul->input(0));
+  std::optional<DqMatch> b = match_activation_dq(mul->input(1));
+  if (!a || !b || a->q->dtype != b->q->dtype) return {};
+  if (!a->q->shape || !b->q->shape) return {};
+  auto is_gate_of = [](const ir::Dims& gate, const ir::Dims& full) {
+    if (gate.size() != full.size() || full.size() < 3) return false;
+    for (size_t i = 0; i < full.size(); ++i) {
+      if (i < 2 ? !(gate[i] == full[i]) : !(gate[i].is_static() && gate[i].value == 1)) return false;
+    }
+    return true;
+  };
+  const ir::Dims& sa = *a->q->shape;
+  const ir::Dims& sb = *b->q->shape;
+  bool swap = false;
+  if (!(sa == sb) && !is_gate_of(sb, sa)) {
+    if (!is_gate_of(sa, sb)) return {};
+    swap = true;
+  }
+  if (!can_adopt(a->q, a->params) || !can_adopt(b->q, b->params)) return {};
+  if (a->q == b->q && !same_params(a->params, b->params)) return {};
+  if (graph.is_graph_output(mul->output(0))) return {};
+  std::optional<QMatch> dst = match_output_q(graph, mul->output(0));
+  if (!dst || dst->params.storage != a->q->dtype) return {};
+  a->q->quant = a->params;
+  b->q->quant = b->params;
+  ir::Value* out = dst->node->output(0);
+  out->quant = dst->params;
+  const std::string name = mul->name;
+  ir::Value* first = swap ? b->q : a->q;
+  ir::Value* second = swap ? a->q : b->q;
+  ir::replace_nodes(graph, {mul, dst->node}, ir::OpKind::QMul, name, {first, second}, {out}, ir::NoAttrs{});
+  return {true, dst->node};
+}
+
+// DQ(x) -> GlobalAveragePool -> Q with x and Q of one INT8 type: QGlobalAveragePool(x).
+Rewrite lower_global_average_pool(ir::Graph& graph, ir::Node* pool) {
+  std::optional<DqMatch> src = match_activation_dq(pool->input(0));
+  if (!src || !can_adopt(src->q, src->params)) return {};
+  if (graph.is_graph_output(pool->output(0))) return {};
+  std::optional<QMatch> dst = match_output_q(graph, pool->output(0));
+  if (!dst || dst->params.storage != src->q->dtype) return {};
+  src->q->quant = src->params;
+  ir::Value* out = dst->node->output(0);
+  out->quant = dst->params;
+  const std::string name = pool->name;
+  ir::replace_nodes(graph, {pool, dst->node}, ir::OpKind::QGlobalAveragePool, name, {src->q}, {out}, ir::NoAttrs{});
+  return {true, dst->node};
+}
+
+// Element-wise ops of one input whose output depends on the input value alone (and constant
+// attributes / bound inputs): a DQ -> chain of them -> Q maps each of the 256 codes to one code.
+bool is_pointwise_unary(const ir::Node& node) {
+  switch (node.kind) {
+    case ir::OpKind::Relu:
+    case ir::OpKind::HardSwish:
+    case ir::OpKind::HardSigmoid:
+    case ir::OpKind::Sigmoid:
+    case ir::OpKind::Identity: break;
+    case ir::OpKind::Clip:
+      for (size_t i = 1; i < node.num_inputs(); ++i) {
+        if (node.input(i) != nullptr && ir::constant_of(node.input(i)) == nullptr) return false;
+      }
+      break;
+    default: return false;
+  }
+  return node.num_outputs() == 1;
+}
+
+// Runs `node` with the reference executor on `x` (its input 0) and its constant other inputs.
+std::optional<Tensor> run_on(const ir::Node& node, const Tensor& x, int64_t opset) {
+  std::vector<const Tensor*> args(node.num_inputs(), nullptr);
+  args[0] = &x;
+  for (size_t i = 1; i < node.num_inputs(); ++i) {
+    if (node.input(i) == nullptr) continue;
+    args[i] = ir::constant_of(node.input(i));
+    if (args[i] == nullptr) return std::nullopt;
+  }
+  Result<std::vector<Tensor>> outs = reference::run_node_reference(node, args, opset);
+  if (!outs.ok() || outs->empty()) return std::nullopt;
+  return std::move((*outs)[0]);
+}
+
+// DQ(x) -> f1 -> ... -> fk -> Q (f pointwise unary ops, each output read only by the next, x and Q
+// per-tensor 8-bit): QLut(x, table) with table[c - type min] = Q(fk(...f1(DQ(c)))) for every code
+// c, computed by the reference kernels of exactly these nodes, so the lookup is bit-equal to them.
+Rewrite lower_pointwise_chain(ir::Graph& graph, ir::Node* first) {
+  if (!is_pointwise_unary(*first)) return {};
+  std::optional<DqMatch> src = match_activation_dq(first->input(0));
+  if (!src || !can_adopt(src->q, src->params)) return {};
+  std::vector<ir::Node*> chain = {first};
+  std::optional<QMatch> dst;
+  while (true) {
+    ir::Value* y = chain.back()->output(0);
+    if (graph.is_graph_output(y) || y->dtype != DType::kF32) return {};
+    dst = match_output_q(graph, y);
+    if (dst) break;
+    ir::Node* next = ir::sole_consumer(graph, y);
+    if (next == nullptr || !is_pointwise_unary(*next) || next->input(0) != y) return {};
+    chain.push_back(next);
+  }
+  // The 256 codes of x's type in table order, through DQ, the chain and Q.
+  const bool is_signed = src->q->dtype == DType::kS8;
+  std::vector<int32_t> codes(256);
+  for (int i = 0; i < 256; ++i) codes[static_cast<size_t>(i)] = is_signed ? i - 128 : i;
+  Tensor t = Tensor::zeros(src->q->dtype, {256}).value();
+  for (int i = 0; i < 256; ++i) {
+    if (is_signed) t.data<int8_t>()[i] = static_cast<int8_t>(codes[static_cast<size_t>(i)]);
+    else t.data<uint8_t>()[i] = static_cast<uint8_t>(codes[static_cast<size_t>(i)]);
+  }
+  std::optional<Tensor> v = run_on(*src->node, t, graph.opset());
+  for (size_t i = 0; v && i < chain.size(); ++i) v = run_on(*chain[i], *v, graph.opset());
+  if (v) v = run_on(*dst->node, *v, graph.opset());
+  if (!v || v->dtype() != dst->params.storage || v->numel() != 256) return {};
+  src->q->quant = src->params;
+  ir::Value* out = dst->node->output(0);
+  out->quant = dst->params;
+  const std::string name = first->name;
+  ir::Value* table = graph.add_initializer(graph.unique_name(name + "_lut"), std::move(*v));
+  std::vector<ir::Node*> remove = chain;
+  remove.push_back(dst->node);
+  ir::replace_nodes(graph, remove, ir::OpKind::QLut, name, {src->q, table}, {out}, ir::NoAttrs{});
+  Rewrite r{true, dst->node, {}};
+  r.others.assign(chain.begin() + 1, chain.end());
+  return r;
 }
 
 // Q(DQ(a)) with identical per-tensor parameters is a.
@@ -433,8 +563,8 @@ Rewrite remove_round_trip(ir::Graph& graph, ir::Node* q) {
 Result<LowerQdqStats> lower_qdq(ir::Graph& graph) {
   LowerQdqStats stats;
   HQP_ASSIGN_OR_RETURN(std::vector<ir::Node*> order, graph.topological_order());
-  // Rewrites remove their anchor and at most one later QuantizeLinear of the snapshot; removed
-  // nodes are skipped by address before being dereferenced.
+  // Rewrites remove their anchor and later nodes of the snapshot (a QuantizeLinear, a Relu, the
+  // rest of a QLut chain); removed nodes are skipped by address before being dereferenced.
   std::unordered_set<const ir::Node*> removed;
   for (ir::Node* node : order) {
     if (removed.count(node) != 0) continue;
@@ -462,6 +592,23 @@ Result<LowerQdqStats> lower_qdq(ir::Graph& graph) {
         r = lower_add(graph, node);
         if (r.done) ++stats.qadd;
         break;
+      case ir::OpKind::Mul:
+        r = lower_mul(graph, node);
+        if (r.done) ++stats.qmul;
+        break;
+      case ir::OpKind::GlobalAveragePool:
+        r = lower_global_average_pool(graph, node);
+        if (r.done) ++stats.qglobal_average_pool;
+        break;
+      case ir::OpKind::Relu:
+      case ir::OpKind::Clip:
+      case ir::OpKind::HardSwish:
+      case ir::OpKind::HardSigmoid:
+      case ir::OpKind::Sigmoid:
+      case ir::OpKind::Identity:
+        r = lower_pointwise_chain(graph, node);
+        if (r.done) ++stats.qlut;
+        break;
       default:
         r = lower_data_movement(graph, node);
         if (r.done) ++stats.quantized_moves;
@@ -471,7 +618,9 @@ Result<LowerQdqStats> lower_qdq(ir::Graph& graph) {
     if (lowers_compute && r.absorbed == nullptr) ++stats.float_outputs;
     removed.insert(node);
     if (r.absorbed != nullptr) removed.insert(r.absorbed);
-    if (r.absorbed2 != nullptr) removed.insert(r.absorbed2);
+    for (ir::Node* n : r.others) {
+      if (n != nullptr) removed.insert(n);
+    }
   }
   graph.remove_dead_code();
   HQP_RETURN_IF_ERROR(ir::infer_shapes(graph));

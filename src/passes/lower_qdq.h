@@ -16,6 +16,9 @@ struct LowerQdqStats {
   int float_outputs = 0;    // of those, producing f32 (no QuantizeLinear after them)
   int quantized_moves = 0;  // DQ -> MaxPool/Flatten/Reshape/... -> Q run on the INT8 tensor
   int qadd = 0;             // DQ + DQ -> Add [-> Relu] -> Q lowered to QAdd
+  int qmul = 0;             // DQ * DQ -> Mul -> Q (equal shapes or a per-channel gate) lowered to QMul
+  int qlut = 0;             // DQ -> pointwise op(s) -> Q lowered to a 256-entry QLut
+  int qglobal_average_pool = 0;  // DQ -> GlobalAveragePool -> Q lowered to QGlobalAveragePool
   int round_trips = 0;      // Q(DQ(a)) with identical parameters replaced by a
 };
 
@@ -34,8 +37,11 @@ struct LowerQdqStats {
 // QuantizeLinear after it stays. Value::quant is set on every QConv/QGemm input and quantized
 // output. Also rewrites DQ -> MaxPool(u8)/Flatten/Reshape/Squeeze/Unsqueeze/Transpose -> Q with
 // equal parameters to run on the INT8 tensor, lowers DQ(a) + DQ(b) [-> Relu] -> Q (equal shapes,
-// one INT8 type; a Relu only when Q's zero point is the type's minimum) to QAdd, and drops
-// Q(DQ(a)) round trips with equal parameters. Re-infers shapes at the end.
+// one INT8 type; a Relu only when Q's zero point is the type's minimum) to QAdd, DQ(a) * DQ(b) -> Q
+// (equal shapes, or b one value per channel: an SE gate) to QMul, DQ -> GlobalAveragePool -> Q to
+// QGlobalAveragePool, DQ -> Relu / Clip / HardSwish / HardSigmoid / Sigmoid chain -> Q to a
+// 256-entry table lookup QLut (computed by the reference kernels of those nodes), all bit-equal
+// to the unfused ops; and drops Q(DQ(a)) round trips with equal parameters. Re-infers shapes at the end.
 Result<LowerQdqStats> lower_qdq(ir::Graph& graph);
 
 }  // namespace hqp::passes

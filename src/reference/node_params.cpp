@@ -194,4 +194,62 @@ Result<kernels::QAddParams> qadd_params(const ir::Node& node, int64_t n) {
   return p;
 }
 
+namespace {
+
+Status check_scales(const char* op, std::initializer_list<float> scales) {
+  for (float s : scales) {
+    if (!(s > 0.0f) || !std::isfinite(s)) return invalid(fmt::format("{} scale {} is not positive and finite", op, s));
+  }
+  return Status();
+}
+
+int64_t product(const Shape& s, size_t from) {
+  int64_t p = 1;
+  for (size_t i = from; i < s.size(); ++i) p *= s[i];
+  return p;
+}
+
+}  // namespace
+
+Result<kernels::QMulParams> qmul_params(const ir::Node& node, const Shape& a, const Shape& b, bool channels_last) {
+  kernels::QMulParams p;
+  HQP_RETURN_IF_ERROR(per_tensor(node.input(0), "input A", &p.a_scale, &p.a_zero));
+  HQP_RETURN_IF_ERROR(per_tensor(node.input(1), "input B", &p.b_scale, &p.b_zero));
+  HQP_RETURN_IF_ERROR(per_tensor(node.output(0), "output Y", &p.y_scale, &p.y_zero));
+  HQP_RETURN_IF_ERROR(check_scales("QMul", {p.a_scale, p.b_scale, p.y_scale}));
+  if (a == b) {
+    p.batch = product(a, 0);
+    p.channels_last = channels_last;
+    return p;
+  }
+  bool gate = a.size() >= 3 && b.size() == a.size() && b[0] == a[0] && b[1] == a[1];
+  for (size_t i = 2; gate && i < b.size(); ++i) gate = b[i] == 1;
+  if (!gate) {
+    return invalid(fmt::format("QMul input B {} is neither A's shape {} nor one value per channel", shape_to_string(b),
+                               shape_to_string(a)));
+  }
+  p.batch = a[0];
+  p.channels = a[1];
+  p.spatial = product(a, 2);
+  p.b_per_channel = true;
+  p.channels_last = channels_last;
+  return p;
+}
+
+Result<kernels::QGlobalAveragePoolParams> qglobal_average_pool_params(const ir::Node& node, const Shape& x,
+                                                                      bool channels_last) {
+  kernels::QGlobalAveragePoolParams p;
+  HQP_RETURN_IF_ERROR(per_tensor(node.input(0), "input X", &p.x_scale, &p.x_zero));
+  HQP_RETURN_IF_ERROR(per_tensor(node.output(0), "output Y", &p.y_scale, &p.y_zero));
+  HQP_RETURN_IF_ERROR(check_scales("QGlobalAveragePool", {p.x_scale, p.y_scale}));
+  if (x.size() < 3 || product(x, 2) < 1) {
+    return invalid(fmt::format("QGlobalAveragePool input {} is not [N, C, spatial...]", shape_to_string(x)));
+  }
+  p.batch = x[0];
+  p.channels = x[1];
+  p.spatial = product(x, 2);
+  p.channels_last = channels_last;
+  return p;
+}
+
 }  // namespace hqp::reference

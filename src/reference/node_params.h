@@ -55,4 +55,12 @@ Result<Int8Quantization> int8_quantization(const ir::Node& node, int64_t channel
 // QAdd: per-tensor parameters of inputs A, B and output Y (Value::quant), for n elements.
 Result<kernels::QAddParams> qadd_params(const ir::Node& node, int64_t n);
 
+// QMul: per-tensor parameters of A, B, Y and the geometry of a: [N, C, spatial...] and b (a's
+// shape, or [N, C, 1...]: one value per channel). channels_last: a and Y are stored NHWC-like.
+Result<kernels::QMulParams> qmul_params(const ir::Node& node, const Shape& a, const Shape& b, bool channels_last);
+
+// QGlobalAveragePool over x: [N, C, spatial...] (channels_last: stored NHWC-like).
+Result<kernels::QGlobalAveragePoolParams> qglobal_average_pool_params(const ir::Node& node, const Shape& x,
+                                                                      bool channels_last);
+
 }  // namespace hqp::reference

@@ -494,6 +494,50 @@ Status run_QAdd(const OpCtx& c) {
   }
   return Status();
 }
+Status run_QMul(const OpCtx& c) {
+  const Tensor& a = c.x(0);
+  const Tensor& b = c.x(1);
+  if (a.dtype() != b.dtype() || c.out[0].dtype() != a.dtype() || (a.dtype() != DType::kU8 && a.dtype() != DType::kS8)) {
+    return c.error(StatusCode::kInvalidArgument, "inputs {} and {} and output {} must be one 8-bit type",
+                   dtype_name(a.dtype()), dtype_name(b.dtype()), dtype_name(c.out[0].dtype()));
+  }
+  HQP_ASSIGN_OR_RETURN(k::QMulParams p, c.check(qmul_params(c.node, a.shape(), b.shape(), /*channels_last=*/false)));
+  if (a.dtype() == DType::kU8) {
+    k::qmul_u8__ref(p, a.data<uint8_t>(), b.data<uint8_t>(), c.out[0].data<uint8_t>());
+  } else {
+    k::qmul_s8__ref(p, a.data<int8_t>(), b.data<int8_t>(), c.out[0].data<int8_t>());
+  }
+  return Status();
+}
+Status run_QLut(const OpCtx& c) {
+  const Tensor& x = c.x(0);
+  const Tensor& table = c.x(1);
+  const bool bytes = [](DType t) { return t == DType::kU8 || t == DType::kS8; }(x.dtype());
+  if (!bytes || table.numel() != 256 || table.dtype() != c.out[0].dtype() ||
+      (table.dtype() != DType::kU8 && table.dtype() != DType::kS8)) {
+    return c.error(StatusCode::kInvalidArgument, "input {}, table {}[{}] and output {} must be 8-bit with a [256] table",
+                   dtype_name(x.dtype()), dtype_name(table.dtype()), shape_to_string(table.shape()),
+                   dtype_name(c.out[0].dtype()));
+  }
+  k::lut8__ref(x.numel(), static_cast<const uint8_t*>(x.raw_data()), x.dtype() == DType::kS8,
+               static_cast<const uint8_t*>(table.raw_data()), static_cast<uint8_t*>(c.out[0].raw_data()));
+  return Status();
+}
+Status run_QGlobalAveragePool(const OpCtx& c) {
+  const Tensor& x = c.x(0);
+  if (c.out[0].dtype() != x.dtype() || (x.dtype() != DType::kU8 && x.dtype() != DType::kS8)) {
+    return c.error(StatusCode::kInvalidArgument, "input {} and output {} must be one 8-bit type", dtype_name(x.dtype()),
+                   dtype_name(c.out[0].dtype()));
+  }
+  HQP_ASSIGN_OR_RETURN(k::QGlobalAveragePoolParams p,
+                       c.check(qglobal_average_pool_params(c.node, x.shape(), /*channels_last=*/false)));
+  if (x.dtype() == DType::kU8) {
+    k::qglobal_average_pool_u8__ref(p, x.data<uint8_t>(), c.out[0].data<uint8_t>(), nullptr);
+  } else {
+    k::qglobal_average_pool_s8__ref(p, x.data<int8_t>(), c.out[0].data<int8_t>(), nullptr);
+  }
+  return Status();
+}
 Status run_MatMul(const OpCtx& c) { return run_matmul(c); }
 Status run_Constant(const OpCtx& c) { return run_constant(c); }
 Status run_Softmax(const OpCtx& c) { return run_softmax(c); }

@@ -457,6 +457,122 @@ Result<OpChoice> try_qadd_any_layout(const Node& node, const std::vector<SlotInf
   return c;
 }
 
+// ---------------------------------------------------------------- INT8 element-wise ops
+// The reference kernels are already the fast form of these (byte loops the compiler vectorizes);
+// the ops below call them directly with params prepared once, in the layout the data has.
+
+// QLut: a table lookup per byte, in any layout.
+class LutOp final : public RuntimeOp {
+ public:
+  LutOp(int64_t n, bool src_signed, const Tensor& table) : n_(n), src_signed_(src_signed) {
+    std::memcpy(table_, table.raw_data(), sizeof(table_));
+  }
+  Status run(std::span<const void* const> in, std::span<void* const> out) override {
+    kernels::lut8__ref(n_, static_cast<const uint8_t*>(in[0]), src_signed_, table_, static_cast<uint8_t*>(out[0]));
+    return Status();
+  }
+  std::string implementation() const override { return "lut8__ref"; }
+
+ private:
+  int64_t n_;
+  bool src_signed_;
+  uint8_t table_[256];
+};
+
+Result<OpChoice> try_qlut(const Node& node, const std::vector<SlotInfo>& in) {
+  const Tensor* table = constant_of(node, 1);
+  if (table == nullptr || table->numel() != 256 || (table->dtype() != DType::kU8 && table->dtype() != DType::kS8)) {
+    return reject("table is not a constant [256] 8-bit initializer");
+  }
+  if (in[0].dtype != DType::kU8 && in[0].dtype != DType::kS8) return reject("input is not 8-bit");
+  int64_t n = 1;
+  for (int64_t d : in[0].shape) n *= d;
+  OpChoice c;
+  c.op = std::make_unique<LutOp>(n, in[0].dtype == DType::kS8, *table);
+  c.input_layouts.assign(in.size(), in[0].layout);  // element-wise: any layout, kept
+  c.output_layout = in[0].layout;
+  return c;
+}
+
+// QMul: equal shapes in any layout, or a per-channel gate over NCHW / NHWC data.
+class QMulOp final : public RuntimeOp {
+ public:
+  QMulOp(kernels::QMulParams p, DType dtype) : p_(p), dtype_(dtype) {}
+  Status run(std::span<const void* const> in, std::span<void* const> out) override {
+    if (dtype_ == DType::kU8) {
+      kernels::qmul_u8__ref(p_, static_cast<const uint8_t*>(in[0]), static_cast<const uint8_t*>(in[1]),
+                            static_cast<uint8_t*>(out[0]));
+    } else {
+      kernels::qmul_s8__ref(p_, static_cast<const int8_t*>(in[0]), static_cast<const int8_t*>(in[1]),
+                            static_cast<int8_t*>(out[0]));
+    }
+    return Status();
+  }
+  std::string implementation() const override {
+    return p_.b_per_channel ? (p_.channels_last ? "qmul_gate_nhwc__ref" : "qmul_gate_nchw__ref") : "qmul__ref";
+  }
+
+ private:
+  kernels::QMulParams p_;
+  DType dtype_;
+};
+
+Result<OpChoice> try_qmul(const Node& node, const std::vector<SlotInfo>& in) {
+  if (in[0].dtype != in[1].dtype || (in[0].dtype != DType::kU8 && in[0].dtype != DType::kS8)) {
+    return reject("inputs are not one 8-bit type");
+  }
+  const bool equal = in[0].shape == in[1].shape;
+  // Equal shapes: element-wise in A's layout (B reordered to it). A gate ([N, C, 1...]) has no
+  // layout of its own; A keeps the one it has.
+  const Layout layout = in[0].layout;
+  const bool channels_last = !equal && layout == Layout::kNhwc && !layout_agnostic(in[0].shape);
+  HQP_ASSIGN_OR_RETURN(kernels::QMulParams p,
+                       reference::qmul_params(node, in[0].shape, in[1].shape, channels_last));
+  OpChoice c;
+  c.op = std::make_unique<QMulOp>(p, in[0].dtype);
+  c.input_layouts = {layout, layout};
+  c.output_layout = layout;
+  return c;
+}
+
+// QGlobalAveragePool over NCHW or NHWC data.
+class QGlobalAveragePoolOp final : public RuntimeOp {
+ public:
+  QGlobalAveragePoolOp(kernels::QGlobalAveragePoolParams p, DType dtype)
+      : p_(p), dtype_(dtype), scratch_(static_cast<size_t>(p.channels)) {}
+  Status run(std::span<const void* const> in, std::span<void* const> out) override {
+    if (dtype_ == DType::kU8) {
+      kernels::qglobal_average_pool_u8__ref(p_, static_cast<const uint8_t*>(in[0]), static_cast<uint8_t*>(out[0]),
+                                            scratch_.data());
+    } else {
+      kernels::qglobal_average_pool_s8__ref(p_, static_cast<const int8_t*>(in[0]), static_cast<int8_t*>(out[0]),
+                                            scratch_.data());
+    }
+    return Status();
+  }
+  std::string implementation() const override {
+    return p_.channels_last ? "qglobal_average_pool_nhwc__ref" : "qglobal_average_pool_nchw__ref";
+  }
+
+ private:
+  kernels::QGlobalAveragePoolParams p_;
+  DType dtype_;
+  std::vector<float> scratch_;
+};
+
+Result<OpChoice> try_qglobal_average_pool(const Node& node, const std::vector<SlotInfo>& in) {
+  if (in[0].dtype != DType::kU8 && in[0].dtype != DType::kS8) return reject("input is not 8-bit");
+  const Layout layout = in[0].layout;
+  const bool channels_last = layout == Layout::kNhwc && !layout_agnostic(in[0].shape);
+  HQP_ASSIGN_OR_RETURN(kernels::QGlobalAveragePoolParams p,
+                       reference::qglobal_average_pool_params(node, in[0].shape, channels_last));
+  OpChoice c;
+  c.op = std::make_unique<QGlobalAveragePoolOp>(p, in[0].dtype);
+  c.input_layouts = {layout};
+  c.output_layout = layout;
+  return c;
+}
+
 using Candidate = Result<OpChoice> (*)(const Node&, const std::vector<SlotInfo>&);
 
 struct NamedCandidate {
@@ -486,6 +602,9 @@ std::vector<NamedCandidate> fast_candidates(OpKind kind) {
     case OpKind::QuantizeLinear:
     case OpKind::DequantizeLinear: return {{"qdq_per_tensor__ref_any_layout", try_qdq_any_layout}};
     case OpKind::QAdd: return {{"qadd__ref_any_layout", try_qadd_any_layout}};
+    case OpKind::QMul: return {{"qmul__ref_any_layout", try_qmul}};
+    case OpKind::QLut: return {{"lut8__ref_any_layout", try_qlut}};
+    case OpKind::QGlobalAveragePool: return {{"qglobal_average_pool__ref_any_layout", try_qglobal_average_pool}};
     default: return {};
   }
 }

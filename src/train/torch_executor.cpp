@@ -98,7 +98,10 @@ Status check_supported(const Node& node) {
     case OpKind::DequantizeLinear:
     case OpKind::QConv:
     case OpKind::QGemm:
-    case OpKind::QAdd: return unsupported("quantized ops are not trainable (train the float model)");
+    case OpKind::QAdd:
+    case OpKind::QMul:
+    case OpKind::QLut:
+    case OpKind::QGlobalAveragePool: return unsupported("quantized ops are not trainable (train the float model)");
     case OpKind::BatchNormalization:
       for (size_t i = 1; i < node.num_outputs(); ++i) {
         if (node.output(i) != nullptr) return unsupported("training-mode outputs (running mean/var) are not supported");
@@ -635,7 +638,10 @@ Status TorchModule::run_node(const Step& step, std::vector<at::Tensor>& env) con
     case OpKind::DequantizeLinear:
     case OpKind::QConv:
     case OpKind::QGemm:
-    case OpKind::QAdd: break;
+    case OpKind::QAdd:
+    case OpKind::QMul:
+    case OpKind::QLut:
+    case OpKind::QGlobalAveragePool: break;
   }
   return error(StatusCode::kUnsupported, "no libtorch implementation");
 }

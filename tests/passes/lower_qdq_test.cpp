@@ -272,5 +272,110 @@ TEST(LowerQdq, AddsItCannotLowerStay) {
   }
 }
 
+// A squeeze-and-excitation block in ONNX Runtime's placement (Q->DQ on every activation):
+//   x -> Q/DQ -> conv -> Q/DQ (c) -> HardSwish -> Q/DQ (h) -> GAP -> Q/DQ (g)
+//     -> HardSigmoid -> Clip -> Q/DQ (gate) ;  Q(h * gate) -> "y_gate", Q(gate * h) -> "y_swapped",
+//        Q(c * h) -> "y_equal"
+// The conv puts h in NHWC in the fast runtime (the channels-last kernels); all scales arbitrary.
+struct SeNet {
+  GraphBuilder b;
+  SeNet(DType storage) {
+    const bool u8 = storage == DType::kU8;
+    auto zp = [&](int32_t z) { return u8 ? z : z - 128; };
+    ir::Value* x = b.input("x", {2, 3, 6, 6});
+    ir::Value* xd = b.qdq(x, 0.0123f, zp(131), storage);
+    ir::Value* cd = b.qdq(b.qdq_conv(xd, 0.0123f, 3, 8, 3, false), 0.0371f, zp(117), storage);
+    ir::Value* hd = b.qdq(b.op(OpKind::HardSwish, {cd}), 0.0219f, zp(23), storage);
+    ir::Value* gd = b.qdq(b.op(OpKind::GlobalAveragePool, {hd}), 0.0097f, zp(40), storage);
+    ir::Value* gate = b.op(OpKind::HardSigmoid, {gd}, ir::HardSigmoidAttrs{1.0f / 6.0f, 0.5f});
+    gate = b.op(OpKind::Clip, {gate}, ir::ClipAttrs{0.05f, 0.9f});
+    ir::Value* gated = b.qdq(gate, 0.0039f, zp(0), storage);
+    auto quant_out = [&](ir::Value* v, const char* name, float scale, int32_t z) {
+      ir::Value* s = b.init("ys", Tensor::scalar<float>(scale));
+      ir::Value* zv = u8 ? b.init("yz", Tensor::scalar<uint8_t>(static_cast<uint8_t>(z)))
+                         : b.init("yz", Tensor::scalar<int8_t>(static_cast<int8_t>(z)));
+      ir::Value* y = b.g.add_value(name);
+      b.g.add_node(OpKind::QuantizeLinear, std::string(name) + "_q", {v, s, zv}, {y}, ir::AxisAttrs{});
+      return y;
+    };
+    ir::Value* y1 = quant_out(b.op(OpKind::Mul, {hd, gated}), "y_gate", 0.0113f, zp(29));
+    ir::Value* y2 = quant_out(b.op(OpKind::Mul, {gated, hd}), "y_swapped", 0.0071f, zp(64));
+    ir::Value* y3 = quant_out(b.op(OpKind::Mul, {cd, hd}), "y_equal", 0.0052f, zp(128));
+    b.finish({y1, y2, y3});
+  }
+};
+
+TEST(LowerQdq, SqueezeExcitationBecomesInt8BitExact) {
+  for (DType storage : {DType::kU8, DType::kS8}) {
+    SeNet net(storage);
+    ir::Graph before = net.b.g.clone();
+    Result<passes::LowerQdqStats> s = fuse_and_lower(net.b.g);
+    HQP_ASSERT_OK(s.status());
+    EXPECT_EQ(s->qlut, 2) << dtype_name(storage);  // HardSwish; HardSigmoid -> Clip as one table
+    EXPECT_EQ(s->qglobal_average_pool, 1);
+    EXPECT_EQ(s->qmul, 3);
+    EXPECT_EQ(count_kind(net.b.g, OpKind::QLut), 2);
+    EXPECT_EQ(count_kind(net.b.g, OpKind::QMul), 3);
+    EXPECT_EQ(count_kind(net.b.g, OpKind::QGlobalAveragePool), 1);
+    for (OpKind k : {OpKind::HardSwish, OpKind::HardSigmoid, OpKind::Clip, OpKind::Mul, OpKind::GlobalAveragePool,
+                     OpKind::QuantizeLinear, OpKind::DequantizeLinear}) {
+      EXPECT_EQ(count_kind(net.b.g, k), k == OpKind::QuantizeLinear ? 1 : 0) << ir::op_name(k);  // the input's Q
+    }
+    HQP_EXPECT_OK(ir::verify(net.b.g));
+    std::vector<Tensor> in = net.b.random_inputs();
+    for (Tensor& t : in) {
+      for (float& v : t.span<float>()) v *= 2.0f;  // past the input grid: saturation too
+    }
+    expect_same_outputs(before, net.b.g, in, 0.0, 0, 0.0);
+    // The fast runtime (channels-last gate and pooling kernels, prepared tables) equals the
+    // reference of the unlowered graph bit for bit.
+    Session fast = Session::create(before).value();
+    const std::vector<Tensor> want = reference::run_reference(before, in).value();
+    const std::vector<Tensor> got = fast.run(in).value();
+    std::string impls;
+    for (const NodePlanInfo& p : fast.plan_info()) impls += p.implementation + ";";
+    EXPECT_NE(impls.find("qglobal_average_pool_nhwc"), std::string::npos) << impls;
+    EXPECT_NE(impls.find("qmul_gate_nhwc"), std::string::npos) << impls;
+    EXPECT_NE(impls.find("lut8"), std::string::npos) << impls;
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(lsb_diff(got[i], want[i]).max_lsb, 0) << dtype_name(storage) << " output " << i;
+    }
+  }
+}
+
+TEST(LowerQdq, PointwiseChainsItCannotTabulateStay) {
+  {  // the activation's output is also read in float: not only the Q reads it
+    GraphBuilder b;
+    ir::Value* xd = b.qdq(b.input("x", {1, 4, 3, 3}), 0.02f, 128);
+    ir::Value* h = b.op(OpKind::HardSwish, {xd});
+    ir::Value* hq = b.qdq(h, 0.03f, 10);
+    b.finish({hq, h});
+    Result<passes::LowerQdqStats> s = passes::lower_qdq(b.g);
+    HQP_ASSERT_OK(s.status());
+    EXPECT_EQ(s->qlut, 0);
+    EXPECT_EQ(count_kind(b.g, OpKind::HardSwish), 1);
+  }
+  {  // Clip bounds computed at run time
+    GraphBuilder b;
+    ir::Value* xd = b.qdq(b.input("x", {1, 4, 3, 3}), 0.02f, 128);
+    ir::Value* lo = b.input("lo", {});
+    ir::Value* c = b.op(OpKind::Clip, {xd, lo}, ir::ClipAttrs{});
+    b.finish({b.qdq(c, 0.03f, 10)});
+    Result<passes::LowerQdqStats> s = passes::lower_qdq(b.g);
+    HQP_ASSERT_OK(s.status());
+    EXPECT_EQ(s->qlut, 0);
+  }
+  {  // a gate over the batch axis is not one value per channel
+    GraphBuilder b;
+    ir::Value* ad = b.qdq(b.input("a", {2, 4, 3, 3}), 0.02f, 128);
+    ir::Value* gd = b.qdq(b.input("g", {1, 4, 1, 1}), 0.01f, 0);
+    b.finish({b.qdq(b.op(OpKind::Mul, {ad, gd}), 0.03f, 10)});
+    Result<passes::LowerQdqStats> s = passes::lower_qdq(b.g);
+    HQP_ASSERT_OK(s.status());
+    EXPECT_EQ(s->qmul, 0);
+  }
+}
+
 }  // namespace
 }  // namespace hqp::test

@@ -39,8 +39,8 @@ struct ModelCase {
 };
 
 const std::vector<ModelCase> kCases = {
-    {"resnet18_op13", 20, 1, 8, 24, 27, kResNet18MinCosine},
-    {"resnet18_op17", 20, 1, 8, 24, 27, kResNet18MinCosine},
+    {"resnet18_op13", 20, 1, 8, 24, 25, kResNet18MinCosine},
+    {"resnet18_op17", 20, 1, 8, 24, 25, kResNet18MinCosine},
     {"mobilenet_v3_small_op13", 52, 2, 6, 55, 132, kMobileNetV3SmallMinCosine},
     {"mobilenet_v3_small_op17", 52, 2, 6, 55, 132, kMobileNetV3SmallMinCosine},
 };

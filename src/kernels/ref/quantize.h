@@ -45,4 +45,45 @@ struct QAddParams {
 void qadd_u8__ref(const QAddParams& params, const uint8_t* a, const uint8_t* b, uint8_t* dst);
 void qadd_s8__ref(const QAddParams& params, const int8_t* a, const int8_t* b, int8_t* dst);
 
+// 8-bit table lookup: dst[i] = table[index(src[i])] with index = src[i] for u8 sources and
+// src[i] + 128 for s8 sources (src_signed). The 256-entry table is of dst's 8-bit type; it holds
+// Q(f(DQ(code))) for a per-tensor DQ -> element-wise f -> Q chain, computed once from the
+// reference kernels of those ops (passes/lower_qdq.cpp), so the lookup equals them bit for bit.
+void lut8__ref(int64_t n, const uint8_t* src, bool src_signed, const uint8_t* table, uint8_t* dst);
+
+// QuantizeLinear(DequantizeLinear(a) * DequantizeLinear(b)), per tensor:
+//   dst = saturate(round_half_to_even(((((float)a - a_zero) * a_scale) * (((float)b - b_zero) * b_scale))
+//                                     / y_scale) + y_zero)
+// -- the FP32 operations of the unfused ops in their order (bit-equal to them). a and dst are
+// [batch, channels, spatial] (channels_last: [batch, spatial, channels]); b is the same shape
+// (b_per_channel false) or one value per (batch, channel) -- [batch, channels, 1...], the gate of a
+// squeeze-and-excitation block -- broadcast over the spatial positions.
+struct QMulParams {
+  int64_t batch = 1, channels = 1, spatial = 1;
+  bool b_per_channel = false;
+  bool channels_last = false;
+  float a_scale = 1.0f, b_scale = 1.0f, y_scale = 1.0f;
+  int32_t a_zero = 0, b_zero = 0, y_zero = 0;
+};
+void qmul_u8__ref(const QMulParams& params, const uint8_t* a, const uint8_t* b, uint8_t* dst);
+void qmul_s8__ref(const QMulParams& params, const int8_t* a, const int8_t* b, int8_t* dst);
+
+// QuantizeLinear(GlobalAveragePool(DequantizeLinear(x))), per tensor: per (batch, channel),
+//   sum = FP32 sum over the spatial positions in order of ((float)x - x_zero) * x_scale
+//   dst = saturate(round_half_to_even((sum / (float)spatial) / y_scale) + y_zero)
+// -- the operations of the unfused reference ops (global_average_pool_f32__ref sums each plane in
+// order from 0.0f), so bit-equal to them. x: [batch, channels, spatial] (channels_last: [batch,
+// spatial, channels]; every channel's sum still runs over the positions in order); dst: [batch, channels].
+struct QGlobalAveragePoolParams {
+  int64_t batch = 1, channels = 1, spatial = 1;
+  bool channels_last = false;
+  float x_scale = 1.0f, y_scale = 1.0f;
+  int32_t x_zero = 0, y_zero = 0;
+};
+// scratch: `channels` floats (channels_last only; may be nullptr otherwise).
+void qglobal_average_pool_u8__ref(const QGlobalAveragePoolParams& params, const uint8_t* x, uint8_t* dst,
+                                  float* scratch);
+void qglobal_average_pool_s8__ref(const QGlobalAveragePoolParams& params, const int8_t* x, int8_t* dst,
+                                  float* scratch);
+
 }  // namespace hqp::kernels
