@@ -13,6 +13,7 @@
 #include "kernels/onednn/elementwise_onednn.h"
 #include "kernels/onednn/gemm_onednn.h"
 #include "kernels/onednn/pool_onednn.h"
+#include "kernels/x86/lut8.h"
 #include "reference/executor.h"
 #include "reference/node_params.h"
 
@@ -458,8 +459,9 @@ Result<OpChoice> try_qadd_any_layout(const Node& node, const std::vector<SlotInf
 }
 
 // ---------------------------------------------------------------- INT8 element-wise ops
-// The reference kernels are already the fast form of these (byte loops the compiler vectorizes);
-// the ops below call them directly with params prepared once, in the layout the data has.
+// QMul / QGlobalAveragePool: the reference kernels are already their fast form (loops the compiler
+// vectorizes); the ops call them with params prepared once, in the layout the data has. QLut runs
+// the x86 SIMD lookup (kernels/x86/lut8.h), which falls back to the reference loop.
 
 // QLut: a table lookup per byte, in any layout.
 class LutOp final : public RuntimeOp {
@@ -468,10 +470,10 @@ class LutOp final : public RuntimeOp {
     std::memcpy(table_, table.raw_data(), sizeof(table_));
   }
   Status run(std::span<const void* const> in, std::span<void* const> out) override {
-    kernels::lut8__ref(n_, static_cast<const uint8_t*>(in[0]), src_signed_, table_, static_cast<uint8_t*>(out[0]));
+    kernels::lut8__x86(n_, static_cast<const uint8_t*>(in[0]), src_signed_, table_, static_cast<uint8_t*>(out[0]));
     return Status();
   }
-  std::string implementation() const override { return "lut8__ref"; }
+  std::string implementation() const override { return fmt::format("lut8__x86 ({})", kernels::lut8__x86_isa()); }
 
  private:
   int64_t n_;

@@ -20,6 +20,7 @@ FOLDER_TARGET = {
     "core": "hqp_core",
     "kernels/ref": "hqp_kernels_ref",
     "kernels/onednn": "hqp_kernels_onednn",
+    "kernels/x86": "hqp_kernels_x86",
     "ir": "hqp_ir",
     "onnx": "hqp_onnx",
     "reference": "hqp_reference",
