@@ -8,6 +8,10 @@ import numpy as np, onnx
 from onnx import helper, numpy_helper, TensorProto
 m = onnx.load(sys.argv[1]); ranges = json.load(open(sys.argv[2])); g = m.graph
 inits = {t.name: t for t in g.initializer}
+# Identity of an initializer (PyTorch's export shares equal tensors that way): a copy of it instead.
+for n in [n for n in g.node if n.op_type == "Identity" and n.input[0] in inits]:
+    t = onnx.TensorProto(); t.CopyFrom(inits[n.input[0]]); t.name = n.output[0]
+    g.initializer.append(t); inits[t.name] = t; g.node.remove(n)
 outputs = {o.name for o in g.output}
 new_nodes, new_inits = [], []
 def qparams(name):

@@ -6,6 +6,7 @@
 
 #include "ir/shape_inference.h"
 #include "ir/rewrite.h"
+#include "kernels/ref/quantize.h"
 #include "reference/executor.h"
 
 namespace hqp::passes {
@@ -415,44 +416,6 @@ Rewrite lower_add(ir::Graph& graph, ir::Node* add) {
   return {true, dst->node, {relu}};
 }
 
-// DQ(a) * DQ(b) -> Q with a, b, Q of one INT8 type: QMul(a, b), where b has a's shape or is one
-// value per (batch, channel) -- the gate of a squeeze-and-excitation block. The gate goes second
-// (FP32 multiplication commutes exactly).
-Rewrite lower_mul(ir::Graph& graph, ir::Node* mul) {
-  std::optional<DqMatch> a = match_activation_dq(mul->input(0));
-  std::optional<DqMatch> b = match_activation_dq(mul->input(1));
-  if (!a || !b || a->q->dtype != b->q->dtype) return {};
-  if (!a->q->shape || !b->q->shape) return {};
-  auto is_gate_of = [](const ir::Dims& gate, const ir::Dims& full) {
-    if (gate.size() != full.size() || full.size() < 3) return false;
-    for (size_t i = 0; i < full.size(); ++i) {
-      if (i < 2 ? !(gate[i] == full[i]) : !(gate[i].is_static() && gate[i].value == 1)) return false;
-    }
-    return true;
-  };
-  const ir::Dims& sa = *a->q->shape;
-  const ir::Dims& sb = *b->q->shape;
-  bool swap = false;
-  if (!(sa == sb) && !is_gate_of(sb, sa)) {
-    if (!is_gate_of(sa, sb)) return {};
-    swap = true;
-  }
-  if (!can_adopt(a->q, a->params) || !can_adopt(b->q, b->params)) return {};
-  if (a->q == b->q && !same_params(a->params, b->params)) return {};
-  if (graph.is_graph_output(mul->output(0))) return {};
-  std::optional<QMatch> dst = match_output_q(graph, mul->output(0));
-  if (!dst || dst->params.storage != a->q->dtype) return {};
-  a->q->quant = a->params;
-  b->q->quant = b->params;
-  ir::Value* out = dst->node->output(0);
-  out->quant = dst->params;
-  const std::string name = mul->name;
-  ir::Value* first = swap ? b->q : a->q;
-  ir::Value* second = swap ? a->q : b->q;
-  ir::replace_nodes(graph, {mul, dst->node}, ir::OpKind::QMul, name, {first, second}, {out}, ir::NoAttrs{});
-  return {true, dst->node};
-}
-
 // DQ(x) -> GlobalAveragePool -> Q with x and Q of one INT8 type: QGlobalAveragePool(x).
 Rewrite lower_global_average_pool(ir::Graph& graph, ir::Node* pool) {
   std::optional<DqMatch> src = match_activation_dq(pool->input(0));
@@ -501,6 +464,42 @@ std::optional<Tensor> run_on(const ir::Node& node, const Tensor& x, int64_t opse
   return std::move((*outs)[0]);
 }
 
+// DQ(a) * DQ(b) -> Q where b = QLut(a) (e.g. x * HardSigmoid(x): HardSwish as opset-13 exporters
+// write it, after the HardSigmoid chain became a QLut): a function of a's code alone, so one
+// QLut(a) whose table runs the two DQs, the Mul and the Q on the 256 codes with their reference
+// kernels. nullopt-like (done false) when the pattern does not match.
+Rewrite lower_self_product(ir::Graph& graph, ir::Node* mul, const DqMatch& a, const DqMatch& b, const QMatch& dst) {
+  const ir::Node* lut = b.q->producer();
+  if (lut == nullptr || lut->kind != ir::OpKind::QLut || lut->input(0) != a.q) return {};
+  const Tensor* table = ir::constant_of(lut->input(1));
+  if (table == nullptr || table->numel() != 256 || table->dtype() != b.q->dtype) return {};
+  const bool is_signed = a.q->dtype == DType::kS8;
+  Tensor codes = Tensor::zeros(a.q->dtype, {256}).value();
+  Tensor looked_up = Tensor::zeros(b.q->dtype, {256}).value();
+  for (int i = 0; i < 256; ++i) {
+    if (is_signed) codes.data<int8_t>()[i] = static_cast<int8_t>(i - 128);
+    else codes.data<uint8_t>()[i] = static_cast<uint8_t>(i);
+  }
+  kernels::lut8__ref(256, static_cast<const uint8_t*>(codes.raw_data()), is_signed,
+                     static_cast<const uint8_t*>(table->raw_data()), static_cast<uint8_t*>(looked_up.raw_data()));
+  std::optional<Tensor> fa = run_on(*a.node, codes, graph.opset());
+  std::optional<Tensor> fb = run_on(*b.node, looked_up, graph.opset());
+  if (!fa || !fb) return {};
+  const bool a_first = mul->input(0) == a.node->output(0);
+  const Tensor* args[] = {a_first ? &*fa : &*fb, a_first ? &*fb : &*fa};
+  Result<std::vector<Tensor>> prod = reference::run_node_reference(*mul, args, graph.opset());
+  if (!prod.ok() || prod->empty()) return {};
+  std::optional<Tensor> y = run_on(*dst.node, (*prod)[0], graph.opset());
+  if (!y || y->dtype() != dst.params.storage || y->numel() != 256) return {};
+  a.q->quant = a.params;
+  ir::Value* out = dst.node->output(0);
+  out->quant = dst.params;
+  const std::string name = mul->name;
+  ir::Value* t = graph.add_initializer(graph.unique_name(name + "_lut"), std::move(*y));
+  ir::replace_nodes(graph, {mul, dst.node}, ir::OpKind::QLut, name, {a.q, t}, {out}, ir::NoAttrs{});
+  return {true, dst.node};
+}
+
 // DQ(x) -> f1 -> ... -> fk -> Q (f pointwise unary ops, each output read only by the next, x and Q
 // per-tensor 8-bit): QLut(x, table) with table[c - type min] = Q(fk(...f1(DQ(c)))) for every code
 // c, computed by the reference kernels of exactly these nodes, so the lookup is bit-equal to them.
@@ -543,6 +542,52 @@ Rewrite lower_pointwise_chain(ir::Graph& graph, ir::Node* first) {
   Rewrite r{true, dst->node, {}};
   r.others.assign(chain.begin() + 1, chain.end());
   return r;
+}
+
+// DQ(a) * DQ(b) -> Q with a, b, Q of one INT8 type: QMul(a, b), where b has a's shape or is one
+// value per (batch, channel) -- the gate of a squeeze-and-excitation block. The gate goes second
+// (FP32 multiplication commutes exactly). When b is a QLut of a (x * HardSigmoid(x)), the whole
+// product is one QLut of a instead (lower_self_product).
+Rewrite lower_mul(ir::Graph& graph, ir::Node* mul, bool* as_table) {
+  std::optional<DqMatch> a = match_activation_dq(mul->input(0));
+  std::optional<DqMatch> b = match_activation_dq(mul->input(1));
+  if (!a || !b || a->q->dtype != b->q->dtype) return {};
+  if (!a->q->shape || !b->q->shape) return {};
+  auto is_gate_of = [](const ir::Dims& gate, const ir::Dims& full) {
+    if (gate.size() != full.size() || full.size() < 3) return false;
+    for (size_t i = 0; i < full.size(); ++i) {
+      if (i < 2 ? !(gate[i] == full[i]) : !(gate[i].is_static() && gate[i].value == 1)) return false;
+    }
+    return true;
+  };
+  const ir::Dims& sa = *a->q->shape;
+  const ir::Dims& sb = *b->q->shape;
+  bool swap = false;
+  if (!(sa == sb) && !is_gate_of(sb, sa)) {
+    if (!is_gate_of(sa, sb)) return {};
+    swap = true;
+  }
+  if (!can_adopt(a->q, a->params) || !can_adopt(b->q, b->params)) return {};
+  if (a->q == b->q && !same_params(a->params, b->params)) return {};
+  if (graph.is_graph_output(mul->output(0))) return {};
+  std::optional<QMatch> dst = match_output_q(graph, mul->output(0));
+  if (!dst || dst->params.storage != a->q->dtype) return {};
+  for (bool swap_ab : {false, true}) {
+    Rewrite r = swap_ab ? lower_self_product(graph, mul, *b, *a, *dst) : lower_self_product(graph, mul, *a, *b, *dst);
+    if (r.done) {
+      *as_table = true;
+      return r;
+    }
+  }
+  a->q->quant = a->params;
+  b->q->quant = b->params;
+  ir::Value* out = dst->node->output(0);
+  out->quant = dst->params;
+  const std::string name = mul->name;
+  ir::Value* first = swap ? b->q : a->q;
+  ir::Value* second = swap ? a->q : b->q;
+  ir::replace_nodes(graph, {mul, dst->node}, ir::OpKind::QMul, name, {first, second}, {out}, ir::NoAttrs{});
+  return {true, dst->node};
 }
 
 // Q(DQ(a)) with identical per-tensor parameters is a.
@@ -592,10 +637,12 @@ Result<LowerQdqStats> lower_qdq(ir::Graph& graph) {
         r = lower_add(graph, node);
         if (r.done) ++stats.qadd;
         break;
-      case ir::OpKind::Mul:
-        r = lower_mul(graph, node);
-        if (r.done) ++stats.qmul;
+      case ir::OpKind::Mul: {
+        bool as_table = false;
+        r = lower_mul(graph, node, &as_table);
+        if (r.done) ++(as_table ? stats.qlut : stats.qmul);
         break;
+      }
       case ir::OpKind::GlobalAveragePool:
         r = lower_global_average_pool(graph, node);
         if (r.done) ++stats.qglobal_average_pool;

@@ -3,6 +3,7 @@
 // from reference/node_params.h, the translation the reference executor uses too.
 #include "runtime/runtime_ops.h"
 
+#include <cmath>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -14,6 +15,7 @@
 #include "kernels/onednn/gemm_onednn.h"
 #include "kernels/onednn/pool_onednn.h"
 #include "kernels/x86/lut8.h"
+#include "kernels/x86/quantize_x86.h"
 #include "reference/executor.h"
 #include "reference/node_params.h"
 
@@ -435,33 +437,102 @@ class ReorderOp final : public RuntimeOp {
   dnn::LayoutReorderOnednn k_;
 };
 
-// Per-tensor QuantizeLinear / DequantizeLinear are element-wise: the reference kernel runs on the
-// bytes in whatever layout they are, so no reorder is needed around them.
+// Per-tensor QuantizeLinear f32 -> u8/s8 (kernels/x86/quantize_x86.h), in any layout.
+class QuantizeOp final : public RuntimeOp {
+ public:
+  QuantizeOp(int64_t n, float scale, int32_t zero_point, DType dtype)
+      : n_(n), scale_(scale), zero_u8_(static_cast<uint8_t>(zero_point)), zero_s8_(static_cast<int8_t>(zero_point)),
+        dtype_(dtype) {}
+  Status run(std::span<const void* const> in, std::span<void* const> out) override {
+    kernels::QuantizeParams p;
+    p.inner = n_;
+    const float* x = static_cast<const float*>(in[0]);
+    if (dtype_ == DType::kU8) {
+      kernels::quantize_linear_u8__x86(p, x, &scale_, &zero_u8_, static_cast<uint8_t*>(out[0]));
+    } else {
+      kernels::quantize_linear_s8__x86(p, x, &scale_, &zero_s8_, static_cast<int8_t*>(out[0]));
+    }
+    return Status();
+  }
+  std::string implementation() const override {
+    return fmt::format("quantize_linear__x86 ({})", kernels::int8_eltwise__x86_isa());
+  }
+
+ private:
+  int64_t n_;
+  float scale_;
+  uint8_t zero_u8_;
+  int8_t zero_s8_;
+  DType dtype_;
+};
+
+// Per-tensor QuantizeLinear / DequantizeLinear are element-wise: they run on the bytes in whatever
+// layout they are, so no reorder is needed around them. QuantizeLinear f32 -> u8/s8 on the x86
+// kernel; the rest (DequantizeLinear, other dtypes) on the reference kernel.
 Result<OpChoice> try_qdq_any_layout(const Node& node, const std::vector<SlotInfo>& in) {
   const Tensor* scale = constant_of(node, 1);
   if (scale == nullptr || scale->numel() != 1) return reject("scale is not a constant scalar (per-axis)");
-  if (node.input(2) != nullptr && constant_of(node, 2) == nullptr) return reject("zero point is not constant");
+  const Tensor* zp = constant_of(node, 2);
+  if (node.input(2) != nullptr && zp == nullptr) return reject("zero point is not constant");
   OpChoice c;
-  HQP_ASSIGN_OR_RETURN(c.op, RefOp::create(node, in, /*opset=*/13));  // Q/DQ semantics of opset >= 13
+  const DType out = node.output(0)->dtype;
+  const float s = scale->dtype() == DType::kF32 ? scale->data<float>()[0] : 0.0f;
+  if (node.kind == OpKind::QuantizeLinear && in[0].dtype == DType::kF32 && (out == DType::kU8 || out == DType::kS8) &&
+      (zp == nullptr || zp->dtype() == out) && s > 0.0f && std::isfinite(s)) {
+    int64_t n = 1;
+    for (int64_t d : in[0].shape) n *= d;
+    c.op = std::make_unique<QuantizeOp>(n, s, zp != nullptr ? static_cast<int32_t>(zp->element_as_int64(0)) : 0, out);
+  } else {
+    HQP_ASSIGN_OR_RETURN(c.op, RefOp::create(node, in, /*opset=*/13));  // Q/DQ semantics of opset >= 13
+  }
   c.input_layouts.assign(in.size(), in[0].layout);
   c.output_layout = in[0].layout;
   return c;
 }
 
-// QAdd is element-wise over two equal shapes: the reference kernel runs in whatever layout the first
-// input has (the second is reordered to it when it differs).
+// QAdd is element-wise over two equal shapes: it runs in whatever layout the first input has (the
+// second is reordered to it when it differs).
+class QAddOp final : public RuntimeOp {
+ public:
+  QAddOp(kernels::QAddParams p, DType dtype) : p_(p), dtype_(dtype) {}
+  Status run(std::span<const void* const> in, std::span<void* const> out) override {
+    if (dtype_ == DType::kU8) {
+      kernels::qadd_u8__x86(p_, static_cast<const uint8_t*>(in[0]), static_cast<const uint8_t*>(in[1]),
+                            static_cast<uint8_t*>(out[0]));
+    } else {
+      kernels::qadd_s8__x86(p_, static_cast<const int8_t*>(in[0]), static_cast<const int8_t*>(in[1]),
+                            static_cast<int8_t*>(out[0]));
+    }
+    return Status();
+  }
+  std::string implementation() const override {
+    return fmt::format("qadd__x86 ({})", kernels::int8_eltwise__x86_isa());
+  }
+
+ private:
+  kernels::QAddParams p_;
+  DType dtype_;
+};
+
 Result<OpChoice> try_qadd_any_layout(const Node& node, const std::vector<SlotInfo>& in) {
+  if (in[0].dtype != in[1].dtype || (in[0].dtype != DType::kU8 && in[0].dtype != DType::kS8)) {
+    return reject("inputs are not one 8-bit type");
+  }
+  if (in[0].shape != in[1].shape) return reject("input shapes differ");
+  int64_t n = 1;
+  for (int64_t d : in[0].shape) n *= d;
+  HQP_ASSIGN_OR_RETURN(kernels::QAddParams p, reference::qadd_params(node, n));
   OpChoice c;
-  HQP_ASSIGN_OR_RETURN(c.op, RefOp::create(node, in, /*opset=*/13));
+  c.op = std::make_unique<QAddOp>(p, in[0].dtype);
   c.input_layouts.assign(in.size(), in[0].layout);
   c.output_layout = in[0].layout;
   return c;
 }
 
 // ---------------------------------------------------------------- INT8 element-wise ops
-// QMul / QGlobalAveragePool: the reference kernels are already their fast form (loops the compiler
-// vectorizes); the ops call them with params prepared once, in the layout the data has. QLut runs
-// the x86 SIMD lookup (kernels/x86/lut8.h), which falls back to the reference loop.
+// QAdd / QMul / QGlobalAveragePool / per-tensor QuantizeLinear: the reference loops rebuilt for
+// AVX-512 (kernels/x86/quantize_x86.h, bit-equal, the reference kernel on other CPUs), called with
+// params prepared once, in the layout the data has. QLut: the VBMI lookup (kernels/x86/lut8.h).
 
 // QLut: a table lookup per byte, in any layout.
 class LutOp final : public RuntimeOp {
@@ -502,16 +573,18 @@ class QMulOp final : public RuntimeOp {
   QMulOp(kernels::QMulParams p, DType dtype) : p_(p), dtype_(dtype) {}
   Status run(std::span<const void* const> in, std::span<void* const> out) override {
     if (dtype_ == DType::kU8) {
-      kernels::qmul_u8__ref(p_, static_cast<const uint8_t*>(in[0]), static_cast<const uint8_t*>(in[1]),
+      kernels::qmul_u8__x86(p_, static_cast<const uint8_t*>(in[0]), static_cast<const uint8_t*>(in[1]),
                             static_cast<uint8_t*>(out[0]));
     } else {
-      kernels::qmul_s8__ref(p_, static_cast<const int8_t*>(in[0]), static_cast<const int8_t*>(in[1]),
+      kernels::qmul_s8__x86(p_, static_cast<const int8_t*>(in[0]), static_cast<const int8_t*>(in[1]),
                             static_cast<int8_t*>(out[0]));
     }
     return Status();
   }
   std::string implementation() const override {
-    return p_.b_per_channel ? (p_.channels_last ? "qmul_gate_nhwc__ref" : "qmul_gate_nchw__ref") : "qmul__ref";
+    return fmt::format("{} ({})",
+                       p_.b_per_channel ? (p_.channels_last ? "qmul_gate_nhwc__x86" : "qmul_gate_nchw__x86") : "qmul__x86",
+                       kernels::int8_eltwise__x86_isa());
   }
 
  private:
@@ -544,16 +617,17 @@ class QGlobalAveragePoolOp final : public RuntimeOp {
       : p_(p), dtype_(dtype), scratch_(static_cast<size_t>(p.channels)) {}
   Status run(std::span<const void* const> in, std::span<void* const> out) override {
     if (dtype_ == DType::kU8) {
-      kernels::qglobal_average_pool_u8__ref(p_, static_cast<const uint8_t*>(in[0]), static_cast<uint8_t*>(out[0]),
+      kernels::qglobal_average_pool_u8__x86(p_, static_cast<const uint8_t*>(in[0]), static_cast<uint8_t*>(out[0]),
                                             scratch_.data());
     } else {
-      kernels::qglobal_average_pool_s8__ref(p_, static_cast<const int8_t*>(in[0]), static_cast<int8_t*>(out[0]),
+      kernels::qglobal_average_pool_s8__x86(p_, static_cast<const int8_t*>(in[0]), static_cast<int8_t*>(out[0]),
                                             scratch_.data());
     }
     return Status();
   }
   std::string implementation() const override {
-    return p_.channels_last ? "qglobal_average_pool_nhwc__ref" : "qglobal_average_pool_nchw__ref";
+    return fmt::format("{} ({})", p_.channels_last ? "qglobal_average_pool_nhwc__x86" : "qglobal_average_pool_nchw__x86",
+                       kernels::int8_eltwise__x86_isa());
   }
 
  private:
@@ -602,11 +676,11 @@ std::vector<NamedCandidate> fast_candidates(OpKind kind) {
     case OpKind::Add:
     case OpKind::Mul: return {{"binary_f32__onednn", try_binary}};
     case OpKind::QuantizeLinear:
-    case OpKind::DequantizeLinear: return {{"qdq_per_tensor__ref_any_layout", try_qdq_any_layout}};
-    case OpKind::QAdd: return {{"qadd__ref_any_layout", try_qadd_any_layout}};
-    case OpKind::QMul: return {{"qmul__ref_any_layout", try_qmul}};
-    case OpKind::QLut: return {{"lut8__ref_any_layout", try_qlut}};
-    case OpKind::QGlobalAveragePool: return {{"qglobal_average_pool__ref_any_layout", try_qglobal_average_pool}};
+    case OpKind::DequantizeLinear: return {{"qdq_per_tensor__any_layout", try_qdq_any_layout}};
+    case OpKind::QAdd: return {{"qadd__x86_any_layout", try_qadd_any_layout}};
+    case OpKind::QMul: return {{"qmul__x86_any_layout", try_qmul}};
+    case OpKind::QLut: return {{"lut8__x86_any_layout", try_qlut}};
+    case OpKind::QGlobalAveragePool: return {{"qglobal_average_pool__x86", try_qglobal_average_pool}};
     default: return {};
   }
 }

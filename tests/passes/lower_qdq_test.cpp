@@ -275,7 +275,7 @@ TEST(LowerQdq, AddsItCannotLowerStay) {
 // A squeeze-and-excitation block in ONNX Runtime's placement (Q->DQ on every activation):
 //   x -> Q/DQ -> conv -> Q/DQ (c) -> HardSwish -> Q/DQ (h) -> GAP -> Q/DQ (g)
 //     -> HardSigmoid -> Clip -> Q/DQ (gate) ;  Q(h * gate) -> "y_gate", Q(gate * h) -> "y_swapped",
-//        Q(c * h) -> "y_equal"
+//        Q(c * h) -> "y_equal" (h a function of c: becomes a table too)
 // The conv puts h in NHWC in the fast runtime (the channels-last kernels); all scales arbitrary.
 struct SeNet {
   GraphBuilder b;
@@ -311,11 +311,12 @@ TEST(LowerQdq, SqueezeExcitationBecomesInt8BitExact) {
     ir::Graph before = net.b.g.clone();
     Result<passes::LowerQdqStats> s = fuse_and_lower(net.b.g);
     HQP_ASSERT_OK(s.status());
-    EXPECT_EQ(s->qlut, 2) << dtype_name(storage);  // HardSwish; HardSigmoid -> Clip as one table
+    // Tables: HardSwish; HardSigmoid -> Clip as one; c * h, a function of c's code alone (h = QLut(c)).
+    EXPECT_EQ(s->qlut, 3) << dtype_name(storage);
     EXPECT_EQ(s->qglobal_average_pool, 1);
-    EXPECT_EQ(s->qmul, 3);
-    EXPECT_EQ(count_kind(net.b.g, OpKind::QLut), 2);
-    EXPECT_EQ(count_kind(net.b.g, OpKind::QMul), 3);
+    EXPECT_EQ(s->qmul, 2);
+    EXPECT_EQ(count_kind(net.b.g, OpKind::QLut), 3);
+    EXPECT_EQ(count_kind(net.b.g, OpKind::QMul), 2);
     EXPECT_EQ(count_kind(net.b.g, OpKind::QGlobalAveragePool), 1);
     for (OpKind k : {OpKind::HardSwish, OpKind::HardSigmoid, OpKind::Clip, OpKind::Mul, OpKind::GlobalAveragePool,
                      OpKind::QuantizeLinear, OpKind::DequantizeLinear}) {
@@ -340,6 +341,43 @@ TEST(LowerQdq, SqueezeExcitationBecomesInt8BitExact) {
     ASSERT_EQ(got.size(), want.size());
     for (size_t i = 0; i < want.size(); ++i) {
       EXPECT_EQ(lsb_diff(got[i], want[i]).max_lsb, 0) << dtype_name(storage) << " output " << i;
+    }
+  }
+}
+
+// HardSwish as opset-13 exporters write it, in ONNX Runtime's placement:
+//   x -> Q/DQ (xd) -> HardSigmoid -> Q/DQ (hd) ;  Q(xd * hd)
+// The product depends on x's code alone: one QLut, bit-equal to the unfused ops.
+TEST(LowerQdq, DecomposedHardSwishBecomesOneTable) {
+  for (DType storage : {DType::kU8, DType::kS8}) {
+    for (bool x_first : {true, false}) {
+      const bool u8 = storage == DType::kU8;
+      GraphBuilder b;
+      ir::Value* xd = b.qdq(b.input("x", {1, 8, 7, 7}), 0.0291f, u8 ? 140 : 12, storage);
+      ir::Value* hd = b.qdq(b.op(OpKind::HardSigmoid, {xd}, ir::HardSigmoidAttrs{1.0f / 6.0f, 0.5f}), 0.00392f,
+                            u8 ? 0 : -128, storage);
+      ir::Value* m = x_first ? b.op(OpKind::Mul, {xd, hd}) : b.op(OpKind::Mul, {hd, xd});
+      ir::Value* s = b.init("ys", Tensor::scalar<float>(0.0233f));
+      ir::Value* z = u8 ? b.init("yz", Tensor::scalar<uint8_t>(uint8_t{17})) : b.init("yz", Tensor::scalar<int8_t>(int8_t{-111}));
+      ir::Value* y = b.g.add_value("y");
+      b.g.add_node(OpKind::QuantizeLinear, "y_q", {m, s, z}, {y}, ir::AxisAttrs{});
+      b.finish({y});
+      ir::Graph before = b.g.clone();
+      Result<passes::LowerQdqStats> st = passes::lower_qdq(b.g);
+      HQP_ASSERT_OK(st.status());
+      EXPECT_EQ(st->qlut, 2);  // the HardSigmoid chain, then the product over it
+      EXPECT_EQ(st->qmul, 0);
+      EXPECT_EQ(count_kind(b.g, OpKind::QLut), 1);  // the first table is dead once the product has its own
+      EXPECT_EQ(count_kind(b.g, OpKind::Mul) + count_kind(b.g, OpKind::HardSigmoid), 0);
+      std::vector<Tensor> in = b.random_inputs();
+      for (Tensor& t : in) {
+        for (float& v : t.span<float>()) v *= 5.0f;
+      }
+      expect_same_outputs(before, b.g, in, 0.0, 0, 0.0);
+      Session fast = Session::create(before).value();
+      const std::vector<Tensor> want = reference::run_reference(before, in).value();
+      const std::vector<Tensor> got = fast.run(in).value();
+      EXPECT_EQ(lsb_diff(got[0], want[0]).max_lsb, 0) << dtype_name(storage) << " x_first " << x_first;
     }
   }
 }
