@@ -440,9 +440,9 @@ std::string Session::backend_version() {
 }
 
 Result<Session> Session::create(const ir::Graph& graph, const SessionOptions& options) {
-  if (options.threads <= 0) {
-    return make_error(StatusCode::kInvalidArgument, "cannot create session: thread count {} (expected >= 1)",
-                      options.threads);
+  if (options.threads <= 0 || options.threads > kMaxSessionThreads) {
+    return make_error(StatusCode::kInvalidArgument, "cannot create session: thread count {} (expected 1..{})",
+                      options.threads, kMaxSessionThreads);
   }
   auto impl = std::make_unique<Impl>();
   impl->options = options;

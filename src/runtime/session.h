@@ -20,8 +20,11 @@ enum class Engine {
   kReference,  // reference kernels only (the ground truth; slow)
 };
 
+// Most threads a session may use (OpenMP's own limits crash far below INT_MAX).
+inline constexpr int kMaxSessionThreads = 256;
+
 struct SessionOptions {
-  int threads = 1;            // oneDNN threads; must be >= 1
+  int threads = 1;            // oneDNN threads; 1..kMaxSessionThreads
   Engine engine = Engine::kFast;
   bool optimize = true;       // run the graph passes (passes/pipeline.h) before compiling
   bool profile = false;       // time every step (see Session::profile)

@@ -300,6 +300,10 @@ TEST(CliUsage, MissingArgumentsExit2) {
       {"frobnicate"},                       // unknown subcommand
       {"info", kDemoModel, "--no-such-flag"},
       {"run", kDemoModel, "-i", kDemoInput, "-o", "/tmp", "--engine", "warp"},
+      // thread counts past the documented 1..256 (100000 used to crash inside libgomp)
+      {"run", kDemoModel, "-i", kDemoInput, "-o", "/tmp", "--threads", "40000"},
+      {"eval", kDemoModel, "--data", "fashion-mnist", "--threads", "100000"},
+      {"train", "--arch", "tiny_cnn", "--data", "fashion-mnist", "-o", "/tmp/x.onnx", "--threads", "100000"},
   };
   for (const auto& args : cases) {
     std::vector<std::string> argv = {kHqp};

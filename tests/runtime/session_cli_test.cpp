@@ -84,6 +84,9 @@ TEST(CliBench, ThreadsZeroIsAOneLineError) {
                                       " (expected >= 1)"));
     EXPECT_EQ(r.out, "");
   }
+  // Past the documented maximum: one line, no crash (100000 used to segfault inside libgomp).
+  const ProcessResult r = run_hqp({"bench", kDemoModel, "--threads", "100000"});
+  EXPECT_TRUE(is_one_line_error(r, kStatusErrorExit, "hqp bench: error: cannot bench: --threads 100000 (expected at most 256)"));
 }
 
 // Names of the nodes the fast plan runs, from the library (what --profile must list).

@@ -36,12 +36,13 @@ Session demo_session(Engine engine = Engine::kFast) {
 
 Status run_status(Session& s, const std::vector<Tensor>& inputs) { return s.run(inputs).status(); }
 
-TEST(SessionErrors, ThreadCountMustBePositive) {
+TEST(SessionErrors, ThreadCountMustBeInRange) {
   const Graph g = demo_graph();
-  for (int threads : {0, -1, -8}) {
+  for (int threads : {0, -1, -8, kMaxSessionThreads + 1, 100000}) {
     Result<Session> s = Session::create(g, session_options(Engine::kFast, threads));
     EXPECT_TRUE(is_error(s.status(), StatusCode::kInvalidArgument,
-                         fmt::format("cannot create session: thread count {} (expected >= 1)", threads)));
+                         fmt::format("cannot create session: thread count {} (expected 1..{})", threads,
+                                     kMaxSessionThreads)));
     Result<Session> loaded = load_session(kDemoModel, session_options(Engine::kReference, threads));
     EXPECT_TRUE(is_error(loaded.status(), StatusCode::kInvalidArgument, "thread count"));
   }

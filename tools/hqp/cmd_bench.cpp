@@ -97,6 +97,10 @@ Status run_bench(const BenchOptions& o) {
   if (o.threads <= 0) {
     return make_error(StatusCode::kInvalidArgument, "cannot bench: --threads {} (expected >= 1)", o.threads);
   }
+  if (o.threads > kMaxSessionThreads) {
+    return make_error(StatusCode::kInvalidArgument, "cannot bench: --threads {} (expected at most {})", o.threads,
+                      kMaxSessionThreads);
+  }
   if (o.runs <= 0 || o.warmup < 0) {
     return make_error(StatusCode::kInvalidArgument, "cannot bench: --runs {} --warmup {} (expected runs >= 1, warmup >= 0)",
                       o.runs, o.warmup);
@@ -210,7 +214,7 @@ Runner add_bench_command(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
   CLI::App* sub = app.add_subcommand("bench", "Measure inference latency and throughput of the runtime");
   sub->add_option("model", o->model, "ONNX model (float or QDQ INT8)")->required();
-  sub->add_option("--threads", o->threads, "Threads")->capture_default_str();
+  sub->add_option("--threads", o->threads, "Threads (1..256)")->capture_default_str();
   sub->add_option("--batch", o->batch, "Batch size (first dim)");
   sub->add_option("--shape", o->shape, "Input shape, e.g. 1x3x224x224 (for dynamic dims)");
   sub->add_option("--runs", o->runs, "Timed runs")->capture_default_str();

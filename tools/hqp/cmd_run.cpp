@@ -66,7 +66,7 @@ Runner add_run_command(CLI::App& app) {
   sub->add_option("--engine", o->engine, "fast (oneDNN runtime), ref (reference executor) or torch (libtorch)")
       ->check(CLI::IsMember({"fast", "ref", "torch"}))
       ->capture_default_str();
-  sub->add_option("--threads", o->threads, "Threads of the fast engine")->capture_default_str();
+  sub->add_option("--threads", o->threads, "Threads of the fast engine")->check(CLI::Range(1, 256))->capture_default_str();
   sub->add_flag("--verbose", o->verbose, "Show which kernel runs each node (fast engine), on stderr");
   return [o] { return run_run(*o); };
 }

@@ -343,7 +343,7 @@ Runner add_train_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--seed", o->seed, "Seed of the weight init, data order, augmentation and dropout")->capture_default_str();
   sub->add_option("--threads", o->threads, "libtorch threads (0: libtorch's default)")
-      ->check(non_negative())
+      ->check(CLI::Range(0, 256))
       ->capture_default_str();
   sub->add_option("--precision", o->precision,
                   "fp32, or bf16: mixed precision (training forward passes under bfloat16 autocast; weights, "
