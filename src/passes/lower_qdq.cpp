@@ -464,6 +464,16 @@ std::optional<Tensor> run_on(const ir::Node& node, const Tensor& x, int64_t opse
   return std::move((*outs)[0]);
 }
 
+// The 256 codes of an 8-bit type in QLut table order (u8: 0..255; s8: -128..127).
+Tensor all_codes(DType dtype) {
+  Tensor t = Tensor::zeros(dtype, {256}).value();
+  for (int i = 0; i < 256; ++i) {
+    if (dtype == DType::kS8) t.data<int8_t>()[i] = static_cast<int8_t>(i - 128);
+    else t.data<uint8_t>()[i] = static_cast<uint8_t>(i);
+  }
+  return t;
+}
+
 // DQ(a) * DQ(b) -> Q where b = QLut(a) (e.g. x * HardSigmoid(x): HardSwish as opset-13 exporters
 // write it, after the HardSigmoid chain became a QLut): a function of a's code alone, so one
 // QLut(a) whose table runs the two DQs, the Mul and the Q on the 256 codes with their reference
@@ -473,14 +483,9 @@ Rewrite lower_self_product(ir::Graph& graph, ir::Node* mul, const DqMatch& a, co
   if (lut == nullptr || lut->kind != ir::OpKind::QLut || lut->input(0) != a.q) return {};
   const Tensor* table = ir::constant_of(lut->input(1));
   if (table == nullptr || table->numel() != 256 || table->dtype() != b.q->dtype) return {};
-  const bool is_signed = a.q->dtype == DType::kS8;
-  Tensor codes = Tensor::zeros(a.q->dtype, {256}).value();
+  const Tensor codes = all_codes(a.q->dtype);
   Tensor looked_up = Tensor::zeros(b.q->dtype, {256}).value();
-  for (int i = 0; i < 256; ++i) {
-    if (is_signed) codes.data<int8_t>()[i] = static_cast<int8_t>(i - 128);
-    else codes.data<uint8_t>()[i] = static_cast<uint8_t>(i);
-  }
-  kernels::lut8__ref(256, static_cast<const uint8_t*>(codes.raw_data()), is_signed,
+  kernels::lut8__ref(256, static_cast<const uint8_t*>(codes.raw_data()), a.q->dtype == DType::kS8,
                      static_cast<const uint8_t*>(table->raw_data()), static_cast<uint8_t*>(looked_up.raw_data()));
   std::optional<Tensor> fa = run_on(*a.node, codes, graph.opset());
   std::optional<Tensor> fb = run_on(*b.node, looked_up, graph.opset());
@@ -519,15 +524,7 @@ Rewrite lower_pointwise_chain(ir::Graph& graph, ir::Node* first) {
     chain.push_back(next);
   }
   // The 256 codes of x's type in table order, through DQ, the chain and Q.
-  const bool is_signed = src->q->dtype == DType::kS8;
-  std::vector<int32_t> codes(256);
-  for (int i = 0; i < 256; ++i) codes[static_cast<size_t>(i)] = is_signed ? i - 128 : i;
-  Tensor t = Tensor::zeros(src->q->dtype, {256}).value();
-  for (int i = 0; i < 256; ++i) {
-    if (is_signed) t.data<int8_t>()[i] = static_cast<int8_t>(codes[static_cast<size_t>(i)]);
-    else t.data<uint8_t>()[i] = static_cast<uint8_t>(codes[static_cast<size_t>(i)]);
-  }
-  std::optional<Tensor> v = run_on(*src->node, t, graph.opset());
+  std::optional<Tensor> v = run_on(*src->node, all_codes(src->q->dtype), graph.opset());
   for (size_t i = 0; v && i < chain.size(); ++i) v = run_on(*chain[i], *v, graph.opset());
   if (v) v = run_on(*dst->node, *v, graph.opset());
   if (!v || v->dtype() != dst->params.storage || v->numel() != 256) return {};

@@ -479,8 +479,7 @@ Result<OpChoice> try_qdq_any_layout(const Node& node, const std::vector<SlotInfo
   const float s = scale->dtype() == DType::kF32 ? scale->data<float>()[0] : 0.0f;
   if (node.kind == OpKind::QuantizeLinear && in[0].dtype == DType::kF32 && (out == DType::kU8 || out == DType::kS8) &&
       (zp == nullptr || zp->dtype() == out) && s > 0.0f && std::isfinite(s)) {
-    int64_t n = 1;
-    for (int64_t d : in[0].shape) n *= d;
+    HQP_ASSIGN_OR_RETURN(const int64_t n, checked_numel(in[0].shape));
     c.op = std::make_unique<QuantizeOp>(n, s, zp != nullptr ? static_cast<int32_t>(zp->element_as_int64(0)) : 0, out);
   } else {
     HQP_ASSIGN_OR_RETURN(c.op, RefOp::create(node, in, /*opset=*/13));  // Q/DQ semantics of opset >= 13
@@ -519,8 +518,7 @@ Result<OpChoice> try_qadd_any_layout(const Node& node, const std::vector<SlotInf
     return reject("inputs are not one 8-bit type");
   }
   if (in[0].shape != in[1].shape) return reject("input shapes differ");
-  int64_t n = 1;
-  for (int64_t d : in[0].shape) n *= d;
+  HQP_ASSIGN_OR_RETURN(const int64_t n, checked_numel(in[0].shape));
   HQP_ASSIGN_OR_RETURN(kernels::QAddParams p, reference::qadd_params(node, n));
   OpChoice c;
   c.op = std::make_unique<QAddOp>(p, in[0].dtype);
@@ -558,8 +556,7 @@ Result<OpChoice> try_qlut(const Node& node, const std::vector<SlotInfo>& in) {
     return reject("table is not a constant [256] 8-bit initializer");
   }
   if (in[0].dtype != DType::kU8 && in[0].dtype != DType::kS8) return reject("input is not 8-bit");
-  int64_t n = 1;
-  for (int64_t d : in[0].shape) n *= d;
+  HQP_ASSIGN_OR_RETURN(const int64_t n, checked_numel(in[0].shape));
   OpChoice c;
   c.op = std::make_unique<LutOp>(n, in[0].dtype == DType::kS8, *table);
   c.input_layouts.assign(in.size(), in[0].layout);  // element-wise: any layout, kept
