@@ -1,6 +1,7 @@
 // Channel-dependency analysis: a union-find over channel spaces, one pass over the graph in
 // topological order; each op kind either defines a new space, carries its input's space, joins
-// spaces, reads a space (a consumer), or blocks the spaces it touches.
+// spaces, reads a space (a consumer), or blocks the spaces it touches. An activation's channels are
+// one space, or, behind a channel Concat, a layout: several spaces one after another.
 #include "prune/channel_groups.h"
 
 #include <algorithm>
@@ -148,8 +149,23 @@ class Analysis {
     b = find(b);
     if (a != b) parent_[static_cast<size_t>(std::max(a, b))] = std::min(a, b);
   }
-  // The space of activation `v` (created on first use).
+  // One space in an activation's channel layout: `channels` consecutive channels of space `space`.
+  struct Segment {
+    int space;
+    int64_t channels;
+  };
+  using Layout = std::vector<Segment>;
+
+  bool is_concatenated(const Value* v) const { return layouts_.count(v) != 0; }
+  // The channel layout of `v`: the spaces a Concat placed side by side, or v's own space.
+  Layout layout(const Value* v) {
+    if (auto it = layouts_.find(v); it != layouts_.end()) return it->second;
+    return {{space(v), channels_of(v)}};
+  }
+
+  // The space of activation `v` (created on first use; never for a concatenated activation).
   int space(const Value* v) {
+    HQP_CHECK_MSG(!is_concatenated(v), fmt::format("'{}' holds several channel spaces", v->name));
     auto it = space_of_.find(v);
     if (it != space_of_.end()) return it->second;
     const int s = new_space();
@@ -157,13 +173,29 @@ class Analysis {
     if (channels_of(v) <= 0) reasons_[static_cast<size_t>(s)].push_back(fmt::format("value '{}' has no static channel count", v->name));
     return s;
   }
-  void carry(const Value* from, const Value* to) { join(space(from), space(to)); }
+  // `to` has the channels of `from` (a fresh output: it takes a concatenated layout as it is).
+  void carry(const Value* from, const Value* to) {
+    if (auto it = layouts_.find(from); it != layouts_.end()) {
+      layouts_[to] = it->second;
+      return;
+    }
+    join(space(from), space(to));
+  }
   void block(const Value* v, std::string reason) {
     if (v == nullptr || ir::constant_through_identity(v) != nullptr) return;
     if (auto d = flattened_.find(v); d != flattened_.end()) v = d->second.first;
-    reasons_[static_cast<size_t>(space(v))].push_back(std::move(reason));
+    for (const Segment& s : layout(v)) reasons_[static_cast<size_t>(s.space)].push_back(reason);
   }
-  void add_member(const Value* v, Member m) { members_.emplace_back(space(v), std::move(m)); }
+  // `m` touches every channel of `v`: one member per space of v's layout, at its offset.
+  void add_member(const Value* v, const Member& m) {
+    int64_t offset = 0;
+    for (const Segment& s : layout(v)) {
+      Member at = m;
+      at.offset = offset;
+      members_.emplace_back(s.space, std::move(at));
+      offset += std::max<int64_t>(s.channels, 0);
+    }
+  }
   bool is_activation(const Value* v) const { return v != nullptr && ir::constant_through_identity(v) == nullptr; }
 
   void block_all(const Node& n, const std::string& why) {
@@ -215,6 +247,7 @@ class Analysis {
       case OpKind::Flatten: return visit_flatten(n, n.attr<ir::FlattenAttrs>().axis);
       case OpKind::Reshape: return visit_reshape(n);
       case OpKind::Gemm: return visit_gemm(n);
+      case OpKind::Concat: return visit_concat(n);
       case OpKind::Constant: return;
       case OpKind::QuantizeLinear:
       case OpKind::DequantizeLinear:
@@ -258,6 +291,8 @@ class Analysis {
     const Value* y = n.output(0);
     const int64_t c = channels_of(y);
     const size_t rank = y->shape ? y->shape->size() : 0;
+    std::vector<const Value*> full;   // activations with all of y's channels
+    std::vector<int> per_channel;     // constant operands sliced with the group
     for (size_t i = 0; i < 2; ++i) {
       const Value* v = n.input(i);
       if (v == nullptr || !v->shape) return block_all(n, fmt::format("'{}' has an input of unknown shape", n.name));
@@ -269,16 +304,49 @@ class Analysis {
                              : (axis < 0 ? 1 : -1);
       if (ir::constant_through_identity(v) != nullptr) {
         // A per-channel constant (e.g. [C, 1, 1]) is sliced with the group; a broadcast one is not.
-        if (vc > 1) add_member(y, {MemberRole::kConstOperand, n.name, static_cast<int>(i)});
+        if (vc > 1) per_channel.push_back(static_cast<int>(i));
         continue;
       }
       if (vc == c && static_cast<size_t>(v->shape->size()) == rank) {
-        carry(v, y);
+        full.push_back(v);
       } else if (vc != 1) {
         return block_all(n, fmt::format("'{}' broadcasts across the channel axis", n.name));
       }
     }
-    space(y);
+    const bool concatenated = std::any_of(full.begin(), full.end(), [&](const Value* v) { return is_concatenated(v); });
+    if (concatenated) {
+      // Operands concatenated the same way are joined space by space; any other mix is not followed.
+      const Layout first = layout(full[0]);
+      for (size_t k = 1; k < full.size(); ++k) {
+        const Layout other = layout(full[k]);
+        const bool same = other.size() == first.size() &&
+                          std::equal(first.begin(), first.end(), other.begin(), [](const Segment& a, const Segment& b) {
+                            return a.channels == b.channels;
+                          });
+        if (!same) return block_all(n, fmt::format("'{}' combines tensors concatenated differently", n.name));
+        for (size_t s = 0; s < first.size(); ++s) join(first[s].space, other[s].space);
+      }
+      layouts_[y] = first;
+    } else {
+      for (const Value* v : full) carry(v, y);
+      space(y);
+    }
+    for (int i : per_channel) add_member(y, {MemberRole::kConstOperand, n.name, i});
+  }
+
+  void visit_concat(const Node& n) {
+    const Value* y = n.output(0);
+    const int64_t rank = y->shape ? static_cast<int64_t>(y->shape->size()) : 0;
+    int64_t axis = n.attr<ir::AxisAttrs>().axis;
+    if (axis < 0) axis += rank;
+    if (axis != 1) return block_all(n, fmt::format("Concat '{}' joins along axis {}, not the channel axis", n.name, axis));
+    Layout out;
+    for (const Value* v : n.inputs()) {
+      if (!is_activation(v)) return block_all(n, fmt::format("Concat '{}' has a constant input", n.name));
+      if (flattened_.count(v) != 0) return block_all(n, fmt::format("Concat '{}' reads a flattened tensor", n.name));
+      for (const Segment& s : layout(v)) out.push_back(s);
+    }
+    layouts_[y] = std::move(out);
   }
 
   void visit_flatten(const Node& n, int64_t axis) {
@@ -326,6 +394,7 @@ class Analysis {
   std::vector<int> parent_;
   std::vector<std::vector<std::string>> reasons_;
   std::unordered_map<const Value*, int> space_of_;
+  std::unordered_map<const Value*, Layout> layouts_;  // concatenated activations (never in space_of_)
   std::unordered_map<const Value*, std::pair<const Value*, int64_t>> flattened_;  // y -> (x, spatial size)
   std::vector<std::pair<int, Member>> members_;
 };

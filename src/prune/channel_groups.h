@@ -2,7 +2,9 @@
 // together. One group is one "channel space": the output channels of the convolutions (or Gemms)
 // that produce it, carried through per-channel ops (BatchNorm, activations, pooling, depthwise convs),
 // joined by element-wise ops (residual Add trunks, SE gates' Mul), and read by every consumer's
-// input channels (conv weights' axis 1, Gemm columns behind GlobalAveragePool/Flatten). Groups that
+// input channels (conv weights' axis 1, Gemm columns behind GlobalAveragePool/Flatten). A Concat
+// along the channel axis places its inputs' groups side by side: what reads the concatenation is a
+// member of each of those groups, at that group's channel offset. Groups that
 // reach a graph input or output, or an op that scrambles the channel axis, are listed but blocked,
 // with the reason. Torch-free; reads the graph, changes nothing.
 #pragma once
@@ -32,6 +34,10 @@ struct Member {
   std::string node;  // node name (stable across Graph::clone)
   int input = 1;     // kConstOperand: which input is the constant
   int64_t columns_per_channel = 1;  // kGemmColumns
+  // Where the group's channels start in the tensor this member reads or writes (0 unless the member
+  // sits behind a Concat, whose output holds several groups' channels one after another). Offsets are
+  // those of the graph the groups were computed on: groups sharing a tensor are removed in one call.
+  int64_t offset = 0;
 };
 
 struct ChannelGroup {

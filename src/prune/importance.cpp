@@ -20,21 +20,24 @@ constexpr std::pair<Criterion, std::string_view> kNames[] = {
     {Criterion::kL2, "l2"},         {Criterion::kBnScale, "bn_scale"}, {Criterion::kRandom, "random"},
 };
 
-// Adds f(x) of every entry of channel block c (entries [c·block, (c+1)·block) along `axis`) to out[c].
+// Adds f(x) of every entry of channel block c (entries [(offset + c)·block, (offset + c + 1)·block)
+// along `axis`) to out[c], for c in [0, out.size()).
 template <typename F>
-void accumulate_along(const Tensor& t, int64_t axis, int64_t block, std::vector<double>& out, F f) {
+void accumulate_along(const Tensor& t, int64_t axis, int64_t block, int64_t offset, std::vector<double>& out, F f) {
   const Shape& shape = t.shape();
   int64_t outer = 1, inner = 1;
   for (int64_t i = 0; i < axis; ++i) outer *= shape[static_cast<size_t>(i)];
   for (size_t i = static_cast<size_t>(axis) + 1; i < shape.size(); ++i) inner *= shape[i];
   const int64_t len = shape[static_cast<size_t>(axis)];
   const float* d = t.data<float>();
+  const int64_t begin = offset * block;
+  const int64_t end = std::min(len, (offset + static_cast<int64_t>(out.size())) * block);
   for (int64_t o = 0; o < outer; ++o) {
-    for (int64_t a = 0; a < len; ++a) {
+    for (int64_t a = begin; a < end; ++a) {
       double s = 0.0;
       const float* p = d + (o * len + a) * inner;
       for (int64_t i = 0; i < inner; ++i) s += f(static_cast<double>(p[i]));
-      out[static_cast<size_t>(a / block)] += s;
+      out[static_cast<size_t>(a / block - offset)] += s;
     }
   }
 }
@@ -89,9 +92,9 @@ Result<GroupScores> weight_importance(const ir::Graph& graph, const std::vector<
       if (t == nullptr || t->dtype() != DType::kF32) continue;
       any = true;
       if (criterion == Criterion::kL2) {
-        accumulate_along(*t, sl.axis, sl.block, s, [](double x) { return x * x; });
+        accumulate_along(*t, sl.axis, sl.block, sl.offset, s, [](double x) { return x * x; });
       } else {
-        accumulate_along(*t, sl.axis, sl.block, s, [](double x) { return std::fabs(x); });
+        accumulate_along(*t, sl.axis, sl.block, sl.offset, s, [](double x) { return std::fabs(x); });
       }
     }
     if (criterion == Criterion::kL2) {
@@ -138,9 +141,11 @@ Result<ProbedGraph> insert_fisher_probes(const ir::Graph& graph, const std::vect
       std::fill_n(ones.data<float>(), ones.numel(), 1.0f);
       ir::Value* c = g.add_initializer(g.unique_name(m.node + ".fisher_mask"), std::move(ones));
       ir::Value* y = g.add_value(g.unique_name(m.node + ".fisher_probe"));
+      y->dtype = x->dtype;
+      y->shape = x->shape;  // a second group read by this node (behind a Concat) probes y in turn
       g.add_node(ir::OpKind::Mul, g.unique_name(m.node + ".fisher_probe"), {x, c}, {y});
       g.set_input(node, 0, y);
-      out.probes.push_back({y->name, gi, m.role == MemberRole::kGemmColumns ? m.columns_per_channel : 1});
+      out.probes.push_back({y->name, gi, m.role == MemberRole::kGemmColumns ? m.columns_per_channel : 1, m.offset});
     }
   }
   HQP_RETURN_IF_ERROR(ir::verify_and_infer(g).with_context("cannot verify the graph with Fisher probes"));
@@ -156,7 +161,7 @@ GroupGradientAccumulator::GroupGradientAccumulator(const std::vector<ChannelGrou
       sum_(groups.size()) {
   for (const FisherProbe& p : probes) {
     HQP_CHECK(p.group < groups.size());
-    probes_.emplace(p.value, Probe{p.group, p.columns_per_channel});
+    probes_.emplace(p.value, Probe{p.group, p.columns_per_channel, p.offset});
     const auto c = static_cast<size_t>(groups[p.group].channels);
     channels_[p.group] = groups[p.group].channels;
     fisher_[p.group].assign(c, 0.0);
@@ -176,9 +181,11 @@ void GroupGradientAccumulator::on_channel_fisher(const ir::Node& node, const ir:
   const Probe& p = it->second;
   const int64_t c = channels_[p.group];
   HQP_CHECK(a_dot_g.dtype() == DType::kF32 && a_dot_g.rank() == 2);
-  HQP_CHECK_MSG(a_dot_g.dim(1) == c * p.columns_per_channel,
-                fmt::format("probe '{}' reports {} channels (expected {} x {})", value.name, a_dot_g.dim(1), c,
-                            p.columns_per_channel));
+  const int64_t k = p.columns_per_channel;
+  const int64_t width = a_dot_g.dim(1);
+  HQP_CHECK_MSG(width >= (p.offset + c) * k,
+                fmt::format("probe '{}' reports {} columns (expected channels {}..{} x {})", value.name, width,
+                            p.offset, p.offset + c, k));
   const int64_t n = a_dot_g.dim(0);
   std::vector<double>& b = batch_[p.group];
   if (batch_rows_[p.group] == 0) {
@@ -187,11 +194,10 @@ void GroupGradientAccumulator::on_channel_fisher(const ir::Node& node, const ir:
   }
   HQP_CHECK_MSG(batch_rows_[p.group] == n, "probes of one group report different batch sizes");
   const float* src = a_dot_g.data<float>();
-  const int64_t k = p.columns_per_channel;
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t ch = 0; ch < c; ++ch) {
       double s = 0.0;
-      for (int64_t j = 0; j < k; ++j) s += src[(i * c + ch) * k + j];
+      for (int64_t j = 0; j < k; ++j) s += src[i * width + (p.offset + ch) * k + j];
       b[static_cast<size_t>(i * c + ch)] += s;
     }
   }

@@ -49,6 +49,7 @@ struct FisherProbe {
   std::string value;               // the probe's output value
   size_t group = 0;                // index into the groups
   int64_t columns_per_channel = 1; // a Gemm probe reports C·k columns: k per group channel
+  int64_t offset = 0;              // the group's first channel in the probed tensor (behind a Concat)
 };
 struct ProbedGraph {
   ir::Graph graph;                  // verified; same inputs and outputs as the original
@@ -74,6 +75,7 @@ class GroupGradientAccumulator final : public ir::GradientObserver {
   struct Probe {
     size_t group;
     int64_t columns_per_channel;
+    int64_t offset;
   };
   std::unordered_map<std::string, Probe> probes_;
   std::vector<int64_t> channels_;              // per group (0: not probed)

@@ -153,13 +153,14 @@ std::vector<Removal> select_channels(const std::vector<ChannelGroup>& groups, co
 }
 
 Status apply_removals(ir::Graph& graph, const std::vector<ChannelGroup>& groups, const std::vector<Removal>& removals) {
+  std::vector<ChannelRemoval> all;
   for (const Removal& r : removals) {
     if (r.group >= groups.size()) {
       return make_error(StatusCode::kInvalidArgument, "cannot prune: group index {} out of range", r.group);
     }
-    HQP_RETURN_IF_ERROR(remove_channels(graph, groups[r.group], r.channels));
+    all.push_back({&groups[r.group], r.channels});
   }
-  return Status();
+  return remove_channels(graph, all);  // one call: groups behind a Concat share tensors
 }
 
 }  // namespace hqp::prune

@@ -38,21 +38,6 @@ Status check_request(const ChannelGroup& group, std::span<const int64_t> remove)
   return Status();
 }
 
-// Indices along an axis of `size` = channels * block that survive removing `remove` (channel c covers
-// [c * block, (c + 1) * block)).
-std::vector<int64_t> kept_indices(int64_t channels, int64_t block, std::span<const int64_t> remove) {
-  std::vector<int64_t> keep;
-  size_t r = 0;
-  for (int64_t c = 0; c < channels; ++c) {
-    if (r < remove.size() && remove[r] == c) {
-      ++r;
-      continue;
-    }
-    for (int64_t b = 0; b < block; ++b) keep.push_back(c * block + b);
-  }
-  return keep;
-}
-
 // `t` with only the `keep` indices of `axis` (any dtype; a new tensor).
 Result<Tensor> take(const Tensor& t, int64_t axis, const std::vector<int64_t>& keep) {
   Shape shape = t.shape();
@@ -98,6 +83,7 @@ Result<Tensor> zero_along(const Tensor& t, int64_t axis, const std::vector<int64
 Result<std::vector<Slice>> slices_of(const ir::Graph& graph, const ChannelGroup& group) {
   std::vector<Slice> out;
   for (const Member& m : group.members) {
+    const size_t first = out.size();
     Node* n = graph.find_node(m.node);
     if (n == nullptr) {
       return make_error(StatusCode::kInvalidArgument, "cannot prune channel group {}: node '{}' is not in the graph",
@@ -142,6 +128,7 @@ Result<std::vector<Slice>> slices_of(const ir::Graph& graph, const ChannelGroup&
         break;
       }
     }
+    for (size_t i = first; i < out.size(); ++i) out[i].offset = m.offset;
   }
   return out;
 }
@@ -174,32 +161,66 @@ void clear_intermediate_shapes(ir::Graph& graph) {
 
 }  // namespace
 
-Status remove_channels(ir::Graph& graph, const ChannelGroup& group, std::span<const int64_t> remove) {
-  HQP_RETURN_IF_ERROR(check_request(group, remove));
-  HQP_ASSIGN_OR_RETURN(std::vector<Slice> slices, slices_of(graph, group));
-  const int64_t kept = group.channels - static_cast<int64_t>(remove.size());
-  for (const Slice& s : slices) {
-    const Value* v = s.node->input(s.input);
-    const Tensor* t = ir::constant_through_identity(v);
-    if (t == nullptr) {
-      return make_error(StatusCode::kInvalidArgument, "cannot prune node '{}': input {} is not a constant",
-                        s.node->name, s.input);
+Status remove_channels(ir::Graph& graph, std::span<const ChannelRemoval> removals) {
+  // Every (node, input, axis) to slice, in the order first met, with the entries that go.
+  struct Cut {
+    Node* node;
+    size_t input;
+    int64_t axis;
+    std::set<int64_t> drop;
+  };
+  std::vector<Cut> cuts;
+  std::vector<Node*> depthwise;
+  for (const ChannelRemoval& r : removals) {
+    const ChannelGroup& group = *r.group;
+    HQP_RETURN_IF_ERROR(check_request(group, r.channels));
+    HQP_ASSIGN_OR_RETURN(std::vector<Slice> slices, slices_of(graph, group));
+    for (const Slice& s : slices) {
+      const Value* v = s.node->input(s.input);
+      const Tensor* t = ir::constant_through_identity(v);
+      if (t == nullptr) {
+        return make_error(StatusCode::kInvalidArgument, "cannot prune node '{}': input {} is not a constant",
+                          s.node->name, s.input);
+      }
+      if (t->rank() <= s.axis || t->dim(s.axis) < (s.offset + group.channels) * s.block) {
+        return make_error(StatusCode::kInvalidArgument,
+                          "cannot prune node '{}': input '{}' has {} entries on axis {} (expected channels {}..{} x {})",
+                          s.node->name, v->name, t->rank() > s.axis ? t->dim(s.axis) : 0, s.axis, s.offset,
+                          s.offset + group.channels, s.block);
+      }
+      auto it = std::find_if(cuts.begin(), cuts.end(), [&](const Cut& c) {
+        return c.node == s.node && c.input == s.input && c.axis == s.axis;
+      });
+      if (it == cuts.end()) it = cuts.insert(cuts.end(), Cut{s.node, s.input, s.axis, {}});
+      for (int64_t c : r.channels) {
+        for (int64_t b = 0; b < s.block; ++b) it->drop.insert((s.offset + c) * s.block + b);
+      }
     }
-    if (t->rank() <= s.axis || t->dim(s.axis) != group.channels * s.block) {
-      return make_error(StatusCode::kInvalidArgument,
-                        "cannot prune node '{}': input '{}' has {} entries on axis {} (expected {} channels x {})",
-                        s.node->name, v->name, t->rank() > s.axis ? t->dim(s.axis) : 0, s.axis, group.channels,
-                        s.block);
+    for (const Member& m : group.members) {
+      if (m.role == MemberRole::kPassThrough) depthwise.push_back(graph.find_node(m.node));
     }
-    HQP_ASSIGN_OR_RETURN(Tensor sliced, take(*t, s.axis, kept_indices(group.channels, s.block, remove)));
-    replace_input(graph, s.node, s.input, std::move(sliced));
   }
-  for (const Member& m : group.members) {
-    if (m.role == MemberRole::kPassThrough) graph.find_node(m.node)->attr<ir::ConvAttrs>().group = kept;
+  for (const Cut& c : cuts) {
+    const Tensor& t = *ir::constant_through_identity(c.node->input(c.input));
+    std::vector<int64_t> keep;
+    for (int64_t i = 0; i < t.dim(c.axis); ++i) {
+      if (c.drop.count(i) == 0) keep.push_back(i);
+    }
+    HQP_ASSIGN_OR_RETURN(Tensor sliced, take(t, c.axis, keep));
+    replace_input(graph, c.node, c.input, std::move(sliced));
   }
+  // A depthwise conv keeps one group per channel it still has.
+  for (Node* n : depthwise) n->attr<ir::ConvAttrs>().group = ir::constant_through_identity(n->input(1))->dim(0);
   graph.remove_dead_code();
   clear_intermediate_shapes(graph);
-  return ir::verify_and_infer(graph).with_context(fmt::format("cannot re-verify the graph after pruning group {}", group.id));
+  std::string ids;
+  for (const ChannelRemoval& r : removals) ids += fmt::format("{}{}", ids.empty() ? "" : ", ", r.group->id);
+  return ir::verify_and_infer(graph).with_context(fmt::format("cannot re-verify the graph after pruning group(s) {}", ids));
+}
+
+Status remove_channels(ir::Graph& graph, const ChannelGroup& group, std::span<const int64_t> remove) {
+  const ChannelRemoval one[] = {{&group, remove}};
+  return remove_channels(graph, one);
 }
 
 Status mask_channels(ir::Graph& graph, const ChannelGroup& group, std::span<const int64_t> remove) {
@@ -212,9 +233,13 @@ Status mask_channels(ir::Graph& graph, const ChannelGroup& group, std::span<cons
       return make_error(StatusCode::kInvalidArgument, "cannot mask node '{}': input {} is not a constant",
                         s.node->name, s.input);
     }
+    if (t->rank() <= s.axis || t->dim(s.axis) < (s.offset + group.channels) * s.block) {
+      return make_error(StatusCode::kInvalidArgument, "cannot mask node '{}': input {} is too small on axis {}",
+                        s.node->name, s.input, s.axis);
+    }
     std::vector<int64_t> zero;
     for (int64_t c : remove) {
-      for (int64_t b = 0; b < s.block; ++b) zero.push_back(c * s.block + b);
+      for (int64_t b = 0; b < s.block; ++b) zero.push_back((s.offset + c) * s.block + b);
     }
     HQP_ASSIGN_OR_RETURN(Tensor masked, zero_along(*t, s.axis, zero));
     replace_input(graph, s.node, s.input, std::move(masked));

@@ -14,14 +14,16 @@ namespace hqp::prune {
 
 // What one member of a group does to one initializer: input `input` of `node` holds `block`
 // consecutive entries per group channel along `axis` (conv weights axis 0 or 1, Gemm columns,
-// BatchNorm parameters, biases, per-channel constants). consumer_side: the member reads the
-// group's channels (masking zeroes exactly these).
+// BatchNorm parameters, biases, per-channel constants), starting at channel `offset` (behind a
+// Concat; entries [(offset + c)·block, (offset + c + 1)·block) belong to group channel c).
+// consumer_side: the member reads the group's channels (masking zeroes exactly these).
 struct Slice {
   ir::Node* node;
   size_t input;
   int64_t axis;
   int64_t block;
   bool consumer_side;
+  int64_t offset = 0;
 };
 // The slices of every member of `group` in `graph` (kInvalidArgument when a member node is missing
 // or an operand is not a constant).
@@ -34,6 +36,15 @@ Result<std::vector<Slice>> slices_of(const ir::Graph& graph, const ChannelGroup&
 // blocked group or bad channel lists (graph unchanged); later errors may leave the graph partly
 // changed (prune a clone).
 Status remove_channels(ir::Graph& graph, const ChannelGroup& group, std::span<const int64_t> remove);
+
+// Several groups of one channel_groups() result at once, each with its channel list (same rules as
+// above). Groups behind one Concat share tensors whose offsets shift as channels go, so a step that
+// prunes several groups must remove them in one call; the groups are those of `graph` as it is now.
+struct ChannelRemoval {
+  const ChannelGroup* group;
+  std::span<const int64_t> channels;
+};
+Status remove_channels(ir::Graph& graph, std::span<const ChannelRemoval> removals);
 
 // The Fisher mask of the same removal: channels `remove` are multiplied by 0 where the group's
 // consumers read them (conv weights' input channels, Gemm columns, and the group's outputs through

@@ -86,4 +86,22 @@ inline ir::Graph make_residual_cnn() {
   return std::move(n.g);
 }
 
+// x [N,1,8,8] -> conv 8 -> bn -> relu = a; Concat(conv 6 (a), conv 4 (a), a) -> conv 12 -> bn -> relu
+// -> GAP -> fc 4: three groups read behind one Concat, one of them (a) also directly.
+inline ir::Graph make_concat_cnn() {
+  Net n;
+  ir::Value* x = n.input({1, 1, 8, 8});
+  ir::Value* a = n.unary(ir::OpKind::Relu, n.bn(n.conv(x, 1, 8, "a"), 8, "a_bn"), "a_relu");
+  ir::Value* b1 = n.unary(ir::OpKind::Relu, n.conv(a, 8, 6, "b1"), "b1_relu");
+  ir::Value* b2 = n.unary(ir::OpKind::Relu, n.conv(a, 8, 4, "b2"), "b2_relu");
+  ir::Value* cat = n.g.add_value("cat.y");
+  ir::AxisAttrs axis;
+  axis.axis = 1;
+  axis.present = true;
+  n.g.add_node(ir::OpKind::Concat, "cat", {b1, b2, a}, {cat}, axis);
+  ir::Value* c = n.unary(ir::OpKind::Relu, n.bn(n.conv(cat, 18, 12, "c"), 12, "c_bn"), "c_relu");
+  n.head(c, 12, 4);
+  return std::move(n.g);
+}
+
 }  // namespace hqp::test

@@ -147,24 +147,36 @@ TEST(ChannelGroups, ResidualTrunkDepthwiseAndSeGateShareGroups) {
   EXPECT_EQ(check_every_group(n.g, random_tensor({2, 3, 8, 8}, 7), "se"), 4);  // trunk, b1, squeeze, proj
 }
 
+Value* concat(Net& n, std::vector<Value*> in, int64_t axis, const std::string& name) {
+  Value* y = n.g.add_value(name + ".y");
+  ir::AxisAttrs a;
+  a.axis = axis;
+  a.present = true;
+  n.g.add_node(OpKind::Concat, name, std::move(in), {y}, a);
+  return y;
+}
+
+const prune::Member* member(const ChannelGroup& g, const std::string& node, MemberRole role, int64_t offset) {
+  for (const prune::Member& m : g.members) {
+    if (m.node == node && m.role == role && m.offset == offset) return &m;
+  }
+  return nullptr;
+}
+
 TEST(ChannelGroups, BlockedOpsAndOptions) {
   Net n;
   Value* x = n.input({1, 3, 8, 8});
   Value* a = n.conv(x, 3, 6, "c1");
-  Value* b = n.conv(x, 3, 4, "c2");
-  Value* cat = n.g.add_value("cat");
-  ir::AxisAttrs axis;
-  axis.axis = 1;
-  axis.present = true;
-  n.g.add_node(OpKind::Concat, "concat", {a, b}, {cat}, axis);
-  n.head(n.conv(cat, 10, 6, "c3"), 6, 3);
+  Value* b = n.conv(x, 3, 6, "c2");
+  Value* cat = concat(n, {a, b}, 2, "concat");  // along H: channels do not line up side by side
+  n.head(n.conv(cat, 6, 6, "c3"), 6, 3);
   HQP_ASSERT_OK(ir::verify_and_infer(n.g));
   Result<std::vector<ChannelGroup>> groups = prune::channel_groups(n.g);
   HQP_ASSERT_OK(groups.status());
   const ChannelGroup* g1 = group_with(*groups, "c1", MemberRole::kProducer);
   ASSERT_NE(g1, nullptr);
   EXPECT_FALSE(g1->prunable);
-  EXPECT_NE(g1->reason.find("Concat 'concat'"), std::string::npos) << g1->reason;
+  EXPECT_NE(g1->reason.find("Concat 'concat' joins along axis 2"), std::string::npos) << g1->reason;
   const ChannelGroup* g3 = group_with(*groups, "c3", MemberRole::kProducer);
   ASSERT_NE(g3, nullptr);
   EXPECT_TRUE(g3->prunable);
@@ -195,6 +207,68 @@ TEST(ChannelGroups, BlockedOpsAndOptions) {
   EXPECT_EQ(prune::remove_channels(copy, *g3, std::vector<int64_t>{3, 1}).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(prune::remove_channels(copy, *g3, std::vector<int64_t>{0, 1, 2, 3, 4, 5}).code(),
             StatusCode::kInvalidArgument);
+}
+
+// A channel Concat puts its inputs' groups side by side; whatever reads the concatenation (BatchNorm,
+// a depthwise conv, a conv, a second Concat that repeats an input) is a member of each group at that
+// group's offset, and groups sharing those tensors are removed in one call.
+TEST(ChannelGroups, ConcatPlacesGroupsSideBySide) {
+  Net n;
+  Value* x = n.input({1, 3, 8, 8});
+  Value* a = n.unary(OpKind::Relu, n.conv(x, 3, 6, "c1"), "r1");
+  Value* b = n.unary(OpKind::Relu, n.conv(x, 3, 4, "c2"), "r2");
+  Value* cat = n.bn(concat(n, {a, b}, 1, "cat"), 10, "bn_cat");
+  Value* dw = n.unary(OpKind::Relu, n.conv(cat, 10, 10, "dw", /*group=*/10), "r3");
+  Value* cat2 = concat(n, {dw, a}, -3, "cat2");  // a again, at channel 10; axis -3 is the channel axis
+  n.head(n.conv(cat2, 16, 5, "c3"), 5, 3);
+  HQP_ASSERT_OK(ir::verify_and_infer(n.g));
+  Result<std::vector<ChannelGroup>> groups = prune::channel_groups(n.g);
+  HQP_ASSERT_OK(groups.status());
+  const ChannelGroup* ga = group_with(*groups, "c1", MemberRole::kProducer);
+  const ChannelGroup* gb = group_with(*groups, "c2", MemberRole::kProducer);
+  ASSERT_NE(ga, nullptr);
+  ASSERT_NE(gb, nullptr);
+  ASSERT_NE(ga, gb);
+  EXPECT_TRUE(ga->prunable) << ga->reason;
+  EXPECT_TRUE(gb->prunable) << gb->reason;
+  EXPECT_EQ(ga->channels, 6);
+  EXPECT_EQ(gb->channels, 4);
+  EXPECT_NE(member(*ga, "bn_cat", MemberRole::kNorm, 0), nullptr);
+  EXPECT_NE(member(*gb, "bn_cat", MemberRole::kNorm, 6), nullptr);
+  EXPECT_NE(member(*ga, "dw", MemberRole::kPassThrough, 0), nullptr);
+  EXPECT_NE(member(*gb, "dw", MemberRole::kPassThrough, 6), nullptr);
+  EXPECT_NE(member(*ga, "c3", MemberRole::kConsumer, 0), nullptr);
+  EXPECT_NE(member(*ga, "c3", MemberRole::kConsumer, 10), nullptr) << "the repeated input is read twice";
+  EXPECT_NE(member(*gb, "c3", MemberRole::kConsumer, 6), nullptr);
+  EXPECT_EQ(check_every_group(n.g, random_tensor({2, 3, 8, 8}, 17), "concat"), 3);  // a, b, c3's output
+  // Both groups at once (offsets of the unpruned graph) == masking both.
+  const std::vector<int64_t> ra = {0, 2, 5}, rb = {1};
+  Graph masked = n.g.clone();
+  HQP_ASSERT_OK(prune::mask_channels(masked, *ga, ra));
+  HQP_ASSERT_OK(prune::mask_channels(masked, *gb, rb));
+  Graph pruned = n.g.clone();
+  const prune::ChannelRemoval both[] = {{ga, ra}, {gb, rb}};
+  HQP_ASSERT_OK(prune::remove_channels(pruned, both));
+  EXPECT_EQ(pruned.find_node("c3")->input(1)->data.shape(), (Shape{5, 9, 3, 3})) << "16 - 3 (a, twice) - 1 (b)";
+  EXPECT_EQ(pruned.find_node("dw")->input(1)->data.shape(), (Shape{6, 1, 3, 3}));
+  EXPECT_EQ(pruned.find_node("dw")->attr<ir::ConvAttrs>().group, 6);
+  EXPECT_EQ(pruned.find_node("bn_cat")->input(1)->data.shape(), (Shape{6}));
+  const Tensor in = random_tensor({2, 3, 8, 8}, 18, 1.0f);
+  EXPECT_LE(max_relative_error(run_fast(pruned, in), run_fast(masked, in)), kPruneMaxRelErr);
+  // Differently concatenated operands of one Add are not followed.
+  Net m;
+  Value* mx = m.input({1, 3, 8, 8});
+  Value* p = m.conv(mx, 3, 6, "p");
+  Value* q = m.conv(mx, 3, 4, "q");
+  Value* sum = m.binary(OpKind::Add, concat(m, {p, q}, 1, "pq"), concat(m, {q, p}, 1, "qp"), "add");
+  m.head(m.conv(sum, 10, 5, "c"), 5, 3);
+  HQP_ASSERT_OK(ir::verify_and_infer(m.g));
+  Result<std::vector<ChannelGroup>> mixed = prune::channel_groups(m.g);
+  HQP_ASSERT_OK(mixed.status());
+  const ChannelGroup* gp = group_with(*mixed, "p", MemberRole::kProducer);
+  ASSERT_NE(gp, nullptr);
+  EXPECT_FALSE(gp->prunable);
+  EXPECT_NE(gp->reason.find("concatenated differently"), std::string::npos) << gp->reason;
 }
 
 TEST(ChannelGroups, RemovingChannelsShrinksWeightsAndMacs) {
@@ -254,6 +328,38 @@ TEST_P(GoldenGroups, MaskingEqualsRemovalForEveryGroup) {
 INSTANTIATE_TEST_SUITE_P(Torchvision, GoldenGroups,
                          ::testing::Values("resnet18_op13", "mobilenet_v2_op13", "mobilenet_v3_small_op13",
                                            "mobilenet_v3_large_op17"));
+
+struct TorchvisionCase {
+  const char* model;
+  int min_prunable;  // groups that must be prunable (the rest are listed blocked, with a reason)
+};
+
+class TorchvisionZooGroups : public ::testing::TestWithParam<TorchvisionCase> {};
+
+// More torchvision architectures (tests/prune/make_torchvision_zoo.py, 64x64): concat-heavy
+// (GoogLeNet, SqueezeNet), bottlenecks, grouped convs, SiLU and SE blocks.
+TEST_P(TorchvisionZooGroups, MaskingEqualsRemovalForEveryGroup) {
+  const std::string path = std::string(HQP_TORCHVISION_ZOO_DIR) + "/" + GetParam().model + "/model.onnx";
+  ASSERT_TRUE(std::filesystem::exists(path)) << path << " is missing (CTest fixture prune_torchvision_generate)";
+  Result<Graph> g = onnx_io::import_model_file(path);
+  HQP_ASSERT_OK(g.status());
+  Result<std::vector<ChannelGroup>> groups = prune::channel_groups(*g);
+  HQP_ASSERT_OK(groups.status());
+  for (const ChannelGroup& grp : *groups) {
+    if (!grp.prunable) EXPECT_FALSE(grp.reason.empty()) << GetParam().model << " group " << grp.id;
+  }
+  const int checked = check_every_group(*g, random_tensor({1, 3, 64, 64}, 3, 1.0f), GetParam().model);
+  EXPECT_GE(checked, GetParam().min_prunable) << GetParam().model;
+  RecordProperty("groups_checked", checked);
+}
+
+INSTANTIATE_TEST_SUITE_P(Torchvision, TorchvisionZooGroups,
+                         ::testing::Values(TorchvisionCase{"googlenet", 57}, TorchvisionCase{"squeezenet1_1", 25},
+                                           TorchvisionCase{"resnet50", 37}, TorchvisionCase{"resnext50_32x4d", 5},
+                                           TorchvisionCase{"efficientnet_b0", 40},
+                                           TorchvisionCase{"regnet_y_400mf", 21},
+                                           TorchvisionCase{"regnet_x_400mf", 5}),
+                         [](const auto& info) { return std::string(info.param.model); });
 
 }  // namespace
 }  // namespace hqp::test

@@ -9,15 +9,17 @@ Usage:
 Writes DIR/ (into a temporary directory renamed into place; skipped when DIR/expected.json is
 newer than this script):
     model.onnx      opset 13, input "input" [N,1,12,12], output "logits" [N,10]: a stem conv, a
-                    residual block (trunk of 8 channels), a 12-channel inner conv, a strided
-                    16-channel conv, a depthwise conv, GlobalAveragePool -> Linear
+                    residual block (trunk of 8 channels), a 12-channel inner conv, a 5-channel
+                    branch concatenated after the trunk (Concat), a strided 16-channel conv
+                    reading the 13 concatenated channels, a depthwise conv, GlobalAveragePool -> Linear
     expected.json   {"input": [...], "shape": [...], "labels": [...],
                      "groups": {"8": {"fisher": [...], "taylor": [...]}, "12": ..., "16": ...}}
 
-The three channel groups have distinct widths, so the test matches them by channel count. Masks
+The four channel groups have distinct widths, so the test matches them by channel count. Masks
 m_g (ones) multiply the group's channels where each consumer reads them: the trunk (8) at the inner
-conv's and the strided conv's inputs (not at the residual Add, which is inside the group), the inner
-group (12) at the block's second conv, the head (16) at the Linear's input. Per sample n with loss
+conv's, the branch conv's and the strided conv's inputs (channels 0..7 of the concatenation; not at
+the residual Add, which is inside the group), the branch (5) at the strided conv's input channels
+8..12, the inner group (12) at the block's second conv, the head (16) at the Linear's input. Per sample n with loss
 L_n = CE(logits_n, label_n): d_n = dL_n/dm_g; fisher_c = mean_n d_n[c]^2; taylor_c = |sum_n d_n[c]| / N.
 Computed in float64 from the float32 weights that model.onnx holds.
 """
@@ -45,7 +47,9 @@ class Net(nn.Module):
         self.bn1 = nn.BatchNorm2d(12)
         self.conv2 = nn.Conv2d(12, 8, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(8)
-        self.head = nn.Conv2d(8, 16, 3, stride=2, padding=1, bias=False)
+        self.branch = nn.Conv2d(8, 5, 1, bias=False)
+        self.branch_bn = nn.BatchNorm2d(5)
+        self.head = nn.Conv2d(13, 16, 3, stride=2, padding=1, bias=False)
         self.head_bn = nn.BatchNorm2d(16)
         self.dw = nn.Conv2d(16, 16, 3, padding=1, groups=16, bias=False)
         self.dw_bn = nn.BatchNorm2d(16)
@@ -62,7 +66,8 @@ class Net(nn.Module):
         y = F.relu(self.bn1(self.conv1(m(x0, "8"))))
         y = self.bn2(self.conv2(m(y, "12")))
         x1 = F.relu(x0 + y)
-        h = F.relu(self.head_bn(self.head(m(x1, "8"))))
+        b = F.relu(self.branch_bn(self.branch(m(x1, "8"))))
+        h = F.relu(self.head_bn(self.head(torch.cat([m(x1, "8"), m(b, "5")], 1))))
         h = F.relu(self.dw_bn(self.dw(h)))
         h = torch.flatten(F.adaptive_avg_pool2d(h, 1), 1)
         return self.fc(m(h, "16"))
@@ -84,7 +89,7 @@ def build():
 def scores(net, x, labels):
     net = net.double()
     x = x.double()
-    masks = {k: torch.ones(int(k), dtype=torch.float64, requires_grad=True) for k in ("8", "12", "16")}
+    masks = {k: torch.ones(int(k), dtype=torch.float64, requires_grad=True) for k in ("8", "12", "16", "5")}
     per_sample = {k: [] for k in masks}
     for n in range(x.shape[0]):
         for mk in masks.values():

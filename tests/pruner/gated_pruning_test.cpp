@@ -127,6 +127,31 @@ TEST(GatedPruning, StopsAtTheMacsTarget) {
   EXPECT_NE(out->stop_reason.find("target"), std::string::npos) << out->stop_reason;
 }
 
+// Groups behind a Concat are pruned together in one step (their offsets shift as channels go).
+TEST(GatedPruning, PrunesGroupsBehindAConcat) {
+  ir::Graph model = make_concat_cnn();
+  ASSERT_TRUE(ir::verify_and_infer(model).ok());
+  auto train = make_data(model, 128, 7, true, 32);
+  auto val = make_data(model, 100, 8, false, 50);
+  pruner::PruneConfig c = base_config();
+  c.max_drop = 100.0;  // every step is kept
+  c.target_macs = 0.5;
+  c.step = 0.3;
+  c.max_attempts = 10;
+  auto out = pruner::prune_model(model, *train, *val, c);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_LE(static_cast<double>(out->macs_after), 0.5 * static_cast<double>(out->macs_before));
+  const ir::Node* conv = out->model.find_node("c");
+  ASSERT_NE(conv, nullptr);
+  const int64_t cat_width = conv->input(1)->data.dim(1);
+  const int64_t parts = out->model.find_node("b1")->input(1)->data.dim(0) +
+                        out->model.find_node("b2")->input(1)->data.dim(0) +
+                        out->model.find_node("a")->input(1)->data.dim(0);
+  EXPECT_EQ(cat_width, parts) << "the consumer reads exactly what the Concat's inputs still hold";
+  EXPECT_LT(cat_width, 18);
+  EXPECT_DOUBLE_EQ(top1_of(out->model, *val), out->val_top1);
+}
+
 TEST(GatedPruning, ResumedRunEqualsUninterrupted) {
   const ir::Graph model = make_model();
   TempDir tmp;

@@ -78,6 +78,7 @@ Status print_groups(const PruneOptions& o) {
       for (const prune::Member& m : g.members) {
         json mj = {{"node", m.node}, {"role", std::string(prune::member_role_name(m.role))}};
         if (m.role == prune::MemberRole::kGemmColumns) mj["columns_per_channel"] = m.columns_per_channel;
+        if (m.offset != 0) mj["offset"] = m.offset;
         members.push_back(mj);
       }
       j["groups"].push_back({{"id", g.id},
@@ -98,10 +99,11 @@ Status print_groups(const PruneOptions& o) {
     fmt::print("group {:<4} {:>5} channels  {}\n", g.id, g.channels,
                g.prunable ? fmt::format("prunable (up to {} removable)", g.max_removable) : "blocked: " + g.reason);
     for (const prune::Member& m : g.members) {
-      fmt::print("    {:<13} {}{}\n", prune::member_role_name(m.role), m.node,
+      fmt::print("    {:<13} {}{}{}\n", prune::member_role_name(m.role), m.node,
                  m.role == prune::MemberRole::kGemmColumns && m.columns_per_channel > 1
                      ? fmt::format(" ({} columns per channel)", m.columns_per_channel)
-                     : "");
+                     : "",
+                 m.offset != 0 ? fmt::format(" (from channel {})", m.offset) : "");
     }
   }
   return Status();

@@ -1,0 +1,78 @@
+#!/usr/bin/python3
+# Exports torchvision classifiers for the pruning tests (tests/prune/channel_groups_test.cpp): the
+# architectures issue 11 names beyond the golden four -- concat-heavy (GoogLeNet, SqueezeNet),
+# bottleneck (ResNet-50), grouped (ResNeXt, RegNet), SiLU + SE (EfficientNet, RegNetY). Random
+# weights, eval mode, batch-1 input of 64x64 (the groups do not depend on the resolution; the
+# tests stay fast). Run by CTest (fixture `golden`); Debian's python3-torch / -torchvision / -onnx.
+"""Usage: make_torchvision_zoo.py --out DIR [--models a,b,...]
+
+Writes DIR/<model>/model.onnx (opset 13, BatchNorm folded, input "input" [1,3,64,64], output
+"logits") and DIR/<model>/meta.json. A model whose meta.json is newer than this script is kept
+(cached). Each model is written to a temporary directory and renamed into place.
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+import warnings
+
+import torch
+import torchvision
+
+sys.dont_write_bytecode = True
+
+MODELS = ["googlenet", "squeezenet1_1", "resnet50", "resnext50_32x4d", "efficientnet_b0", "regnet_y_400mf",
+          "regnet_x_400mf"]
+OPSET = 13
+INPUT = (1, 3, 64, 64)
+SEED = 1234
+
+
+def build(name):
+    torch.manual_seed(SEED)
+    kwargs = {"weights": None}
+    if name == "googlenet":
+        kwargs.update(aux_logits=False, init_weights=True)
+    return getattr(torchvision.models, name)(**kwargs).eval()
+
+
+def export(name, out_dir):
+    final = os.path.join(out_dir, name)
+    meta = os.path.join(final, "meta.json")
+    if os.path.exists(meta) and os.path.getmtime(meta) > os.path.getmtime(os.path.abspath(__file__)):
+        print(f"{name}: cached")
+        return
+    tmp = final + f".tmp.{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    t0 = time.time()
+    model = build(name)
+    x = torch.randn(*INPUT)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, x, os.path.join(tmp, "model.onnx"), opset_version=OPSET, input_names=["input"],
+                          output_names=["logits"], do_constant_folding=True)
+    with open(os.path.join(tmp, "meta.json"), "w") as f:
+        json.dump({"model": name, "opset": OPSET, "input": list(INPUT), "seed": SEED,
+                   "torch": torch.__version__, "torchvision": torchvision.__version__}, f, indent=1)
+    shutil.rmtree(final, ignore_errors=True)
+    os.rename(tmp, final)
+    print(f"{name}: exported in {time.time() - t0:.1f} s")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--models", default=",".join(MODELS))
+    a = ap.parse_args()
+    torch.set_num_threads(2)
+    os.makedirs(a.out, exist_ok=True)
+    for name in [m for m in a.models.split(",") if m]:
+        export(name, a.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
