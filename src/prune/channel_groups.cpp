@@ -6,7 +6,7 @@
 
 #include <algorithm>
 #include <map>
-#include <numeric>
+#include <numeric>  // std::lcm
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -81,6 +81,7 @@ class Analysis {
       auto git = by_root.find(root);
       if (git == by_root.end()) continue;
       ChannelGroup& grp = git->second;
+      grp.block = std::lcm(grp.block, block_[static_cast<size_t>(space)]);
       for (const std::string& r : reasons_[static_cast<size_t>(space)]) {
         if (grp.prunable) {
           grp.prunable = false;
@@ -112,8 +113,12 @@ class Analysis {
           }
         }
       }
+      if (grp.prunable && (grp.channels <= 0 || grp.channels % grp.block != 0)) {
+        grp.prunable = false;
+        grp.reason = fmt::format("{} channels do not split into the grouped convs' blocks of {}", grp.channels, grp.block);
+      }
       if (grp.prunable) {
-        const int64_t step = std::max<int64_t>(1, o_.round_to);
+        const int64_t step = std::lcm(grp.block, std::max<int64_t>(1, o_.round_to));
         const int64_t min_keep = (std::max<int64_t>(o_.min_channels, 1) + step - 1) / step * step;
         // Kept counts are multiples of round_to, at least min_channels: the smallest such count is
         // min_keep, so at most channels - min_keep go (fewer in steps that keep a multiple).
@@ -135,6 +140,7 @@ class Analysis {
   int new_space() {
     parent_.push_back(static_cast<int>(parent_.size()));
     reasons_.emplace_back();
+    block_.push_back(1);
     return parent_.back();
   }
   int find(int s) {
@@ -278,12 +284,22 @@ class Analysis {
       space(y);
       return;
     }
-    if (group == in && out == in) {
+    // Depthwise (w = 1) or grouped with as many outputs as inputs per group (ResNeXt, RegNet): channel
+    // c in is channel c out, and the channels of one conv group go together.
+    if (group > 1 && in == out && in % group == 0) {
+      const int64_t w = in / group;
+      if (w > 1 && is_concatenated(x)) {
+        return block_all(n, fmt::format("grouped Conv '{}' reads concatenated channels", n.name));
+      }
       carry(x, y);
       add_member(y, {MemberRole::kPassThrough, n.name});
+      if (w > 1) {
+        const int s = space(y);
+        block_[static_cast<size_t>(s)] = std::lcm(block_[static_cast<size_t>(s)], w);
+      }
       return;
     }
-    block_all(n, fmt::format("Conv '{}' is grouped (group={}, in={}, out={}; expected 1 or depthwise)", n.name, group,
+    block_all(n, fmt::format("Conv '{}' is grouped (group={}, in={}, out={}; expected in == out)", n.name, group,
                              in, out));
   }
 
@@ -393,6 +409,7 @@ class Analysis {
   const GroupOptions& o_;
   std::vector<int> parent_;
   std::vector<std::vector<std::string>> reasons_;
+  std::vector<int64_t> block_;  // per space: channels that go together (grouped convs' widths)
   std::unordered_map<const Value*, int> space_of_;
   std::unordered_map<const Value*, Layout> layouts_;  // concatenated activations (never in space_of_)
   std::unordered_map<const Value*, std::pair<const Value*, int64_t>> flattened_;  // y -> (x, spatial size)

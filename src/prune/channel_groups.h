@@ -21,7 +21,8 @@ namespace hqp::prune {
 // How one node takes part in a group, i.e. which of its tensors surgery slices.
 enum class MemberRole : uint8_t {
   kProducer,      // Conv / Gemm output channels: weights axis 0 (Gemm: the output axis of B) + bias
-  kPassThrough,   // depthwise Conv (group == in == out channels): weights axis 0 + bias, group = kept
+  kPassThrough,   // depthwise or grouped Conv (in == out channels, w = in / group per group): weights
+                  // axis 0 + bias; whole groups go (ChannelGroup::block = w), group = kept / w
   kNorm,          // BatchNormalization: scale, B, mean, var
   kConsumer,      // Conv (group 1) input channels: weights axis 1
   kGemmColumns,   // Gemm input columns: `columns_per_channel` consecutive columns per channel
@@ -48,6 +49,9 @@ struct ChannelGroup {
   bool prunable = true;
   std::string reason;                // why not, when !prunable
   int64_t max_removable = 0;         // channels that may go (respecting min_channels and round_to)
+  // Channels go in aligned blocks of this many ([k·block, (k+1)·block) together): the per-group
+  // width of the grouped convs the channels pass through (1 without one). A multiple of it is kept.
+  int64_t block = 1;
 };
 
 struct GroupOptions {

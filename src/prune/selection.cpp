@@ -75,32 +75,42 @@ Result<std::vector<GroupCost>> channel_costs(const ir::Graph& graph, const std::
   const double base_ms = latency != nullptr ? estimated_latency_ms(graph, *latency) : 0.0;
   std::vector<GroupCost> costs(groups.size());
   for (size_t gi = 0; gi < groups.size(); ++gi) {
-    if (!groups[gi].prunable || groups[gi].channels < 2) continue;
+    const int64_t block = std::max<int64_t>(1, groups[gi].block);
+    if (!groups[gi].prunable || groups[gi].channels < 2 * block) continue;
+    // One block (one channel, or one conv group of a grouped conv), per channel.
     ir::Graph trial = graph.clone();
-    const int64_t one[] = {0};
-    HQP_RETURN_IF_ERROR(remove_channels(trial, groups[gi], one));
+    std::vector<int64_t> first(static_cast<size_t>(block));
+    std::iota(first.begin(), first.end(), 0);
+    HQP_RETURN_IF_ERROR(remove_channels(trial, groups[gi], first));
     const ir::ModelStats s = ir::compute_stats(trial);
-    costs[gi].macs = static_cast<double>(base.macs - s.macs);
-    costs[gi].params = static_cast<double>(base.params - s.params);
-    if (latency != nullptr) costs[gi].latency_ms = base_ms - estimated_latency_ms(trial, *latency);
+    const auto per = static_cast<double>(block);
+    costs[gi].macs = static_cast<double>(base.macs - s.macs) / per;
+    costs[gi].params = static_cast<double>(base.params - s.params) / per;
+    if (latency != nullptr) costs[gi].latency_ms = (base_ms - estimated_latency_ms(trial, *latency)) / per;
   }
   return costs;
 }
 
 std::vector<Removal> select_channels(const std::vector<ChannelGroup>& groups, const GroupScores& scores,
                                      const std::vector<GroupCost>& costs, const SelectOptions& options) {
-  const int64_t round_to = std::max<int64_t>(1, options.round_to);
-  // Per group: channel order (ascending score) and its units.
+  // Per group: its blocks ("atoms": one channel, or one conv group of a grouped conv) in ascending
+  // order of mean score, and its units of atoms.
   std::vector<std::vector<int64_t>> order(groups.size());
   std::vector<std::vector<Unit>> units(groups.size());
+  std::vector<int64_t> atom_size(groups.size(), 1);
   for (size_t gi = 0; gi < groups.size(); ++gi) {
     const ChannelGroup& g = groups[gi];
     if (!g.prunable || g.max_removable <= 0 || gi >= scores.size() || scores[gi].size() != static_cast<size_t>(g.channels)) {
       continue;
     }
-    const std::vector<double>& s = scores[gi];
+    const int64_t blk = std::max<int64_t>(1, g.block);
+    atom_size[gi] = blk;
+    const int64_t atoms = g.channels / blk;
+    std::vector<double> s(static_cast<size_t>(atoms), 0.0);
+    for (int64_t c = 0; c < atoms * blk; ++c) s[static_cast<size_t>(c / blk)] += scores[gi][static_cast<size_t>(c)];
+    for (double& v : s) v /= static_cast<double>(blk);
     std::vector<int64_t>& o = order[gi];
-    o.resize(static_cast<size_t>(g.channels));
+    o.resize(static_cast<size_t>(atoms));
     std::iota(o.begin(), o.end(), 0);
     std::stable_sort(o.begin(), o.end(), [&](int64_t a, int64_t b) { return s[static_cast<size_t>(a)] < s[static_cast<size_t>(b)]; });
     double normalizer = 1.0;
@@ -108,10 +118,15 @@ std::vector<Removal> select_channels(const std::vector<ChannelGroup>& groups, co
     if (options.normalize == CostKind::kParams) normalizer = costs[gi].params;
     if (options.normalize == CostKind::kLatency) normalizer = costs[gi].latency_ms;
     if (!(normalizer > 0.0)) continue;  // frees nothing of what is counted: never chosen
-    const int64_t first = g.channels % round_to != 0 ? g.channels % round_to : round_to;
+    // Kept counts stay multiples of lcm(block, round_to): units of that many channels, the first
+    // one bringing the count to such a multiple.
+    const int64_t quantum = std::lcm(blk, std::max<int64_t>(1, options.round_to)) / blk;  // in atoms
+    const int64_t first = atoms % quantum != 0 ? atoms % quantum : quantum;
+    const int64_t max_atoms = g.max_removable / blk;
+    const int64_t round_to = quantum;
     size_t pos = 0;
     int64_t size = first;
-    while (static_cast<int64_t>(pos) + size <= g.max_removable) {
+    while (static_cast<int64_t>(pos) + size <= max_atoms) {
       double sum = 0.0;
       for (size_t i = pos; i < pos + static_cast<size_t>(size); ++i) sum += s[static_cast<size_t>(o[i])];
       if (!std::isfinite(sum)) break;
@@ -138,14 +153,18 @@ std::vector<Removal> select_channels(const std::vector<ChannelGroup>& groups, co
     const Unit u = heap.top();
     heap.pop();
     taken[u.group] = u.end;
-    freed += costs[u.group].macs * static_cast<double>(u.end - u.begin);
-    freed_ms += costs[u.group].latency_ms * static_cast<double>(u.end - u.begin);
+    const double channels = static_cast<double>((u.end - u.begin) * static_cast<size_t>(atom_size[u.group]));
+    freed += costs[u.group].macs * channels;
+    freed_ms += costs[u.group].latency_ms * channels;
     if (++next[u.group] < units[u.group].size()) heap.push(units[u.group][next[u.group]]);
   }
   std::vector<Removal> out;
   for (size_t gi = 0; gi < groups.size(); ++gi) {
     if (taken[gi] == 0) continue;
-    Removal r{gi, std::vector<int64_t>(order[gi].begin(), order[gi].begin() + static_cast<std::ptrdiff_t>(taken[gi]))};
+    Removal r{gi, {}};
+    for (size_t i = 0; i < taken[gi]; ++i) {
+      for (int64_t c = 0; c < atom_size[gi]; ++c) r.channels.push_back(order[gi][i] * atom_size[gi] + c);
+    }
     std::sort(r.channels.begin(), r.channels.end());
     out.push_back(std::move(r));
   }

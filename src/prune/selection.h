@@ -56,7 +56,8 @@ struct Removal {
   std::vector<int64_t> channels;  // sorted ascending
 };
 
-// Global ranking: each prunable group's channels sorted by score, cut into units (round_to; the
+// Global ranking: each prunable group's channels (its blocks of group.block channels, for grouped
+// convs; scored by their mean) sorted by score, cut into units (lcm(block, round_to) channels; the
 // first unit brings the count to a multiple), a unit's key its mean score per channel divided by
 // the group's per-channel cost; units leave in ascending key order, each group's in its own order,
 // never beyond group.max_removable, until the freed MACs reach the budget. Channels with an

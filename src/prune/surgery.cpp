@@ -35,6 +35,16 @@ Status check_request(const ChannelGroup& group, std::span<const int64_t> remove)
                         group.channels);
     }
   }
+  // Whole blocks only (a grouped conv loses whole groups): runs of `block` channels from a multiple of it.
+  const auto block = static_cast<size_t>(std::max<int64_t>(1, group.block));
+  for (size_t i = 0; i < remove.size(); ++i) {
+    const bool aligned = i % block == 0 ? remove[i] % static_cast<int64_t>(block) == 0 : remove[i] == remove[i - 1] + 1;
+    if (!aligned || remove.size() % block != 0) {
+      return make_error(StatusCode::kInvalidArgument,
+                        "cannot prune channel group {}: its channels go in aligned blocks of {} (grouped convolution)",
+                        group.id, block);
+    }
+  }
   return Status();
 }
 
@@ -170,7 +180,7 @@ Status remove_channels(ir::Graph& graph, std::span<const ChannelRemoval> removal
     std::set<int64_t> drop;
   };
   std::vector<Cut> cuts;
-  std::vector<Node*> depthwise;
+  std::vector<std::pair<Node*, int64_t>> grouped;  // depthwise / grouped convs and their channels per group
   for (const ChannelRemoval& r : removals) {
     const ChannelGroup& group = *r.group;
     HQP_RETURN_IF_ERROR(check_request(group, r.channels));
@@ -197,7 +207,12 @@ Status remove_channels(ir::Graph& graph, std::span<const ChannelRemoval> removal
       }
     }
     for (const Member& m : group.members) {
-      if (m.role == MemberRole::kPassThrough) depthwise.push_back(graph.find_node(m.node));
+      if (m.role != MemberRole::kPassThrough) continue;
+      Node* n = graph.find_node(m.node);
+      const int64_t per_group = ir::constant_through_identity(n->input(1))->dim(0) / n->attr<ir::ConvAttrs>().group;
+      if (std::none_of(grouped.begin(), grouped.end(), [&](const auto& g) { return g.first == n; })) {
+        grouped.emplace_back(n, per_group);
+      }
     }
   }
   for (const Cut& c : cuts) {
@@ -209,8 +224,10 @@ Status remove_channels(ir::Graph& graph, std::span<const ChannelRemoval> removal
     HQP_ASSIGN_OR_RETURN(Tensor sliced, take(t, c.axis, keep));
     replace_input(graph, c.node, c.input, std::move(sliced));
   }
-  // A depthwise conv keeps one group per channel it still has.
-  for (Node* n : depthwise) n->attr<ir::ConvAttrs>().group = ir::constant_through_identity(n->input(1))->dim(0);
+  // A depthwise / grouped conv keeps one group per `per_group` channels it still has.
+  for (const auto& [n, per_group] : grouped) {
+    n->attr<ir::ConvAttrs>().group = ir::constant_through_identity(n->input(1))->dim(0) / per_group;
+  }
   graph.remove_dead_code();
   clear_intermediate_shapes(graph);
   std::string ids;
