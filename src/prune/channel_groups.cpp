@@ -38,6 +38,12 @@ int64_t spatial_size(const Value* v) {
   return s;
 }
 
+// Per-tensor quantization parameters (a scalar or one-element scale): the channels pass through.
+bool per_tensor(const Node& n) {
+  const Tensor* scale = ir::constant_through_identity(n.input(1));
+  return scale != nullptr && scale->numel() == 1;
+}
+
 class Analysis {
  public:
   Analysis(const ir::Graph& g, const GroupOptions& o) : g_(g), o_(o) {}
@@ -188,7 +194,7 @@ class Analysis {
     join(space(from), space(to));
   }
   void block(const Value* v, std::string reason) {
-    if (v == nullptr || ir::constant_through_identity(v) != nullptr) return;
+    if (v == nullptr || is_weight(v)) return;
     if (auto d = flattened_.find(v); d != flattened_.end()) v = d->second.first;
     for (const Segment& s : layout(v)) reasons_[static_cast<size_t>(s.space)].push_back(reason);
   }
@@ -202,7 +208,7 @@ class Analysis {
       offset += std::max<int64_t>(s.channels, 0);
     }
   }
-  bool is_activation(const Value* v) const { return v != nullptr && ir::constant_through_identity(v) == nullptr; }
+  bool is_activation(const Value* v) const { return v != nullptr && !is_weight(v); }
 
   void block_all(const Node& n, const std::string& why) {
     for (const Value* v : n.inputs()) {
@@ -255,9 +261,18 @@ class Analysis {
       case OpKind::Gemm: return visit_gemm(n);
       case OpKind::Concat: return visit_concat(n);
       case OpKind::Constant: return;
-      case OpKind::QuantizeLinear:
       case OpKind::DequantizeLinear:
-        return block_all(n, fmt::format("{} '{}': prune the float model before quantizing it", op, n.name));
+        if (is_weight(y) || ir::constant_through_identity(x) != nullptr) return;  // a weight, read by its node
+        [[fallthrough]];
+      case OpKind::QuantizeLinear:
+        if (!per_tensor(n)) {
+          return block_all(n, fmt::format("{} '{}' quantizes activations per channel", op, n.name));
+        }
+        if (auto f = flattened_.find(x); f != flattened_.end()) {  // Flatten -> Q -> DQ -> Gemm
+          flattened_[y] = f->second;
+          return;
+        }
+        return carry_unary(n);
       default:
         return block_all(n, fmt::format("{} '{}' reads the channel axis in a way pruning does not follow", op, n.name));
     }
@@ -272,12 +287,11 @@ class Analysis {
   void visit_conv(const Node& n) {
     const Value* x = n.input(0);
     const Value* y = n.output(0);
-    const Tensor* w = ir::constant_through_identity(n.input(1));
-    if (w == nullptr || (n.input(2) != nullptr && ir::constant_through_identity(n.input(2)) == nullptr)) {
+    if (!is_weight(n.input(1)) || (n.input(2) != nullptr && !is_weight(n.input(2)))) {
       return block_all(n, fmt::format("Conv '{}' has computed weights", n.name));
     }
     const int64_t group = n.attr<ir::ConvAttrs>().group;
-    const int64_t in = channels_of(x), out = w->dim(0);
+    const int64_t in = channels_of(x), out = channels_of(y);
     if (group == 1) {
       add_member(x, {MemberRole::kConsumer, n.name});
       add_member(y, {MemberRole::kProducer, n.name});
@@ -318,7 +332,7 @@ class Analysis {
       const int64_t vc = axis >= 0 && (*v->shape)[static_cast<size_t>(axis)].is_static()
                              ? (*v->shape)[static_cast<size_t>(axis)].value
                              : (axis < 0 ? 1 : -1);
-      if (ir::constant_through_identity(v) != nullptr) {
+      if (is_weight(v)) {
         // A per-channel constant (e.g. [C, 1, 1]) is sliced with the group; a broadcast one is not.
         if (vc > 1) per_channel.push_back(static_cast<int>(i));
         continue;
@@ -389,7 +403,7 @@ class Analysis {
     const auto& a = n.attr<ir::GemmAttrs>();
     const Value* x = n.input(0);
     const Value* y = n.output(0);
-    if (ir::constant_through_identity(n.input(1)) == nullptr || (n.input(2) != nullptr && ir::constant_through_identity(n.input(2)) == nullptr)) {
+    if (!is_weight(n.input(1)) || (n.input(2) != nullptr && !is_weight(n.input(2)))) {
       return block_all(n, fmt::format("Gemm '{}' has computed weights", n.name));
     }
     if (a.trans_a != 0) return block_all(n, fmt::format("Gemm '{}' transposes its input", n.name));
@@ -417,6 +431,20 @@ class Analysis {
 };
 
 }  // namespace
+
+const ir::Node* dequantized_constant(const ir::Value* v) {
+  if (v == nullptr || v->uses().size() != 1) return nullptr;
+  const Node* p = v->producer();
+  if (p == nullptr || p->kind != OpKind::DequantizeLinear) return nullptr;
+  for (size_t i = 0; i < p->num_inputs(); ++i) {
+    if (p->input(i) != nullptr && ir::constant_through_identity(p->input(i)) == nullptr) return nullptr;
+  }
+  return p;
+}
+
+bool is_weight(const ir::Value* v) {
+  return v != nullptr && (ir::constant_through_identity(v) != nullptr || dequantized_constant(v) != nullptr);
+}
 
 std::string_view member_role_name(MemberRole role) {
   switch (role) {

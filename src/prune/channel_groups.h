@@ -60,8 +60,17 @@ struct GroupOptions {
   int64_t round_to = 1;             // kept channel counts stay multiples of this (when the group allows)
 };
 
-// Groups of a verified float graph whose activations are [N, C, ...] with static C. Errors: an
-// unverified graph (missing shapes), kInvalidArgument for bad options.
+// The DequantizeLinear that produces weight operand `v` of a QDQ file from constants (quantized
+// tensor, scale, zero point), read by one node only; nullptr for anything else. Surgery slices its
+// inputs (the per-axis scales and zero points with the weights when they run along the cut axis).
+const ir::Node* dequantized_constant(const ir::Value* v);
+// An initializer (through Identity) or a dequantized constant: a weight, not an activation.
+bool is_weight(const ir::Value* v);
+
+// Groups of a verified graph whose activations are [N, C, ...] with static C: float, or QDQ
+// (per-tensor QuantizeLinear / DequantizeLinear pairs on activations carry the channels; weights
+// behind DequantizeLinear are sliced with their per-channel scales). Errors: an unverified graph
+// (missing shapes), kInvalidArgument for bad options.
 Result<std::vector<ChannelGroup>> channel_groups(const ir::Graph& graph, const GroupOptions& options = {});
 
 }  // namespace hqp::prune

@@ -73,19 +73,79 @@ Result<Tensor> take(const Tensor& t, int64_t axis, const std::vector<int64_t>& k
   return out;
 }
 
-// `t` with the indices `zero` of `axis` set to 0 (f32; a new tensor).
-Result<Tensor> zero_along(const Tensor& t, int64_t axis, const std::vector<int64_t>& zero) {
+// `t` with the indices `zero` of `axis` set to the value that means 0: 0.0f for f32, the zero
+// point `zp` for s8 / u8 quantized weights (a new tensor).
+Result<Tensor> zero_along(const Tensor& t, int64_t axis, const std::vector<int64_t>& zero, int32_t zp) {
   Tensor out = t.clone();
   const Shape& shape = t.shape();
   int64_t outer = 1, inner = 1;
   for (int64_t i = 0; i < axis; ++i) outer *= shape[static_cast<size_t>(i)];
   for (size_t i = static_cast<size_t>(axis) + 1; i < shape.size(); ++i) inner *= shape[i];
   const int64_t len = shape[static_cast<size_t>(axis)];
-  float* d = out.data<float>();
-  for (int64_t o = 0; o < outer; ++o) {
-    for (int64_t z : zero) std::fill_n(d + (o * len + z) * inner, inner, 0.0f);
+  auto fill = [&](auto* d, auto value) {
+    for (int64_t o = 0; o < outer; ++o) {
+      for (int64_t z : zero) std::fill_n(d + (o * len + z) * inner, inner, value);
+    }
+  };
+  switch (t.dtype()) {
+    case DType::kF32: fill(out.data<float>(), 0.0f); break;
+    case DType::kS8: fill(out.data<int8_t>(), static_cast<int8_t>(zp)); break;
+    case DType::kU8: fill(out.data<uint8_t>(), static_cast<uint8_t>(zp)); break;
+    default:
+      return make_error(StatusCode::kUnsupported, "cannot mask a {} tensor (f32, s8 or u8 weights only)",
+                        dtype_name(t.dtype()));
   }
   return out;
+}
+
+// The zero point of DequantizeLinear `dq` when every channel has the same one (masking writes it).
+Result<int32_t> uniform_zero_point(const Node& dq) {
+  if (dq.input(2) == nullptr) return 0;
+  const Tensor* zp = ir::constant_through_identity(dq.input(2));
+  if (zp == nullptr || zp->numel() < 1 || (zp->dtype() != DType::kS8 && zp->dtype() != DType::kU8)) {
+    return make_error(StatusCode::kUnsupported, "cannot mask through '{}': its zero point is not s8 / u8", dq.name);
+  }
+  auto at = [&](int64_t i) {
+    return zp->dtype() == DType::kS8 ? int32_t{zp->data<int8_t>()[i]} : int32_t{zp->data<uint8_t>()[i]};
+  };
+  for (int64_t i = 1; i < zp->numel(); ++i) {
+    if (at(i) != at(0)) {
+      return make_error(StatusCode::kUnsupported, "cannot mask through '{}': its zero points differ per channel",
+                        dq.name);
+    }
+  }
+  return at(0);
+}
+
+// The tensor behind weight operand `v`: an initializer, or the quantized tensor of a QDQ weight.
+const Tensor* weight_tensor(const Value* v) {
+  if (const Tensor* t = ir::constant_through_identity(v)) return t;
+  const Node* dq = dequantized_constant(v);
+  return dq != nullptr ? ir::constant_through_identity(dq->input(0)) : nullptr;
+}
+
+// Slices [first, end) of `out` that read a dequantized constant become slices of the
+// DequantizeLinear's inputs: the quantized tensor on the same axis, and its scale and zero point
+// when they are per-axis along that axis (per-tensor ones, or another axis, stay as they are).
+void slice_through_dequantize(const ir::Graph& graph, std::vector<Slice>& out, size_t first) {
+  std::vector<Slice> extra;
+  for (size_t i = first; i < out.size(); ++i) {
+    const Node* dq = dequantized_constant(out[i].node->input(out[i].input));
+    if (dq == nullptr) continue;
+    Node* d = graph.find_node(dq->name);
+    Slice s = out[i];
+    out[i] = {d, 0, s.axis, s.block, s.consumer_side, s.offset};
+    const Tensor* q = ir::constant_through_identity(d->input(0));
+    const Tensor* scale = ir::constant_through_identity(d->input(1));
+    if (q == nullptr || scale == nullptr || scale->numel() <= 1) continue;
+    const auto& a = d->attr<ir::AxisAttrs>();
+    int64_t axis = a.present ? a.axis : 1;  // ONNX's default axis
+    if (axis < 0) axis += q->rank();
+    if (axis != s.axis) continue;
+    extra.push_back({d, 1, 0, s.block, s.consumer_side, s.offset});
+    if (d->input(2) != nullptr) extra.push_back({d, 2, 0, s.block, s.consumer_side, s.offset});
+  }
+  out.insert(out.end(), extra.begin(), extra.end());
 }
 
 }  // namespace
@@ -107,7 +167,7 @@ Result<std::vector<Slice>> slices_of(const ir::Graph& graph, const ChannelGroup&
         } else {  // Gemm: output channels are B's rows (transB) or columns, and C's last axis
           const auto& a = n->attr<ir::GemmAttrs>();
           out.push_back({n, 1, a.trans_b != 0 ? 0 : 1, 1, false});
-          const Tensor* c = ir::constant_through_identity(n->input(2));
+          const Tensor* c = weight_tensor(n->input(2));
           if (c != nullptr && c->rank() >= 1 && c->shape().back() == group.channels) {
             out.push_back({n, 2, c->rank() - 1, 1, false});
           }
@@ -127,7 +187,7 @@ Result<std::vector<Slice>> slices_of(const ir::Graph& graph, const ChannelGroup&
         break;
       }
       case MemberRole::kConstOperand: {
-        const Tensor* c = ir::constant_through_identity(n->input(static_cast<size_t>(m.input)));
+        const Tensor* c = weight_tensor(n->input(static_cast<size_t>(m.input)));
         const Value* y = n->output(0);
         if (c == nullptr || !y->shape) {
           return make_error(StatusCode::kInvalidArgument, "cannot prune node '{}': operand {} is not a constant",
@@ -139,6 +199,7 @@ Result<std::vector<Slice>> slices_of(const ir::Graph& graph, const ChannelGroup&
       }
     }
     for (size_t i = first; i < out.size(); ++i) out[i].offset = m.offset;
+    slice_through_dequantize(graph, out, first);
   }
   return out;
 }
@@ -209,7 +270,7 @@ Status remove_channels(ir::Graph& graph, std::span<const ChannelRemoval> removal
     for (const Member& m : group.members) {
       if (m.role != MemberRole::kPassThrough) continue;
       Node* n = graph.find_node(m.node);
-      const int64_t per_group = ir::constant_through_identity(n->input(1))->dim(0) / n->attr<ir::ConvAttrs>().group;
+      const int64_t per_group = weight_tensor(n->input(1))->dim(0) / n->attr<ir::ConvAttrs>().group;
       if (std::none_of(grouped.begin(), grouped.end(), [&](const auto& g) { return g.first == n; })) {
         grouped.emplace_back(n, per_group);
       }
@@ -226,7 +287,7 @@ Status remove_channels(ir::Graph& graph, std::span<const ChannelRemoval> removal
   }
   // A depthwise / grouped conv keeps one group per `per_group` channels it still has.
   for (const auto& [n, per_group] : grouped) {
-    n->attr<ir::ConvAttrs>().group = ir::constant_through_identity(n->input(1))->dim(0) / per_group;
+    n->attr<ir::ConvAttrs>().group = weight_tensor(n->input(1))->dim(0) / per_group;
   }
   graph.remove_dead_code();
   clear_intermediate_shapes(graph);
@@ -258,7 +319,11 @@ Status mask_channels(ir::Graph& graph, const ChannelGroup& group, std::span<cons
     for (int64_t c : remove) {
       for (int64_t b = 0; b < s.block; ++b) zero.push_back((s.offset + c) * s.block + b);
     }
-    HQP_ASSIGN_OR_RETURN(Tensor masked, zero_along(*t, s.axis, zero));
+    int32_t zp = 0;
+    if (s.node->kind == ir::OpKind::DequantizeLinear) {
+      HQP_ASSIGN_OR_RETURN(zp, uniform_zero_point(*s.node));
+    }
+    HQP_ASSIGN_OR_RETURN(Tensor masked, zero_along(*t, s.axis, zero, zp));
     replace_input(graph, s.node, s.input, std::move(masked));
   }
   graph.remove_dead_code();

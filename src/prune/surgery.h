@@ -1,6 +1,8 @@
 // Physical channel removal (structured pruning surgery) and its masking counterpart. Both take a
 // ChannelGroup of the same graph (channel_groups) and the channels to remove; neither writes into a
-// tensor another graph may share: every changed initializer gets a new Tensor.
+// tensor another graph may share: every changed initializer gets a new Tensor. In a QDQ graph the
+// weights behind DequantizeLinear are sliced with their per-axis scales and zero points, and
+// masking writes the zero point (which dequantizes to 0).
 #pragma once
 
 #include <cstdint>

@@ -275,6 +275,14 @@ Result<PruneOutcome> prune_model(const ir::Graph& model, data::BatchSource& trai
                                  const PruneConfig& config, const PruneCallbacks& cb) {
   HQP_RETURN_IF_ERROR(check_config(config));
   const auto t0 = Clock::now();
+  for (const auto& n : model.nodes()) {
+    if (n->kind == ir::OpKind::QuantizeLinear || n->kind == ir::OpKind::DequantizeLinear) {
+      return make_error(StatusCode::kUnsupported,
+                        "cannot prune: the model is quantized (node '{}' is a {}); fine-tuning needs the float model -- "
+                        "prune it, then quantize (`hqp compress` does both)",
+                        n->name, ir::op_name(n->kind));
+    }
+  }
   HQP_ASSIGN_OR_RETURN(std::vector<prune::ChannelGroup> groups0, prune::channel_groups(model, config.groups));
   if (std::none_of(groups0.begin(), groups0.end(), [](const prune::ChannelGroup& g) { return g.max_removable > 0; })) {
     return make_error(StatusCode::kInvalidArgument,

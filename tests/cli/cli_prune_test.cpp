@@ -60,5 +60,35 @@ TEST(CliPrunePytorchModel, PrunesWithinTheBoundAndEvalAgrees) {
   EXPECT_EQ(tmp.list(), (std::vector<std::string>{"pruned.onnx", "report.json"}));
 }
 
+// A QDQ file (hqp quantize's output): --groups lists its groups (weights behind DequantizeLinear
+// are prunable), and pruning it refuses with one line, writing nothing: fine-tuning needs floats.
+TEST(CliPrunePytorchModel, QuantizedModelListsGroupsAndRefusesTheLoop) {
+  if (std::filesystem::exists(kDir + "/SKIPPED")) GTEST_SKIP() << "fixture skipped (no dataset)";
+  std::ifstream f(kDir + "/expected.json");
+  ASSERT_TRUE(f) << kDir << "/expected.json missing (fixture pytorch_eval_generate did not run)";
+  const nlohmann::json expected = nlohmann::json::parse(f);
+  const std::string mean = expected["mean"].dump(), std_ = expected["std"].dump();
+  TempDir tmp;
+  const std::string q = tmp.file("int8.onnx");
+  const ProcessResult qr = run_hqp({"quantize", kDir + "/model.onnx", "--data", kDir + "/data", "--mean", mean,
+                                    "--std", std_, "--val-split", "random:200", "--max-drop", "0", "--calib-samples",
+                                    "64", "--no-test", "--threads", "1", "--workers", "1", "-o", q});
+  ASSERT_TRUE(qr.exited && qr.exit_code == 0) << qr.describe() << ": " << qr.err;
+  const ProcessResult g = run_hqp({"prune", q, "--groups", "--json"});
+  ASSERT_TRUE(g.exited && g.exit_code == 0) << g.describe() << ": " << g.err;
+  const nlohmann::json groups = nlohmann::json::parse(g.out);
+  const ProcessResult fg = run_hqp({"prune", kDir + "/model.onnx", "--groups", "--json"});
+  ASSERT_TRUE(fg.exited && fg.exit_code == 0) << fg.describe() << ": " << fg.err;
+  EXPECT_GT(groups["prunable_groups"].get<int>(), 0);
+  EXPECT_EQ(groups["prunable_groups"], nlohmann::json::parse(fg.out)["prunable_groups"]);
+  const std::string out = tmp.file("pruned.onnx");
+  const ProcessResult r = run_hqp({"prune", q, "--data", kDir + "/data", "--mean", mean, "--std", std_,
+                                   "--val-split", "random:200", "-o", out, "--threads", "1", "--workers", "1"});
+  EXPECT_TRUE(r.exited && r.exit_code == 1) << r.describe();
+  EXPECT_NE(r.err.find("the model is quantized"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("hqp compress"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
 }  // namespace
 }  // namespace hqp::test

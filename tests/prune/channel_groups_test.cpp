@@ -18,6 +18,7 @@
 #include "prune/channel_groups.h"
 #include "prune/selection.h"
 #include "prune/surgery.h"
+#include "quant/insert_qdq.h"
 #include "runtime/session.h"
 #include "train/zoo.h"
 
@@ -389,6 +390,55 @@ TEST_P(GoldenGroups, MaskingEqualsRemovalForEveryGroup) {
 INSTANTIATE_TEST_SUITE_P(Torchvision, GoldenGroups,
                          ::testing::Values("resnet18_op13", "mobilenet_v2_op13", "mobilenet_v3_small_op13",
                                            "mobilenet_v3_large_op17"));
+
+// QDQ files (hqp's quantizer, both placements): activations' per-tensor Q/DQ pairs carry channels,
+// weights and biases behind DequantizeLinear are sliced with their per-channel scales; masking
+// (weights set to their zero point) == removal on the INT8 fast runtime.
+class QdqGroups : public ::testing::TestWithParam<std::tuple<const char*, quant::QdqStyle>> {};
+
+TEST_P(QdqGroups, MaskingEqualsRemovalForEveryGroup) {
+  const auto [arch, style] = GetParam();
+  train::ZooOptions o;
+  o.in_channels = 1;
+  o.num_classes = 10;
+  o.small_input = true;
+  o.input_size = 28;
+  Result<Graph> g = train::build_zoo_model(arch, o);
+  HQP_ASSERT_OK(g.status());
+  Result<std::vector<ChannelGroup>> float_groups = prune::channel_groups(*g);
+  HQP_ASSERT_OK(float_groups.status());
+  quant::CalibrationData calib;
+  for (uint32_t b = 0; b < 2; ++b) calib.batches.push_back({random_tensor({4, 1, 28, 28}, 40 + b, 1.0f)});
+  quant::QdqOptions qo;
+  qo.style = style;
+  HQP_ASSERT_OK(quant::insert_qdq(*g, calib, qo).status());
+  Result<std::vector<ChannelGroup>> groups = prune::channel_groups(*g);
+  HQP_ASSERT_OK(groups.status());
+  auto prunable = [](const std::vector<ChannelGroup>& gs) {
+    return std::count_if(gs.begin(), gs.end(), [](const ChannelGroup& x) { return x.prunable; });
+  };
+  EXPECT_EQ(prunable(*groups), prunable(*float_groups)) << "quantization hides no group";
+  const int checked = check_every_group(*g, random_tensor({2, 1, 28, 28}, 5, 1.0f), arch);
+  EXPECT_EQ(checked, prunable(*groups));
+  // Per-channel weight scales shrink with the weights.
+  const ChannelGroup& first = *std::find_if(groups->begin(), groups->end(), [](const ChannelGroup& x) { return x.prunable; });
+  Graph pruned = g->clone();
+  HQP_ASSERT_OK(prune::remove_channels(pruned, first, std::vector<int64_t>{0}));
+  for (const prune::Member& m : first.members) {
+    if (m.role != MemberRole::kProducer) continue;
+    const ir::Node* dq = prune::dequantized_constant(pruned.find_node(m.node)->input(1));
+    ASSERT_NE(dq, nullptr) << m.node;
+    EXPECT_EQ(dq->input(1)->data.dim(0), first.channels - 1) << m.node;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Zoo, QdqGroups,
+                         ::testing::Combine(::testing::Values("resnet18", "mobilenet_v3_small"),
+                                            ::testing::Values(quant::QdqStyle::kOrt, quant::QdqStyle::kTrt)),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param)) + "_" +
+                                  std::string(quant::qdq_style_name(std::get<1>(info.param)));
+                         });
 
 struct TorchvisionCase {
   const char* model;
