@@ -86,6 +86,7 @@ Status print_groups(const PruneOptions& o) {
                              {"prunable", g.prunable},
                              {"reason", g.reason},
                              {"max_removable", g.max_removable},
+                             {"block", g.block},
                              {"members", members},
                              {"values", g.values}});
     }
@@ -97,7 +98,9 @@ Status print_groups(const PruneOptions& o) {
   fmt::print("groups     {} ({} prunable, up to {} channels removable)\n\n", groups.size(), prunable, removable);
   for (const prune::ChannelGroup& g : groups) {
     fmt::print("group {:<4} {:>5} channels  {}\n", g.id, g.channels,
-               g.prunable ? fmt::format("prunable (up to {} removable)", g.max_removable) : "blocked: " + g.reason);
+               g.prunable ? fmt::format("prunable (up to {} removable{})", g.max_removable,
+                                        g.block > 1 ? fmt::format(", in blocks of {}", g.block) : "")
+                          : "blocked: " + g.reason);
     for (const prune::Member& m : g.members) {
       fmt::print("    {:<13} {}{}{}\n", prune::member_role_name(m.role), m.node,
                  m.role == prune::MemberRole::kGemmColumns && m.columns_per_channel > 1
