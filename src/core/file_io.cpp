@@ -2,10 +2,12 @@
 #include "core/file_io.h"
 
 #include <atomic>
-#include <cstdio>
 #include <cerrno>
+#include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <exception>
+#include <mutex>
 #include <string>
 
 #include <fcntl.h>
@@ -76,6 +78,67 @@ Result<std::string> read_file_bounded(const std::string& path, int64_t max_bytes
 
 namespace {
 
+// Temporary files being written right now, for the SIGINT / SIGTERM / SIGHUP handler: a user who
+// stops hqp (Ctrl-C, kill) mid-write gets no `OUT.tmp.<pid>.<n>` litter. Fixed slots and atomics
+// only, so the handler is async-signal-safe (it reads the slots and calls unlink).
+constexpr int kTempSlots = 32;
+constexpr size_t kTempPathMax = 4096;
+char g_temp_paths[kTempSlots][kTempPathMax];
+std::atomic<int> g_temp_state[kTempSlots];  // 0 free, 1 being filled, 2 live
+
+extern "C" void remove_temps_and_die(int sig) {
+  for (int i = 0; i < kTempSlots; ++i) {
+    if (g_temp_state[i].load() == 2) ::unlink(g_temp_paths[i]);
+  }
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);  // the default action: the exit status still says which signal ended the process
+}
+
+// Installs the handler once for each signal whose action is still the default (a program that
+// handles or ignores a signal itself keeps its choice).
+void install_temp_cleanup() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+      struct sigaction old {};
+      if (::sigaction(sig, nullptr, &old) != 0 || (old.sa_flags & SA_SIGINFO) != 0 || old.sa_handler != SIG_DFL) {
+        continue;
+      }
+      struct sigaction sa {};
+      sa.sa_handler = remove_temps_and_die;
+      sigemptyset(&sa.sa_mask);
+      ::sigaction(sig, &sa, nullptr);
+    }
+  });
+}
+
+// Registers a temporary file for removal on a fatal signal while it lives (RAII). When all slots
+// are taken or the path is too long the file is simply not registered.
+class TempRegistration {
+ public:
+  explicit TempRegistration(const std::string& path) {
+    install_temp_cleanup();
+    if (path.size() >= kTempPathMax) return;
+    for (int i = 0; i < kTempSlots; ++i) {
+      int expected = 0;
+      if (g_temp_state[i].compare_exchange_strong(expected, 1)) {
+        std::memcpy(g_temp_paths[i], path.c_str(), path.size() + 1);
+        g_temp_state[i].store(2);
+        slot_ = i;
+        return;
+      }
+    }
+  }
+  TempRegistration(const TempRegistration&) = delete;
+  TempRegistration& operator=(const TempRegistration&) = delete;
+  ~TempRegistration() {
+    if (slot_ >= 0) g_temp_state[slot_].store(0);
+  }
+
+ private:
+  int slot_ = -1;
+};
+
 // Creates `path`.tmp.<pid>.<n> exclusively; returns its descriptor and name.
 Result<std::pair<int, std::string>> create_temp(const std::string& path, std::string_view context) {
   static std::atomic<uint64_t> counter{0};
@@ -128,6 +191,7 @@ Status commit_temp(FdGuard& fd, const std::string& temp, const std::string& path
 Status write_file_atomic(const std::string& path, std::string_view bytes, std::string_view context) {
   HQP_ASSIGN_OR_RETURN(auto created, create_temp(path, context));
   const std::string temp = created.second;
+  const TempRegistration registered(temp);
   FdGuard fd(created.first);
   size_t done = 0;
   while (done < bytes.size()) {
@@ -148,6 +212,7 @@ Status write_file_atomic_with(const std::string& path, const std::function<Statu
                               std::string_view context) {
   HQP_ASSIGN_OR_RETURN(auto created, create_temp(path, context));
   const std::string temp = created.second;
+  const TempRegistration registered(temp);
   FdGuard(created.first).close();  // the writer opens the path itself
   Status written;
   try {

@@ -19,8 +19,10 @@ Result<std::string> read_file_bounded(const std::string& path, int64_t max_bytes
 
 // Writes `bytes` to a new temporary file in the directory of `path` (`path`.tmp.<pid>.<n>, created
 // exclusively), flushes it to disk (fsync), renames it over `path` and flushes the directory. On any
-// failure before the rename the temporary file is removed and `path` is left as it was. `context`
-// starts every message.
+// failure before the rename the temporary file is removed and `path` is left as it was; so it is when
+// SIGINT, SIGTERM or SIGHUP ends the process during the write (a handler installed on first use,
+// for signals still at their default action, removes the live temporary files and re-raises the
+// signal). `context` starts every message.
 Status write_file_atomic(const std::string& path, std::string_view bytes, std::string_view context);
 
 // The same for writers that can only write to a path of their own (e.g. libtorch archives):

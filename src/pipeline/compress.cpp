@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/file_io.h"
+#include "core/json_text.h"
 #include "eval/engine.h"
 #include "eval/evaluate.h"
 #include "eval/latency.h"
@@ -104,7 +105,7 @@ Result<int64_t> file_bytes(const ir::Graph& g) {
 // Latency table persisted in the work dir, so that a resumed run ranks channels exactly as before.
 Status save_table(const std::string& path, const prune::LatencyTable& t, double estimate) {
   json j = {{"format", "hqp-latency-table"}, {"version", 1}, {"estimate_ms", estimate}, {"ms_per_work", t}};
-  return write_file_atomic(path, j.dump(1) + "\n", fmt::format("cannot write latency table '{}'", path));
+  return write_file_atomic(path, json_text(j, 1) + "\n", fmt::format("cannot write latency table '{}'", path));
 }
 
 Result<prune::LatencyTable> load_table(const std::string& path, double& estimate) {

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/file_io.h"
+#include "core/json_text.h"
 #include "eval/engine.h"
 #include "eval/evaluate.h"
 #include "eval/latency.h"
@@ -209,7 +210,7 @@ Status write_state(const PruneConfig& config, const LoopState& s, const PruneOut
   j["steps"] = json::array();
   for (const StepRecord& r : o.steps) j["steps"].push_back(record_json(r));
   const std::string path = (std::filesystem::path(config.checkpoint_dir) / kPruneStateFile).string();
-  return write_file_atomic(path, j.dump(1) + "\n", fmt::format("cannot write pruning checkpoint '{}'", path));
+  return write_file_atomic(path, json_text(j, 1) + "\n", fmt::format("cannot write pruning checkpoint '{}'", path));
 }
 
 Status read_state(const PruneConfig& config, LoopState& s, PruneOutcome& o) {

@@ -1,11 +1,31 @@
 // Reference executor: input validation, topological execution, liveness-based freeing, observers.
 #include "reference/executor.h"
 
+#include <cmath>
+#include <cstdint>
 #include <unordered_map>
 
 namespace hqp::reference {
 
-Status check_run_inputs(const ir::Graph& graph, std::span<const Tensor> inputs) {
+namespace {
+
+// Index of the first NaN or ±Inf in `t` (f32), or -1. Exponent bits all ones, tested without a
+// branch per element so the scan vectorizes.
+int64_t first_non_finite(const Tensor& t) {
+  const auto* bits = static_cast<const uint32_t*>(t.raw_data());
+  const int64_t n = t.numel();
+  uint32_t any = 0;
+  for (int64_t i = 0; i < n; ++i) any |= static_cast<uint32_t>((bits[i] & 0x7F800000u) == 0x7F800000u);
+  if (any == 0) return -1;
+  for (int64_t i = 0; i < n; ++i) {
+    if ((bits[i] & 0x7F800000u) == 0x7F800000u) return i;
+  }
+  return -1;
+}
+
+}  // namespace
+
+Status check_run_inputs(const ir::Graph& graph, std::span<const Tensor> inputs, bool allow_non_finite) {
   const auto& decl = graph.inputs();
   if (inputs.size() != decl.size()) {
     std::string names;
@@ -44,13 +64,24 @@ Status check_run_inputs(const ir::Graph& graph, std::span<const Tensor> inputs) 
       }
     }
   }
+  if (!allow_non_finite) {
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (inputs[i].dtype() != DType::kF32) continue;
+      if (const int64_t at = first_non_finite(inputs[i]); at >= 0) {
+        const float v = static_cast<const float*>(inputs[i].raw_data())[at];
+        return make_error(StatusCode::kInvalidArgument,
+                          "cannot run model: input '{}' holds {} at element {} (hqp runs finite inputs only)",
+                          decl[i]->name, std::isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf"), at);
+      }
+    }
+  }
   return Status();
 }
 
 
 Result<std::vector<Tensor>> run_reference(const ir::Graph& graph, std::span<const Tensor> inputs,
                                           const RunOptions& options) {
-  HQP_RETURN_IF_ERROR(check_run_inputs(graph, inputs));
+  HQP_RETURN_IF_ERROR(check_run_inputs(graph, inputs, options.allow_non_finite));
   HQP_ASSIGN_OR_RETURN(std::vector<ir::Node*> order, graph.topological_order());
 
   // Last step at which each produced value is read; graph outputs live to the end.

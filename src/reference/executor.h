@@ -15,11 +15,17 @@ namespace hqp::reference {
 
 struct RunOptions {
   ir::Observer* observer = nullptr;
+  bool allow_non_finite = false;  // see check_run_inputs
 };
 
 // Checks run inputs against the graph's declared inputs: count, dtypes, static dims, and symbolic
-// dims consistent across inputs. Shared by every executor so they reject bad inputs alike.
-Status check_run_inputs(const ir::Graph& graph, std::span<const Tensor> inputs);
+// dims consistent across inputs; and, unless `allow_non_finite`, that no f32 input holds a NaN or
+// ±Inf (kInvalidArgument naming the input and the first such element). Engines do not agree on
+// non-finite values (oneDNN's max / min / clamp and INT8 quantization drop a NaN that the reference
+// kernels propagate), so every executor refuses them alike by default; the reference executor
+// with allow_non_finite follows IEEE semantics (ONNX conformance cases). Shared by every executor
+// so they reject bad inputs alike.
+Status check_run_inputs(const ir::Graph& graph, std::span<const Tensor> inputs, bool allow_non_finite = false);
 
 // inputs: one tensor per graph input, in graph-input order; dtypes must match and static dims
 // must agree (symbolic dims take the given sizes, consistently across inputs).

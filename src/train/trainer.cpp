@@ -19,6 +19,7 @@
 #include <torch/serialize/archive.h>
 
 #include "core/file_io.h"
+#include "core/json_text.h"
 #include "metrics/classification_metrics.h"
 #include "onnx/export.h"
 #include "onnx/import.h"
@@ -450,7 +451,7 @@ Status Trainer::State::write_checkpoint() {
                       {"state", state_file},
                       {"history", nlohmann::json::array()}};
   for (const EpochRecord& r : history) j["history"].push_back(record_to_json(r));
-  HQP_RETURN_IF_ERROR(write_file_atomic((dir / kCheckpointIndex).string(), j.dump(2) + "\n",
+  HQP_RETURN_IF_ERROR(write_file_atomic((dir / kCheckpointIndex).string(), json_text(j, 2) + "\n",
                                         fmt::format("cannot write checkpoint index in '{}'", config.checkpoint_dir)));
   // Older epochs' files are no longer referenced.
   for (const auto& entry : fs::directory_iterator(dir, ec)) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "cli/cli_test_util.h"
 
@@ -200,6 +201,42 @@ TEST(CliErrors, ModelPathIsADirectory) {
   TempDir dir;
   const ProcessResult r = run_hqp({"info", dir.path().string()});
   EXPECT_TRUE(is_one_line_error(r, 1, "cannot import ONNX model '" + dir.path().string() + "'"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Untrusted text (issue 9): names that are not UTF-8 reach JSON as U+FFFD instead of aborting the
+// encoder; control characters in an error message are escaped, so it stays one line.
+
+TEST(CliErrors, NonUtf8ModelPathGivesValidJson) {
+  TempDir dir;
+  const std::string path = dir.file("model\xFF\xFE.onnx");
+  ASSERT_TRUE(write_file(path, read_file(kDemoModel)));
+  const ProcessResult r = run_hqp({"info", path, "--json"});
+  ASSERT_TRUE(r.exited && r.exit_code == 0) << r.describe() << ": " << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);  // throws on invalid UTF-8
+  EXPECT_NE(j.dump().find("\xEF\xBF\xBD"), std::string::npos) << "U+FFFD in place of the bad bytes";
+}
+
+TEST(CliErrors, ControlCharactersInMessagesAreEscaped) {
+  TempDir dir;
+  const std::string missing = dir.file("two\nlines\x1b[2J.onnx");
+  const ProcessResult r = run_hqp({"info", missing});
+  EXPECT_TRUE(is_one_line_error(r, 1, "two\\nlines\\x1B[2J.onnx")) << r.err;
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << "no raw escape character on the terminal";
+}
+
+// Output locations are checked before any work (issue 9: train failed only after the whole run).
+TEST(CliErrors, UnwritableOutputsFailBeforeWork) {
+  TempDir dir;
+  const ProcessResult r = run_hqp({"train", "--arch", "mobilenet_v3_small", "--data", "fashion-mnist", "--epochs",
+                                   "1", "-o", "/proc/hqp_cannot_write.onnx"});
+  EXPECT_TRUE(is_one_line_error(r, 1, "cannot write model '/proc/hqp_cannot_write.onnx': directory '/proc' is not writable"))
+      << r.err;
+  const ProcessResult c = run_hqp({"train", "--arch", "mobilenet_v3_small", "--data", "fashion-mnist", "--epochs",
+                                   "1", "-o", dir.file("m.onnx"), "--checkpoint-dir", "/proc/hqp_ckpt"});
+  EXPECT_TRUE(is_one_line_error(c, 1, "cannot use --checkpoint-dir '/proc/hqp_ckpt': directory '/proc' is not writable"))
+      << c.err;
+  EXPECT_TRUE(dir.list().empty());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -409,7 +409,9 @@ std::vector<std::string> run_case(const ConformanceCase& c) {
       problems.push_back(where + ": " + *e);
       continue;
     }
-    Result<std::vector<Tensor>> got = reference::run_reference(graph, inputs);
+    reference::RunOptions ieee;  // op semantics, NaN / Inf inputs included (the CLI refuses those)
+    ieee.allow_non_finite = true;
+    Result<std::vector<Tensor>> got = reference::run_reference(graph, inputs, ieee);
     if (!got.ok()) {
       problems.push_back(where + ": run failed: " + got.status().message());
       continue;
@@ -420,7 +422,7 @@ std::vector<std::string> run_case(const ConformanceCase& c) {
       }
     }
     if (!reimported) continue;
-    Result<std::vector<Tensor>> again = reference::run_reference(*reimported, inputs_for(graph, inputs, *reimported));
+    Result<std::vector<Tensor>> again = reference::run_reference(*reimported, inputs_for(graph, inputs, *reimported), ieee);
     if (!again.ok()) {
       problems.push_back(where + ": run of the re-imported model failed: " + again.status().message());
       continue;

@@ -7,7 +7,11 @@
 #include <string>
 #include <vector>
 
+#include <csignal>
+
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/temp_dir.h"
 #include "core/file_io.h"
@@ -113,6 +117,35 @@ TEST(AtomicWriteWith, FailingOrThrowingWritersLeaveTheOldFileAndNoTemporary) {
   EXPECT_NE(thrown.message().find("serializer exploded"), std::string::npos) << thrown.message();
   EXPECT_EQ(read_all(path), "old");
   EXPECT_EQ(dir.list(), (std::vector<std::string>{"state.pt"}));
+}
+
+// Ctrl-C or kill during a write: the temporary file goes with the process, the old file stays, and
+// the process still ends by that signal (issue 9: killed writers left OUT.tmp.<pid>.<n> behind).
+TEST(AtomicWriteWith, FatalSignalMidWriteLeavesNoTemporary) {
+  for (int sig : {SIGINT, SIGTERM}) {
+    TempDir dir;
+    const std::string path = dir.file("model.onnx");
+    ASSERT_TRUE(write_file_atomic(path, "old", "setup").ok());
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      (void)write_file_atomic_with(
+          path,
+          [sig](const std::string& temp) -> Status {
+            std::ofstream(temp, std::ios::binary) << std::string(1 << 20, 'x');
+            ::raise(sig);
+            return Status();
+          },
+          "cannot write model");
+      ::_exit(0);  // not reached: the signal ends the child
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFSIGNALED(status)) << "signal " << sig;
+    if (WIFSIGNALED(status)) EXPECT_EQ(WTERMSIG(status), sig);
+    EXPECT_EQ(dir.list(), (std::vector<std::string>{"model.onnx"})) << "signal " << sig;
+    EXPECT_EQ(read_all(path), "old");
+  }
 }
 
 TEST(ProcessMemory, ResidentMemoryGrowsWithTouchedMemory) {

@@ -445,6 +445,8 @@ struct TorchvisionCase {
   int min_prunable;  // groups that must be prunable (the rest are listed blocked, with a reason)
 };
 
+void PrintTo(const TorchvisionCase& c, std::ostream* os) { *os << c.model; }
+
 class TorchvisionZooGroups : public ::testing::TestWithParam<TorchvisionCase> {};
 
 // More torchvision architectures (tests/prune/make_torchvision_zoo.py, 64x64): concat-heavy

@@ -6,8 +6,8 @@
 # tests stay fast). Run by CTest (fixture `golden`); Debian's python3-torch / -torchvision / -onnx.
 """Usage: make_torchvision_zoo.py --out DIR [--models a,b,...]
 
-Writes DIR/<model>/model.onnx (opset 13, BatchNorm folded, input "input" [1,3,64,64], output
-"logits") and DIR/<model>/meta.json. A model whose meta.json is newer than this script is kept
+Writes DIR/<model>/model.onnx (opset 13, BatchNorm folded, input "input" [batch,3,64,64], output
+"logits" [batch,1000]) and DIR/<model>/meta.json. A model whose meta.json is newer than this script is kept
 (cached). Each model is written to a temporary directory and renamed into place.
 """
 import argparse
@@ -53,7 +53,8 @@ def export(name, out_dir):
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(model, x, os.path.join(tmp, "model.onnx"), opset_version=OPSET, input_names=["input"],
-                          output_names=["logits"], do_constant_folding=True)
+                          output_names=["logits"], do_constant_folding=True,
+                          dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
     with open(os.path.join(tmp, "meta.json"), "w") as f:
         json.dump({"model": name, "opset": OPSET, "input": list(INPUT), "seed": SEED,
                    "torch": torch.__version__, "torchvision": torchvision.__version__}, f, indent=1)

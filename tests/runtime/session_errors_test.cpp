@@ -2,6 +2,8 @@
 // input count, dtype and shape (naming the dim), a node no kernel can run (an internal QConv
 // without quantization parameters), and a candidate that does not apply (a conv whose weights are
 // a graph input falls back to the reference kernel with the reason recorded).
+#include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -63,6 +65,31 @@ TEST(SessionErrors, WrongDtype) {
   ASSERT_TRUE(u8.ok());
   EXPECT_TRUE(is_error(run_status(s, {*u8}), StatusCode::kInvalidArgument,
                        "input 'input' has dtype u8 (expected f32)"));
+}
+
+// NaN / ±Inf inputs: the engines would disagree (oneDNN and INT8 quantization drop a NaN that the
+// reference kernels propagate), so both refuse them with the same error (issue 9); the reference
+// executor follows IEEE semantics on request.
+TEST(SessionErrors, BothEnginesRefuseNonFiniteInputsAlike) {
+  const Graph g = demo_graph();
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                    -std::numeric_limits<float>::infinity()}) {
+    Tensor x = random_f32({2, 1, 28, 28}, 3);
+    x.data<float>()[1000] = bad;
+    const std::string what = std::isnan(bad) ? "NaN" : (bad > 0 ? "+Inf" : "-Inf");
+    const std::string want = "cannot run model: input 'input' holds " + what + " at element 1000";
+    for (Engine e : {Engine::kFast, Engine::kReference}) {
+      Session s = demo_session(e);
+      EXPECT_TRUE(is_error(run_status(s, {x}), StatusCode::kInvalidArgument, want));
+    }
+    EXPECT_TRUE(is_error(reference::run_reference(g, std::vector<Tensor>{x}).status(), StatusCode::kInvalidArgument,
+                         want));
+    reference::RunOptions ieee;
+    ieee.allow_non_finite = true;
+    Result<std::vector<Tensor>> y = reference::run_reference(g, std::vector<Tensor>{x}, ieee);
+    ASSERT_TRUE(y.ok()) << y.status().message();
+    EXPECT_FALSE(std::isfinite((*y)[0].data<float>()[10])) << "sample 1's logits carry it";
+  }
 }
 
 TEST(SessionErrors, ShapeMismatchNamesTheDim) {

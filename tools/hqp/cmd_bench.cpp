@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json_text.h"
 #include "commands.h"
 #include "eval/engine.h"
 #include "eval/latency.h"
@@ -179,7 +180,7 @@ Status run_bench(const BenchOptions& o) {
     }
   }
   if (o.json) {
-    fmt::print("{}\n", j.dump(2));
+    fmt::print("{}\n", json_text(j, 2));
     return Status();
   }
   fmt::print("model       {} ({} engine, {} threads{}, input {})\n", o.model, o.engine, o.threads,

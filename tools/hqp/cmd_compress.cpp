@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json_text.h"
 #include "commands.h"
 #include "core/file_io.h"
 #include "data/loader.h"
@@ -183,7 +184,7 @@ Status run_compress(const CompressOptions& o) {
                  {"macs", out.result.macs},
                  {"kept_float", out.result.kept_float}};
   if (out.result.test_top1 >= 0.0) record["test_top1"] = out.result.test_top1;
-  modeldata::set_metadata(out.model, "hqp.compress", record.dump(-1, ' ', false, json::error_handler_t::replace));
+  modeldata::set_metadata(out.model, "hqp.compress", json_text(record));
 
   // The report first (it can fail on a bad directory), then the model; the work dir goes last.
   if (!o.report_dir.empty()) {
@@ -233,7 +234,7 @@ Status run_compress(const CompressOptions& o) {
       j["baselines"].push_back(b);
     }
     if (!o.report_dir.empty()) j["report_dir"] = o.report_dir;
-    fmt::print("{}\n", j.dump(2, ' ', false, json::error_handler_t::replace));
+    fmt::print("{}\n", json_text(j, 2));
     return Status();
   }
   const auto pct = [](double x) { return x >= 0.0 ? fmt::format("{:.2f} %", 100.0 * x) : std::string("-"); };

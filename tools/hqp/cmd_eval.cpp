@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json_text.h"
 #include "commands.h"
 #include "data/loader.h"
 #include "data_flags.h"
@@ -102,7 +103,7 @@ Status run_eval(const EvalOptions& o) {
                                 {"samples", m.class_samples()[c]},
                                 {"top1", m.class_top1(static_cast<int64_t>(c))}});
     }
-    fmt::print("{}\n", j.dump(2));
+    fmt::print("{}\n", json_text(j, 2));
     return Status();
   }
   fmt::print("model      {}\n", o.model);

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json_text.h"
 #include "commands.h"
 #include "ir/model_stats.h"
 #include "ir/printer.h"
@@ -59,7 +60,7 @@ Status run_info(const InfoOptions& o) {
     nlohmann::json meta = nlohmann::json::object();
     for (const auto& [k, v] : graph.info.metadata_props) meta[k] = v;
     j["metadata_props"] = meta;
-    fmt::print("{}\n", j.dump(2));
+    fmt::print("{}\n", json_text(j, 2));
     return Status();
   }
   fmt::print("model      {}\n", o.model);

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json_text.h"
 #include "commands.h"
 #include "core/file_io.h"
 #include "data/loader.h"
@@ -91,7 +92,7 @@ Status print_groups(const PruneOptions& o) {
                              {"values", g.values}});
     }
     j["prunable_groups"] = prunable;
-    fmt::print("{}\n", j.dump(2));
+    fmt::print("{}\n", json_text(j, 2));
     return Status();
   }
   fmt::print("model      {}\n", o.model);
@@ -220,7 +221,7 @@ Status run_prune(const PruneOptions& o) {
                  {"val_top1_before", out.baseline_val_top1},
                  {"val_top1_after", out.val_top1}};
   if (test_after) record["test_top1_after"] = *test_after;
-  modeldata::set_metadata(out.model, "hqp.prune", record.dump());
+  modeldata::set_metadata(out.model, "hqp.prune", json_text(record));
   HQP_RETURN_IF_ERROR(onnx_io::export_model_file(out.model, o.output));
   if (own_checkpoints) {
     std::error_code ec;
@@ -259,10 +260,10 @@ Status run_prune(const PruneOptions& o) {
                         {"time_budget_min", o.prune.time_budget_min}, {"threads", o.threads}, {"seed", o.prune.seed}};
     report["steps"] = json::array();
     for (const pruner::StepRecord& r : out.steps) report["steps"].push_back(step_json(r));
-    HQP_RETURN_IF_ERROR(write_file_atomic(o.report, report.dump(2) + "\n", fmt::format("cannot write report '{}'", o.report)));
+    HQP_RETURN_IF_ERROR(write_file_atomic(o.report, json_text(report, 2) + "\n", fmt::format("cannot write report '{}'", o.report)));
   }
   if (o.json) {
-    fmt::print("{}\n", summary.dump(2));
+    fmt::print("{}\n", json_text(summary, 2));
     return Status();
   }
   const int64_t accepted = std::count_if(out.steps.begin(), out.steps.end(), [](const auto& r) { return r.accepted; });

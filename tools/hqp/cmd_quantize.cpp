@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json_text.h"
 #include "commands.h"
 #include "core/file_io.h"
 #include "data/loader.h"
@@ -152,7 +153,7 @@ Status run_quantize(const QuantizeOptions& o) {
                  {"val_top1_float", out.float_val_top1},
                  {"val_top1_int8", out.int8_val_top1}};
   if (test_int8) record["test_top1_int8"] = *test_int8;
-  modeldata::set_metadata(out.model, "hqp.quantize", record.dump());
+  modeldata::set_metadata(out.model, "hqp.quantize", json_text(record));
   HQP_RETURN_IF_ERROR(onnx_io::export_model_file(out.model, o.output));
   const auto size_of = [](const std::string& path) {
     std::error_code ec;
@@ -194,10 +195,10 @@ Status run_quantize(const QuantizeOptions& o) {
     for (const quantizer::LayerSensitivity& s : out.sensitivity) {
       report["sensitivity"].push_back({{"node", s.node}, {"val_top1", s.val_top1}, {"gain_pp", s.gain_pp}});
     }
-    HQP_RETURN_IF_ERROR(write_file_atomic(o.report, report.dump(2) + "\n", fmt::format("cannot write report '{}'", o.report)));
+    HQP_RETURN_IF_ERROR(write_file_atomic(o.report, json_text(report, 2) + "\n", fmt::format("cannot write report '{}'", o.report)));
   }
   if (o.json) {
-    fmt::print("{}\n", summary.dump(2));
+    fmt::print("{}\n", json_text(summary, 2));
     return Status();
   }
   fmt::print("layers     {} convs + {} gemms INT8, {} float{}\n", out.stats.quantized_convs, out.stats.quantized_gemms,

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json_text.h"
 #include "commands.h"
 #include "data/loader.h"
 #include "data_flags.h"
@@ -133,6 +134,7 @@ Status run_train(const TrainOptions& o) {
                       "(fine-tuning)");
   }
   HQP_RETURN_IF_ERROR(check_output_path(o.output));
+  if (!o.checkpoint_dir.empty() && !o.resume) HQP_RETURN_IF_ERROR(check_output_dir(o.checkpoint_dir, "--checkpoint-dir"));
 
   train::TrainConfig config;
   config.epochs = o.epochs;
@@ -220,7 +222,7 @@ Status run_train(const TrainOptions& o) {
   set_metadata(*model, modeldata::kPreprocessMetadataKey, pipeline.to_string());
   if (!arch.empty()) set_metadata(*model, modeldata::kArchMetadataKey, arch);
   set_metadata(*model, modeldata::kDatasetMetadataKey, o.data.data);
-  set_metadata(*model, modeldata::kClassesMetadataKey, nlohmann::json(train_ds->class_names()).dump());
+  set_metadata(*model, modeldata::kClassesMetadataKey, json_text(nlohmann::json(train_ds->class_names())));
   set_metadata(*model, modeldata::kValSplitMetadataKey, data::val_split_to_string(splits.val_split));
   set_metadata(*model, modeldata::kValSizeMetadataKey, std::to_string(val_size));
   if (!trainer) {
@@ -275,7 +277,7 @@ Status run_train(const TrainOptions& o) {
   if (!o.teacher.empty()) record["teacher"] = o.teacher;
   if (val_result) record["val_top1"] = val_result->top1;
   if (test_result) record["test_top1"] = test_result->top1;
-  set_metadata(trained, modeldata::kTrainMetadataKey, record.dump());
+  set_metadata(trained, modeldata::kTrainMetadataKey, json_text(record));
   HQP_RETURN_IF_ERROR(onnx_io::export_model_file(trained, o.output));
 
   if (o.json) {
@@ -299,7 +301,7 @@ Status run_train(const TrainOptions& o) {
     }
     j["val"] = val_result ? eval_json(*val_result) : nlohmann::json(nullptr);
     j["test"] = test_result ? eval_json(*test_result) : nlohmann::json(nullptr);
-    fmt::print("{}\n", j.dump(2));
+    fmt::print("{}\n", json_text(j, 2));
     return Status();
   }
   auto summary = [](const char* split, const train::EvalResult& r) {

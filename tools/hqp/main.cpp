@@ -6,6 +6,7 @@
 #include <string>
 
 #include "commands.h"
+#include "core/text.h"
 
 namespace {
 
@@ -65,16 +66,25 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "hqp: %s (see 'hqp --help')\n", e.what());
+    std::fprintf(stderr, "hqp: %s (see 'hqp --help')\n", hqp::printable(e.what()).c_str());
     return 2;
   }
   for (CLI::App* sub : app.get_subcommands()) {
     // Training and evaluation allocate and free the same batch-sized blocks on every step; the
     // inference commands keep their memory small instead (the runtime hands freed weights back).
     if (sub->get_name() == "train" || sub->get_name() == "eval") keep_freed_memory();
-    hqp::Status status = runners.at(sub)();
+    // The one error path: one line (names quoted in messages come from outside, hence printable),
+    // exit 1; an exception that escaped a command is reported the same way, never an abort.
+    hqp::Status status;
+    try {
+      status = runners.at(sub)();
+    } catch (const std::exception& e) {
+      status = hqp::Status(hqp::StatusCode::kInternal, std::string("unexpected failure: ") + e.what());
+    } catch (...) {
+      status = hqp::Status(hqp::StatusCode::kInternal, "unexpected failure (unknown exception)");
+    }
     if (!status.ok()) {
-      std::fprintf(stderr, "hqp %s: error: %s\n", sub->get_name().c_str(), status.message().c_str());
+      std::fprintf(stderr, "hqp %s: error: %s\n", sub->get_name().c_str(), hqp::printable(status.message()).c_str());
       return 1;
     }
   }
