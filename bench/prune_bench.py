@@ -8,6 +8,7 @@ Usage:
     /usr/bin/python3 bench/prune_bench.py --hqp build/hqp --model models/fashion_mnist/mobilenet_v3_small.onnx \
         --name MobileNetV3-Small [--data fashion-mnist] [--time-budget 20] [--threads 2] \
         [--criteria fisher,taylor,l1,l2,bn_scale,random] [--criteria-target 0.6] [--criteria-finetune 100] \
+        [--criteria-args '--precision bf16'] [--main-args '...'] [--reuse-main] \
         [--work /tmp/prune_bench] [--doc docs/PRUNING.md] [--no-write]
 
 1. `hqp prune MODEL --data D -o W/pruned.onnx --max-drop 1.0 --time-budget T --threads N --report W/report.json --json`
@@ -75,6 +76,21 @@ def ort_agreement(hqp, model, work, shape):
     return rel, list(y_hqp.shape)
 
 
+def criteria_table(a, crit_rows):
+    lines = [f"Criteria at equal MACs (target {a.criteria_target:g} of the original, every step kept, "
+             f"--step 0.1, {a.criteria_finetune} fine-tuning batches per step; same seed and data):\n",
+             "| criterion | MACs | params | val top-1 | test top-1 | wall |\n|---|---|---|---|---|---|"]
+    for c, r, _ in crit_rows:
+        t = r["after"].get("test_top1")
+        test = f"{100 * t:.2f} %" if t is not None else ""
+        lines.append(f"| {c} | {r['after']['macs'] / 1e6:.2f} M | {r['after']['params'] / 1e6:.3f} M | "
+                     f"{100 * r['after']['val_top1']:.2f} % | {test} | {r['seconds']:.0f} s |")
+    first = " ".join(shlex.quote(x) for x in crit_rows[0][2])
+    lines.append("\nCommand per criterion:\n\n```sh\n" +
+                 first.replace("--criterion " + crit_rows[0][0], "--criterion C") + "\n```")
+    return "\n".join(lines)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--hqp", default=os.path.join(REPO, "build", "hqp"))
@@ -90,16 +106,21 @@ def main():
     ap.add_argument("--work", default="/tmp/prune_bench")
     ap.add_argument("--doc", default=os.path.join(REPO, "docs", "PRUNING.md"))
     ap.add_argument("--main-args", default="", help="extra flags of the gated run, e.g. '--step 0.15 --precision bf16'")
+    ap.add_argument("--criteria-args", default="", help="extra flags of the criteria runs, e.g. '--precision bf16'")
     ap.add_argument("--reuse-main", action="store_true",
                     help="take the gated run from WORK/report.json and WORK/pruned.onnx of an earlier call")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--criteria-only", action="store_true",
+                    help="run the criteria comparison alone and print its table (no gated run, latency or doc)")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     pruned = os.path.join(a.work, "pruned.onnx")
     report = os.path.join(a.work, "report.json")
     main_cmd = [a.hqp, "prune", a.model, "--data", a.data, "-o", pruned, "--max-drop", "1.0", "--time-budget",
                 str(a.time_budget), "--threads", str(a.threads), "--report", report, "--json"] + shlex.split(a.main_args)
-    if a.reuse_main and os.path.exists(report) and os.path.exists(pruned):
+    if a.criteria_only:
+        main_res = None
+    elif a.reuse_main and os.path.exists(report) and os.path.exists(pruned):
         main_res = json.load(open(report))  # the report holds the --json summary and more
     else:
         main_res = json.loads(run(main_cmd).stdout)
@@ -109,9 +130,13 @@ def main():
         out = os.path.join(a.work, f"crit_{c}.onnx")
         cmd = [a.hqp, "prune", a.model, "--data", a.data, "-o", out, "--criterion", c, "--target-macs",
                str(a.criteria_target), "--max-drop", "100", "--step", "0.1", "--finetune-steps",
-               str(a.criteria_finetune), "--threads", str(a.threads), "--json"]
+               str(a.criteria_finetune), "--threads", str(a.threads), "--json"] + shlex.split(a.criteria_args)
         r = json.loads(run(cmd).stdout)
         crit_rows.append((c, r, cmd))
+
+    if a.criteria_only:
+        print(criteria_table(a, crit_rows))
+        return 0
 
     shape = model_input_shape(a.model)
     lat = {}
@@ -156,17 +181,7 @@ def main():
     lines.append(f"\n{kept} steps kept of {len(rep['steps'])}, wall time {main_res['seconds']/60:.1f} min; "
                  f"stopped: {main_res['stop_reason']}. onnx.checker (full_check) passes on the pruned file; {ort_line}.\n")
     if crit_rows:
-        lines.append(f"Criteria at equal MACs (target {a.criteria_target:g} of the original, every step kept, "
-                     f"--step 0.1, {a.criteria_finetune} fine-tuning batches per step; same seed and data):\n")
-        lines.append("| criterion | MACs | params | val top-1 | test top-1 | wall |\n|---|---|---|---|---|---|")
-        for c, r, _ in crit_rows:
-            t = r["after"].get("test_top1")
-            test = f"{100 * t:.2f} %" if t is not None else ""
-            lines.append(f"| {c} | {r['after']['macs'] / 1e6:.2f} M | {r['after']['params'] / 1e6:.3f} M | "
-                         f"{100 * r['after']['val_top1']:.2f} % | {test} | {r['seconds']:.0f} s |")
-        first = " ".join(shlex.quote(x) for x in crit_rows[0][2])
-        lines.append("\nCommand per criterion:\n\n```sh\n" +
-                     first.replace("--criterion " + crit_rows[0][0], "--criterion C") + "\n```")
+        lines.append(criteria_table(a, crit_rows))
     block = "\n".join(lines) + "\n"
     print(block)
     if a.no_write:
