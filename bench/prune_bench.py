@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -120,6 +121,9 @@ def main():
                 str(a.time_budget), "--threads", str(a.threads), "--report", report, "--json"] + shlex.split(a.main_args)
     if a.criteria_only:
         main_res = None
+    elif not a.reuse_main:
+        shutil.rmtree(pruned + ".prune-checkpoint", ignore_errors=True)
+        main_res = json.loads(run(main_cmd).stdout)
     elif a.reuse_main and os.path.exists(report) and os.path.exists(pruned):
         main_res = json.load(open(report))  # the report holds the --json summary and more
     else:
@@ -128,6 +132,7 @@ def main():
     crit_rows = []
     for c in [c for c in a.criteria.split(",") if c]:
         out = os.path.join(a.work, f"crit_{c}.onnx")
+        shutil.rmtree(out + ".prune-checkpoint", ignore_errors=True)  # a killed earlier bench's: start afresh
         cmd = [a.hqp, "prune", a.model, "--data", a.data, "-o", out, "--criterion", c, "--target-macs",
                str(a.criteria_target), "--max-drop", "100", "--step", "0.1", "--finetune-steps",
                str(a.criteria_finetune), "--threads", str(a.threads), "--json"] + shlex.split(a.criteria_args)
@@ -135,7 +140,8 @@ def main():
         crit_rows.append((c, r, cmd))
 
     if a.criteria_only:
-        print(criteria_table(a, crit_rows))
+        if crit_rows:
+            print(criteria_table(a, crit_rows))
         return 0
 
     shape = model_input_shape(a.model)
