@@ -19,6 +19,8 @@ PACKAGES=(
   zlib1g-dev libpng-dev libturbojpeg0-dev
   # headless browser of the compress report test (tests/pipeline/report_test.cpp)
   chromium
+  # the fuzz build (scripts/fuzz.sh, fuzz/): clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev libfuzzer-14-dev
 )
 
 missing=()

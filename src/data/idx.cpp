@@ -13,6 +13,7 @@ namespace hqp::data {
 namespace {
 
 constexpr size_t kReadChunk = size_t{1} << 20;
+constexpr size_t kFirstReadChunk = size_t{1} << 14;
 constexpr int kMaxIdxRank = 4;
 
 // Owns a gzFile.
@@ -26,8 +27,10 @@ struct GzFile {
 // Reads up to `want` bytes into `out` (appending); returns the count read or an error.
 Result<size_t> gz_read_into(GzFile& gz, const std::string& path, std::vector<uint8_t>& out, size_t want) {
   size_t got = 0;
+  size_t step = kFirstReadChunk;  // doubles up to kReadChunk: a header claiming gigabytes costs nothing
   while (got < want) {
-    const size_t chunk = std::min(kReadChunk, want - got);
+    const size_t chunk = std::min(step, want - got);
+    step = std::min(kReadChunk, 2 * step);
     const size_t old = out.size();
     out.resize(old + chunk);
     const int n = gzread(gz.f, out.data() + old, static_cast<unsigned>(chunk));

@@ -5,6 +5,7 @@
 #include <png.h>
 #include <turbojpeg.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -21,6 +22,19 @@ Status check_dims(int64_t width, int64_t height, const std::string& name) {
                       "cannot decode image '{}': unsupported size (width={}, height={}, expected 1..{} per side and "
                       "at most {} pixels)",
                       name, width, height, kMaxImageSide, kMaxImagePixels);
+  }
+  return Status::ok_status();
+}
+
+// The memory budget, from the header: `stored` channels decoded, `wanted` (0: as stored) kept.
+Status check_budget(int64_t width, int64_t height, int stored, int wanted, int64_t max_bytes, const std::string& name) {
+  const int64_t channels = std::max(stored, wanted);
+  const int64_t need = decoded_image_bytes(width * height, channels);
+  if (need > max_bytes) {
+    return make_error(StatusCode::kOutOfRange,
+                      "cannot decode image '{}': {}x{} with {} channels needs {} MiB decoded (max_image_mb={}, "
+                      "expected at most that; raise --max-image-mb to accept it)",
+                      name, width, height, channels, (need + (1 << 20) - 1) >> 20, max_bytes >> 20);
   }
   return Status::ok_status();
 }
@@ -44,7 +58,7 @@ std::vector<uint8_t> convert_channels(const uint8_t* src, int64_t pixels, int sr
   return dst;
 }
 
-Result<Image8> decode_png(std::span<const uint8_t> bytes, int channels, const std::string& name) {
+Result<Image8> decode_png(std::span<const uint8_t> bytes, int channels, const std::string& name, int64_t max_bytes) {
   png_image image;
   std::memset(&image, 0, sizeof(image));
   image.version = PNG_IMAGE_VERSION;
@@ -60,6 +74,10 @@ Result<Image8> decode_png(std::span<const uint8_t> bytes, int channels, const st
   // for PNG and JPEG (libpng's own RGB->gray works in linear light, unlike PIL).
   image.format &= (PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA);
   const int src_channels = static_cast<int>(PNG_IMAGE_SAMPLE_CHANNELS(image.format));
+  if (Status budget = check_budget(image.width, image.height, src_channels, channels, max_bytes, name); !budget.ok()) {
+    png_image_free(&image);
+    return budget;
+  }
   const int64_t pixels = static_cast<int64_t>(image.width) * image.height;
   std::vector<uint8_t> buffer(static_cast<size_t>(pixels * src_channels));
   if (png_image_finish_read(&image, nullptr, buffer.data(), 0, nullptr) == 0) {
@@ -83,7 +101,7 @@ struct TjHandle {
   }
 };
 
-Result<Image8> decode_jpeg(std::span<const uint8_t> bytes, int channels, const std::string& name) {
+Result<Image8> decode_jpeg(std::span<const uint8_t> bytes, int channels, const std::string& name, int64_t max_bytes) {
   TjHandle tj;
   tj.h = tjInitDecompress();
   if (tj.h == nullptr) {
@@ -104,6 +122,7 @@ Result<Image8> decode_jpeg(std::span<const uint8_t> bytes, int channels, const s
                       name);
   }
   const int src_channels = colorspace == TJCS_GRAY ? 1 : 3;
+  HQP_RETURN_IF_ERROR(check_budget(width, height, src_channels, channels, max_bytes, name));
   const int64_t pixels = int64_t{width} * height;
   std::vector<uint8_t> buffer(static_cast<size_t>(pixels * src_channels));
   // TJFLAG_STOPONWARNING: a truncated or corrupt stream is an error, not a partly gray image.
@@ -144,13 +163,14 @@ ImageFormat sniff_image_format(std::span<const uint8_t> bytes) {
   return ImageFormat::kUnknown;
 }
 
-Result<Image8> decode_image(std::span<const uint8_t> bytes, int channels, const std::string& name) {
+Result<Image8> decode_image(std::span<const uint8_t> bytes, int channels, const std::string& name,
+                            int64_t max_decoded_bytes) {
   HQP_CHECK_MSG(channels == 0 || channels == 1 || channels == 3, "channels must be 0, 1 or 3");
   switch (sniff_image_format(bytes)) {
     case ImageFormat::kPng:
-      return decode_png(bytes, channels, name);
+      return decode_png(bytes, channels, name, max_decoded_bytes);
     case ImageFormat::kJpeg:
-      return decode_jpeg(bytes, channels, name);
+      return decode_jpeg(bytes, channels, name, max_decoded_bytes);
     case ImageFormat::kUnknown:
       break;
   }

@@ -56,7 +56,8 @@ Result<std::vector<std::string>> ImageFolderDataset::list_classes(const std::str
 }
 
 Result<std::shared_ptr<ImageFolderDataset>> ImageFolderDataset::open(const std::string& root, std::string name,
-                                                                     int channels, std::vector<std::string> classes) {
+                                                                     int channels, std::vector<std::string> classes,
+                                                                     int64_t max_image_bytes) {
   if (channels != 1 && channels != 3) {
     return make_error(StatusCode::kInvalidArgument,
                       "cannot open image folder '{}': bad channel count (channels={}, "
@@ -79,6 +80,7 @@ Result<std::shared_ptr<ImageFolderDataset>> ImageFolderDataset::open(const std::
   std::shared_ptr<ImageFolderDataset> ds(new ImageFolderDataset());
   ds->name_ = std::move(name);
   ds->channels_ = channels;
+  ds->max_image_bytes_ = max_image_bytes;
   for (const std::string& c : found) {
     const int64_t label = std::find(classes.begin(), classes.end(), c) - classes.begin();
     const fs::path dir = fs::path(root) / c;
@@ -123,7 +125,7 @@ Result<Sample> ImageFolderDataset::get(int64_t i) const {
   }
   const File& file = files_[static_cast<size_t>(i)];
   HQP_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, read_bytes(file.path));
-  HQP_ASSIGN_OR_RETURN(Image8 image, decode_image(bytes, channels_, file.path));
+  HQP_ASSIGN_OR_RETURN(Image8 image, decode_image(bytes, channels_, file.path, max_image_bytes_));
   HQP_ASSIGN_OR_RETURN(Tensor chw, image_to_chw_f32(image));
   return Sample{std::move(chw), file.label};
 }

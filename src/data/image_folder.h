@@ -9,6 +9,7 @@
 
 #include "core/status.h"
 #include "data/dataset.h"
+#include "data/image_codec.h"
 
 namespace hqp::data {
 
@@ -17,9 +18,11 @@ class ImageFolderDataset final : public Dataset {
   // channels: 3 (RGB, as torchvision's ImageFolder) or 1 (luma). `classes`, when not empty, fixes
   // the class list (a test folder takes its train folder's classes so labels agree); every
   // subfolder of root must then be one of them. Fails on a missing root, no class folders, a class
-  // folder without .png/.jpg/.jpeg files, or a first image that does not decode.
+  // folder without .png/.jpg/.jpeg files, or a first image that does not decode. Every image is
+  // decoded under `max_image_bytes` (decode_image's memory budget).
   static Result<std::shared_ptr<ImageFolderDataset>> open(const std::string& root, std::string name, int channels,
-                                                          std::vector<std::string> classes = {});
+                                                          std::vector<std::string> classes = {},
+                                                          int64_t max_image_bytes = kDefaultMaxDecodedImageBytes);
   // Class folder names of root, sorted (for passing a train folder's classes to its test folder).
   static Result<std::vector<std::string>> list_classes(const std::string& root);
 
@@ -42,6 +45,7 @@ class ImageFolderDataset final : public Dataset {
   ImageFolderDataset() = default;
   std::string name_;
   int channels_ = 3;
+  int64_t max_image_bytes_ = kDefaultMaxDecodedImageBytes;
   std::vector<std::string> classes_;
   std::vector<File> files_;
   Shape first_shape_;

@@ -136,11 +136,14 @@ Result<DatasetPtr> open_cifar100(const Source& src, const std::string& source_na
 }
 
 Result<DatasetPtr> open_image_folder(const Source& src, const std::string& source_name, bool test,
-                                     const std::string& name, int channels, const std::vector<std::string>& classes) {
+                                     const std::string& name, int channels, const std::vector<std::string>& classes,
+                                     int64_t max_image_bytes) {
   const bool split_layout = is_dir(src.dir / "train");
   fs::path train_root = split_layout ? src.dir / "train" : src.dir;
-  if (!test) {
-    HQP_ASSIGN_OR_RETURN(auto ds, ImageFolderDataset::open(train_root.string(), name, channels, classes));
+  // A flat folder (no train/) is one set of labelled images: it answers every split.
+  if (!test || !split_layout) {
+    HQP_ASSIGN_OR_RETURN(auto ds,
+                         ImageFolderDataset::open(train_root.string(), name, channels, classes, max_image_bytes));
     return DatasetPtr(std::move(ds));
   }
   fs::path test_root;
@@ -154,7 +157,8 @@ Result<DatasetPtr> open_image_folder(const Source& src, const std::string& sourc
   if (names.empty()) {
     HQP_ASSIGN_OR_RETURN(names, ImageFolderDataset::list_classes(train_root.string()));
   }
-  HQP_ASSIGN_OR_RETURN(auto ds, ImageFolderDataset::open(test_root.string(), name, channels, std::move(names)));
+  HQP_ASSIGN_OR_RETURN(auto ds,
+                       ImageFolderDataset::open(test_root.string(), name, channels, std::move(names), max_image_bytes));
   return DatasetPtr(std::move(ds));
 }
 
@@ -288,7 +292,8 @@ Result<DatasetPtr> open_dataset(const DatasetSpec& spec) {
       base = open_cifar100(src, spec.source, test, base_name, spec.cifar100_coarse);
       break;
     case DatasetFormat::kImageFolder:
-      base = open_image_folder(src, spec.source, test, base_name, spec.image_channels, spec.class_names);
+      base = open_image_folder(src, spec.source, test, base_name, spec.image_channels, spec.class_names,
+                               spec.max_image_bytes);
       break;
     case DatasetFormat::kAuto:
       break;
@@ -325,6 +330,11 @@ Result<DatasetPtr> open_dataset(const DatasetSpec& spec) {
   HQP_ASSIGN_OR_RETURN(auto subset, SubsetDataset::create(*base, val ? std::move(parts.val) : std::move(parts.train),
                                                           fmt::format("{}/{}", spec.source, val ? "val" : "train")));
   return DatasetPtr(std::move(subset));
+}
+
+Result<bool> has_separate_test_split(const DatasetSpec& spec) {
+  HQP_ASSIGN_OR_RETURN(Source src, resolve_source(spec));
+  return src.format != DatasetFormat::kImageFolder || is_dir(src.dir / "train");
 }
 
 Status check_compatible(const Shape& sample_shape, const Shape& model_input_shape, std::string_view dataset_name) {

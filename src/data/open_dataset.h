@@ -10,6 +10,7 @@
 
 #include "core/status.h"
 #include "data/dataset.h"
+#include "data/image_codec.h"
 #include "data/val_split.h"
 
 namespace hqp::data {
@@ -39,7 +40,9 @@ struct DatasetSpec {
   //   CIFAR-100: train.bin, test.bin [, fine_label_names.txt, coarse_label_names.txt]
   //             (in DIR or DIR/cifar-100-binary)
   //   images:   DIR/train/<class>/<img> with DIR/test/<class>/<img> (or DIR/val/... as the test
-  //             split when there is no test/), or DIR/<class>/<img> (train only, no test split).
+  //             split when there is no test/), or DIR/<class>/<img>: one flat set of labelled
+  //             images that serves whichever split is asked for (evaluate a folder with --split
+  //             test; train on it with a val split carved out) -- see has_separate_test_split.
   std::string source;
   Split split = Split::kTrain;
   // Which training samples form the val split (train = the rest, or all of them for a folder
@@ -49,6 +52,7 @@ struct DatasetSpec {
   // folders). A folder val split is opened with the training set's classes this way.
   std::vector<std::string> class_names;
   int image_channels = 3;                           // image folders: 3 (RGB) or 1 (luma)
+  int64_t max_image_bytes = kDefaultMaxDecodedImageBytes;  // image folders: decode_image's memory budget
   bool cifar100_coarse = false;                     // CIFAR-100: the 20 coarse labels instead of the 100 fine ones
   std::string datasets_root = kDebianDatasetsRoot;  // where named datasets live
 };
@@ -58,6 +62,11 @@ struct DatasetSpec {
 // training files of val_split.folder (its test files when it has no training files); its classes
 // must fit the training set's (kInvalidArgument otherwise).
 Result<DatasetPtr> open_dataset(const DatasetSpec& spec);
+
+// False when the source's test split is not files of its own: a flat image folder (DIR/<class>/<img>)
+// answers Split::kTest with the same images as its training split, so training commands must not
+// report it as held-out test data. Errors as open_dataset's for a source that does not resolve.
+Result<bool> has_separate_test_split(const DatasetSpec& spec);
 
 // Checks that samples of shape `sample_shape` [C, H, W] (after the preprocessing pipeline) can feed
 // a model whose input has shape `model_input_shape` [N, C, H, W] (or [C, H, W]); a dim <= 0 in the

@@ -132,6 +132,25 @@ std::optional<Shape> spatial_static(const Dims& d) {
   return s;
 }
 
+// Stands for an unknown spatial dim in window geometry: larger than any window the geometry
+// accepts (kernel, dilation <= 2^20), and small enough that (out - 1) * stride cannot overflow.
+constexpr int64_t kUnknownSpatialPlaceholder = int64_t{1} << 41;
+
+// The spatial dims of `d` with unknown ones replaced by kUnknownSpatialPlaceholder.
+Shape spatial_with_placeholders(const Dims& d) {
+  Shape s;
+  for (size_t i = 2; i < d.size(); ++i) s.push_back(d[i].is_static() ? d[i].value : kUnknownSpatialPlaceholder);
+  return s;
+}
+
+// Appends the window outputs: every spatial output depends on its own input dim alone, so it is
+// static wherever that input dim is (as ONNX's inference computes it), unknown elsewhere.
+void append_window_out(const Dims& xs, const WindowGeometry& g, Dims& out) {
+  for (size_t i = 2; i < xs.size(); ++i) {
+    out.push_back(xs[i].is_static() ? Dim::fixed(g.out[i - 2]) : Dim::unknown());
+  }
+}
+
 // Product of a dim range: static when all static, the single non-1 symbol when exactly one
 // symbolic dim and the rest multiply to 1, otherwise unknown.
 Dim product(const Dims& d, size_t begin, size_t end) {
@@ -233,12 +252,18 @@ Result<Outputs> infer_conv_like(const Ctx& c, const ConvAttrs& a, DType out_dtyp
       return c.error("bias shape {} does not match output channels {}", dims_to_string(bs), dim_to_string(ws[0]));
     }
   }
+  if (!a.kernel_shape.empty() && a.kernel_shape.size() != xs.size() - 2) {
+    return c.error("kernel_shape has {} dims for {} spatial dims", a.kernel_shape.size(), xs.size() - 2);
+  }
   Dims out = {xs[0], ws[0]};
-  auto in_sp = spatial_static(xs);
-  auto k_sp = spatial_static(ws);
-  if (in_sp && k_sp) {
-    HQP_ASSIGN_OR_RETURN(WindowGeometry g, conv_geometry(a, *in_sp, *k_sp));
-    for (int64_t o : g.out) out.push_back(Dim::fixed(o));
+  // The kernel: the weight's spatial dims, else the kernel_shape attribute; with neither known the
+  // window attributes are still checked (on a 1-wide stand-in) but no output dim is.
+  const std::optional<Shape> w_sp = spatial_static(ws);
+  const bool kernel_known = w_sp.has_value() || !a.kernel_shape.empty();
+  const Shape kernel = w_sp ? *w_sp : (!a.kernel_shape.empty() ? a.kernel_shape : Shape(xs.size() - 2, 1));
+  HQP_ASSIGN_OR_RETURN(WindowGeometry g, conv_geometry(a, spatial_with_placeholders(xs), kernel));
+  if (kernel_known) {
+    append_window_out(xs, g, out);
   } else {
     for (size_t i = 2; i < xs.size(); ++i) out.push_back(Dim::unknown());
   }
@@ -263,12 +288,8 @@ Result<Outputs> infer_pool(const Ctx& c, bool is_max) {
       return c.error("kernel_shape has {} dims for {} spatial dims", a.kernel_shape.size(), xs.size() - 2);
     }
     Dims out = {xs[0], xs[1]};
-    if (auto in_sp = spatial_static(xs)) {
-      HQP_ASSIGN_OR_RETURN(WindowGeometry g, pool_geometry(a, *in_sp, is_max));
-      for (int64_t o : g.out) out.push_back(Dim::fixed(o));
-    } else {
-      for (size_t i = 2; i < xs.size(); ++i) out.push_back(Dim::unknown());
-    }
+    HQP_ASSIGN_OR_RETURN(WindowGeometry g, pool_geometry(a, spatial_with_placeholders(xs), is_max));
+    append_window_out(xs, g, out);
     outs.push_back(out_of(x.dtype, out));
   }
   if (c.node.num_outputs() > 1 && c.node.output(1) != nullptr) {
@@ -288,13 +309,20 @@ Result<Outputs> infer_batchnorm(const Ctx& c) {
   const InferInput& x = c.input(0);
   if (x.shape) {
     if (x.shape->size() < 2) return c.error("input rank must be >= 2 (rank={})", x.shape->size());
+    // The channel count: the input's dim 1 unified with every parameter's length.
+    Dim channels = (*x.shape)[1];
     for (size_t i = 1; i < 5; ++i) {
       const auto& s = c.input(i).shape;
-      if (s && (s->size() != 1 || !unify((*s)[0], (*x.shape)[1]))) {
-        return c.error("parameter {} has shape {} (expected [{}])", i, dims_to_string(*s),
-                       dim_to_string((*x.shape)[1]));
+      if (!s) continue;
+      std::optional<Dim> merged = s->size() == 1 ? unify((*s)[0], channels) : std::nullopt;
+      if (!merged) {
+        return c.error("parameter {} has shape {} (expected [{}])", i, dims_to_string(*s), dim_to_string(channels));
       }
+      channels = *merged;
     }
+    Dims out = *x.shape;
+    out[1] = channels;
+    return Outputs{out_of(DType::kF32, out)};
   }
   return Outputs{out_of(DType::kF32, x.shape)};
 }
@@ -1045,6 +1073,11 @@ Status infer_shapes(Graph& graph) {
                           dtype_name(v->dtype), node->name, dtype_name(outs[i].dtype));
       }
       if (outs[i].dtype != DType::kUndefined) v->dtype = outs[i].dtype;
+      if (outs[i].shape && outs[i].shape->size() > kMaxRank) {
+        return make_error(StatusCode::kOutOfRange,
+                          "cannot infer shape of value '{}': node '{}' produces rank {} (expected <= {})", v->name,
+                          node->name, outs[i].shape->size(), kMaxRank);
+      }
       HQP_ASSIGN_OR_RETURN(v->shape, merge_declared(*v, outs[i].shape));
       v->shape_value = outs[i].shape_value;
     }

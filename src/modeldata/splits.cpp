@@ -33,9 +33,27 @@ Result<data::ValSplit> resolve_val_split(const std::optional<data::ValSplit>& fl
   return data::ValSplit();
 }
 
-Result<data::DatasetPtr> open_model_split(const DataRequest& request, const ir::Graph* model, data::Split split) {
+int image_channels_for(const ir::Graph* model) {
+  if (model == nullptr || model->inputs().size() != 1) return 3;
+  const Shape shape = value_shape(*model->inputs()[0]);
+  if (shape.size() == 4 && (shape[1] == 1 || shape[1] == 3)) return static_cast<int>(shape[1]);
+  return 3;
+}
+
+namespace {
+
+data::DatasetSpec base_spec(const DataRequest& request, const ir::Graph* model) {
   data::DatasetSpec spec;
   spec.source = request.source;
+  spec.image_channels = request.image_channels.value_or(image_channels_for(model));
+  spec.max_image_bytes = request.max_image_bytes;
+  return spec;
+}
+
+}  // namespace
+
+Result<data::DatasetPtr> open_model_split(const DataRequest& request, const ir::Graph* model, data::Split split) {
+  data::DatasetSpec spec = base_spec(request, model);
   spec.split = split;
   HQP_ASSIGN_OR_RETURN(spec.val_split, resolve_val_split(request.val_split, model));
   return data::open_dataset(spec);
@@ -43,8 +61,7 @@ Result<data::DatasetPtr> open_model_split(const DataRequest& request, const ir::
 
 Result<TrainingData> open_training_data(const DataRequest& request, const ir::Graph* model) {
   TrainingData out;
-  data::DatasetSpec spec;
-  spec.source = request.source;
+  data::DatasetSpec spec = base_spec(request, model);
   HQP_ASSIGN_OR_RETURN(spec.val_split, resolve_val_split(request.val_split, model));
   spec.split = data::Split::kTrain;
   HQP_ASSIGN_OR_RETURN(out.train, data::open_dataset(spec));
@@ -54,7 +71,10 @@ Result<TrainingData> open_training_data(const DataRequest& request, const ir::Gr
     HQP_ASSIGN_OR_RETURN(out.val, data::open_dataset(spec));
   }
   spec.split = data::Split::kTest;
-  if (Result<data::DatasetPtr> test = data::open_dataset(spec); test.ok()) {
+  HQP_ASSIGN_OR_RETURN(const bool separate_test, data::has_separate_test_split(spec));
+  if (!separate_test) {
+    // out.test stays null: a flat image folder's "test" would be its training images.
+  } else if (Result<data::DatasetPtr> test = data::open_dataset(spec); test.ok()) {
     out.test = *test;
   } else if (test.status().code() != StatusCode::kNotFound) {
     return test.status();

@@ -17,7 +17,13 @@ namespace hqp::modeldata {
 struct DataRequest {
   std::string source;                       // --data
   std::optional<data::ValSplit> val_split;  // --val-split / --val-size; nullopt: the model's stored split
+  int64_t max_image_bytes = data::kDefaultMaxDecodedImageBytes;  // --max-image-mb (image folders)
+  std::optional<int> image_channels;  // --image-channels (image folders); nullopt: image_channels_for(model)
 };
+
+// Channels image folders decode to for `model`: its input's C when that is 1 (luma) or 3 (RGB),
+// else 3 (torchvision's ImageFolder; a mismatch is then reported by check_model_fits).
+int image_channels_for(const ir::Graph* model);
 
 // The val split to use: `flag`, else model's hqp.val_split, else hqp.val_size as random:N, else
 // random:auto (model may be null). kParseError when stored metadata does not parse.
@@ -35,7 +41,8 @@ struct TrainingData {
 };
 
 // Train, val and test of the request's dataset (for training and anything that tunes on train
-// and selects on val).
+// and selects on val). test is null when the source has no test files of its own (a flat image
+// folder answers a test request with its training images: never reported as test data).
 Result<TrainingData> open_training_data(const DataRequest& request, const ir::Graph* model);
 
 // Checks that `model` has one input f32 [N, C, H, W] (or an unknown shape) and at least one

@@ -127,6 +127,16 @@ class AttrReader {
     if (a != nullptr) out = a->s();
     return Status::ok_status();
   }
+  // A 0/1 flag (ceil_mode, transA, ...): ONNX's own inference and kernels disagree on other
+  // values (some test == 1, some != 0), so they are refused.
+  Status read_flag(std::string_view name, int64_t& out) {
+    HQP_RETURN_IF_ERROR(read(name, out));
+    if (out != 0 && out != 1) {
+      return error(StatusCode::kInvalidArgument,
+                   fmt::format("attribute '{}' is {} (expected 0 or 1)", name, out));
+    }
+    return Status::ok_status();
+  }
   Status read_auto_pad(ir::AutoPad& out) {
     std::string s;
     HQP_RETURN_IF_ERROR(read("auto_pad", s));
@@ -264,7 +274,7 @@ Result<ir::Attrs> import_attrs(const NodeImportContext& ctx, ImportNotes& notes)
       auto& a = std::get<ir::BatchNormAttrs>(attrs);
       HQP_RETURN_IF_ERROR(r.read("epsilon", a.epsilon));
       HQP_RETURN_IF_ERROR(r.read("momentum", a.momentum));
-      HQP_RETURN_IF_ERROR(r.read("training_mode", a.training_mode));
+      HQP_RETURN_IF_ERROR(r.read_flag("training_mode", a.training_mode));
       // Legacy (opset < 9) attributes of old exporters: neutral at inference, dropped.
       std::optional<int64_t> spatial;
       std::optional<int64_t> is_test;
@@ -303,16 +313,22 @@ Result<ir::Attrs> import_attrs(const NodeImportContext& ctx, ImportNotes& notes)
       HQP_RETURN_IF_ERROR(r.read("dilations", a.dilations));
       HQP_RETURN_IF_ERROR(r.read("pads", a.pads));
       HQP_RETURN_IF_ERROR(r.read_auto_pad(a.auto_pad));
-      HQP_RETURN_IF_ERROR(r.read("ceil_mode", a.ceil_mode));
-      HQP_RETURN_IF_ERROR(r.read("count_include_pad", a.count_include_pad));
-      HQP_RETURN_IF_ERROR(r.read("storage_order", a.storage_order));
+      HQP_RETURN_IF_ERROR(r.read_flag("ceil_mode", a.ceil_mode));
+      HQP_RETURN_IF_ERROR(r.read_flag("count_include_pad", a.count_include_pad));
+      HQP_RETURN_IF_ERROR(r.read_flag("storage_order", a.storage_order));
       break;
     }
     case K::Flatten: HQP_RETURN_IF_ERROR(r.read("axis", std::get<ir::FlattenAttrs>(attrs).axis)); break;
-    case K::Reshape: HQP_RETURN_IF_ERROR(r.read("allowzero", std::get<ir::ReshapeAttrs>(attrs).allowzero)); break;
+    case K::Reshape: HQP_RETURN_IF_ERROR(r.read_flag("allowzero", std::get<ir::ReshapeAttrs>(attrs).allowzero)); break;
     case K::Transpose: HQP_RETURN_IF_ERROR(r.read("perm", std::get<ir::TransposeAttrs>(attrs).perm)); break;
     case K::Squeeze:
-    case K::Unsqueeze: HQP_RETURN_IF_ERROR(r.read("axes", std::get<ir::AxesAttrs>(attrs).axes)); break;
+    case K::Unsqueeze: {
+      auto& axes = std::get<ir::AxesAttrs>(attrs).axes;
+      HQP_RETURN_IF_ERROR(r.read("axes", axes));
+      // ONNX's checker refuses a list attribute without elements (and the two ops disagree on its meaning).
+      if (axes && axes->empty()) return r.error(StatusCode::kInvalidArgument, "attribute 'axes' is an empty list");
+      break;
+    }
     case K::Shape: {
       auto& a = std::get<ir::ShapeAttrs>(attrs);
       HQP_RETURN_IF_ERROR(r.read("start", a.start));
@@ -335,8 +351,8 @@ Result<ir::Attrs> import_attrs(const NodeImportContext& ctx, ImportNotes& notes)
       auto& a = std::get<ir::GemmAttrs>(attrs);
       HQP_RETURN_IF_ERROR(r.read("alpha", a.alpha));
       HQP_RETURN_IF_ERROR(r.read("beta", a.beta));
-      HQP_RETURN_IF_ERROR(r.read("transA", a.trans_a));
-      HQP_RETURN_IF_ERROR(r.read("transB", a.trans_b));
+      HQP_RETURN_IF_ERROR(r.read_flag("transA", a.trans_a));
+      HQP_RETURN_IF_ERROR(r.read_flag("transB", a.trans_b));
       // Opset < 7: `broadcast` of C; numpy-style broadcasting of C (the IR's meaning) covers both values.
       HQP_RETURN_IF_ERROR(r.take("broadcast", AttributeProto::INT).status());
       break;

@@ -2,6 +2,7 @@
 // inference; TensorProto files. Attribute forms per opset live in attributes.cpp.
 #include "onnx/export.h"
 
+#include <algorithm>
 #include <exception>
 
 #include <onnx/checker.h>
@@ -76,7 +77,10 @@ Result<onnx::ModelProto> build_model(const ir::Graph& graph) {
   }
   const ir::ModelInfo& info = graph.info;
   onnx::ModelProto model;
-  model.set_ir_version(info.ir_version);
+  // A file written by a newer ONNX (IR 9 / 10, e.g. ONNX Runtime's quantizer on a recent onnx
+  // package) is written back at the IR version of the ONNX this build links: what the newer IR
+  // versions added (float8 / 4-bit types, function overloads) never reaches the IR.
+  model.set_ir_version(std::min<int64_t>(info.ir_version, onnx::Version::IR_VERSION));
   for (const auto& [domain, version] : info.opset_imports) {
     onnx::OperatorSetIdProto* op_set = model.add_opset_import();
     op_set->set_domain(domain);
@@ -136,7 +140,10 @@ Status run_onnx_checks(onnx::ModelProto& model, const std::string& label) {
                                               /*data_prop_val=*/false);
     onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), options);
   } catch (const std::exception& e) {
-    return make_error(StatusCode::kInternal, "cannot export model '{}': the ONNX checker rejects it: {}", label,
+    // Not kInternal: besides an exporter bug, this is a model that hqp's rules accept and ONNX 1.12's
+    // reject (its MaxPool ceil_mode inference keeps a last window that PyTorch and ONNX Runtime
+    // drop, e.g.); either way nothing is written.
+    return make_error(StatusCode::kInvalidArgument, "cannot export model '{}': the ONNX checker rejects it: {}", label,
                       e.what());
   }
   return Status::ok_status();

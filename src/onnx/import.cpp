@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <onnx/defs/data_type_utils.h>
 #include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
 
@@ -30,8 +31,10 @@ Status not_a_model(std::string_view source, std::string_view why) {
 
 // Model-level checks and metadata; returns the default-domain opset.
 Result<int64_t> import_model_info(const onnx::ModelProto& model, std::string_view source, ir::ModelInfo& info) {
-  if (!model.has_ir_version() || model.ir_version() <= 0) {
-    return not_a_model(source, fmt::format("ir_version={}, expected >= 1", model.ir_version()));
+  // IR 3 (ONNX 1.0) introduced opset_import; every opset hqp reads (>= 6) needs it. (Other
+  // protobufs, e.g. a TensorProto, parse as a ModelProto with a small or absent ir_version.)
+  if (!model.has_ir_version() || model.ir_version() < 3) {
+    return not_a_model(source, fmt::format("ir_version={}, expected >= 3", model.ir_version()));
   }
   if (!model.has_graph()) return not_a_model(source, "no graph");
   std::optional<int64_t> opset;
@@ -197,6 +200,13 @@ class GraphImporter {
       if (dtype == DType::kUndefined) {
         return make_error(StatusCode::kInvalidArgument, "{}: no tensor element type", context);
       }
+      if (!shape) {
+        // ONNX's checker requires the field too; without a rank nothing downstream can be planned.
+        return make_error(StatusCode::kInvalidArgument,
+                          "{}: no shape (expected the type's shape field; an unknown dimension is written as "
+                          "dim_param)",
+                          context);
+      }
       ir::Value* v = graph_.add_input(vi.name(), dtype, {});
       v->shape = std::move(shape);
       v->doc_string = vi.doc_string();
@@ -226,6 +236,17 @@ class GraphImporter {
       if (schema == nullptr) {
         return make_error(StatusCode::kInvalidArgument, "cannot import node '{}': op '{}' does not exist at opset {}",
                           name, n.op_type(), opset_);
+      }
+      // Arity as ONNX's checker counts it (empty names of omitted optional inputs included).
+      if (n.input_size() < schema->min_input() || n.input_size() > schema->max_input()) {
+        return make_error(StatusCode::kInvalidArgument,
+                          "cannot import node '{}': op '{}' (opset {}) has {} inputs (expected {}..{})", name,
+                          n.op_type(), opset_, n.input_size(), schema->min_input(), schema->max_input());
+      }
+      if (n.output_size() < schema->min_output() || n.output_size() > schema->max_output()) {
+        return make_error(StatusCode::kInvalidArgument,
+                          "cannot import node '{}': op '{}' (opset {}) has {} outputs (expected {}..{})", name,
+                          n.op_type(), opset_, n.output_size(), schema->min_output(), schema->max_output());
       }
       kinds.push_back(*kind);
       schemas.push_back(schema);
@@ -358,6 +379,37 @@ void attach_quant_params(ir::Graph& graph) {
   }
 }
 
+// Every node input's dtype (known after inference) within its ONNX schema's type constraint at the
+// model's opset, as ONNX's checker requires (e.g. Mul-6 takes no uint8). Walks the file's nodes
+// (value names are kept exactly, so the graph holds each input's dtype).
+Status check_type_constraints(const onnx::GraphProto& proto, const ir::Graph& graph, int64_t opset) {
+  const std::vector<std::string> names = assign_node_names(proto);
+  for (int k = 0; k < proto.node_size(); ++k) {
+    const onnx::NodeProto& n = proto.node(k);
+    const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema(n.op_type(), static_cast<int>(opset), "");
+    if (schema == nullptr || schema->inputs().empty()) continue;
+    const auto& formals = schema->inputs();
+    for (int i = 0; i < n.input_size(); ++i) {
+      const size_t index = static_cast<size_t>(i);
+      if (index >= formals.size() && formals.back().GetOption() != onnx::OpSchema::Variadic) continue;
+      const ir::Value* v = n.input(i).empty() ? nullptr : graph.find_value(n.input(i));
+      if (v == nullptr || v->dtype == DType::kUndefined) continue;
+      const onnx::OpSchema::FormalParameter& formal = formals[std::min(index, formals.size() - 1)];
+      onnx::TypeProto type;
+      type.mutable_tensor_type()->set_elem_type(detail::dtype_to_onnx(v->dtype));
+      const onnx::DataType data_type = onnx::Utils::DataTypeUtils::ToType(type);
+      if (formal.GetTypes().count(data_type) == 0) {
+        return make_error(StatusCode::kInvalidArgument,
+                          "cannot import node '{}': input {} '{}' is {} (op {} at opset {} does not take that type "
+                          "there)",
+                          names[static_cast<size_t>(k)], formal.GetName(), v->name, *data_type, n.op_type(),
+                          opset);
+      }
+    }
+  }
+  return Status::ok_status();
+}
+
 Result<ir::Graph> import_model_proto(const onnx::ModelProto& model, std::string_view source,
                                      const ImportOptions& options) {
   ir::Graph graph;
@@ -365,7 +417,19 @@ Result<ir::Graph> import_model_proto(const onnx::ModelProto& model, std::string_
   const std::string context = fmt::format("cannot import model '{}'", source);
   GraphImporter importer(model.graph(), opset, graph);
   HQP_RETURN_IF_ERROR(importer.run().with_context(context));
-  if (options.verify) HQP_RETURN_IF_ERROR(ir::verify_and_infer(graph).with_context(context));
+  if (options.verify) {
+    HQP_RETURN_IF_ERROR(ir::verify_and_infer(graph).with_context(context));
+    HQP_RETURN_IF_ERROR(check_type_constraints(model.graph(), graph, opset).with_context(context));
+    // ONNX requires a shape on every graph output; one the file leaves out must be computable.
+    for (const ir::Value* out : graph.outputs()) {
+      if (!out->shape) {
+        return make_error(StatusCode::kInvalidArgument,
+                          "{}: the rank of graph output '{}' is neither declared nor computable (expected a "
+                          "shape in its type)",
+                          context, out->name);
+      }
+    }
+  }
   HQP_RETURN_IF_ERROR(importer.check_legacy_broadcasts().with_context(context));
   attach_quant_params(graph);
   return graph;

@@ -469,7 +469,7 @@ TEST_F(TrainEvalTest, ModelWithTwoInputs) {
 TEST_F(TrainEvalTest, BadNumbersAreUsageErrors) {
   const std::string out = file("never.onnx");
   EXPECT_TRUE(is_one_line_error(run_hqp({"train", "--init", tiny(), "--data", quad(), "-o", out, "--epochs", "0"}), 2,
-                                "--epochs: 0 is not > 0"));
+                                "--epochs: Value 0 not in range 1 to 100000"));
   EXPECT_TRUE(is_one_line_error(run_hqp({"train", "--init", tiny(), "--data", quad(), "-o", out, "--lr", "-0.1"}), 2,
                                 "--lr: -0.1 is not > 0"));
   EXPECT_TRUE(is_one_line_error(run_hqp({"eval", tiny(), "--data", quad(), "--engine", "gpu"}), 2, "--engine"));

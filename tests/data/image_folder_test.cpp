@@ -185,10 +185,10 @@ TEST(ImageFolder, BadLayouts) {
   // Missing root.
   ds = ImageFolderDataset::open(dir.file("missing"), "missing", 3);
   EXPECT_EQ(ds.status().code(), StatusCode::kNotFound);
-  // A flat layout (root/<class>) has no test split.
-  test::write_png(dir.path() / "flat/a/x.png", flat_image(4, 4, {1}));
+  // A split layout without test/ or val/ has no test split.
+  test::write_png(dir.path() / "notest/train/a/x.png", flat_image(4, 4, {1}));
   DatasetSpec spec;
-  spec.source = dir.file("flat");
+  spec.source = dir.file("notest");
   spec.split = Split::kTest;
   auto t = open_dataset(spec);
   EXPECT_EQ(t.status().code(), StatusCode::kNotFound);
@@ -200,6 +200,56 @@ TEST(ImageFolder, BadLayouts) {
   t = open_dataset(spec);
   EXPECT_NE(error_of(t).find("class folder 'zebra' is not a class of the training set"), std::string::npos)
       << error_of(t);
+}
+
+TEST(ImageFolder, FlatFolderAnswersEverySplitButIsNoSeparateTestSet) {
+  // root/<class>/<image> (issue 9: `hqp eval M --data flat/` was refused): the test split is the
+  // folder's images, the same the training split draws from, and has_separate_test_split says so.
+  TempDir dir;
+  test::write_png(dir.path() / "cat/a.png", test::pattern_image(0, 6, 4, 3));
+  test::write_png(dir.path() / "dog/b.png", test::pattern_image(1, 6, 4, 3));
+  test::write_png(dir.path() / "dog/c.png", test::pattern_image(2, 6, 4, 3));
+  DatasetSpec spec;
+  spec.source = dir.path().string();
+  spec.split = Split::kTest;
+  auto t = open_dataset(spec);
+  ASSERT_TRUE(t.ok()) << error_of(t);
+  EXPECT_EQ((*t)->size(), 3);
+  EXPECT_EQ((*t)->label(2), 1);
+  auto separate = has_separate_test_split(spec);
+  ASSERT_TRUE(separate.ok()) << error_of(separate);
+  EXPECT_FALSE(*separate);
+  write_folder(dir.path() / "split");
+  spec.source = dir.file("split");
+  separate = has_separate_test_split(spec);
+  ASSERT_TRUE(separate.ok()) << error_of(separate);
+  EXPECT_TRUE(*separate);
+}
+
+TEST(ImageCodec, DecodedMemoryIsBoundedBeforeDecoding) {
+  // 3000 x 2000 RGB: 6 MP x 3 channels x 5 bytes = 85.8 MiB under the budget; the same file is
+  // refused from its header under an 80 MiB budget, and gray decoding of it counts the 3 stored
+  // channels (they are decoded before conversion).
+  const Image8 big = flat_image(2000, 3000, {10, 20, 30});
+  auto png = encode_png(big);
+  ASSERT_TRUE(png.ok());
+  EXPECT_EQ(decoded_image_bytes(3000 * 2000, 3), int64_t{90000000});
+  auto fits = decode_image(*png, 3, "big.png", int64_t{86} << 20);
+  ASSERT_TRUE(fits.ok()) << error_of(fits);
+  EXPECT_EQ(fits->width, 3000);
+  auto refused = decode_image(*png, 1, "big.png", int64_t{80} << 20);
+  EXPECT_EQ(refused.status().code(), StatusCode::kOutOfRange);
+  EXPECT_NE(error_of(refused).find("needs 86 MiB decoded (max_image_mb=80"), std::string::npos) << error_of(refused);
+  auto jpeg = encode_jpeg(big, 90);
+  ASSERT_TRUE(jpeg.ok());
+  EXPECT_EQ(decode_image(*jpeg, 0, "big.jpg", int64_t{80} << 20).status().code(), StatusCode::kOutOfRange);
+  // The dataset passes its budget to every decode.
+  TempDir dir;
+  test::write_bytes(dir.path() / "a/big.png", *png);
+  auto ds = ImageFolderDataset::open(dir.path().string(), "big", 3, {}, int64_t{80} << 20);
+  EXPECT_EQ(ds.status().code(), StatusCode::kOutOfRange);
+  ds = ImageFolderDataset::open(dir.path().string(), "big", 3, {}, int64_t{86} << 20);
+  EXPECT_TRUE(ds.ok()) << error_of(ds);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // then --mean/--std), and the val split resolution (flag, hqp.val_split, hqp.val_size, auto).
 #include <gtest/gtest.h>
 
+#include "data/data_test_util.h"
 #include "data/dataset.h"
 #include "modeldata/metadata.h"
 #include "modeldata/preprocess.h"
@@ -121,6 +122,44 @@ TEST(Splits, ModelFitsChecks) {
   ir::Graph three = classifier(3);
   EXPECT_NE(check_model_fits(three, "train", "model 't'", {1, 8, 8}, *ds).message().find("channels=1, expected 3"),
             std::string::npos);
+}
+
+TEST(Splits, ImageFoldersDecodeToTheModelsChannelsAndFlatFoldersHaveNoTestSet) {
+  // Issue 9: image folders were always decoded to RGB (a 1-channel model could not read them) and
+  // a flat <class>/<image> folder was refused by every command that opens a test split.
+  test::TempDir dir;
+  for (int i = 0; i < 4; ++i) {
+    test::write_png(dir.path() / (i < 2 ? "cat" : "dog") / ("x" + std::to_string(i) + ".png"),
+                    test::pattern_image(i, 8, 8, 3));
+  }
+  DataRequest request;
+  request.source = dir.path().string();
+  request.val_split = data::ValSplit::random(1);
+  ir::Graph gray = classifier(1);
+  ir::Graph rgb = classifier(3);
+  EXPECT_EQ(image_channels_for(&gray), 1);
+  EXPECT_EQ(image_channels_for(&rgb), 3);
+  EXPECT_EQ(image_channels_for(nullptr), 3);
+  auto luma = open_model_split(request, &gray, data::Split::kTest);
+  ASSERT_TRUE(luma.ok()) << luma.status().message();
+  EXPECT_EQ((*luma)->sample_shape(), (Shape{1, 8, 8}));
+  EXPECT_EQ((*luma)->size(), 4);
+  auto color = open_model_split(request, &rgb, data::Split::kTest);
+  ASSERT_TRUE(color.ok()) << color.status().message();
+  EXPECT_EQ((*color)->sample_shape(), (Shape{3, 8, 8}));
+  request.image_channels = 3;  // --image-channels overrides the model
+  auto forced = open_model_split(request, &gray, data::Split::kTest);
+  ASSERT_TRUE(forced.ok()) << forced.status().message();
+  EXPECT_EQ((*forced)->sample_shape(), (Shape{3, 8, 8}));
+  request.image_channels.reset();
+  // Training commands: train + val from the folder, no test set (it would be the same images).
+  auto splits = open_training_data(request, &gray);
+  ASSERT_TRUE(splits.ok()) << splits.status().message();
+  EXPECT_EQ(splits->train->size(), 3);
+  ASSERT_NE(splits->val, nullptr);
+  EXPECT_EQ(splits->val->size(), 1);
+  EXPECT_EQ(splits->test, nullptr);
+  EXPECT_EQ(splits->train->sample_shape(), (Shape{1, 8, 8}));
 }
 
 }  // namespace

@@ -215,11 +215,11 @@ Runner add_bench_command(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
   CLI::App* sub = app.add_subcommand("bench", "Measure inference latency and throughput of the runtime");
   sub->add_option("model", o->model, "ONNX model (float or QDQ INT8)")->required();
-  sub->add_option("--threads", o->threads, "Threads (1..256)")->capture_default_str();
-  sub->add_option("--batch", o->batch, "Batch size (first dim)");
+  sub->add_option("--threads", o->threads, "Threads of the engine")->check(CLI::Range(1, 256))->capture_default_str();
+  sub->add_option("--batch", o->batch, "Batch size (first dim)")->check(CLI::Range(int64_t{1}, int64_t{65536}));
   sub->add_option("--shape", o->shape, "Input shape, e.g. 1x3x224x224 (for dynamic dims)");
-  sub->add_option("--runs", o->runs, "Timed runs")->capture_default_str();
-  sub->add_option("--warmup", o->warmup, "Untimed warm-up runs")->capture_default_str();
+  sub->add_option("--runs", o->runs, "Timed runs")->check(CLI::Range(1, 1000000))->capture_default_str();
+  sub->add_option("--warmup", o->warmup, "Untimed warm-up runs")->check(CLI::Range(0, 1000000))->capture_default_str();
   sub->add_option("--engine", o->engine,
                   "fast (hqp::Session, oneDNN), ref (reference executor, un-optimized graph) or torch (libtorch)")
       ->check(CLI::IsMember({"fast", "ref", "torch"}))

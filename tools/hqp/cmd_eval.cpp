@@ -132,7 +132,9 @@ Runner add_eval_command(CLI::App& app) {
   sub->add_option("--split", o->split, "test, val (held out of the training files, see --val-split) or train")
       ->check(CLI::IsMember({"test", "val", "validation", "train"}))
       ->capture_default_str();
-  sub->add_option("--batch-size", o->batch_size, "Samples per batch")->check(positive())->capture_default_str();
+  sub->add_option("--batch-size", o->batch_size, "Samples per batch")
+      ->check(CLI::Range(int64_t{1}, int64_t{65536}))
+      ->capture_default_str();
   sub->add_option("--threads", o->threads, "Compute threads (0: all cores)")->check(CLI::Range(0, 256))->capture_default_str();
   sub->add_option("--engine", o->engine, "fast (hqp::Session), torch (libtorch executor) or ref (reference executor)")
       ->check(CLI::IsMember({"fast", "torch", "ref"}))

@@ -325,9 +325,13 @@ Runner add_train_command(CLI::App& app) {
   sub->add_option("--init", o->init, "ONNX model to fine-tune (instead of --arch)");
   add_data_flags(sub, o->data, "--init model's, else the dataset's; stored in the model");
   sub->add_option("-o,--output", o->output, "Output ONNX model (written atomically at the end)")->required();
-  sub->add_option("--epochs", o->epochs, "Epochs (total, also when resuming)")->check(positive())->capture_default_str();
-  sub->add_option("--batch-size", o->batch_size, "Samples per batch")->check(positive())->capture_default_str();
-  sub->add_option("--lr", o->lr, "Peak learning rate")->check(positive())->capture_default_str();
+  sub->add_option("--epochs", o->epochs, "Epochs (total, also when resuming)")
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}))
+      ->capture_default_str();
+  sub->add_option("--batch-size", o->batch_size, "Samples per batch")
+      ->check(CLI::Range(int64_t{1}, int64_t{65536}))
+      ->capture_default_str();
+  sub->add_option("--lr", o->lr, "Peak learning rate")->check(positive())->check(CLI::Range(0.0, 100.0))->capture_default_str();
   sub->add_option("--optimizer", o->optimizer, "sgd or adamw")->check(CLI::IsMember({"sgd", "adamw"}))->capture_default_str();
   sub->add_option("--momentum", o->momentum, "SGD momentum, in [0, 1)")->check(unit_interval(true))->capture_default_str();
   sub->add_flag("--nesterov", o->nesterov, "Nesterov momentum (SGD)");
@@ -335,10 +339,10 @@ Runner add_train_command(CLI::App& app) {
       ->check(CLI::IsMember({"cosine", "onecycle", "step", "constant"}))
       ->capture_default_str();
   sub->add_option("--warmup-epochs", o->warmup_epochs, "Linear warm-up epochs (fractions allowed)")
-      ->check(non_negative())
+      ->check(CLI::Range(0.0, 100000.0))
       ->capture_default_str();
   sub->add_option("--weight-decay", o->weight_decay, "Weight decay (conv/linear weights only)")
-      ->check(non_negative())
+      ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   sub->add_option("--label-smoothing", o->label_smoothing, "Label smoothing, in [0, 1)")
       ->check(unit_interval(true))
@@ -353,9 +357,10 @@ Runner add_train_command(CLI::App& app) {
       ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
   sub->add_flag("--small-input", o->small_input, "Small-input stem for 28-32 px images (--arch)");
-  sub->add_option("--num-classes", o->num_classes, "Classes of a new model (default: the dataset's)")->check(positive());
+  sub->add_option("--num-classes", o->num_classes, "Classes of a new model (default: the dataset's)")
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
   sub->add_option("--in-channels", o->in_channels, "Input channels of a new model (default: the data's; 3 on gray data adds gray_to_rgb)")
-      ->check(positive());
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
   sub->add_option("--checkpoint-dir", o->checkpoint_dir, "Write a checkpoint after every epoch into DIR");
   sub->add_flag("--resume", o->resume, "Continue the run checkpointed in --checkpoint-dir");
   sub->add_option("--teacher", o->teacher, "Teacher ONNX model for knowledge distillation");
@@ -364,6 +369,7 @@ Runner add_train_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--kd-temperature", o->kd_temperature, "Distillation temperature")
       ->check(positive())
+      ->check(CLI::Range(0.0, 1000.0))
       ->capture_default_str();
   sub->add_flag("--json", o->json, "Print a JSON summary (epochs, val, test) instead of text");
   return [o] { return run_train(*o); };

@@ -18,19 +18,31 @@ void add_data_flags(CLI::App* sub, DataFlags& flags, const std::string& preproce
   sub->add_option_function<int64_t>(
          "--val-size", [&flags](const int64_t& v) { flags.val_size = v; },
          "Training samples held out as the val split (same as --val-split random:N)")
-      ->check(non_negative());
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 31));
   sub->add_option_function<std::string>(
       "--preprocess", [&flags](const std::string& v) { flags.preprocess = v; },
       "Preprocessing pipeline, e.g. 'random_crop(size=28x28,pad=2)|hflip|normalize(mean=0.286,std=0.353)' (default: " +
           preprocess_default + ")");
   sub->add_option("--mean", flags.mean, "Normalization mean, 1 or 3 values (0.5 or 0.485,0.456,0.406); replaces the pipeline's");
   sub->add_option("--std", flags.std, "Normalization std, 1 or 3 values; replaces the pipeline's");
-  sub->add_option("--workers", flags.workers, "Data decoding threads")->check(non_negative())->capture_default_str();
+  sub->add_option("--workers", flags.workers, "Data decoding threads")->check(CLI::Range(0, 256))->capture_default_str();
+  sub->add_option("--max-image-mb", flags.max_image_mb,
+                  "Image folders: memory one decoded image may take (8-bit pixels + its f32 sample, 5 bytes per pixel "
+                  "and channel), checked from the file's header before decoding; each worker holds one at a time")
+      ->check(CLI::Range(int64_t{1}, int64_t{65536}))
+      ->capture_default_str();
+  sub->add_option_function<int>(
+         "--image-channels", [&flags](const int& v) { flags.image_channels = v; },
+         "Image folders: decode to 1 (luma) or 3 (RGB) channels (default: the model input's channel count when it is "
+         "1 or 3, else 3)")
+      ->check(CLI::IsMember({1, 3}));
 }
 
 Result<modeldata::DataRequest> data_request(const DataFlags& flags) {
   modeldata::DataRequest r;
   r.source = flags.data;
+  r.max_image_bytes = flags.max_image_mb << 20;
+  r.image_channels = flags.image_channels;
   if (flags.val_split && flags.val_size) {
     return make_error(StatusCode::kInvalidArgument,
                       "cannot use --val-size {} with --val-split '{}': both choose the val split (expected one of them)",

@@ -1,5 +1,5 @@
 // The data flags every command that reads a dataset shares: --data, --val-split (and its alias
-// --val-size), --preprocess, --mean, --std, --workers. Registers them on a subcommand and turns
+// --val-size), --preprocess, --mean, --std, --workers, --max-image-mb, --image-channels. Registers them on a subcommand and turns
 // them into modeldata requests; the rules themselves live in src/modeldata and src/data.
 #pragma once
 
@@ -25,6 +25,8 @@ struct DataFlags {
   std::string mean;
   std::string std;
   int workers = 2;
+  int64_t max_image_mb = data::kDefaultMaxDecodedImageBytes >> 20;  // --max-image-mb, 1..65536
+  std::optional<int> image_channels;                                // --image-channels 1|3
 };
 
 // Registers --data (required), --val-split, --val-size, --preprocess, --mean, --std, --workers.

@@ -15,7 +15,10 @@ void add_prune_flags(CLI::App* sub, PruneFlags& f, const std::string& cost_help)
   sub->add_option("--step", f.step, "Fraction of the current cost (MACs, or estimated latency) one step removes")
       ->check(CLI::Range(0.0001, 0.9))
       ->capture_default_str();
-  sub->add_option("--min-step", f.min_step, "Stop once the halved step falls below this")->check(positive())->capture_default_str();
+  sub->add_option("--min-step", f.min_step, "Stop once the halved step falls below this")
+      ->check(positive())
+      ->check(CLI::Range(0.0, 0.9))
+      ->capture_default_str();
   sub->add_option("--finetune-steps", f.finetune_steps, "Training batches of fine-tuning after each step")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 30))
       ->capture_default_str();
@@ -40,7 +43,9 @@ void add_prune_flags(CLI::App* sub, PruneFlags& f, const std::string& cost_help)
       ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
   sub->add_option("--ignore", f.ignore, "Node whose groups are never pruned (repeatable)");
-  sub->add_option("--min-channels", f.min_channels, "Channels every group keeps")->check(positive())->capture_default_str();
+  sub->add_option("--min-channels", f.min_channels, "Channels every group keeps")
+      ->check(CLI::Range(int64_t{1}, int64_t{65536}))
+      ->capture_default_str();
   sub->add_option("--round-to", f.round_to, "Kept channel counts stay multiples of N")
       ->check(CLI::Range(int64_t{1}, int64_t{4096}))
       ->capture_default_str();

@@ -1,0 +1,30 @@
+// Fuzz target: CIFAR-10 / CIFAR-100 binary batches (the kind chosen by the first byte). Properties:
+// a dataset or a clean error; every sample of an accepted dataset decodes with a label in range.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "data/cifar.h"
+#include "fuzz/fuzz_util.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace hqp;
+  if (size < 1) return 0;
+  const data::CifarKind kinds[] = {data::CifarKind::kCifar10, data::CifarKind::kCifar100Fine,
+                                   data::CifarKind::kCifar100Coarse};
+  const data::CifarKind kind = kinds[data[0] % 3];
+  fuzz::MemFile file(data + 1, size - 1);
+  Result<std::shared_ptr<data::U8Dataset>> ds = data::load_cifar_dataset("fuzz", {file.path()}, kind);
+  fuzz::tally(ds.ok());
+  if (!ds.ok()) {
+    fuzz::check_clean_error(ds.status());
+    return 0;
+  }
+  for (int64_t i = 0; i < std::min<int64_t>((*ds)->size(), 16); ++i) {
+    Result<data::Sample> s = (*ds)->get(i);
+    if (!s.ok()) fuzz::violated("a sample of an accepted CIFAR dataset does not decode: " + s.status().message());
+    if (s->label < 0 || s->label >= (*ds)->num_classes()) fuzz::violated("label out of range");
+    if (s->image.shape() != Shape{3, data::kCifarSide, data::kCifarSide}) fuzz::violated("sample shape");
+  }
+  return 0;
+}
