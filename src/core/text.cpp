@@ -45,12 +45,16 @@ bool is_valid_utf8(std::string_view text) {
   return true;
 }
 
-std::string printable(std::string_view text) {
+namespace {
+
+std::string escape(std::string_view text, bool keep_newlines) {
   std::string out;
   out.reserve(text.size());
   for (size_t i = 0; i < text.size();) {
     const auto b = static_cast<uint8_t>(text[i]);
-    if (b == '\n') {
+    if (b == '\n' && keep_newlines) {
+      out += '\n';
+    } else if (b == '\n') {
       out += "\\n";
     } else if (b == '\r') {
       out += "\\r";
@@ -74,5 +78,11 @@ std::string printable(std::string_view text) {
   }
   return out;
 }
+
+}  // namespace
+
+std::string printable(std::string_view text) { return escape(text, /*keep_newlines=*/false); }
+
+std::string terminal_text(std::string_view text) { return escape(text, /*keep_newlines=*/true); }
 
 }  // namespace hqp

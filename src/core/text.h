@@ -16,6 +16,10 @@ namespace hqp {
 // as \xHH. A backslash is kept as is. The result is valid UTF-8 without control characters.
 std::string printable(std::string_view text);
 
+// printable() that keeps line breaks: what the CLI writes to stdout (tables, listings, JSON), so
+// that a name from a model or a dataset can carry no terminal escape sequence into it.
+std::string terminal_text(std::string_view text);
+
 // True when `text` is valid UTF-8 (what a JSON string may hold).
 bool is_valid_utf8(std::string_view text);
 

@@ -225,6 +225,32 @@ TEST(CliErrors, ControlCharactersInMessagesAreEscaped) {
   EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << "no raw escape character on the terminal";
 }
 
+TEST(CliErrors, NamesInListingsCarryNoControlCharacters) {
+  // Node, metadata and producer names with terminal escapes and line breaks (issue 9: `hqp info`
+  // printed them raw). Listings escape them (cli::print -> terminal_text); info's one-line fields
+  // escape line breaks too.
+  onnx::ModelProto m;
+  ASSERT_TRUE(m.ParseFromString(read_file(kDemoModel)));
+  m.set_producer_name("evil\x1b[31mRED\nsecond line");
+  onnx::StringStringEntryProto* e = m.add_metadata_props();
+  e->set_key("k\x1b]0;title\x07");
+  e->set_value("v\nnext");
+  m.mutable_graph()->mutable_node(0)->set_name("node\x1b[2Jclear\xc2\x9b");
+  TempDir dir;
+  ASSERT_TRUE(write_file(dir.file("evil.onnx"), serialize(m)));
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"info", dir.file("evil.onnx")},
+                                               std::vector<std::string>{"info", dir.file("evil.onnx"), "--dump"}}) {
+    const ProcessResult r = run_hqp(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out.find('\x1b'), std::string::npos);
+    EXPECT_EQ(r.out.find('\x07'), std::string::npos);
+    EXPECT_EQ(r.out.find("\xc2\x9b"), std::string::npos) << "C1 control (CSI)";
+    EXPECT_NE(r.out.find("node\\x1B[2Jclear\\xC2\\x9B"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("producer 'evil\\x1B[31mRED\\nsecond line'"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("metadata   k\\x1B]0;title\\x07 = v\\nnext\n"), std::string::npos) << r.out;
+  }
+}
+
 // Output locations are checked before any work (issue 9: train failed only after the whole run).
 TEST(CliErrors, UnwritableOutputsFailBeforeWork) {
   TempDir dir;

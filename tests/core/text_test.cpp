@@ -33,6 +33,12 @@ TEST(Printable, EscapesEveryByteOfInvalidUtf8) {
   }
 }
 
+TEST(TerminalText, KeepsLineBreaksEscapesTheRest) {
+  EXPECT_EQ(terminal_text("a\nb\tc"), "a\nb\\tc");
+  EXPECT_EQ(terminal_text("row \x1b[2J\n\xc2\x9b\xff"), "row \\x1B[2J\n\\xC2\\x9B\\xFF");
+  EXPECT_EQ(terminal_text("caf\xC3\xA9 \xF0\x9F\x98\x80"), "caf\xC3\xA9 \xF0\x9F\x98\x80");
+}
+
 TEST(Utf8, Validation) {
   EXPECT_TRUE(is_valid_utf8(""));
   EXPECT_TRUE(is_valid_utf8("plain"));

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "print.h"
 #include "core/json_text.h"
 #include "commands.h"
 #include "eval/engine.h"
@@ -145,10 +146,10 @@ Status run_bench(const BenchOptions& o) {
   const double throughput = static_cast<double>(input.dim(0)) * 1000.0 / median;
   Session* session = engine->session();  // fast engine only: plan, profile and memory
   if (o.verbose && session != nullptr) {
-    if (!session->optimize_report().empty()) fmt::print("passes:\n{}\n", session->optimize_report());
+    if (!session->optimize_report().empty()) cli::print("passes:\n{}\n", session->optimize_report());
     for (const NodePlanInfo& n : session->plan_info()) {
-      fmt::print("{:<44} {:<18} -> {}\n", n.node, n.op, n.implementation);
-      for (const std::string& r : n.rejected) fmt::print("{:<44}    not {}\n", "", r);
+      cli::print("{:<44} {:<18} -> {}\n", n.node, n.op, n.implementation);
+      for (const std::string& r : n.rejected) cli::print("{:<44}    not {}\n", "", r);
     }
   }
   nlohmann::json j;
@@ -180,29 +181,29 @@ Status run_bench(const BenchOptions& o) {
     }
   }
   if (o.json) {
-    fmt::print("{}\n", json_text(j, 2));
+    cli::print("{}\n", json_text(j, 2));
     return Status();
   }
-  fmt::print("model       {} ({} engine, {} threads{}, input {})\n", o.model, o.engine, o.threads,
+  cli::print("model       {} ({} engine, {} threads{}, input {})\n", o.model, o.engine, o.threads,
              session != nullptr && session->plan_threads() != o.threads
                  ? fmt::format(" (the plan runs on {}: faster for this model, see SessionOptions::tune_threads)",
                                session->plan_threads())
                  : std::string(),
              shape_to_string(input.shape()));
-  fmt::print("latency     median {:.3f} ms, min {:.3f} ms, p90 {:.3f} ms ({} runs)\n", median, min, p90, o.runs);
-  fmt::print("throughput  {:.1f} samples/s\n", throughput);
+  cli::print("latency     median {:.3f} ms, min {:.3f} ms, p90 {:.3f} ms ({} runs)\n", median, min, p90, o.runs);
+  cli::print("throughput  {:.1f} samples/s\n", throughput);
   if (session != nullptr) {
-    fmt::print("memory      activations {} bytes peak ({} without sharing), weights {} bytes\n",
+    cli::print("memory      activations {} bytes peak ({} without sharing), weights {} bytes\n",
                session->peak_activation_bytes(), session->naive_activation_bytes(), session->weight_bytes());
   }
   if (resident_model >= 0) {
-    fmt::print("resident    +{} bytes private memory after load and runs (+{} bytes of library code)\n",
+    cli::print("resident    +{} bytes private memory after load and runs (+{} bytes of library code)\n",
                resident_model, resident_code);
   }
   if (o.profile && session != nullptr) {
-    fmt::print("\n{:<44} {:<12} {:>9} {:>9}  {}\n", "node", "op", "ms", "GOP/s", "implementation");
+    cli::print("\n{:<44} {:<12} {:>9} {:>9}  {}\n", "node", "op", "ms", "GOP/s", "implementation");
     for (const auto& p : j["profile"]) {
-      fmt::print("{:<44} {:<12} {:>9.3f} {:>9.1f}  {}\n", p["node"].get<std::string>(), p["op"].get<std::string>(),
+      cli::print("{:<44} {:<12} {:>9.3f} {:>9.1f}  {}\n", p["node"].get<std::string>(), p["op"].get<std::string>(),
                  p["ms"].get<double>(), p["gops"].get<double>(), p["implementation"].get<std::string>());
     }
   }

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "print.h"
 #include "core/json_text.h"
 #include "commands.h"
 #include "core/file_io.h"
@@ -139,10 +140,10 @@ Status run_compress(const CompressOptions& o) {
   const bool lines = !o.json;
   if (lines) {
     const ir::ModelStats s = ir::compute_stats(model);
-    fmt::print("compress   {} ({:.2f} M params, {:.1f} M MACs) on {} ({} train, {} val samples)\n", o.model,
+    cli::print("compress   {} ({:.2f} M params, {:.1f} M MACs) on {} ({} train, {} val samples)\n", o.model,
                static_cast<double>(s.params) / 1e6, static_cast<double>(s.macs) / 1e6, o.data.data,
                splits.train->size(), splits.val->size());
-    fmt::print("plan       prune ({} importance, cost {}, step {:g}, {} fine-tune steps) gated on the {} model, then "
+    cli::print("plan       prune ({} importance, cost {}, step {:g}, {} fine-tune steps) gated on the {} model, then "
                "{} quantization ({}); --max-drop {:g} pp from the original's val top-1{}\n",
                o.prune.criterion, o.prune.cost, o.prune.step, o.prune.finetune_steps, o.target == "int8" ? "quantized" : "float",
                o.target == "int8" ? "INT8" : "no", o.calibrator, o.max_drop,
@@ -157,13 +158,13 @@ Status run_compress(const CompressOptions& o) {
   cb.message = [&](const std::string& line) {
     bar.clear();
     if (!lines) return;
-    fmt::print("           {}\n", line);
+    cli::print("           {}\n", line);
     std::fflush(stdout);
   };
   cb.step = [&](const std::string& run, const pruner::StepRecord& r) {
     bar.clear();
     if (!lines) return;
-    fmt::print("{:<10} step {:<3} {}  -{:<4} ch  MACs {:>7.2f} M  val {:.2f}%{}{}  {:.0f} s\n", run, r.attempt + 1,
+    cli::print("{:<10} step {:<3} {}  -{:<4} ch  MACs {:>7.2f} M  val {:.2f}%{}{}  {:.0f} s\n", run, r.attempt + 1,
                r.accepted ? "kept       " : "rolled back", r.channels_removed, static_cast<double>(r.macs) / 1e6,
                100.0 * r.val_top1,
                r.float_val_top1 >= 0.0 ? fmt::format(" (float {:.2f}%)", 100.0 * r.float_val_top1) : std::string(),
@@ -234,45 +235,45 @@ Status run_compress(const CompressOptions& o) {
       j["baselines"].push_back(b);
     }
     if (!o.report_dir.empty()) j["report_dir"] = o.report_dir;
-    fmt::print("{}\n", json_text(j, 2));
+    cli::print("{}\n", json_text(j, 2));
     return Status();
   }
   const auto pct = [](double x) { return x >= 0.0 ? fmt::format("{:.2f} %", 100.0 * x) : std::string("-"); };
-  fmt::print("\n{:<28} {:>14} {:>14} {:>18}\n", "", "original", out.result.int8 ? "compressed INT8" : "compressed FP32",
+  cli::print("\n{:<28} {:>14} {:>14} {:>18}\n", "", "original", out.result.int8 ? "compressed INT8" : "compressed FP32",
              "change");
-  fmt::print("{:<28} {:>14} {:>14} {:>18}\n", "val top-1", pct(out.original.val_top1), pct(out.result.val_top1),
+  cli::print("{:<28} {:>14} {:>14} {:>18}\n", "val top-1", pct(out.original.val_top1), pct(out.result.val_top1),
              fmt::format("{:.2f} pp (<= {:g})", (out.original.val_top1 - out.result.val_top1) * 100.0, o.max_drop));
   if (out.original.test_top1 >= 0.0) {
-    fmt::print("{:<28} {:>14} {:>14} {:>18}\n", "test top-1", pct(out.original.test_top1), pct(out.result.test_top1),
+    cli::print("{:<28} {:>14} {:>14} {:>18}\n", "test top-1", pct(out.original.test_top1), pct(out.result.test_top1),
                fmt::format("{:.2f} pp", (out.original.test_top1 - out.result.test_top1) * 100.0));
   }
-  fmt::print("{:<28} {:>11.3f} ms {:>11.3f} ms {:>18}\n",
+  cli::print("{:<28} {:>11.3f} ms {:>11.3f} ms {:>18}\n",
              fmt::format("latency (batch 1, {} thr)", o.threads), out.original.latency_ms, out.result.latency_ms,
              fmt::format("{:.2f}x faster", speedup));
-  fmt::print("{:<28} {:>11.2f} MB {:>11.2f} MB {:>18}\n", "file size", static_cast<double>(out.original.bytes) / 1e6,
+  cli::print("{:<28} {:>11.2f} MB {:>11.2f} MB {:>18}\n", "file size", static_cast<double>(out.original.bytes) / 1e6,
              static_cast<double>(out.result.bytes) / 1e6,
              fmt::format("{:.1f} % smaller", 100.0 * (1.0 - ratio(static_cast<double>(out.result.bytes),
                                                                   static_cast<double>(out.original.bytes)))));
-  fmt::print("{:<28} {:>12.2f} M {:>12.2f} M {:>18}\n", "MACs", static_cast<double>(out.original.macs) / 1e6,
+  cli::print("{:<28} {:>12.2f} M {:>12.2f} M {:>18}\n", "MACs", static_cast<double>(out.original.macs) / 1e6,
              static_cast<double>(out.result.macs) / 1e6,
              fmt::format("{:.2f}x fewer", ratio(static_cast<double>(out.original.macs), static_cast<double>(out.result.macs))));
   if (!out.baselines.empty()) {
-    fmt::print("\n{:<16} {:>9} {:>9} {:>11} {:>8} {:>9} {:>9} {:>6}\n", "model", "val", "test", "latency", "speedup",
+    cli::print("\n{:<16} {:>9} {:>9} {:>11} {:>8} {:>9} {:>9} {:>6}\n", "model", "val", "test", "latency", "speedup",
                "size", "MACs", "wall");
     std::vector<const pipeline::ModelFigures*> rows = {&out.original};
     for (const auto& f : out.baselines) rows.push_back(&f);
     rows.push_back(&out.result);
     for (const pipeline::ModelFigures* f : rows) {
-      fmt::print("{:<16} {:>9} {:>9} {:>8.3f} ms {:>7.2f}x {:>6.2f} MB {:>7.2f} M {:>5.0f}s\n", f->name, pct(f->val_top1),
+      cli::print("{:<16} {:>9} {:>9} {:>8.3f} ms {:>7.2f}x {:>6.2f} MB {:>7.2f} M {:>5.0f}s\n", f->name, pct(f->val_top1),
                  pct(f->test_top1), f->latency_ms, ratio(out.original.latency_ms, f->latency_ms),
                  static_cast<double>(f->bytes) / 1e6, static_cast<double>(f->macs) / 1e6, f->seconds);
     }
   }
-  fmt::print("\nstopped    {} ({} pruning steps kept{}; {:.0f} s in all)\n", out.prune.stop_reason, out.result.steps_kept,
+  cli::print("\nstopped    {} ({} pruning steps kept{}; {:.0f} s in all)\n", out.prune.stop_reason, out.result.steps_kept,
              out.pruning_dropped ? ", then dropped: the quantized pruned model missed the bound" : "", out.seconds);
-  if (!out.result.kept_float.empty()) fmt::print("float      {}\n", fmt::join(out.result.kept_float, ", "));
-  if (!o.report_dir.empty()) fmt::print("report     {}/report.html\n", o.report_dir);
-  fmt::print("wrote      {}\n", o.output);
+  if (!out.result.kept_float.empty()) cli::print("float      {}\n", fmt::join(out.result.kept_float, ", "));
+  if (!o.report_dir.empty()) cli::print("report     {}/report.html\n", o.report_dir);
+  cli::print("wrote      {}\n", o.output);
   return Status();
 }
 

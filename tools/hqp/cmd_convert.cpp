@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "print.h"
 #include "commands.h"
 #include "onnx/export.h"
 #include "onnx/import.h"
@@ -22,10 +23,10 @@ Status run_convert(const ConvertOptions& o) {
   HQP_ASSIGN_OR_RETURN(ir::Graph graph, onnx_io::import_model_file(o.in));
   if (o.fold) {
     HQP_ASSIGN_OR_RETURN(passes::FoldStats stats, passes::fold_constants(graph));
-    fmt::print("folded {} constant nodes\n", stats.folded_nodes);
+    cli::print("folded {} constant nodes\n", stats.folded_nodes);
   }
   HQP_RETURN_IF_ERROR(onnx_io::export_model_file(graph, o.out));
-  fmt::print("wrote {} ({} nodes, opset {})\n", o.out, graph.nodes().size(), graph.opset());
+  cli::print("wrote {} ({} nodes, opset {})\n", o.out, graph.nodes().size(), graph.opset());
   return Status();
 }
 

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "print.h"
 #include "core/json_text.h"
 #include "commands.h"
 #include "data/loader.h"
@@ -103,20 +104,20 @@ Status run_eval(const EvalOptions& o) {
                                 {"samples", m.class_samples()[c]},
                                 {"top1", m.class_top1(static_cast<int64_t>(c))}});
     }
-    fmt::print("{}\n", json_text(j, 2));
+    cli::print("{}\n", json_text(j, 2));
     return Status();
   }
-  fmt::print("model      {}\n", o.model);
-  fmt::print("dataset    {} ({} samples)\n", dataset->name(), m.samples());
-  fmt::print("preprocess {}\n", pipeline.empty() ? "(none)" : pipeline.to_string());
-  fmt::print("engine     {} ({} threads)\n", o.engine, threads);
-  fmt::print("top1       {:.2f}%\n", 100.0 * m.top1());
-  fmt::print("top5       {:.2f}%\n", 100.0 * m.top5());
-  fmt::print("loss       {:.4f}\n", m.loss());
-  fmt::print("speed      {:.1f} samples/s ({:.2f} s)\n", report.samples_per_s, report.seconds);
-  fmt::print("\n{:<6} {:<24} {:>8} {:>8}\n", "class", "name", "samples", "top1");
+  cli::print("model      {}\n", o.model);
+  cli::print("dataset    {} ({} samples)\n", dataset->name(), m.samples());
+  cli::print("preprocess {}\n", pipeline.empty() ? "(none)" : pipeline.to_string());
+  cli::print("engine     {} ({} threads)\n", o.engine, threads);
+  cli::print("top1       {:.2f}%\n", 100.0 * m.top1());
+  cli::print("top5       {:.2f}%\n", 100.0 * m.top5());
+  cli::print("loss       {:.4f}\n", m.loss());
+  cli::print("speed      {:.1f} samples/s ({:.2f} s)\n", report.samples_per_s, report.seconds);
+  cli::print("\n{:<6} {:<24} {:>8} {:>8}\n", "class", "name", "samples", "top1");
   for (size_t c = 0; c < m.class_samples().size(); ++c) {
-    fmt::print("{:<6} {:<24} {:>8} {:>7.2f}%\n", c, class_name(c), m.class_samples()[c],
+    cli::print("{:<6} {:<24} {:>8} {:>7.2f}%\n", c, class_name(c), m.class_samples()[c],
                100.0 * m.class_top1(static_cast<int64_t>(c)));
   }
   return Status();

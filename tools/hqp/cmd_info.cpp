@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "print.h"
 #include "core/json_text.h"
 #include "commands.h"
 #include "ir/model_stats.h"
@@ -60,27 +61,27 @@ Status run_info(const InfoOptions& o) {
     nlohmann::json meta = nlohmann::json::object();
     for (const auto& [k, v] : graph.info.metadata_props) meta[k] = v;
     j["metadata_props"] = meta;
-    fmt::print("{}\n", json_text(j, 2));
+    cli::print("{}\n", json_text(j, 2));
     return Status();
   }
-  fmt::print("model      {}\n", o.model);
-  fmt::print("opset      {} (ir_version {}, producer '{}' {})\n", graph.opset(), graph.info.ir_version,
-             graph.info.producer_name, graph.info.producer_version);
-  for (const ir::Value* v : graph.inputs()) fmt::print("input      {}: {}\n", v->name, ir::format_value_type(*v));
-  for (const ir::Value* v : graph.outputs()) fmt::print("output     {}: {}\n", v->name, ir::format_value_type(*v));
-  fmt::print("nodes      {}\n", s.nodes);
+  cli::print("model      {}\n", printable(o.model));
+  cli::print("opset      {} (ir_version {}, producer '{}' {})\n", graph.opset(), graph.info.ir_version,
+             printable(graph.info.producer_name), printable(graph.info.producer_version));
+  for (const ir::Value* v : graph.inputs()) cli::print("input      {}: {}\n", printable(v->name), printable(ir::format_value_type(*v)));
+  for (const ir::Value* v : graph.outputs()) cli::print("output     {}: {}\n", printable(v->name), printable(ir::format_value_type(*v)));
+  cli::print("nodes      {}\n", s.nodes);
   std::string hist;
   for (const auto& [op, n] : s.op_counts) hist += fmt::format("{}{} {}", hist.empty() ? "" : ", ", op, n);
-  fmt::print("ops        {}\n", hist);
-  fmt::print("params     {} ({:.2f} M)\n", s.params, static_cast<double>(s.params) / 1e6);
-  fmt::print("size       {} bytes ({:.2f} MiB)\n", size_bytes, static_cast<double>(size_bytes) / (1 << 20));
-  fmt::print("macs       {} ({:.3f} G, batch 1)\n", s.macs, static_cast<double>(s.macs) / 1e9);
-  for (const auto& [k, v] : graph.info.metadata_props) fmt::print("metadata   {} = {}\n", k, v);
-  fmt::print("\n{:<48} {:<20} {:<22} {:>10} {:>14}\n", "layer", "op", "output", "params", "macs");
+  cli::print("ops        {}\n", hist);
+  cli::print("params     {} ({:.2f} M)\n", s.params, static_cast<double>(s.params) / 1e6);
+  cli::print("size       {} bytes ({:.2f} MiB)\n", size_bytes, static_cast<double>(size_bytes) / (1 << 20));
+  cli::print("macs       {} ({:.3f} G, batch 1)\n", s.macs, static_cast<double>(s.macs) / 1e9);
+  for (const auto& [k, v] : graph.info.metadata_props) cli::print("metadata   {} = {}\n", printable(k), printable(v));
+  cli::print("\n{:<48} {:<20} {:<22} {:>10} {:>14}\n", "layer", "op", "output", "params", "macs");
   for (const ir::LayerStats& l : s.layers) {
-    fmt::print("{:<48} {:<20} {:<22} {:>10} {:>14}\n", l.name, l.op, l.output_shape, l.params, l.macs);
+    cli::print("{:<48} {:<20} {:<22} {:>10} {:>14}\n", printable(l.name), l.op, printable(l.output_shape), l.params, l.macs);
   }
-  if (o.dump) fmt::print("\n{}", ir::dump(graph));
+  if (o.dump) cli::print("\n{}", ir::dump(graph));
   return Status();
 }
 

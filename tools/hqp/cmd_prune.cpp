@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "print.h"
 #include "core/json_text.h"
 #include "commands.h"
 #include "core/file_io.h"
@@ -92,18 +93,18 @@ Status print_groups(const PruneOptions& o) {
                              {"values", g.values}});
     }
     j["prunable_groups"] = prunable;
-    fmt::print("{}\n", json_text(j, 2));
+    cli::print("{}\n", json_text(j, 2));
     return Status();
   }
-  fmt::print("model      {}\n", o.model);
-  fmt::print("groups     {} ({} prunable, up to {} channels removable)\n\n", groups.size(), prunable, removable);
+  cli::print("model      {}\n", o.model);
+  cli::print("groups     {} ({} prunable, up to {} channels removable)\n\n", groups.size(), prunable, removable);
   for (const prune::ChannelGroup& g : groups) {
-    fmt::print("group {:<4} {:>5} channels  {}\n", g.id, g.channels,
+    cli::print("group {:<4} {:>5} channels  {}\n", g.id, g.channels,
                g.prunable ? fmt::format("prunable (up to {} removable{})", g.max_removable,
                                         g.block > 1 ? fmt::format(", in blocks of {}", g.block) : "")
                           : "blocked: " + g.reason);
     for (const prune::Member& m : g.members) {
-      fmt::print("    {:<13} {}{}{}\n", prune::member_role_name(m.role), m.node,
+      cli::print("    {:<13} {}{}{}\n", prune::member_role_name(m.role), m.node,
                  m.role == prune::MemberRole::kGemmColumns && m.columns_per_channel > 1
                      ? fmt::format(" ({} columns per channel)", m.columns_per_channel)
                      : "",
@@ -175,10 +176,10 @@ Status run_prune(const PruneOptions& o) {
   const bool lines = !o.json;
   if (lines) {
     const ir::ModelStats s = ir::compute_stats(model);
-    fmt::print("prune      {} ({:.2f} M params, {:.1f} M MACs) on {} ({} train, {} val samples)\n", o.model,
+    cli::print("prune      {} ({:.2f} M params, {:.1f} M MACs) on {} ({} train, {} val samples)\n", o.model,
                static_cast<double>(s.params) / 1e6, static_cast<double>(s.macs) / 1e6, o.data.data,
                splits.train->size(), splits.val->size());
-    fmt::print("criterion  {} (cost {}), step {:g} of MACs, --max-drop {:g} pp, {} fine-tune steps{}\n", o.prune.criterion,
+    cli::print("criterion  {} (cost {}), step {:g} of MACs, --max-drop {:g} pp, {} fine-tune steps{}\n", o.prune.criterion,
                o.prune.cost, o.prune.step, o.max_drop, o.prune.finetune_steps, o.prune.kd ? " with distillation" : "");
     std::fflush(stdout);
   }
@@ -195,7 +196,7 @@ Status run_prune(const PruneOptions& o) {
   cb.step = [&](const pruner::StepRecord& r) {
     bar.clear();
     if (!lines) return;
-    fmt::print("step {:<3} {}  -{:<4} ch  MACs {:>7.1f} M  params {:>6.3f} M  val {:.2f}%{}  {:.0f} s\n", r.attempt + 1,
+    cli::print("step {:<3} {}  -{:<4} ch  MACs {:>7.1f} M  params {:>6.3f} M  val {:.2f}%{}  {:.0f} s\n", r.attempt + 1,
                r.accepted ? "kept   " : "rolled back", r.channels_removed, static_cast<double>(r.macs) / 1e6,
                static_cast<double>(r.params) / 1e6, 100.0 * r.val_top1,
                r.accepted ? fmt::format("  {:.3f} ms", r.latency_ms) : std::string(), r.seconds);
@@ -263,26 +264,26 @@ Status run_prune(const PruneOptions& o) {
     HQP_RETURN_IF_ERROR(write_file_atomic(o.report, json_text(report, 2) + "\n", fmt::format("cannot write report '{}'", o.report)));
   }
   if (o.json) {
-    fmt::print("{}\n", json_text(summary, 2));
+    cli::print("{}\n", json_text(summary, 2));
     return Status();
   }
   const int64_t accepted = std::count_if(out.steps.begin(), out.steps.end(), [](const auto& r) { return r.accepted; });
-  fmt::print("stopped    {} ({} steps kept of {}, {:.0f} s)\n", out.stop_reason, accepted, out.steps.size(), out.seconds);
-  fmt::print("MACs       {:.1f} M -> {:.1f} M ({:.2f}x fewer)\n", static_cast<double>(out.macs_before) / 1e6,
+  cli::print("stopped    {} ({} steps kept of {}, {:.0f} s)\n", out.stop_reason, accepted, out.steps.size(), out.seconds);
+  cli::print("MACs       {:.1f} M -> {:.1f} M ({:.2f}x fewer)\n", static_cast<double>(out.macs_before) / 1e6,
              static_cast<double>(out.macs_after) / 1e6,
              out.macs_after > 0 ? static_cast<double>(out.macs_before) / static_cast<double>(out.macs_after) : 0.0);
-  fmt::print("params     {:.3f} M -> {:.3f} M\n", static_cast<double>(out.params_before) / 1e6,
+  cli::print("params     {:.3f} M -> {:.3f} M\n", static_cast<double>(out.params_before) / 1e6,
              static_cast<double>(out.params_after) / 1e6);
-  fmt::print("latency    {:.3f} ms -> {:.3f} ms ({:.2f}x, fast runtime FP32, batch 1, {} thread{})\n",
+  cli::print("latency    {:.3f} ms -> {:.3f} ms ({:.2f}x, fast runtime FP32, batch 1, {} thread{})\n",
              out.latency_before_ms, out.latency_after_ms, summary["speedup"].get<double>(), o.threads,
              o.threads == 1 ? "" : "s");
-  fmt::print("val top1   {:.2f}% -> {:.2f}% (drop {:.2f} pp, bound {:g})\n", 100.0 * out.baseline_val_top1,
+  cli::print("val top1   {:.2f}% -> {:.2f}% (drop {:.2f} pp, bound {:g})\n", 100.0 * out.baseline_val_top1,
              100.0 * out.val_top1, summary["val_drop_pp"].get<double>(), o.max_drop);
   if (test_before && test_after) {
-    fmt::print("test top1  {:.2f}% -> {:.2f}% (drop {:.2f} pp)\n", 100.0 * *test_before, 100.0 * *test_after,
+    cli::print("test top1  {:.2f}% -> {:.2f}% (drop {:.2f} pp)\n", 100.0 * *test_before, 100.0 * *test_after,
                summary["test_drop_pp"].get<double>());
   }
-  fmt::print("wrote      {}\n", o.output);
+  cli::print("wrote      {}\n", o.output);
   return Status();
 }
 

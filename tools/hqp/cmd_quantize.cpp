@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "print.h"
 #include "core/json_text.h"
 #include "commands.h"
 #include "core/file_io.h"
@@ -97,10 +98,10 @@ Status run_quantize(const QuantizeOptions& o) {
   const bool lines = !o.json;
   if (lines) {
     const ir::ModelStats s = ir::compute_stats(model);
-    fmt::print("quantize   {} ({:.2f} M params, {:.1f} M MACs) on {} ({} calibration of {} train, {} val samples)\n",
+    cli::print("quantize   {} ({:.2f} M params, {:.1f} M MACs) on {} ({} calibration of {} train, {} val samples)\n",
                o.model, static_cast<double>(s.params) / 1e6, static_cast<double>(s.macs) / 1e6, o.data.data,
                std::min<int64_t>(o.calib_samples, splits.train->size()), splits.train->size(), splits.val->size());
-    fmt::print("scheme     {} calibration{}, {} activations, {} weights{}{}, {} QDQ placement, --max-drop {:g} pp\n",
+    cli::print("scheme     {} calibration{}, {} activations, {} weights{}{}, {} QDQ placement, --max-drop {:g} pp\n",
                o.calibrator, o.calibrator == "percentile" ? fmt::format(" ({:g})", o.percentile) : std::string(),
                o.symmetric_activations ? "s8 symmetric" : "u8 asymmetric",
                o.per_tensor ? "s8 per-tensor" : "s8 per-channel", o.cle ? ", CLE" : "",
@@ -117,7 +118,7 @@ Status run_quantize(const QuantizeOptions& o) {
   cb.message = [&](const std::string& line) {
     bar.clear();
     if (!lines) return;
-    fmt::print("           {}\n", line);
+    cli::print("           {}\n", line);
     std::fflush(stdout);
   };
   HQP_ASSIGN_OR_RETURN(quantizer::QuantizeOutcome out, quantizer::quantize_model(model, *calib_src, *val_src, config, cb));
@@ -198,23 +199,23 @@ Status run_quantize(const QuantizeOptions& o) {
     HQP_RETURN_IF_ERROR(write_file_atomic(o.report, json_text(report, 2) + "\n", fmt::format("cannot write report '{}'", o.report)));
   }
   if (o.json) {
-    fmt::print("{}\n", json_text(summary, 2));
+    cli::print("{}\n", json_text(summary, 2));
     return Status();
   }
-  fmt::print("layers     {} convs + {} gemms INT8, {} float{}\n", out.stats.quantized_convs, out.stats.quantized_gemms,
+  cli::print("layers     {} convs + {} gemms INT8, {} float{}\n", out.stats.quantized_convs, out.stats.quantized_gemms,
              out.stats.float_compute,
              out.kept_float.empty() ? std::string() : fmt::format(" (kept float: {})", fmt::join(out.kept_float, ", ")));
-  fmt::print("val top1   {:.2f}% -> {:.2f}% (drop {:.2f} pp, bound {:g})\n", 100.0 * out.float_val_top1,
+  cli::print("val top1   {:.2f}% -> {:.2f}% (drop {:.2f} pp, bound {:g})\n", 100.0 * out.float_val_top1,
              100.0 * out.int8_val_top1, val_drop, o.max_drop);
   if (test_float && test_int8) {
-    fmt::print("test top1  {:.2f}% -> {:.2f}% (drop {:.2f} pp)\n", 100.0 * *test_float, 100.0 * *test_int8,
+    cli::print("test top1  {:.2f}% -> {:.2f}% (drop {:.2f} pp)\n", 100.0 * *test_float, 100.0 * *test_int8,
                summary["test_drop_pp"].get<double>());
   }
-  fmt::print("size       {:.2f} MB -> {:.2f} MB (ONNX files)\n", static_cast<double>(size_of(o.model)) / 1e6,
+  cli::print("size       {:.2f} MB -> {:.2f} MB (ONNX files)\n", static_cast<double>(size_of(o.model)) / 1e6,
              static_cast<double>(size_of(o.output)) / 1e6);
-  fmt::print("latency    {:.3f} ms -> {:.3f} ms ({:.2f}x, fast runtime, batch 1, {} thread{})\n", lat_float, lat_int8,
+  cli::print("latency    {:.3f} ms -> {:.3f} ms ({:.2f}x, fast runtime, batch 1, {} thread{})\n", lat_float, lat_int8,
              summary["speedup"].get<double>(), o.threads, o.threads == 1 ? "" : "s");
-  fmt::print("wrote      {}\n", o.output);
+  cli::print("wrote      {}\n", o.output);
   return Status();
 }
 

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "print.h"
 #include "commands.h"
 #include "eval/engine.h"
 #include "onnx/export.h"
@@ -37,8 +38,8 @@ Status run_run(const RunCliOptions& o) {
   HQP_ASSIGN_OR_RETURN(std::vector<Tensor> outputs, engine->run(inputs));
   if (o.verbose && engine->session() != nullptr) {
     for (const NodePlanInfo& n : engine->session()->plan_info()) {
-      fmt::print(stderr, "{:<44} {:<18} -> {}\n", n.node, n.op, n.implementation);
-      for (const std::string& r : n.rejected) fmt::print(stderr, "{:<44}    not {}\n", "", r);
+      cli::print_to(stderr, "{:<44} {:<18} -> {}\n", n.node, n.op, n.implementation);
+      for (const std::string& r : n.rejected) cli::print_to(stderr, "{:<44}    not {}\n", "", r);
     }
   }
   std::error_code ec;
@@ -49,7 +50,7 @@ Status run_run(const RunCliOptions& o) {
   for (size_t k = 0; k < outputs.size(); ++k) {
     const std::string path = (std::filesystem::path(o.out_dir) / fmt::format("output_{}.pb", k)).string();
     HQP_RETURN_IF_ERROR(onnx_io::write_tensor_file(outputs[k], graph.outputs()[k]->name, path));
-    fmt::print("{}: {} {} -> {}\n", graph.outputs()[k]->name, dtype_name(outputs[k].dtype()),
+    cli::print("{}: {} {} -> {}\n", graph.outputs()[k]->name, dtype_name(outputs[k].dtype()),
                shape_to_string(outputs[k].shape()), path);
   }
   return Status();

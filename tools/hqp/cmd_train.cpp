@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "print.h"
 #include "core/json_text.h"
 #include "commands.h"
 #include "data/loader.h"
@@ -240,12 +241,12 @@ Status run_train(const TrainOptions& o) {
 
   if (!o.json) {
     const ir::ModelStats stats = ir::compute_stats(*model);
-    fmt::print("train      {} on {} ({} train, {} val, {} test samples), {:.2f} M params\n",
+    cli::print("train      {} on {} ({} train, {} val, {} test samples), {:.2f} M params\n",
                arch.empty() ? o.init : arch, o.data.data, train_ds->size(), val_size, test_ds ? test_ds->size() : 0,
                static_cast<double>(stats.params) / 1e6);
-    fmt::print("preprocess {}\n", pipeline.to_string());
-    fmt::print("val split  {}\n", data::val_split_to_string(splits.val_split));
-    if (o.resume) fmt::print("resume     from '{}' after epoch {}\n", o.checkpoint_dir, trainer->epochs_done());
+    cli::print("preprocess {}\n", pipeline.to_string());
+    cli::print("val split  {}\n", data::val_split_to_string(splits.val_split));
+    if (o.resume) cli::print("resume     from '{}' after epoch {}\n", o.checkpoint_dir, trainer->epochs_done());
     std::fflush(stdout);
   }
   EpochReporter reporter(val_src != nullptr, !o.json);
@@ -301,16 +302,16 @@ Status run_train(const TrainOptions& o) {
     }
     j["val"] = val_result ? eval_json(*val_result) : nlohmann::json(nullptr);
     j["test"] = test_result ? eval_json(*test_result) : nlohmann::json(nullptr);
-    fmt::print("{}\n", json_text(j, 2));
+    cli::print("{}\n", json_text(j, 2));
     return Status();
   }
   auto summary = [](const char* split, const train::EvalResult& r) {
-    fmt::print("{:<10} top1 {:.2f}%  top5 {:.2f}%  loss {:.4f}  ({} samples)\n", split, 100.0 * r.top1, 100.0 * r.top5,
+    cli::print("{:<10} top1 {:.2f}%  top5 {:.2f}%  loss {:.4f}  ({} samples)\n", split, 100.0 * r.top1, 100.0 * r.top5,
                r.loss, r.samples);
   };
   if (val_result) summary("val", *val_result);
   if (test_result) summary("test", *test_result);
-  fmt::print("wrote      {}\n", o.output);
+  cli::print("wrote      {}\n", o.output);
   return Status();
 }
 
