@@ -2,16 +2,19 @@
 # Runs one libFuzzer target of the HQP_FUZZ build for a fixed time or number of executions, on a
 # fresh working corpus seeded from the directories given (read-only; new inputs go to the working
 # corpus). A crash, leak, timeout or out-of-memory leaves its input in WORK/artifacts and fails.
-#   run_fuzzer.sh BINARY (--seconds S | --runs N) --work DIR [--jobs J] SEED_DIR...
+#   run_fuzzer.sh BINARY (--seconds S | --runs N) --work DIR [--seed K] SEED_DIR...
+# --seed fixes libFuzzer's random seed (CTest passes 1, so a CI run explores the same inputs every
+# time, up to how many fit in the time); without it every campaign explores anew.
 # Prints the target's final stats; the last line is "fuzz: <name> <executions> execs in <s> s, ok".
 set -euo pipefail
 bin="$1"; shift
-seconds=""; runs=""; work=""
+seconds=""; runs=""; work=""; seed=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     --work) work="$2"; shift 2 ;;
+    --seed) seed="$2"; shift 2 ;;
     *) break ;;
   esac
 done
@@ -25,6 +28,7 @@ mkdir -p "$work/corpus" "$work/artifacts"
 limit=()
 if [ -n "$seconds" ]; then limit+=("-max_total_time=$seconds"); fi
 if [ -n "$runs" ]; then limit+=("-runs=$runs"); fi
+if [ -n "$seed" ]; then limit+=("-seed=$seed"); fi
 seeds=()
 for d in "$@"; do [ -d "$d" ] && seeds+=("$d"); done
 log="$work/fuzz.log"

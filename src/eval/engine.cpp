@@ -47,6 +47,7 @@ Result<std::unique_ptr<InferenceEngine>> InferenceEngine::create(const ir::Graph
     case EngineKind::kTorch:
       if (options.threads >= 1) train::set_torch_threads(options.threads);
       HQP_ASSIGN_OR_RETURN(e->torch_, train::TorchExecutor::create(graph));
+      for (const ir::Value* v : graph.inputs()) e->input_names_.push_back(v->name);
       e->torch_->set_mode(train::ExecMode::kEval);
       break;
   }
@@ -55,7 +56,11 @@ Result<std::unique_ptr<InferenceEngine>> InferenceEngine::create(const ir::Graph
 
 Result<std::vector<Tensor>> InferenceEngine::run(std::span<const Tensor> inputs) {
   if (session_) return session_->run(inputs);
-  if (torch_) return torch_->run(inputs);
+  if (torch_) {
+    // The libtorch engine refuses NaN / Inf inputs like the fast and reference engines.
+    HQP_RETURN_IF_ERROR(reference::check_finite_inputs(input_names_, inputs));
+    return torch_->run(inputs);
+  }
   return reference::run_reference(graph_, inputs);
 }
 

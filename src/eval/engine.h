@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -57,6 +58,7 @@ class InferenceEngine {
   ir::Graph graph_;  // the reference engine's graph only: the others keep no IR copy of the weights
   std::unique_ptr<Session> session_;
   std::unique_ptr<train::TorchExecutor> torch_;
+  std::vector<std::string> input_names_;  // the torch engine's finite-input check names them
 };
 
 }  // namespace hqp::eval

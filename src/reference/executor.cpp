@@ -65,14 +65,22 @@ Status check_run_inputs(const ir::Graph& graph, std::span<const Tensor> inputs, 
     }
   }
   if (!allow_non_finite) {
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      if (inputs[i].dtype() != DType::kF32) continue;
-      if (const int64_t at = first_non_finite(inputs[i]); at >= 0) {
-        const float v = static_cast<const float*>(inputs[i].raw_data())[at];
-        return make_error(StatusCode::kInvalidArgument,
-                          "cannot run model: input '{}' holds {} at element {} (hqp runs finite inputs only)",
-                          decl[i]->name, std::isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf"), at);
-      }
+    std::vector<std::string> names;
+    for (const ir::Value* v : decl) names.push_back(v->name);
+    return check_finite_inputs(names, inputs);
+  }
+  return Status();
+}
+
+Status check_finite_inputs(std::span<const std::string> names, std::span<const Tensor> inputs) {
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].dtype() != DType::kF32) continue;
+    if (const int64_t at = first_non_finite(inputs[i]); at >= 0) {
+      const float v = static_cast<const float*>(inputs[i].raw_data())[at];
+      return make_error(StatusCode::kInvalidArgument,
+                        "cannot run model: input '{}' holds {} at element {} (hqp runs finite inputs only)",
+                        i < names.size() ? names[i] : std::string("?"), std::isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf"),
+                        at);
     }
   }
   return Status();

@@ -26,6 +26,9 @@ struct RunOptions {
 // with allow_non_finite follows IEEE semantics (ONNX conformance cases). Shared by every executor
 // so they reject bad inputs alike.
 Status check_run_inputs(const ir::Graph& graph, std::span<const Tensor> inputs, bool allow_non_finite = false);
+// The non-finite part of check_run_inputs alone, for executors that keep no IR (the libtorch
+// engine): names[i] names inputs[i] in the message.
+Status check_finite_inputs(std::span<const std::string> names, std::span<const Tensor> inputs);
 
 // inputs: one tensor per graph input, in graph-input order; dtypes must match and static dims
 // must agree (symbolic dims take the given sizes, consistently across inputs).

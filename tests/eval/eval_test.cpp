@@ -2,6 +2,7 @@
 // hand-computed metrics say (including the zero-padded last batch of a static-batch model), and
 // measure_latency times exactly the runs it was asked for.
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -80,6 +81,29 @@ TEST(InferenceEngine, FastRefAndTorchAgree) {
   }
   EXPECT_LE(max_relative_error(outputs[1], outputs[0]), 1e-5) << "fast vs ref";
   EXPECT_LE(max_relative_error(outputs[2], outputs[0]), 1e-5) << "torch vs ref";
+}
+
+TEST(InferenceEngine, EveryEngineRefusesNonFiniteInputsAlike) {
+  // Issue 9: the fast engine returned finite logits for a NaN input, the reference NaN; now all
+  // three refuse it with one message (the libtorch engine included).
+  Graph g = small_net();
+  HQP_ASSERT_OK(ir::verify_and_infer(g));
+  Tensor x = iota_f32({2, 2, 6, 6}, 0.013f, -0.9f);
+  x.data<float>()[77] = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<Tensor> inputs = {x};
+  const std::string name = g.inputs()[0]->name;
+  for (eval::EngineKind kind : {eval::EngineKind::kReference, eval::EngineKind::kFast, eval::EngineKind::kTorch}) {
+    eval::EngineOptions o;
+    o.kind = kind;
+    o.threads = 1;
+    Result<std::unique_ptr<eval::InferenceEngine>> e = eval::InferenceEngine::create(g, o);
+    HQP_ASSERT_OK(e.status());
+    Result<std::vector<Tensor>> out = (*e)->run(inputs);
+    ASSERT_FALSE(out.ok()) << eval::engine_name(kind);
+    EXPECT_EQ(out.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(out.status().message().find("input '" + name + "' holds NaN at element 77"), std::string::npos)
+        << eval::engine_name(kind) << ": " << out.status().message();
+  }
 }
 
 TEST(InferenceEngine, NamesRoundTrip) {
