@@ -1,10 +1,10 @@
 // Fuzz target: CIFAR-10 / CIFAR-100 binary batches (the kind chosen by the first byte). Properties:
 // a dataset or a clean error; every sample of an accepted dataset decodes with a label in range.
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
 #include "data/cifar.h"
+#include "fuzz/dataset_check.h"
 #include "fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -20,11 +20,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz::check_clean_error(ds.status());
     return 0;
   }
-  for (int64_t i = 0; i < std::min<int64_t>((*ds)->size(), 16); ++i) {
-    Result<data::Sample> s = (*ds)->get(i);
-    if (!s.ok()) fuzz::violated("a sample of an accepted CIFAR dataset does not decode: " + s.status().message());
-    if (s->label < 0 || s->label >= (*ds)->num_classes()) fuzz::violated("label out of range");
-    if (s->image.shape() != Shape{3, data::kCifarSide, data::kCifarSide}) fuzz::violated("sample shape");
-  }
+  fuzz::check_samples(**ds, 16, Shape{3, data::kCifarSide, data::kCifarSide});
   return 0;
 }

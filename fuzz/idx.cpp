@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "data/idx.h"
+#include "fuzz/dataset_check.h"
 #include "fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -30,10 +31,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz::check_clean_error(ds.status());
     return 0;
   }
-  for (int64_t i = 0; i < std::min<int64_t>((*ds)->size(), 64); ++i) {
-    Result<data::Sample> s = (*ds)->get(i);
-    if (!s.ok()) fuzz::violated("a sample of an accepted IDX dataset does not decode: " + s.status().message());
-    if (s->label < 0 || s->label >= (*ds)->num_classes()) fuzz::violated("label out of range");
-  }
+  fuzz::check_samples(**ds, 64);
   return 0;
 }

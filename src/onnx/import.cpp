@@ -381,9 +381,9 @@ void attach_quant_params(ir::Graph& graph) {
 
 // Every node input's dtype (known after inference) within its ONNX schema's type constraint at the
 // model's opset, as ONNX's checker requires (e.g. Mul-6 takes no uint8). Walks the file's nodes
-// (value names are kept exactly, so the graph holds each input's dtype).
+// (value names are kept exactly, so the graph holds each input's dtype); the IR node names are
+// computed again only for the error message.
 Status check_type_constraints(const onnx::GraphProto& proto, const ir::Graph& graph, int64_t opset) {
-  const std::vector<std::string> names = assign_node_names(proto);
   for (int k = 0; k < proto.node_size(); ++k) {
     const onnx::NodeProto& n = proto.node(k);
     const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema(n.op_type(), static_cast<int>(opset), "");
@@ -402,8 +402,8 @@ Status check_type_constraints(const onnx::GraphProto& proto, const ir::Graph& gr
         return make_error(StatusCode::kInvalidArgument,
                           "cannot import node '{}': input {} '{}' is {} (op {} at opset {} does not take that type "
                           "there)",
-                          names[static_cast<size_t>(k)], formal.GetName(), v->name, *data_type, n.op_type(),
-                          opset);
+                          assign_node_names(proto)[static_cast<size_t>(k)], formal.GetName(), v->name, *data_type,
+                          n.op_type(), opset);
       }
     }
   }

@@ -23,6 +23,22 @@ int64_t first_non_finite(const Tensor& t) {
   return -1;
 }
 
+// The first f32 input holding NaN / ±Inf as an error; name_of(i) names input i (called only then,
+// so the per-run check copies no names).
+template <typename NameOf>
+Status check_finite(std::span<const Tensor> inputs, const NameOf& name_of) {
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].dtype() != DType::kF32) continue;
+    if (const int64_t at = first_non_finite(inputs[i]); at >= 0) {
+      const float v = static_cast<const float*>(inputs[i].raw_data())[at];
+      return make_error(StatusCode::kInvalidArgument,
+                        "cannot run model: input '{}' holds {} at element {} (hqp runs finite inputs only)",
+                        name_of(i), std::isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf"), at);
+    }
+  }
+  return Status();
+}
+
 }  // namespace
 
 Status check_run_inputs(const ir::Graph& graph, std::span<const Tensor> inputs, bool allow_non_finite) {
@@ -64,26 +80,12 @@ Status check_run_inputs(const ir::Graph& graph, std::span<const Tensor> inputs, 
       }
     }
   }
-  if (!allow_non_finite) {
-    std::vector<std::string> names;
-    for (const ir::Value* v : decl) names.push_back(v->name);
-    return check_finite_inputs(names, inputs);
-  }
+  if (!allow_non_finite) return check_finite(inputs, [&](size_t i) -> const std::string& { return decl[i]->name; });
   return Status();
 }
 
 Status check_finite_inputs(std::span<const std::string> names, std::span<const Tensor> inputs) {
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (inputs[i].dtype() != DType::kF32) continue;
-    if (const int64_t at = first_non_finite(inputs[i]); at >= 0) {
-      const float v = static_cast<const float*>(inputs[i].raw_data())[at];
-      return make_error(StatusCode::kInvalidArgument,
-                        "cannot run model: input '{}' holds {} at element {} (hqp runs finite inputs only)",
-                        i < names.size() ? names[i] : std::string("?"), std::isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf"),
-                        at);
-    }
-  }
-  return Status();
+  return check_finite(inputs, [&](size_t i) { return i < names.size() ? names[i] : std::string("?"); });
 }
 
 

@@ -63,16 +63,23 @@ Graph small_net() {
   return g;
 }
 
+constexpr eval::EngineKind kEngines[] = {eval::EngineKind::kReference, eval::EngineKind::kFast,
+                                         eval::EngineKind::kTorch};
+
+Result<std::unique_ptr<eval::InferenceEngine>> one_thread_engine(const Graph& g, eval::EngineKind kind) {
+  eval::EngineOptions o;
+  o.kind = kind;
+  o.threads = 1;
+  return eval::InferenceEngine::create(g, o);
+}
+
 TEST(InferenceEngine, FastRefAndTorchAgree) {
   Graph g = small_net();
   HQP_ASSERT_OK(ir::verify_and_infer(g));
   const std::vector<Tensor> inputs = {iota_f32({2, 2, 6, 6}, 0.013f, -0.9f)};
   std::vector<Tensor> outputs;
-  for (eval::EngineKind kind : {eval::EngineKind::kReference, eval::EngineKind::kFast, eval::EngineKind::kTorch}) {
-    eval::EngineOptions o;
-    o.kind = kind;
-    o.threads = 1;
-    Result<std::unique_ptr<eval::InferenceEngine>> e = eval::InferenceEngine::create(g, o);
+  for (eval::EngineKind kind : kEngines) {
+    Result<std::unique_ptr<eval::InferenceEngine>> e = one_thread_engine(g, kind);
     HQP_ASSERT_OK(e.status());
     EXPECT_EQ((*e)->session() != nullptr, kind == eval::EngineKind::kFast) << eval::engine_name(kind);
     Result<std::vector<Tensor>> out = (*e)->run(inputs);
@@ -92,11 +99,8 @@ TEST(InferenceEngine, EveryEngineRefusesNonFiniteInputsAlike) {
   x.data<float>()[77] = std::numeric_limits<float>::quiet_NaN();
   const std::vector<Tensor> inputs = {x};
   const std::string name = g.inputs()[0]->name;
-  for (eval::EngineKind kind : {eval::EngineKind::kReference, eval::EngineKind::kFast, eval::EngineKind::kTorch}) {
-    eval::EngineOptions o;
-    o.kind = kind;
-    o.threads = 1;
-    Result<std::unique_ptr<eval::InferenceEngine>> e = eval::InferenceEngine::create(g, o);
+  for (eval::EngineKind kind : kEngines) {
+    Result<std::unique_ptr<eval::InferenceEngine>> e = one_thread_engine(g, kind);
     HQP_ASSERT_OK(e.status());
     Result<std::vector<Tensor>> out = (*e)->run(inputs);
     ASSERT_FALSE(out.ok()) << eval::engine_name(kind);
