@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "ir/rewrite.h"
+#include "prune/collapse.h"
 
 namespace hqp::prune {
 
@@ -123,7 +124,10 @@ class Analysis {
         grp.prunable = false;
         grp.reason = fmt::format("{} channels do not split into the grouped convs' blocks of {}", grp.channels, grp.block);
       }
-      if (grp.prunable) {
+      if (grp.prunable && o_.remove_blocks && collapse_blocker(g_, grp).empty()) {
+        grp.collapsible = true;
+        grp.max_removable = grp.channels;
+      } else if (grp.prunable) {
         const int64_t step = std::lcm(grp.block, std::max<int64_t>(1, o_.round_to));
         const int64_t min_keep = (std::max<int64_t>(o_.min_channels, 1) + step - 1) / step * step;
         // Kept counts are multiples of round_to, at least min_channels: the smallest such count is

@@ -49,6 +49,10 @@ struct ChannelGroup {
   bool prunable = true;
   std::string reason;                // why not, when !prunable
   int64_t max_removable = 0;         // channels that may go (respecting min_channels and round_to)
+  // Every channel may go (GroupOptions::remove_blocks and collapse_blocker() empty): the block that
+  // computes these channels is removed with the last of them (prune/collapse.h); max_removable ==
+  // channels then.
+  bool collapsible = false;
   // Channels go in aligned blocks of this many ([k·block, (k+1)·block) together): the per-group
   // width of the grouped convs the channels pass through (1 without one). A multiple of it is kept.
   int64_t block = 1;
@@ -58,6 +62,9 @@ struct GroupOptions {
   std::vector<std::string> ignore;  // node names: groups they produce or touch are not pruned
   int64_t min_channels = 1;         // channels every group keeps at least
   int64_t round_to = 1;             // kept channel counts stay multiples of this (when the group allows)
+  // Groups whose last channel may go, taking their block with it (residual inverted-residual blocks,
+  // SE blocks: prune/collapse.h); min_channels does not apply to them.
+  bool remove_blocks = false;
 };
 
 // The DequantizeLinear that produces weight operand `v` of a QDQ file from constants (quantized

@@ -75,8 +75,12 @@ Result<std::vector<GroupCost>> channel_costs(const ir::Graph& graph, const std::
   const double base_ms = latency != nullptr ? estimated_latency_ms(graph, *latency) : 0.0;
   std::vector<GroupCost> costs(groups.size());
   for (size_t gi = 0; gi < groups.size(); ++gi) {
-    const int64_t block = std::max<int64_t>(1, groups[gi].block);
-    if (!groups[gi].prunable || groups[gi].channels < 2 * block) continue;
+    int64_t block = std::max<int64_t>(1, groups[gi].block);
+    if (!groups[gi].prunable) continue;
+    if (groups[gi].channels < 2 * block) {
+      if (!groups[gi].collapsible) continue;
+      block = groups[gi].channels;  // its last channels: what removing the whole block frees, per channel
+    }
     // One block (one channel, or one conv group of a grouped conv), per channel.
     ir::Graph trial = graph.clone();
     std::vector<int64_t> first(static_cast<size_t>(block));

@@ -11,6 +11,7 @@
 
 #include "ir/rewrite.h"
 #include "ir/verifier.h"
+#include "prune/collapse.h"
 
 namespace hqp::prune {
 
@@ -23,10 +24,11 @@ Status check_request(const ChannelGroup& group, std::span<const int64_t> remove)
   if (!group.prunable) {
     return make_error(StatusCode::kInvalidArgument, "cannot prune channel group {}: {}", group.id, group.reason);
   }
-  if (remove.empty() || static_cast<int64_t>(remove.size()) >= group.channels) {
+  const int64_t most = group.collapsible ? group.channels : group.channels - 1;
+  if (remove.empty() || static_cast<int64_t>(remove.size()) > most) {
     return make_error(StatusCode::kInvalidArgument,
                       "cannot prune channel group {}: {} of its {} channels requested (expected 1..{})", group.id,
-                      remove.size(), group.channels, group.channels - 1);
+                      remove.size(), group.channels, most);
   }
   for (size_t i = 0; i < remove.size(); ++i) {
     if (remove[i] < 0 || remove[i] >= group.channels || (i > 0 && remove[i] <= remove[i - 1])) {
@@ -242,9 +244,14 @@ Status remove_channels(ir::Graph& graph, std::span<const ChannelRemoval> removal
   };
   std::vector<Cut> cuts;
   std::vector<std::pair<Node*, int64_t>> grouped;  // depthwise / grouped convs and their channels per group
+  std::vector<const ChannelGroup*> collapses;       // groups losing every channel: their blocks go last
   for (const ChannelRemoval& r : removals) {
     const ChannelGroup& group = *r.group;
     HQP_RETURN_IF_ERROR(check_request(group, r.channels));
+    if (static_cast<int64_t>(r.channels.size()) == group.channels) {
+      collapses.push_back(&group);
+      continue;
+    }
     HQP_ASSIGN_OR_RETURN(std::vector<Slice> slices, slices_of(graph, group));
     for (const Slice& s : slices) {
       const Value* v = s.node->input(s.input);
@@ -293,7 +300,16 @@ Status remove_channels(ir::Graph& graph, std::span<const ChannelRemoval> removal
   clear_intermediate_shapes(graph);
   std::string ids;
   for (const ChannelRemoval& r : removals) ids += fmt::format("{}{}", ids.empty() ? "" : ", ", r.group->id);
-  return ir::verify_and_infer(graph).with_context(fmt::format("cannot re-verify the graph after pruning group(s) {}", ids));
+  const std::string context = fmt::format("cannot re-verify the graph after pruning group(s) {}", ids);
+  HQP_RETURN_IF_ERROR(ir::verify_and_infer(graph).with_context(context));
+  // Whole blocks after the slicing (their constants take the sliced widths), one at a time on the
+  // re-inferred graph; a block inside another one that went already is skipped by collapse_group.
+  for (const ChannelGroup* g : collapses) {
+    HQP_RETURN_IF_ERROR(collapse_group(graph, *g));
+    clear_intermediate_shapes(graph);
+    HQP_RETURN_IF_ERROR(ir::verify_and_infer(graph).with_context(context));
+  }
+  return Status();
 }
 
 Status remove_channels(ir::Graph& graph, const ChannelGroup& group, std::span<const int64_t> remove) {

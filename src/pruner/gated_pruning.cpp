@@ -154,6 +154,7 @@ json config_json(const PruneConfig& c) {
           {"target_speedup", c.target_speedup},
           {"min_channels", c.groups.min_channels},
           {"round_to", c.groups.round_to},
+          {"remove_blocks", c.groups.remove_blocks},
           {"ignore", c.groups.ignore},
           {"lr", c.finetune.lr},
           {"deploy", static_cast<bool>(c.deploy)},

@@ -65,6 +65,7 @@ Status print_groups(const PruneOptions& o) {
   go.ignore = o.prune.ignore;
   go.min_channels = o.prune.min_channels;
   go.round_to = o.prune.round_to;
+  go.remove_blocks = o.prune.remove_blocks;
   HQP_ASSIGN_OR_RETURN(std::vector<prune::ChannelGroup> groups, prune::channel_groups(graph, go));
   int64_t prunable = 0, removable = 0;
   for (const prune::ChannelGroup& g : groups) {
@@ -88,6 +89,7 @@ Status print_groups(const PruneOptions& o) {
                              {"prunable", g.prunable},
                              {"reason", g.reason},
                              {"max_removable", g.max_removable},
+                             {"collapsible", g.collapsible},
                              {"block", g.block},
                              {"members", members},
                              {"values", g.values}});
@@ -100,8 +102,9 @@ Status print_groups(const PruneOptions& o) {
   cli::print("groups     {} ({} prunable, up to {} channels removable)\n\n", groups.size(), prunable, removable);
   for (const prune::ChannelGroup& g : groups) {
     cli::print("group {:<4} {:>5} channels  {}\n", g.id, g.channels,
-               g.prunable ? fmt::format("prunable (up to {} removable{})", g.max_removable,
-                                        g.block > 1 ? fmt::format(", in blocks of {}", g.block) : "")
+               g.prunable ? fmt::format("prunable (up to {} removable{}{})", g.max_removable,
+                                        g.block > 1 ? fmt::format(", in blocks of {}", g.block) : "",
+                                        g.collapsible ? ", the last one removes its block" : "")
                           : "blocked: " + g.reason);
     for (const prune::Member& m : g.members) {
       cli::print("    {:<13} {}{}{}\n", prune::member_role_name(m.role), m.node,

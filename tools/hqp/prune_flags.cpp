@@ -49,6 +49,9 @@ void add_prune_flags(CLI::App* sub, PruneFlags& f, const std::string& cost_help)
   sub->add_option("--round-to", f.round_to, "Kept channel counts stay multiples of N")
       ->check(CLI::Range(int64_t{1}, int64_t{4096}))
       ->capture_default_str();
+  sub->add_flag("--remove-blocks", f.remove_blocks,
+                "Let a group lose its last channel where that removes a whole block (a residual branch, an SE "
+                "block): the block becomes a per-channel constant absorbed into its neighbours");
   sub->add_option("--seed", f.seed, "Seed of data order, augmentation, calibration subset and random scores")->capture_default_str();
 }
 
@@ -70,6 +73,7 @@ Result<pruner::PruneConfig> prune_config(const PruneFlags& f, const std::string&
   c.groups.ignore = f.ignore;
   c.groups.min_channels = f.min_channels;
   c.groups.round_to = f.round_to;
+  c.groups.remove_blocks = f.remove_blocks;
   c.finetune.lr = f.lr;
   c.finetune.weight_decay = f.weight_decay;
   c.finetune.momentum = 0.9;

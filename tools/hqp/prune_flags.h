@@ -33,13 +33,14 @@ struct PruneFlags {
   std::vector<std::string> ignore;
   int64_t min_channels = 1;
   int64_t round_to = 1;
+  bool remove_blocks = false;
   uint64_t seed = 0;
 };
 
 // Registers --criterion, --cost (its default and help from `flags.cost` / `cost_help`), --step,
 // --min-step, --finetune-steps, --importance-batches, --kd, --lr, --weight-decay, --precision,
 // --batch-size, --target-macs, --target-speedup, --time-budget, --ignore, --min-channels,
-// --round-to, --seed.
+// --round-to, --remove-blocks, --seed.
 void add_prune_flags(CLI::App* sub, PruneFlags& flags, const std::string& cost_help);
 
 // kInvalidArgument when --target-macs and --target-speedup are both given (`verb`: "prune").
