@@ -152,6 +152,36 @@ TEST(GatedPruning, PrunesGroupsBehindAConcat) {
   EXPECT_DOUBLE_EQ(top1_of(out->model, *val), out->val_top1);
 }
 
+// With remove_blocks, a residual branch whose channels all go leaves the graph: the loop's surgery,
+// fine-tuning (libtorch), validation and latency all run on the collapsed model.
+TEST(GatedPruning, RemoveBlocksTakesAWholeResidualBranch) {
+  Net n;
+  ir::Value* x = n.input({1, 1, 8, 8});
+  ir::Value* t = n.bn(n.conv(x, 1, 8, "stem"), 8, "stem_bn");
+  ir::Value* e = n.unary(OpKind::Relu, n.conv(t, 8, 16, "expand"), "expand_relu");
+  ir::Value* p = n.bn(n.conv(e, 16, 8, "proj"), 8, "proj_bn");
+  n.head(n.unary(OpKind::Relu, n.binary(OpKind::Add, t, p, "add"), "add_relu"), 8, 4);
+  ASSERT_TRUE(ir::verify_and_infer(n.g).ok());
+  const ir::Graph model = std::move(n.g);
+  auto train = make_data(model, 128, 9, true, 32);
+  auto val = make_data(model, 100, 10, false, 50);
+  pruner::PruneConfig c = base_config();
+  c.max_drop = 100.0;              // every step is kept
+  c.groups.ignore = {"stem"};      // only the branch's 16 channels may go
+  c.groups.remove_blocks = true;
+  c.target_macs = 0.05;
+  c.step = 0.6;
+  c.max_attempts = 10;
+  auto out = pruner::prune_model(model, *train, *val, c);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  for (const char* gone : {"expand", "expand_relu", "proj", "proj_bn", "add"}) {
+    EXPECT_EQ(out->model.find_node(gone), nullptr) << gone << " should be gone with its block";
+  }
+  EXPECT_NE(out->model.find_node("stem"), nullptr);
+  EXPECT_LT(out->macs_after, out->macs_before / 2);
+  EXPECT_DOUBLE_EQ(top1_of(out->model, *val), out->val_top1);
+}
+
 TEST(GatedPruning, ResumedRunEqualsUninterrupted) {
   const ir::Graph model = make_model();
   TempDir tmp;
