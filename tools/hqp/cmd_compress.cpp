@@ -293,6 +293,7 @@ Runner add_compress_command(CLI::App& app) {
       ->check(CLI::IsMember({"int8", "fp32"}))
       ->capture_default_str();
   o->prune.cost = "latency";
+  o->prune.remove_blocks = true;  // the deployed model's step count matters as much as its MACs
   add_prune_flags(sub, o->prune,
                   "Rank by importance per channel cost: latency (measured per layer on the target engine), macs, "
                   "params, none");

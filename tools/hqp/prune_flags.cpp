@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "validators.h"
 
 namespace hqp::cli {
@@ -49,9 +51,11 @@ void add_prune_flags(CLI::App* sub, PruneFlags& f, const std::string& cost_help)
   sub->add_option("--round-to", f.round_to, "Kept channel counts stay multiples of N")
       ->check(CLI::Range(int64_t{1}, int64_t{4096}))
       ->capture_default_str();
-  sub->add_flag("--remove-blocks", f.remove_blocks,
-                "Let a group lose its last channel where that removes a whole block (a residual branch, an SE "
-                "block): the block becomes a per-channel constant absorbed into its neighbours");
+  sub->add_flag("--remove-blocks,!--keep-blocks", f.remove_blocks,
+                fmt::format("Let a group lose its last channel where that removes a whole block (a residual branch, "
+                            "an SE block): the block becomes a per-channel constant absorbed into its neighbours "
+                            "(--keep-blocks: never; default here: {})",
+                            f.remove_blocks ? "remove" : "keep"));
   sub->add_option("--seed", f.seed, "Seed of data order, augmentation, calibration subset and random scores")->capture_default_str();
 }
 

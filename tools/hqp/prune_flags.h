@@ -40,7 +40,7 @@ struct PruneFlags {
 // Registers --criterion, --cost (its default and help from `flags.cost` / `cost_help`), --step,
 // --min-step, --finetune-steps, --importance-batches, --kd, --lr, --weight-decay, --precision,
 // --batch-size, --target-macs, --target-speedup, --time-budget, --ignore, --min-channels,
-// --round-to, --remove-blocks, --seed.
+// --round-to, --remove-blocks / --keep-blocks (default: flags.remove_blocks), --seed.
 void add_prune_flags(CLI::App* sub, PruneFlags& flags, const std::string& cost_help);
 
 // kInvalidArgument when --target-macs and --target-speedup are both given (`verb`: "prune").
