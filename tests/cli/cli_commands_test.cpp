@@ -263,6 +263,24 @@ TEST(CliPrune, GroupsOfTheDemoModel) {
   }
   EXPECT_FALSE(j["groups"][0]["prunable"].get<bool>());
   EXPECT_EQ(j["groups"][0]["reason"], "reaches graph input 'input'");
+  for (const auto& g : j["groups"]) EXPECT_FALSE(g["collapsible"].get<bool>()) << g["id"];
+
+  // --remove-blocks: the residual block's inner conv and the SE squeeze may lose every channel
+  // (their blocks go with the last one); the trunk may not.
+  const ProcessResult rb = run_hqp({"prune", kDemoModel, "--groups", "--json", "--remove-blocks"});
+  ASSERT_TRUE(rb.exited && rb.exit_code == 0) << rb.describe() << ": " << rb.err;
+  const nlohmann::json jb = nlohmann::json::parse(rb.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(jb.is_object()) << rb.out;
+  int collapsible = 0;
+  for (const auto& g : jb["groups"]) {
+    if (!g["collapsible"].get<bool>()) continue;
+    ++collapsible;
+    EXPECT_EQ(g["max_removable"], g["channels"]) << g["id"];
+  }
+  EXPECT_EQ(collapsible, 2);
+  EXPECT_FALSE(jb["groups"][1]["collapsible"].get<bool>());
+  const ProcessResult text = run_hqp({"prune", kDemoModel, "--groups", "--remove-blocks"});
+  EXPECT_NE(text.out.find("the last one removes its block"), std::string::npos) << text.out;
 }
 
 TEST(CliPrune, BadOptionsAreOneLineErrors) {

@@ -82,6 +82,49 @@ TEST(CliCompressPytorchModel, CompressesWithinTheBoundAndEvalAgrees) {
   (void)model_bytes;
 }
 
+// A run killed with SIGKILL right after its first kept pruning step was checkpointed, then resumed,
+// writes the same model as an uninterrupted run with the same seed (the MAC cost: a latency table
+// re-measured by a second process would rank differently; a resumed run reuses its own table).
+TEST(CliCompressPytorchModel, KilledRunResumesToTheSameModel) {
+  if (std::filesystem::exists(kDir + "/SKIPPED")) GTEST_SKIP() << "fixture skipped (no dataset)";
+  std::ifstream f(kDir + "/expected.json");
+  ASSERT_TRUE(f) << kDir << "/expected.json missing (fixture pytorch_eval_generate did not run)";
+  const nlohmann::json expected = nlohmann::json::parse(f);
+  TempDir tmp;
+  auto args = [&](const std::string& out, const std::string& work) {
+    return std::vector<std::string>{
+        "compress", kDir + "/model.onnx", "--data", kDir + "/data", "--mean", expected["mean"].dump(), "--std",
+        expected["std"].dump(), "--val-split", "random:600", "-o", out, "--max-drop", "2", "--target-macs", "0.5",
+        "--step", "0.15", "--min-step", "0.1", "--finetune-steps", "20", "--importance-batches", "2",
+        "--calib-samples", "128", "--latency-runs", "3", "--cost", "macs", "--threads", "1", "--workers", "1",
+        "--work-dir", work, "--no-test", "--json"};
+  };
+  const ProcessResult whole = run_hqp(args(tmp.file("whole.onnx"), tmp.file("work-whole")));
+  ASSERT_TRUE(whole.exited && whole.exit_code == 0) << whole.describe() << ": " << whole.err;
+  const nlohmann::json jw = nlohmann::json::parse(whole.out);
+  ASSERT_GE(jw["steps_kept"].get<int64_t>(), 2) << "the kill must land between kept steps: " << whole.out;
+
+  std::vector<std::string> argv = {kHqp};
+  const std::vector<std::string> a = args(tmp.file("killed.onnx"), tmp.file("work-killed"));
+  argv.insert(argv.end(), a.begin(), a.end());
+  const std::string first_step = tmp.file("work-killed/hybrid/model-a0000.onnx");
+  const ProcessResult killed = run_process_killed_when(argv, [&] { return std::filesystem::exists(first_step); });
+  ASSERT_TRUE(killed.spawned) << killed.describe();
+  ASSERT_EQ(killed.term_signal, SIGKILL) << "the run ended before the kill: " << killed.describe();
+  EXPECT_FALSE(std::filesystem::exists(tmp.file("killed.onnx"))) << "no output from a killed run";
+
+  std::vector<std::string> resume = a;
+  resume.push_back("--resume");
+  const ProcessResult resumed = run_hqp(resume);
+  ASSERT_TRUE(resumed.exited && resumed.exit_code == 0) << resumed.describe() << ": " << resumed.err;
+  const nlohmann::json jr = nlohmann::json::parse(resumed.out);
+  EXPECT_EQ(jr["steps_kept"], jw["steps_kept"]);
+  EXPECT_EQ(jr["after"]["macs"], jw["after"]["macs"]);
+  EXPECT_EQ(jr["after"]["params"], jw["after"]["params"]);
+  EXPECT_DOUBLE_EQ(jr["after"]["val_top1"].get<double>(), jw["after"]["val_top1"].get<double>());
+  EXPECT_EQ(slurp(tmp.file("killed.onnx")), slurp(tmp.file("whole.onnx"))) << "the same bytes";
+}
+
 TEST(CliCompress, BadInputIsAOneLineErrorAndWritesNothing) {
   TempDir tmp;
   const std::string out = tmp.file("o.onnx");

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -92,6 +93,51 @@ inline ProcessResult run_process(const std::vector<std::string>& argv) {
   }
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status)) {
+    r.exited = true;
+    r.exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    r.term_signal = WTERMSIG(status);
+  }
+  return r;
+}
+
+// Runs argv[0] with argv (stdin, stdout and stderr on /dev/null) and kills it with SIGKILL as soon
+// as `ready()` returns true (polled every 20 ms) -- a hard kill mid-work, as an
+// OOM killer or a power cut would do. Returns how the process ended: term_signal SIGKILL when the
+// kill landed, exited when it finished (or failed) first.
+template <typename Ready>
+ProcessResult run_process_killed_when(const std::vector<std::string>& argv, Ready ready) {
+  ProcessResult r;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    r.spawn_error = std::string("posix_spawn '") + argv[0] + "': " + std::strerror(rc);
+    return r;
+  }
+  r.spawned = true;
+  int status = 0;
+  for (;;) {
+    const pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid) break;
+    if (done < 0 && errno != EINTR) return r;
+    if (ready()) {
+      kill(pid, SIGKILL);
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      break;
+    }
+    usleep(20000);
   }
   if (WIFEXITED(status)) {
     r.exited = true;
