@@ -77,9 +77,13 @@ Result<std::vector<GroupCost>> channel_costs(const ir::Graph& graph, const std::
   for (size_t gi = 0; gi < groups.size(); ++gi) {
     int64_t block = std::max<int64_t>(1, groups[gi].block);
     if (!groups[gi].prunable) continue;
-    if (groups[gi].channels < 2 * block) {
-      if (!groups[gi].collapsible) continue;
-      block = groups[gi].channels;  // its last channels: what removing the whole block frees, per channel
+    // A collapsible group is priced at what removing its whole block frees, per channel: its last
+    // channel also removes the nodes that only vanish with the block (an SE block's pooling and
+    // gate, a residual branch's Add), each worth a fixed per-step time on the target engine.
+    if (groups[gi].collapsible) {
+      block = groups[gi].channels;
+    } else if (groups[gi].channels < 2 * block) {
+      continue;
     }
     // One block (one channel, or one conv group of a grouped conv), per channel.
     ir::Graph trial = graph.clone();

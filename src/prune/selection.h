@@ -29,8 +29,8 @@ std::map<std::string, double> node_work(const ir::Graph& graph);
 double estimated_latency_ms(const ir::Graph& graph, const LatencyTable& table);
 
 // What removing one channel of a group frees, at batch 1 (ir::compute_stats before and after
-// removing one channel from a clone; 0 for blocked groups; a collapsible group down to its last
-// channel: its whole block, per channel). latency_ms only with a table.
+// removing one channel from a clone; 0 for blocked groups; for a collapsible group, what removing
+// the whole block frees, per channel). latency_ms only with a table.
 struct GroupCost {
   double macs = 0.0;
   double params = 0.0;

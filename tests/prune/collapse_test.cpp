@@ -17,6 +17,7 @@
 #include "ir/verifier.h"
 #include "onnx/import.h"
 #include "prune/channel_groups.h"
+#include "prune/selection.h"
 #include "prune/surgery.h"
 #include "runtime/session.h"
 #include "train/zoo.h"
@@ -160,6 +161,31 @@ TEST(Collapse, RemovingABlockEqualsMaskingAllItsChannels) {
     HQP_ASSERT_OK(prune::remove_channels(removed, step));
     EXPECT_EQ(ir::count_nodes(removed, OpKind::Conv), 1);
     EXPECT_LE(max_relative_error(run(removed, x), run(masked, x)), kMaxRelErr);
+  }
+}
+
+// A collapsible group is priced at its whole block's saving per channel: with a latency table, the
+// nodes that vanish only with the block (the SE pooling, gate and Mul) count too.
+TEST(Collapse, CollapsibleGroupsArePricedAtTheirWholeBlock) {
+  const Graph g = make_block_net();
+  Result<std::vector<ChannelGroup>> groups = prune::channel_groups(g, blocks());
+  HQP_ASSERT_OK(groups.status());
+  prune::LatencyTable table;
+  for (const auto& n : g.nodes()) table[n->name] = 1e-3;  // every unit of work of every node: 1 us
+  Result<std::vector<prune::GroupCost>> cr = prune::channel_costs(g, *groups, &table);
+  HQP_ASSERT_OK(cr.status());
+  const std::vector<prune::GroupCost>& costs = *cr;
+  for (const ChannelGroup* grp : {group_with(*groups, "se_reduce", MemberRole::kProducer),
+                                  group_with(*groups, "expand", MemberRole::kProducer)}) {
+    Graph collapsed = g.clone();
+    HQP_ASSERT_OK(prune::remove_channels(collapsed, *grp, all_of(*grp)));
+    const double whole = prune::estimated_latency_ms(g, table) - prune::estimated_latency_ms(collapsed, table);
+    EXPECT_NEAR(costs[static_cast<size_t>(grp->id)].latency_ms, whole / static_cast<double>(grp->channels), 1e-9);
+    // More than one channel's share of the convolutions alone: the pooling / gate / Add go too.
+    Graph one = g.clone();
+    HQP_ASSERT_OK(prune::remove_channels(one, *grp, std::vector<int64_t>{0}));
+    EXPECT_GT(costs[static_cast<size_t>(grp->id)].latency_ms,
+              prune::estimated_latency_ms(g, table) - prune::estimated_latency_ms(one, table));
   }
 }
 
