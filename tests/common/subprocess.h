@@ -35,6 +35,16 @@ struct ProcessResult {
   }
 };
 
+// Fills r.exited / exit_code / term_signal from a waitpid status.
+inline void set_status(ProcessResult& r, int status) {
+  if (WIFEXITED(status)) {
+    r.exited = true;
+    r.exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    r.term_signal = WTERMSIG(status);
+  }
+}
+
 // Runs argv[0] (a path; no PATH lookup) with argv, stdin from /dev/null, and waits for it.
 // Both pipes are drained concurrently with poll(), so a chatty child cannot deadlock.
 inline ProcessResult run_process(const std::vector<std::string>& argv) {
@@ -94,12 +104,7 @@ inline ProcessResult run_process(const std::vector<std::string>& argv) {
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (WIFEXITED(status)) {
-    r.exited = true;
-    r.exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    r.term_signal = WTERMSIG(status);
-  }
+  set_status(r, status);
   return r;
 }
 
@@ -139,12 +144,7 @@ ProcessResult run_process_killed_when(const std::vector<std::string>& argv, Read
     }
     usleep(20000);
   }
-  if (WIFEXITED(status)) {
-    r.exited = true;
-    r.exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    r.term_signal = WTERMSIG(status);
-  }
+  set_status(r, status);
   return r;
 }
 

@@ -12,6 +12,7 @@
 
 #include "common/ir_test_util.h"
 #include "common/prune_test_net.h"
+#include "common/prune_test_util.h"
 #include "common/tensor_compare.h"
 #include "ir/verifier.h"
 #include "onnx/import.h"
@@ -33,14 +34,6 @@ using prune::MemberRole;
 
 constexpr double kPruneMaxRelErr = 1e-5;  // masked vs removed: same sums, other oneDNN blockings
 
-const ChannelGroup* group_with(const std::vector<ChannelGroup>& groups, const std::string& node, MemberRole role) {
-  for (const ChannelGroup& g : groups) {
-    for (const prune::Member& m : g.members) {
-      if (m.node == node && m.role == role) return &g;
-    }
-  }
-  return nullptr;
-}
 
 std::vector<int64_t> every_other(int64_t channels) {
   std::vector<int64_t> r;
@@ -48,16 +41,6 @@ std::vector<int64_t> every_other(int64_t channels) {
   return r;
 }
 
-Tensor run_fast(const Graph& g, const Tensor& x) {
-  SessionOptions o;
-  o.threads = 1;
-  Result<Session> s = Session::create(g, o);
-  EXPECT_TRUE(s.ok()) << s.status().message();
-  if (!s.ok()) return Tensor();
-  Result<std::vector<Tensor>> out = s->run(std::vector<Tensor>{x});
-  EXPECT_TRUE(out.ok()) << out.status().message();
-  return out.ok() ? (*out)[0] : Tensor();
-}
 
 // Masks and removes every other channel of each prunable group of `g`; both must agree.
 // Returns the number of groups checked.

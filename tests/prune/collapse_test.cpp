@@ -12,6 +12,7 @@
 
 #include "common/ir_test_util.h"
 #include "common/prune_test_net.h"
+#include "common/prune_test_util.h"
 #include "common/tensor_compare.h"
 #include "ir/rewrite.h"
 #include "ir/verifier.h"
@@ -32,26 +33,6 @@ using prune::ChannelGroup;
 using prune::MemberRole;
 
 constexpr double kMaxRelErr = 1e-5;
-
-const ChannelGroup* group_with(const std::vector<ChannelGroup>& groups, const std::string& node, MemberRole role) {
-  for (const ChannelGroup& g : groups) {
-    for (const prune::Member& m : g.members) {
-      if (m.node == node && m.role == role) return &g;
-    }
-  }
-  return nullptr;
-}
-
-Tensor run(const Graph& g, const Tensor& x) {
-  SessionOptions o;
-  o.threads = 1;
-  Result<Session> s = Session::create(g, o);
-  EXPECT_TRUE(s.ok()) << s.status().message();
-  if (!s.ok()) return Tensor();
-  Result<std::vector<Tensor>> out = s->run(std::vector<Tensor>{x});
-  EXPECT_TRUE(out.ok()) << out.status().message();
-  return out.ok() ? (*out)[0] : Tensor();
-}
 
 std::vector<int64_t> all_of(const ChannelGroup& g) {
   std::vector<int64_t> r(static_cast<size_t>(g.channels));
@@ -135,7 +116,7 @@ TEST(Collapse, RemovingABlockEqualsMaskingAllItsChannels) {
     }
     EXPECT_TRUE(has_node(removed, "proj"));
     EXPECT_EQ(ir::count_nodes(removed, OpKind::Mul), 0);
-    EXPECT_LE(max_relative_error(run(removed, x), run(masked, x)), kMaxRelErr);
+    EXPECT_LE(max_relative_error(run_fast(removed, x), run_fast(masked, x)), kMaxRelErr);
   }
   // The whole inverted-residual block: t + constant, the constant absorbed into stem_bn's shift.
   {
@@ -146,7 +127,7 @@ TEST(Collapse, RemovingABlockEqualsMaskingAllItsChannels) {
       EXPECT_FALSE(has_node(removed, gone)) << gone;
     }
     EXPECT_EQ(ir::count_nodes(removed, OpKind::Conv), 1);  // the stem
-    EXPECT_LE(max_relative_error(run(removed, x), run(masked, x)), kMaxRelErr);
+    EXPECT_LE(max_relative_error(run_fast(removed, x), run_fast(masked, x)), kMaxRelErr);
   }
   // Both in one step, with channels of the trunk removed too (sliced first, then collapsed).
   {
@@ -160,7 +141,7 @@ TEST(Collapse, RemovingABlockEqualsMaskingAllItsChannels) {
     const prune::ChannelRemoval step[] = {{&se, all_se}, {&expansion, all_expansion}, {&trunk, some}};
     HQP_ASSERT_OK(prune::remove_channels(removed, step));
     EXPECT_EQ(ir::count_nodes(removed, OpKind::Conv), 1);
-    EXPECT_LE(max_relative_error(run(removed, x), run(masked, x)), kMaxRelErr);
+    EXPECT_LE(max_relative_error(run_fast(removed, x), run_fast(masked, x)), kMaxRelErr);
   }
 }
 
@@ -208,7 +189,7 @@ TEST(Collapse, AnAddWhoseTrunkComesFromAnActivationStays) {
   EXPECT_EQ(ir::count_nodes(removed, OpKind::Add), 1);
   EXPECT_FALSE(has_node(removed, "proj"));
   const Tensor in = random_tensor({2, 3, 8, 8}, 5, 1.0f);
-  EXPECT_LE(max_relative_error(run(removed, in), run(masked, in)), kMaxRelErr);
+  EXPECT_LE(max_relative_error(run_fast(removed, in), run_fast(masked, in)), kMaxRelErr);
 }
 
 // Every collapsible group of a real network, one at a time and all in one step: removal == masking,
@@ -229,7 +210,7 @@ void check_collapses(const Graph& g, const Tensor& x, const std::string& model, 
     const Status st = prune::remove_channels(removed, *collapsible[i], all[i]);
     ASSERT_TRUE(st.ok()) << model << " group " << collapsible[i]->id << ": " << st.message();
     EXPECT_LT(removed.nodes().size(), g.nodes().size()) << model << " group " << collapsible[i]->id;
-    const double err = max_relative_error(run(removed, x), run(masked, x));
+    const double err = max_relative_error(run_fast(removed, x), run_fast(masked, x));
     EXPECT_LE(err, kMaxRelErr) << model << " group " << collapsible[i]->id;
     if (err > kMaxRelErr) {
       for (const prune::Member& m : collapsible[i]->members) std::cerr << "  member " << prune::member_role_name(m.role) << " " << m.node << "\n";
@@ -244,7 +225,7 @@ void check_collapses(const Graph& g, const Tensor& x, const std::string& model, 
     step.push_back({collapsible[i], all[i]});
   }
   HQP_ASSERT_OK(prune::remove_channels(removed, step));
-  EXPECT_LE(max_relative_error(run(removed, x), run(masked, x)), kMaxRelErr) << model << " all blocks";
+  EXPECT_LE(max_relative_error(run_fast(removed, x), run_fast(masked, x)), kMaxRelErr) << model << " all blocks";
   ::testing::Test::RecordProperty(model + "_nodes_before", static_cast<int>(g.nodes().size()));
   ::testing::Test::RecordProperty(model + "_nodes_after", static_cast<int>(removed.nodes().size()));
 }
