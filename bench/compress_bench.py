@@ -16,7 +16,7 @@ Per model:
    --threads TH --report-dir W/NAME-report --json` (+ --baselines for the models named, + extra).
 2. onnx.checker (full check) on the result.
 3. Latency, batch 1, 1 and TH threads, alternating rounds, median of the per-round medians:
-   `hqp bench` and bench/ort/ort_bench.js (ONNX Runtime) on the original float model and the
+   `hqp bench` and bench/ort/ort_bench.js (ONNX Runtime; 1-thread runs pinned to CPU 0) on the original float model and the
    compressed INT8 file.
 4. For --screenshot NAME: headless Chromium renders W/NAME-report/report.html into
    docs/compress_report.png.
@@ -62,6 +62,10 @@ def latency(a, files, threads_list):
                     else:
                         cmd = [a.hqp, "bench", path, "--threads", str(th), "--shape", "1x1x28x28", "--runs",
                                str(a.runs), "--warmup", "10", "--json"]
+                    if th == 1 and shutil.which("taskset"):
+                        # One thread pinned to CPU 0: this VM's two vCPUs differ (docs/PERFORMANCE.md), and an
+                        # unpinned round's median depends on which one the scheduler picked.
+                        cmd = ["taskset", "-c", "0"] + cmd
                     t.setdefault((key, engine, th), []).append(json.loads(run(cmd))["median_ms"])
     return {k: statistics.median(v) for k, v in t.items()}
 
