@@ -327,7 +327,7 @@ Status collapse_group(ir::Graph& graph, const ChannelGroup& group) {
     if (plan.carriers.count(n.get()) != 0) doomed.push_back(n.get());
   }
   for (Node* n : doomed) graph.remove_node(n);
-  graph.remove_dead_code();
+  // (Dead code goes only at the end: the constants must stay alive while they are folded.)
   // 3. Per-channel ops on the constants are evaluated; the element-wise ops they reach are absorbed
   //    into a neighbouring convolution where one can take them.
   HQP_ASSIGN_OR_RETURN(std::vector<Value*> folded, fold_from(graph, constants));
