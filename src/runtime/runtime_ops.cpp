@@ -131,7 +131,7 @@ class ConvF32Op final : public RuntimeOp {
   dnn::ConvF32Onednn k_;
 };
 
-Result<OpChoice> try_conv_f32(const Node& node, const std::vector<SlotInfo>& in) {
+Result<OpChoice> try_conv_f32(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
   const Tensor* w = constant_of(node, 1);
   const Tensor* b = constant_of(node, 2);
   if (w == nullptr) return reject("weights are not a constant initializer");
@@ -177,7 +177,7 @@ class ConvInt8Op final : public RuntimeOp {
   std::string name_;
 };
 
-Result<OpChoice> try_qconv(const Node& node, const std::vector<SlotInfo>& in) {
+Result<OpChoice> try_qconv(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions& options) {
   const Tensor* w = constant_of(node, 1);
   const Tensor* b = constant_of(node, 2);
   if (w == nullptr) return reject("weights are not a constant initializer");
@@ -190,8 +190,11 @@ Result<OpChoice> try_qconv(const Node& node, const std::vector<SlotInfo>& in) {
   HQP_ASSIGN_OR_RETURN(reference::Int8Quantization q, reference::int8_quantization(node, w->dim(0)));
   p.out = q.out;
   HQP_RETURN_IF_ERROR(dnn::ConvInt8Onednn::applies(p));
-  HQP_ASSIGN_OR_RETURN(dnn::ConvInt8Onednn k, dnn::ConvInt8Onednn::create(p, w->data<int8_t>(), q.wei_scales.data(),
-                                                                           b ? b->data<int32_t>() : nullptr));
+  const int32_t* bias = b ? b->data<int32_t>() : nullptr;
+  HQP_ASSIGN_OR_RETURN(dnn::ConvInt8Onednn k,
+                       options.tune_kernels
+                           ? dnn::ConvInt8Onednn::create_fastest(p, w->data<int8_t>(), q.wei_scales.data(), bias)
+                           : dnn::ConvInt8Onednn::create(p, w->data<int8_t>(), q.wei_scales.data(), bias));
   OpChoice c;
   c.op = std::make_unique<ConvInt8Op>(std::move(k), std::string(dnn::ConvInt8Onednn::name(p)));
   c.input_layouts.assign(in.size(), Layout::kNhwc);
@@ -232,7 +235,7 @@ Status check_fc_form(const Node& node, const ir::GemmAttrs& g, const Tensor* w, 
   return Status();
 }
 
-Result<OpChoice> try_gemm_f32(const Node& node, const std::vector<SlotInfo>& in) {
+Result<OpChoice> try_gemm_f32(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
   const ir::GemmAttrs& g = reference::gemm_attrs(node);
   const Tensor* w = constant_of(node, 1);
   const Tensor* bias = constant_of(node, 2);
@@ -273,7 +276,7 @@ class GemmInt8Op final : public RuntimeOp {
   std::string name_;
 };
 
-Result<OpChoice> try_qgemm(const Node& node, const std::vector<SlotInfo>& in) {
+Result<OpChoice> try_qgemm(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
   const auto& a = node.attr<ir::FusedGemmAttrs>();
   const Tensor* w = constant_of(node, 1);
   const Tensor* bias = constant_of(node, 2);
@@ -310,7 +313,7 @@ class PoolOp final : public RuntimeOp {
   std::string name_;
 };
 
-Result<OpChoice> try_pool(const Node& node, const std::vector<SlotInfo>& in) {
+Result<OpChoice> try_pool(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
   const Shape& x = in[0].shape;
   if (x.size() < 3 || x.size() > 5) return reject("input rank is not 3..5");
   dnn::PoolOnednnParams p;
@@ -348,7 +351,7 @@ class EltwiseOp final : public RuntimeOp {
   std::string name_;
 };
 
-Result<OpChoice> try_eltwise(const Node& node, const std::vector<SlotInfo>& in) {
+Result<OpChoice> try_eltwise(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
   if (in[0].dtype != DType::kF32) return reject("input is not f32");
   dnn::EltwiseF32OnednnParams p;
   p.count = 1;
@@ -399,7 +402,7 @@ class BinaryOp final : public RuntimeOp {
   std::string name_;
 };
 
-Result<OpChoice> try_binary(const Node& node, const std::vector<SlotInfo>& in) {
+Result<OpChoice> try_binary(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
   if (in[0].dtype != DType::kF32 || in[1].dtype != DType::kF32) return reject("inputs are not f32");
   const size_t rank = std::max(in[0].shape.size(), in[1].shape.size());
   if (rank < 1 || rank > 6) return reject("rank is not 1..6");
@@ -469,7 +472,7 @@ class QuantizeOp final : public RuntimeOp {
 // Per-tensor QuantizeLinear / DequantizeLinear are element-wise: they run on the bytes in whatever
 // layout they are, so no reorder is needed around them. QuantizeLinear f32 -> u8/s8 on the x86
 // kernel; the rest (DequantizeLinear, other dtypes) on the reference kernel.
-Result<OpChoice> try_qdq_any_layout(const Node& node, const std::vector<SlotInfo>& in) {
+Result<OpChoice> try_qdq_any_layout(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
   const Tensor* scale = constant_of(node, 1);
   if (scale == nullptr || scale->numel() != 1) return reject("scale is not a constant scalar (per-axis)");
   const Tensor* zp = constant_of(node, 2);
@@ -513,7 +516,7 @@ class QAddOp final : public RuntimeOp {
   DType dtype_;
 };
 
-Result<OpChoice> try_qadd_any_layout(const Node& node, const std::vector<SlotInfo>& in) {
+Result<OpChoice> try_qadd_any_layout(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
   if (in[0].dtype != in[1].dtype || (in[0].dtype != DType::kU8 && in[0].dtype != DType::kS8)) {
     return reject("inputs are not one 8-bit type");
   }
@@ -550,7 +553,7 @@ class LutOp final : public RuntimeOp {
   uint8_t table_[256];
 };
 
-Result<OpChoice> try_qlut(const Node& node, const std::vector<SlotInfo>& in) {
+Result<OpChoice> try_qlut(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
   const Tensor* table = constant_of(node, 1);
   if (table == nullptr || table->numel() != 256 || (table->dtype() != DType::kU8 && table->dtype() != DType::kS8)) {
     return reject("table is not a constant [256] 8-bit initializer");
@@ -589,7 +592,7 @@ class QMulOp final : public RuntimeOp {
   DType dtype_;
 };
 
-Result<OpChoice> try_qmul(const Node& node, const std::vector<SlotInfo>& in) {
+Result<OpChoice> try_qmul(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
   if (in[0].dtype != in[1].dtype || (in[0].dtype != DType::kU8 && in[0].dtype != DType::kS8)) {
     return reject("inputs are not one 8-bit type");
   }
@@ -633,7 +636,7 @@ class QGlobalAveragePoolOp final : public RuntimeOp {
   std::vector<float> scratch_;
 };
 
-Result<OpChoice> try_qglobal_average_pool(const Node& node, const std::vector<SlotInfo>& in) {
+Result<OpChoice> try_qglobal_average_pool(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
   if (in[0].dtype != DType::kU8 && in[0].dtype != DType::kS8) return reject("input is not 8-bit");
   const Layout layout = in[0].layout;
   const bool channels_last = layout == Layout::kNhwc && !layout_agnostic(in[0].shape);
@@ -646,7 +649,7 @@ Result<OpChoice> try_qglobal_average_pool(const Node& node, const std::vector<Sl
   return c;
 }
 
-using Candidate = Result<OpChoice> (*)(const Node&, const std::vector<SlotInfo>&);
+using Candidate = Result<OpChoice> (*)(const Node&, const std::vector<SlotInfo>&, const SelectOptions&);
 
 struct NamedCandidate {
   const char* name;
@@ -685,10 +688,10 @@ std::vector<NamedCandidate> fast_candidates(OpKind kind) {
 }  // namespace
 
 Result<OpChoice> select_op(const ir::Node& node, const std::vector<SlotInfo>& inputs, int64_t opset,
-                           bool use_fast_kernels, std::vector<std::string>* rejected) {
-  if (use_fast_kernels) {
+                           const SelectOptions& options, std::vector<std::string>* rejected) {
+  if (options.fast_kernels) {
     for (const NamedCandidate& c : fast_candidates(node.kind)) {
-      Result<OpChoice> r = c.fn(node, inputs);
+      Result<OpChoice> r = c.fn(node, inputs, options);
       if (r.ok()) return r;
       // Unsupported = "does not apply"; any other error is a real problem with the model.
       if (r.status().code() != StatusCode::kUnsupported && r.status().code() != StatusCode::kInvalidArgument) {

@@ -48,12 +48,19 @@ struct OpChoice {
   Layout output_layout = Layout::kNchw;
 };
 
+struct SelectOptions {
+  bool fast_kernels = true;  // false: the reference kernels only
+  // INT8 convolutions: time oneDNN's first few implementations on scratch data and keep the
+  // fastest (kernels/onednn/conv_onednn.h, "Implementation choice"; bit-equal results).
+  bool tune_kernels = true;
+};
+
 // Picks the first applicable candidate for `node` (whose graph has static shapes: every output
 // value carries its concrete shape, which the reference fallback binds once). `inputs` has one
 // entry per node input (dtype undefined for absent ones) with the layout each currently has.
-// `use_fast_kernels` false: the reference kernels only. Rejections are appended to `rejected`.
+// Rejections are appended to `rejected`.
 Result<OpChoice> select_op(const ir::Node& node, const std::vector<SlotInfo>& inputs, int64_t opset,
-                           bool use_fast_kernels, std::vector<std::string>* rejected);
+                           const SelectOptions& options, std::vector<std::string>* rejected);
 
 // A layout conversion of one activation tensor (NCHW <-> NHWC).
 Result<std::unique_ptr<RuntimeOp>> make_reorder(const SlotInfo& src, Layout dst_layout);

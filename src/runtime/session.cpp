@@ -180,7 +180,9 @@ Result<std::unique_ptr<Plan>> Session::Impl::compile(std::span<const Tensor> inp
     primary[v] = id;
   }
 
-  const bool fast = options.engine == Engine::kFast;
+  runtime::SelectOptions select;
+  select.fast_kernels = options.engine == Engine::kFast;
+  select.tune_kernels = options.tune_kernels;
   // Returns the slot holding `v` in `layout`, inserting a reorder step when needed.
   auto slot_in_layout = [&](const ir::Value* v, Layout layout) -> Result<int> {
     const int src = primary.at(v);
@@ -214,7 +216,7 @@ Result<std::unique_ptr<Plan>> Session::Impl::compile(std::span<const Tensor> inp
     info.node = node->name;
     info.op = std::string(ir::op_name(node->kind));
     HQP_ASSIGN_OR_RETURN(runtime::OpChoice choice,
-                         runtime::select_op(*node, in_info, g.opset(), fast, &info.rejected));
+                         runtime::select_op(*node, in_info, g.opset(), select, &info.rejected));
     Step step;
     step.node = node;
     step.name = node->name;

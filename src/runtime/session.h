@@ -37,6 +37,9 @@ struct SessionOptions {
   // small models lose more to OpenMP's per-op fork/join than a second core gives them.
   // `threads` stays the maximum; plan_threads() says what the last plan uses.
   bool tune_threads = true;
+  // Small INT8 convolutions: pick the fastest of oneDNN's first implementations by timing them at
+  // plan time (kernels/onednn/conv_onednn.h, "Implementation choice"); results are bit-equal.
+  bool tune_kernels = true;
 };
 
 // Why a node runs where it runs: the chosen implementation and, for each candidate before it,

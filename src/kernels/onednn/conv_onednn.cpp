@@ -2,7 +2,11 @@
 // INT8 epilogue as oneDNN attributes. The semantics are those of kernels/ref/conv.h / conv_int8.h.
 #include "kernels/onednn/conv_onednn.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
 #include <cstring>
+#include <new>
 #include <vector>
 
 #include "kernels/onednn/onednn_context.h"
@@ -84,9 +88,19 @@ void add_conv_key(CacheKey& key, const ConvParams& p, Layout layout) {
   key.add(static_cast<int64_t>(layout)).add(int64_t{Context::get().num_threads()});
 }
 
+Status validate_impl_rank(std::string_view name, int impl_rank) {
+  if (impl_rank < 0) {
+    return make_error(StatusCode::kInvalidArgument, "cannot create kernel '{}': bad implementation rank "
+                      "(impl_rank={}, expected >= 0)", name, impl_rank);
+  }
+  return Status::ok_status();
+}
+
+// impl_rank k: oneDNN's k-th implementation after its first choice (primitive_desc::next_impl);
+// throws dnnl::error (-> kUnsupported) when the list is shorter.
 dnnl::primitive_desc make_conv_pd(const ConvGeometry& g, Layout layout, memory::data_type src_dt,
                                   memory::data_type wei_dt, memory::data_type bias_dt, memory::data_type dst_dt,
-                                  const dnnl::primitive_attr& attr) {
+                                  const dnnl::primitive_attr& attr, int impl_rank) {
   const memory::desc src_md(g.src, src_dt, detail::activation_tag(g.rank + 2, layout));
   const memory::desc wei_md(g.wei, wei_dt, memory::format_tag::any);
   const memory::desc bias_md = bias_dt == memory::data_type::undef
@@ -95,7 +109,13 @@ dnnl::primitive_desc make_conv_pd(const ConvGeometry& g, Layout layout, memory::
   const memory::desc dst_md(g.dst, dst_dt, detail::activation_tag(g.rank + 2, layout));
   const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
                                              src_md, wei_md, bias_md, dst_md, g.strides, g.dilates, g.pad_l, g.pad_r);
-  return dnnl::convolution_forward::primitive_desc(desc, attr, Context::get().engine());
+  dnnl::convolution_forward::primitive_desc pd(desc, attr, Context::get().engine());
+  for (int i = 0; i < impl_rank; ++i) {
+    if (!pd.next_impl()) {
+      throw dnnl::error(dnnl_unimplemented, "no implementation of that rank");
+    }
+  }
+  return pd;
 }
 
 memory::desc user_weights_md(const ConvGeometry& g, memory::data_type dt) {
@@ -117,7 +137,8 @@ std::shared_ptr<const detail::CachedPrimitive> conv_f32_primitive(const ConvF32O
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
     using dt = memory::data_type;
-    return make_conv_pd(g, params.layout, dt::f32, dt::f32, params.has_bias ? dt::f32 : dt::undef, dt::f32, attr);
+    return make_conv_pd(g, params.layout, dt::f32, dt::f32, params.has_bias ? dt::f32 : dt::undef, dt::f32, attr,
+                        /*impl_rank=*/0);
   });
 }
 
@@ -141,17 +162,88 @@ std::shared_ptr<const detail::CachedPrimitive> conv_int8_primitive(const ConvInt
   key.add(int64_t{multipliers == nullptr});
   add_conv_key(key, params.conv, params.layout);
   detail::add_int8_key(key, params.src_dtype, params.out, scales, zp_attr);
-  key.add(int64_t{bias_present});
+  key.add(int64_t{bias_present}).add(int64_t{params.impl_rank});
   return Context::get().get_or_create(key, name, [&] {
     const ConvGeometry g = conv_geometry(params.conv);
     const dnnl::primitive_attr attr = detail::int8_attr(params.out, scales, zp_attr, /*scale_mask=*/1 << 1);
     using dt = memory::data_type;
     return make_conv_pd(g, params.layout, detail::to_dnnl(params.src_dtype), dt::s8, bias_present ? dt::s32 : dt::undef,
-                        detail::to_dnnl(params.out.dst_dtype), attr);
+                        detail::to_dnnl(params.out.dst_dtype), attr, params.impl_rank);
   }, /*create_primitive=*/multipliers != nullptr);
 }
 
+// ---- Implementation tuning (see "Implementation choice" in the header) ----
+
+// A zero-filled, 64-byte aligned scratch buffer for timing runs.
+struct Scratch {
+  explicit Scratch(size_t bytes)
+      : data(static_cast<std::byte*>(::operator new[](std::max<size_t>(bytes, 64), std::align_val_t(64)))) {
+    std::memset(data, 0, std::max<size_t>(bytes, 64));
+  }
+  ~Scratch() { ::operator delete[](data, std::align_val_t(64)); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  std::byte* data;
+};
+
+// create(rank) -> Result<Kernel>; run(kernel, src, dst) -> Status (dst doubles as the sum input).
+template <typename Kernel, typename Create, typename Run>
+Result<Kernel> create_fastest_rank(const Create& create, const Run& run, size_t src_bytes, size_t dst_bytes) {
+  using Clock = std::chrono::steady_clock;
+  std::vector<Kernel> kernels;
+  {
+    HQP_ASSIGN_OR_RETURN(Kernel first, create(0));
+    kernels.push_back(std::move(first));
+  }
+  Scratch src(src_bytes), dst(dst_bytes);
+  auto time_runs = [&](Kernel& k, int runs) -> Result<double> {
+    const auto t0 = Clock::now();
+    for (int r = 0; r < runs; ++r) HQP_RETURN_IF_ERROR(run(k, src.data, dst.data));
+    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count() / runs;
+  };
+  HQP_RETURN_IF_ERROR(time_runs(kernels[0], 2).status());  // warm-up (first touch, caches)
+  HQP_ASSIGN_OR_RETURN(double first_ms, time_runs(kernels[0], 1));
+  if (first_ms > kTuneBelowMs) return std::move(kernels[0]);
+  // oneDNN lists implementations by ISA, best first: stop at the first one on another ISA.
+  const std::string isa(implementation_isa(kernels[0].implementation()));
+  for (int rank = 1; static_cast<int>(kernels.size()) < kTuneCandidates; ++rank) {
+    Result<Kernel> k = create(rank);
+    if (!k.ok()) break;  // the list ended (or reached oneDNN's reference code)
+    if (implementation_isa(k->implementation()) != isa) break;
+    if (!time_runs(*k, 2).ok()) break;
+    kernels.push_back(std::move(*k));
+  }
+  if (kernels.size() == 1) return std::move(kernels[0]);
+  const int runs = std::clamp(static_cast<int>(0.02 / std::max(first_ms, 1e-4)), 2, 50);  // ~20 us per round
+  std::vector<std::vector<double>> times(kernels.size());
+  for (int round = 0; round < 5; ++round) {
+    for (size_t i = 0; i < kernels.size(); ++i) {
+      HQP_ASSIGN_OR_RETURN(double ms, time_runs(kernels[i], runs));
+      times[i].push_back(ms);
+    }
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  size_t best = 0;
+  double best_ms = median(times[0]) * 0.95;  // a later rank must beat the first choice by 5 %
+  for (size_t i = 1; i < kernels.size(); ++i) {
+    const double ms = median(times[i]);
+    if (ms < best_ms) {
+      best = i;
+      best_ms = ms;
+    }
+  }
+  return std::move(kernels[best]);
+}
+
 }  // namespace
+
+std::string_view implementation_isa(std::string_view implementation) {
+  const size_t colon = implementation.rfind(':');
+  return colon == std::string_view::npos ? std::string_view() : implementation.substr(colon + 1);
+}
 
 // ---------------- ConvF32Onednn ----------------
 
@@ -209,8 +301,13 @@ std::string_view ConvInt8Onednn::name(const ConvInt8OnednnParams& params) {
 Status ConvInt8Onednn::applies(const ConvInt8OnednnParams& params) {
   const std::string_view kernel_name = name(params);
   HQP_RETURN_IF_ERROR(validate_conv(kernel_name, params.conv));
+  HQP_RETURN_IF_ERROR(validate_impl_rank(kernel_name, params.impl_rank));
   HQP_RETURN_IF_ERROR(detail::validate_int8_output(kernel_name, params.src_dtype, params.out));
   return detail::require_optimized(*conv_int8_primitive(params, nullptr), kernel_name);
+}
+
+std::string ConvInt8Onednn::probe_implementation(const ConvInt8OnednnParams& params) {
+  return conv_int8_primitive(params, nullptr)->impl;
 }
 
 Result<ConvInt8Onednn> ConvInt8Onednn::create(const ConvInt8OnednnParams& params, const int8_t* wei,
@@ -255,6 +352,22 @@ Result<ConvInt8Onednn> ConvInt8Onednn::create(const ConvInt8OnednnParams& params
   kernel.unpackable_ = detail::plain_packing(kernel.exec_->args.at(DNNL_ARG_WEIGHTS));
   if (zp_attr) kernel.exec_->args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = detail::zero_point_memory(params.out.src_zero_point);
   return kernel;
+}
+
+Result<ConvInt8Onednn> ConvInt8Onednn::create_fastest(const ConvInt8OnednnParams& params, const int8_t* wei,
+                                                      const float* wei_scales, const int32_t* bias) {
+  const ConvGeometry g = conv_geometry(params.conv);
+  int64_t src_numel = 1;
+  for (int64_t d : g.src) src_numel *= d;
+  auto create_rank = [&](int rank) {
+    ConvInt8OnednnParams p = params;
+    p.impl_rank = rank;
+    return create(p, wei, wei_scales, bias);
+  };
+  auto run_once = [](ConvInt8Onednn& k, std::byte* src, std::byte* dst) { return k.run(src, dst, dst); };
+  return create_fastest_rank<ConvInt8Onednn>(
+      create_rank, run_once, static_cast<size_t>(src_numel) * dtype_size(params.src_dtype),
+      static_cast<size_t>(g.dst_numel) * dtype_size(params.out.dst_dtype));
 }
 
 Status ConvInt8Onednn::run(const void* src, const void* sum, void* dst) {

@@ -16,6 +16,24 @@
 
 namespace hqp::kernels::onednn {
 
+// Implementation choice (INT8). oneDNN lists several optimized implementations for one convolution;
+// `impl_rank` 0 is its own first choice, k the k-th after it (kUnsupported when the list is
+// shorter or that one is oneDNN's reference code). The first choice suits large convolutions; on
+// small ones the per-call cost dominates and a later one is often faster (1x1, 24 -> 48 channels,
+// 7x7, u8: brgconv_1x1 1.28 us, jit_int8 0.78 us on AVX-512 VNNI). Every rank computes the same
+// result (INT8: the reference's, bit for bit; tests/kernels check each rank).
+// create_fastest(): creates the first kTuneCandidates ranks that run on rank 0's ISA, times them
+// on scratch activations (alternating rounds, medians; only when rank 0 runs in under
+// kTuneBelowMs, else rank 0) and returns the fastest; a later rank must beat rank 0 by 5 % (a
+// stable choice under timing noise). Lower ISAs are never candidates: oneDNN's non-VNNI INT8 code
+// (jit_uni_int8:avx2 / sse41) saturates u8*s8 pair sums to s16 and differs from the reference.
+// FP32 convolutions are not tuned: their implementations sum in different orders, so the choice
+// (which depends on timing) would make float outputs differ from run to run.
+inline constexpr int kTuneCandidates = 3;
+// The ISA part of an implementation name: "jit_int8:avx512_core_vnni" -> "avx512_core_vnni".
+std::string_view implementation_isa(std::string_view implementation);
+inline constexpr double kTuneBelowMs = 0.05;
+
 // dst = activation(conv_f32__ref(conv, src, wei, bias) + sum)   (sum only when post_ops.has_sum)
 struct ConvF32OnednnParams {
   ConvParams conv;                // geometry (kernels/ref/conv.h), spatial_rank 1..3
@@ -73,6 +91,7 @@ struct ConvInt8OnednnParams {
   DType src_dtype = DType::kU8;   // kU8 or kS8
   bool has_bias = false;          // s32 bias
   Int8OutputParams out;           // scales, zero points, dst dtype (u8/s8/f32), sum, activation clamp
+  int impl_rank = 0;              // see "Implementation choice" below
 };
 
 class ConvInt8Onednn {
@@ -81,11 +100,16 @@ class ConvInt8Onednn {
   static std::string_view name(const ConvInt8OnednnParams& params);
 
   static Status applies(const ConvInt8OnednnParams& params);
+  // The implementation create() would use for these params (applies() must hold).
+  static std::string probe_implementation(const ConvInt8OnednnParams& params);
   // wei: [OC, IC/G, kernel...] s8; wei_scales: [OC] (> 0); bias: [OC] s32 when has_bias.
   // Weights are prepacked (with oneDNN's s8-src compensation where needed); a nonzero src zero
   // point is folded into the bias when no tap reads padding, else handled by oneDNN.
   static Result<ConvInt8Onednn> create(const ConvInt8OnednnParams& params, const int8_t* wei,
                                        const float* wei_scales, const int32_t* bias);
+  // create() with the fastest implementation rank (params.impl_rank is ignored).
+  static Result<ConvInt8Onednn> create_fastest(const ConvInt8OnednnParams& params, const int8_t* wei,
+                                               const float* wei_scales, const int32_t* bias);
 
   // src: [N, IC, in...] of src_dtype; sum/dst: [N, OC, out...] of out.dst_dtype; all in params.layout.
   // sum: read when out.has_sum; it may equal dst (then no copy is made).

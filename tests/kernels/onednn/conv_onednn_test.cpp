@@ -54,6 +54,13 @@ int64_t spatial(const int64_t* size, int rank) {
 }
 
 // name, N, IC, OC, G, in, kernel, stride, dilation, pad_begin, pad_end
+// Whether `implementation` runs on the ISA of params' rank 0: only such ranks are candidates of
+// create_fastest (conv_onednn.h), so only they must equal the reference.
+bool same_isa_as_first(ConvInt8OnednnParams params, const std::string& implementation) {
+  params.impl_rank = 0;
+  return implementation_isa(ConvInt8Onednn::probe_implementation(params)) == implementation_isa(implementation);
+}
+
 const ConvCase kCases[] = {
     {"Basic3x3Pad1", 1, 3, 5, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
     {"Pointwise", 2, 13, 7, 1, {5, 3}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
@@ -216,8 +223,9 @@ float pick_dst_scale(const ConvParams& cp, Int8OutputParams out, DType src_dtype
 // forced_src_scale > 0 selects the tie setup: that src scale, dst scale 1, the given weight scales,
 // and small data (src within 3 of its zero point, |wei| <= 3, |bias| <= 50) so that outputs stay
 // inside the dtype range instead of saturating.
+// impl_rank > 0: that implementation rank, skipped where oneDNN lists none (see conv_onednn.h).
 void run_int8_case(const ConvCase& c, const Int8Case& q, Layout layout, bool with_bias, float forced_src_scale,
-                   const std::vector<float>* forced_wei_scales) {
+                   const std::vector<float>* forced_wei_scales, int impl_rank = 0) {
   const bool small = forced_src_scale > 0.0f;
   const ConvParams cp = to_params(c);
   const int64_t in_s = spatial(cp.in_size, cp.spatial_rank), out_s = spatial(cp.out_size, cp.spatial_rank);
@@ -247,6 +255,7 @@ void run_int8_case(const ConvCase& c, const Int8Case& q, Layout layout, bool wit
   params.layout = layout;
   params.src_dtype = q.src_dtype;
   params.has_bias = with_bias;
+  params.impl_rank = impl_rank;
   Int8OutputParams& out = params.out;
   out.src_scale = small ? forced_src_scale : 0.02f;
   out.src_zero_point = q.src_zero_point;
@@ -267,19 +276,22 @@ void run_int8_case(const ConvCase& c, const Int8Case& q, Layout layout, bool wit
   }
 
   const std::string what = c.name + "/" + q.name + "/" + std::string(layout_name(layout)) +
-                           (with_bias ? "/bias" : "/nobias");
+                           (with_bias ? "/bias" : "/nobias") + "/rank" + std::to_string(impl_rank);
   // Known gap of oneDNN 2.6: grouped convs that are not plain depthwise (groups == IC == OC) have
   // no optimized INT8 implementation with a sum post-op into a u8/s8 dst; applies() must say so.
   const bool plain_depthwise = c.groups == c.in_channels && c.groups == c.out_channels;
   if (c.groups > 1 && !plain_depthwise && q.has_sum && q.dst_dtype != DType::kF32) {
+    if (impl_rank > 0) return;
     const Status st = ConvInt8Onednn::applies(params);
     EXPECT_EQ(st.code(), StatusCode::kUnsupported) << what;
     EXPECT_NE(st.message().find("reference implementation"), std::string::npos) << what << ": " << st.message();
     return;
   }
+  if (impl_rank > 0 && ConvInt8Onednn::applies(params).code() == StatusCode::kUnsupported) return;
   Result<ConvInt8Onednn> kernel =
       ConvInt8Onednn::create(params, d.wei.data(), d.wei_scales.data(), with_bias ? d.bias.data() : nullptr);
   ASSERT_TRUE(kernel.ok()) << what << ": " << kernel.status().message();
+  if (impl_rank > 0 && !same_isa_as_first(params, kernel->implementation())) return;
 
   std::vector<uint8_t> want(static_cast<size_t>(dst_n) * dst_elem);
   if (q.src_dtype == DType::kU8) {
@@ -311,11 +323,14 @@ void run_int8_case(const ConvCase& c, const Int8Case& q, Layout layout, bool wit
 
 class ConvInt8OnednnSweep : public ::testing::TestWithParam<ConvCase> {};
 
-// Bit-exact: the kernel appends eltwise_round before oneDNN adds the dst zero point.
+// Bit-exact: the kernel appends eltwise_round before oneDNN adds the dst zero point. Every
+// implementation rank create_fastest() may pick is bit-exact too.
 TEST_P(ConvInt8OnednnSweep, BitExactAgainstReference) {
-  for (const Int8Case& q : kInt8Cases) {
-    for (bool with_bias : {false, true}) {
-      run_int8_case(GetParam(), q, Layout::kNhwc, with_bias, 0.0f, nullptr);
+  for (int rank = 0; rank < kTuneCandidates; ++rank) {
+    for (const Int8Case& q : kInt8Cases) {
+      for (bool with_bias : {false, true}) {
+        run_int8_case(GetParam(), q, Layout::kNhwc, with_bias, 0.0f, nullptr, rank);
+      }
     }
   }
 }
@@ -333,7 +348,7 @@ TEST(ConvInt8Onednn, ExactOnHalfwayTiesWithOddZeroPoint) {
   for (const Int8Case& q : {Int8Case{"TiesZp7", DType::kU8, 0, DType::kU8, 7, false, -kInf, kInf},
                             Int8Case{"TiesZp121", DType::kU8, 131, DType::kU8, 121, false, -kInf, kInf},
                             Int8Case{"TiesS8Zp-3", DType::kS8, 0, DType::kS8, -3, false, -kInf, kInf}}) {
-    run_int8_case(c, q, Layout::kNhwc, true, 0.5f, &unit_scales);
+    for (int rank = 0; rank < kTuneCandidates; ++rank) run_int8_case(c, q, Layout::kNhwc, true, 0.5f, &unit_scales, rank);
   }
 }
 
@@ -350,6 +365,67 @@ TEST(ConvInt8Onednn, NchwLayoutEitherAppliesExactlyOrIsRejected) {
       EXPECT_EQ(st.code(), StatusCode::kUnsupported) << st.message();
     }
   }
+}
+
+// ---------------- implementation ranks and create_fastest ----------------
+
+// A 1x1 u8 conv on a small map: every x86 ISA oneDNN supports lists several INT8 implementations
+// (e.g. brgconv_1x1, jit_int8_1x1, jit_int8 on AVX-512; the avx2 / sse41 ones, gemm), so the rank
+// sweeps above do compare more than one.
+ConvInt8OnednnParams small_pointwise_int8() {
+  ConvInt8OnednnParams params;
+  params.conv = to_params(ConvCase{"Pointwise", 1, 24, 48, 1, {7, 7}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}});
+  params.has_bias = true;
+  params.out.src_scale = 0.02f;
+  params.out.src_zero_point = 3;
+  params.out.dst_scale = 0.05f;
+  params.out.dst_zero_point = 5;
+  return params;
+}
+
+TEST(ConvInt8Onednn, SmallConvsListSeveralImplementationsAndRanksEnd) {
+  ConvInt8OnednnParams params = small_pointwise_int8();
+  ASSERT_TRUE(ConvInt8Onednn::applies(params).ok());
+  params.impl_rank = 1;
+  EXPECT_TRUE(ConvInt8Onednn::applies(params).ok());
+  params.impl_rank = 1000;  // past the end of oneDNN's list
+  Status st = ConvInt8Onednn::applies(params);
+  EXPECT_EQ(st.code(), StatusCode::kUnsupported);
+  EXPECT_NE(st.message().find("no implementation of that rank"), std::string::npos) << st.message();
+  params.impl_rank = -1;
+  st = ConvInt8Onednn::applies(params);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("impl_rank=-1"), std::string::npos) << st.message();
+}
+
+// create_fastest picks by timing (machine-dependent), so the test checks what must hold whatever it
+// picks: a working kernel, bit-equal to rank 0, among the first kTuneCandidates implementations.
+TEST(ConvInt8Onednn, CreateFastestEqualsFirstChoiceBitForBit) {
+  const ConvInt8OnednnParams params = small_pointwise_int8();
+  const ConvParams& cp = params.conv;
+  const size_t src_n = static_cast<size_t>(cp.in_channels * 49), dst_n = static_cast<size_t>(cp.out_channels * 49);
+  const std::vector<uint8_t> src = test::random_ints<uint8_t>(src_n, kRefTestSeed, 0, 255);
+  const std::vector<int8_t> wei = test::random_ints<int8_t>(static_cast<size_t>(cp.out_channels * cp.in_channels),
+                                                            kRefTestSeed + 1, -127, 127);
+  const std::vector<float> scales = test::random_floats(static_cast<size_t>(cp.out_channels), kRefTestSeed + 2, 0.001f, 0.01f);
+  const std::vector<int32_t> bias = test::random_ints<int32_t>(static_cast<size_t>(cp.out_channels), kRefTestSeed + 3, -5000, 5000);
+  Result<ConvInt8Onednn> first = ConvInt8Onednn::create(params, wei.data(), scales.data(), bias.data());
+  Result<ConvInt8Onednn> fastest = ConvInt8Onednn::create_fastest(params, wei.data(), scales.data(), bias.data());
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  ASSERT_TRUE(fastest.ok()) << fastest.status().message();
+  std::vector<std::string> allowed;
+  for (int rank = 0; rank < kTuneCandidates; ++rank) {
+    ConvInt8OnednnParams p = params;
+    p.impl_rank = rank;
+    Result<ConvInt8Onednn> k = ConvInt8Onednn::create(p, wei.data(), scales.data(), bias.data());
+    if (k.ok()) allowed.push_back(k->implementation());
+  }
+  EXPECT_NE(std::find(allowed.begin(), allowed.end(), fastest->implementation()), allowed.end())
+      << fastest->implementation();
+  std::vector<uint8_t> want(dst_n), got(dst_n, 0xAB);
+  ASSERT_TRUE(first->run(src.data(), nullptr, want.data()).ok());
+  ASSERT_TRUE(fastest->run(src.data(), nullptr, got.data()).ok());
+  test::expect_all_equal(got, want, "create_fastest [" + fastest->implementation() + "]");
 }
 
 // ---------------- applies() rejections ----------------
