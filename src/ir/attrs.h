@@ -65,6 +65,26 @@ struct HardSigmoidAttrs {
   bool operator==(const HardSigmoidAttrs&) const = default;
 };
 
+struct LeakyReluAttrs {
+  float alpha = 0.01f;
+  bool operator==(const LeakyReluAttrs&) const = default;
+};
+
+// ReduceMean / ReduceMax / ReduceSum. axes: the attribute (ReduceSum at opset >= 13 takes them as
+// its optional second input instead); none: every axis, or no axis with noop_with_empty_axes.
+struct ReduceAttrs {
+  std::optional<std::vector<int64_t>> axes;
+  int64_t keepdims = 1;
+  int64_t noop_with_empty_axes = 0;
+  bool operator==(const ReduceAttrs&) const = default;
+};
+
+// Cast: the element type of the output.
+struct CastAttrs {
+  DType to = DType::kF32;
+  bool operator==(const CastAttrs&) const = default;
+};
+
 struct FlattenAttrs {
   int64_t axis = 1;
   bool operator==(const FlattenAttrs&) const = default;
@@ -159,7 +179,7 @@ struct FusedGemmAttrs {
 };
 
 using Attrs = std::variant<NoAttrs, ConvAttrs, PoolAttrs, BatchNormAttrs, ClipAttrs, HardSigmoidAttrs,
-                           FlattenAttrs, ReshapeAttrs, TransposeAttrs, AxesAttrs, ShapeAttrs, AxisAttrs,
+                           LeakyReluAttrs, ReduceAttrs, CastAttrs, FlattenAttrs, ReshapeAttrs, TransposeAttrs, AxesAttrs, ShapeAttrs, AxisAttrs,
                            GemmAttrs, DropoutAttrs, ConstantAttrs, SoftmaxAttrs, FusedConvAttrs, FusedGemmAttrs>;
 
 }  // namespace hqp::ir

@@ -56,6 +56,13 @@ struct AttrFormatter {
     add("alpha", fmt::format("{}", a.alpha));
     add("beta", fmt::format("{}", a.beta));
   }
+  void operator()(const LeakyReluAttrs& a) { add("alpha", fmt::format("{}", a.alpha)); }
+  void operator()(const CastAttrs& a) { add("to", std::string(dtype_name(a.to))); }
+  void operator()(const ReduceAttrs& a) {
+    if (a.axes) add("axes", fmt::format("[{}]", fmt::join(*a.axes, ",")));
+    if (a.keepdims != 1) add("keepdims", std::to_string(a.keepdims));
+    if (a.noop_with_empty_axes != 0) add("noop_with_empty_axes", std::to_string(a.noop_with_empty_axes));
+  }
   void operator()(const FlattenAttrs& a) { add("axis", std::to_string(a.axis)); }
   void operator()(const ReshapeAttrs& a) {
     if (a.allowzero) add("allowzero", "1");

@@ -358,6 +358,41 @@ Result<Outputs> infer_binary(const Ctx& c) {
   return Outputs{o};
 }
 
+// Pow (output of the base's dtype, kernels/ref/elementwise.h) and PRelu (the slope broadcasts to
+// X, the output has X's shape).
+Result<Outputs> infer_pow(const Ctx& c) {
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kF32, DType::kS32, DType::kS64}, "base"));
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 1, {DType::kF32, DType::kS32, DType::kS64, DType::kU8, DType::kS8}, "exponent"));
+  const InferInput& a = c.input(0);
+  const InferInput& b = c.input(1);
+  if (!a.shape || !b.shape) return Outputs{out_of(a.dtype, std::nullopt)};
+  HQP_ASSIGN_OR_RETURN(Dims out, broadcast(c, *a.shape, *b.shape));
+  return Outputs{out_of(a.dtype, out)};
+}
+
+Result<Outputs> infer_prelu(const Ctx& c) {
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kF32}, "X"));
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 1, {DType::kF32}, "slope"));
+  const InferInput& x = c.input(0);
+  const InferInput& s = c.input(1);
+  if (!x.shape) return Outputs{out_of(DType::kF32, std::nullopt)};
+  if (s.shape) {
+    Dims slope = *s.shape;
+    if (c.opset < 7 && slope.size() == 1 && x.shape->size() >= 2) slope.resize(x.shape->size() - 1, Dim::fixed(1));
+    HQP_ASSIGN_OR_RETURN(Dims out, broadcast(c, *x.shape, slope));
+    if (out.size() != x.shape->size()) {
+      return c.error("slope of rank {} does not broadcast to X of rank {}", s.shape->size(), x.shape->size());
+    }
+    for (size_t i = 0; i < out.size(); ++i) {
+      const Dim& d = (*x.shape)[i];
+      if (out[i].is_static() && d.is_static() && out[i].value != d.value) {
+        return c.error("slope {} does not broadcast to X {}", dims_to_string(*s.shape), dims_to_string(*x.shape));
+      }
+    }
+  }
+  return Outputs{out_of(DType::kF32, *x.shape)};
+}
+
 Result<Outputs> infer_global_pool(const Ctx& c) {
   HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kF32}, "input"));
   const InferInput& x = c.input(0);
@@ -492,6 +527,47 @@ Result<std::optional<std::vector<int64_t>>> axes_of(const Ctx& c) {
 // when the node runs, so graph-level inference knows at most the output rank (as for Reshape).
 bool axes_known_only_at_run_time(const Ctx& c) {
   return !c.node.attr<AxesAttrs>().axes && c.has(1) && !static_ints(c.input(1));
+}
+
+// Cast: same shape, the attribute's dtype; integer shape values stay tracked through an integer cast.
+Result<Outputs> infer_cast(const Ctx& c) {
+  const InferInput& x = c.input(0);
+  const DType to = c.node.attr<CastAttrs>().to;
+  if (to == DType::kUndefined) return c.error("target dtype is undefined");
+  InferOutput o = out_of(to, x.shape);
+  if (to == DType::kS64 || to == DType::kS32) {
+    if (auto sv = int_values(x); sv && (x.dtype == DType::kS64 || x.dtype == DType::kS32)) o.shape_value = sv;
+  }
+  return Outputs{o};
+}
+
+// ReduceMean / ReduceMax / ReduceSum (f32).
+Result<Outputs> infer_reduce(const Ctx& c) {
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kF32}, "input"));
+  const auto& a = c.node.attr<ReduceAttrs>();
+  std::optional<std::vector<int64_t>> axes_input;
+  const InferInput& x = c.input(0);
+  if (c.has(1)) {
+    HQP_RETURN_IF_ERROR(expect_dtype(c, 1, {DType::kS64}, "axes"));
+    axes_input = static_ints(c.input(1));
+    if (!axes_input) {
+      // Axes known only when the node runs (as for Squeeze): at most the output rank is known here.
+      if (x.shape && a.keepdims != 0) return Outputs{out_of(DType::kF32, Dims(x.shape->size(), Dim::unknown()))};
+      return Outputs{out_of(DType::kF32, std::nullopt)};
+    }
+  }
+  if (!x.shape) return Outputs{out_of(DType::kF32, std::nullopt)};
+  Result<std::vector<bool>> reduce = reduced_axes(a, axes_input, static_cast<int64_t>(x.shape->size()));
+  if (!reduce.ok()) return c.error("{}", reduce.status().message());
+  Dims out;
+  for (size_t i = 0; i < x.shape->size(); ++i) {
+    if (!(*reduce)[i]) {
+      out.push_back((*x.shape)[i]);
+    } else if (a.keepdims != 0) {
+      out.push_back(Dim::fixed(1));
+    }
+  }
+  return Outputs{out_of(DType::kF32, out)};
 }
 
 Result<Outputs> infer_squeeze(const Ctx& c) {
@@ -805,8 +881,15 @@ Result<Outputs> infer_Relu(const Ctx& c) { return infer_float_unary(c); }
 Result<Outputs> infer_HardSigmoid(const Ctx& c) { return infer_float_unary(c); }
 Result<Outputs> infer_HardSwish(const Ctx& c) { return infer_float_unary(c); }
 Result<Outputs> infer_Sigmoid(const Ctx& c) { return infer_float_unary(c); }
+Result<Outputs> infer_LeakyRelu(const Ctx& c) { return infer_float_unary(c); }
+Result<Outputs> infer_Tanh(const Ctx& c) { return infer_float_unary(c); }
+Result<Outputs> infer_Exp(const Ctx& c) { return infer_float_unary(c); }
+Result<Outputs> infer_Sqrt(const Ctx& c) { return infer_float_unary(c); }
+Result<Outputs> infer_Erf(const Ctx& c) { return infer_float_unary(c); }
 Result<Outputs> infer_Clip(const Ctx& c) { return infer_clip(c); }
 Result<Outputs> infer_Add(const Ctx& c) { return infer_binary(c); }
+Result<Outputs> infer_Pow(const Ctx& c) { return infer_pow(c); }
+Result<Outputs> infer_PRelu(const Ctx& c) { return infer_prelu(c); }
 Result<Outputs> infer_Sub(const Ctx& c) { return infer_binary(c); }
 Result<Outputs> infer_Mul(const Ctx& c) { return infer_binary(c); }
 Result<Outputs> infer_Div(const Ctx& c) { return infer_binary(c); }
@@ -817,6 +900,10 @@ Result<Outputs> infer_Flatten(const Ctx& c) { return infer_flatten(c); }
 Result<Outputs> infer_Reshape(const Ctx& c) { return infer_reshape(c); }
 Result<Outputs> infer_Transpose(const Ctx& c) { return infer_transpose(c); }
 Result<Outputs> infer_Squeeze(const Ctx& c) { return infer_squeeze(c); }
+Result<Outputs> infer_ReduceMean(const Ctx& c) { return infer_reduce(c); }
+Result<Outputs> infer_Cast(const Ctx& c) { return infer_cast(c); }
+Result<Outputs> infer_ReduceMax(const Ctx& c) { return infer_reduce(c); }
+Result<Outputs> infer_ReduceSum(const Ctx& c) { return infer_reduce(c); }
 Result<Outputs> infer_Unsqueeze(const Ctx& c) { return infer_unsqueeze(c); }
 Result<Outputs> infer_Shape(const Ctx& c) { return infer_shape(c); }
 Result<Outputs> infer_Gather(const Ctx& c) { return infer_gather(c); }
@@ -1003,6 +1090,30 @@ Result<WindowGeometry> window_geometry(std::span<const int64_t> in, std::span<co
 }
 
 }  // namespace
+
+std::vector<int64_t> prelu_slope_shape(std::vector<int64_t> slope, size_t x_rank, int64_t opset) {
+  constexpr int64_t kOpsetNumpyPRelu = 7;
+  if (opset < kOpsetNumpyPRelu && slope.size() == 1 && x_rank >= 2) slope.resize(x_rank - 1, 1);
+  return slope;
+}
+
+Result<std::vector<bool>> reduced_axes(const ReduceAttrs& attrs, const std::optional<std::vector<int64_t>>& axes_input,
+                                       int64_t rank) {
+  const std::optional<std::vector<int64_t>>& axes = axes_input ? axes_input : attrs.axes;
+  std::vector<bool> reduce(static_cast<size_t>(rank), false);
+  if (!axes || axes->empty()) {
+    if (attrs.noop_with_empty_axes == 0) reduce.assign(static_cast<size_t>(rank), true);
+    return reduce;
+  }
+  for (int64_t a : *axes) {
+    HQP_ASSIGN_OR_RETURN(int64_t n, normalize_axis(a, rank, "reduce axis"));
+    if (reduce[static_cast<size_t>(n)]) {
+      return make_error(StatusCode::kInvalidArgument, "invalid reduce axes: axis {} is repeated", a);
+    }
+    reduce[static_cast<size_t>(n)] = true;
+  }
+  return reduce;
+}
 
 Result<int64_t> normalize_axis(int64_t axis, int64_t rank, const char* what) {
   if (axis < -rank || axis >= rank) {

@@ -50,4 +50,15 @@ Result<WindowGeometry> pool_geometry(const PoolAttrs& attrs, std::span<const int
 // Normalizes a possibly negative axis against `rank`; error when out of [-rank, rank).
 Result<int64_t> normalize_axis(int64_t axis, int64_t rank, const char* what);
 
+// PRelu before opset 7 applies a 1-D slope along axis 1 (legacy channel broadcasting); from opset
+// 7 the slope broadcasts numpy-style. The slope's shape for numpy broadcasting against a rank-x_rank
+// input: [C] -> [C, 1, ..., 1] (rank x_rank - 1) in the legacy case, else unchanged.
+std::vector<int64_t> prelu_slope_shape(std::vector<int64_t> slope, size_t x_rank, int64_t opset);
+
+// Reduce*: which axes of a rank-`rank` input are reduced. axes_input: the values of ReduceSum's
+// axes input when present (else the attribute counts). kInvalidArgument for an axis out of range or
+// repeated.
+Result<std::vector<bool>> reduced_axes(const ReduceAttrs& attrs, const std::optional<std::vector<int64_t>>& axes_input,
+                                       int64_t rank);
+
 }  // namespace hqp::ir

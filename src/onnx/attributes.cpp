@@ -27,6 +27,7 @@ constexpr int64_t kOpsetClipInputs = 11;      // Clip min/max become inputs
 constexpr int64_t kOpsetDropoutInputs = 12;   // Dropout ratio becomes an input
 constexpr int64_t kOpsetAxesInputs = 13;      // Squeeze/Unsqueeze axes become an input
 constexpr int64_t kOpsetSoftmaxAxisOnly = 13; // Softmax stops coercing to 2-D; axis default 1 -> -1
+constexpr int64_t kOpsetReduceSumAxesInput = 13;  // ReduceSum axes become an input (+ noop_with_empty_axes)
 
 // The attribute's type; ONNX files older than IR version 2 may leave `type` unset.
 AttrType effective_type(const AttributeProto& a) {
@@ -299,6 +300,21 @@ Result<ir::Attrs> import_attrs(const NodeImportContext& ctx, ImportNotes& notes)
       HQP_RETURN_IF_ERROR(r.read("beta", a.beta));
       break;
     }
+    case K::LeakyRelu: {
+      auto& a = std::get<ir::LeakyReluAttrs>(attrs);
+      HQP_RETURN_IF_ERROR(r.read("alpha", a.alpha));
+      break;
+    }
+    case K::ReduceMean:
+    case K::ReduceMax:
+    case K::ReduceSum: {
+      auto& a = std::get<ir::ReduceAttrs>(attrs);
+      const bool axes_input = ctx.kind == K::ReduceSum && ctx.opset >= kOpsetReduceSumAxesInput;
+      if (!axes_input) HQP_RETURN_IF_ERROR(r.read("axes", a.axes));
+      HQP_RETURN_IF_ERROR(r.read("keepdims", a.keepdims));
+      if (axes_input) HQP_RETURN_IF_ERROR(r.read("noop_with_empty_axes", a.noop_with_empty_axes));
+      break;
+    }
     case K::Add:
     case K::Sub:
     case K::Mul:
@@ -327,6 +343,15 @@ Result<ir::Attrs> import_attrs(const NodeImportContext& ctx, ImportNotes& notes)
       HQP_RETURN_IF_ERROR(r.read("axes", axes));
       // ONNX's checker refuses a list attribute without elements (and the two ops disagree on its meaning).
       if (axes && axes->empty()) return r.error(StatusCode::kInvalidArgument, "attribute 'axes' is an empty list");
+      break;
+    }
+    case K::Cast: {
+      int64_t to = 0;
+      HQP_RETURN_IF_ERROR(r.read("to", to));
+      if (to == 0) return r.error(StatusCode::kInvalidArgument, "attribute 'to' is missing");
+      Result<DType> dtype = detail::dtype_from_onnx(static_cast<int32_t>(to), fmt::format("cannot import node '{}'", ctx.node_name));
+      if (!dtype.ok()) return dtype.status();
+      std::get<ir::CastAttrs>(attrs).to = *dtype;
       break;
     }
     case K::Shape: {
@@ -381,6 +406,12 @@ Result<ir::Attrs> import_attrs(const NodeImportContext& ctx, ImportNotes& notes)
     case K::Relu:
     case K::HardSwish:
     case K::Sigmoid:
+    case K::Tanh:
+    case K::Exp:
+    case K::Sqrt:
+    case K::Erf:
+    case K::Pow:
+    case K::PRelu:
     case K::GlobalAveragePool:
     case K::MatMul:
     case K::Identity: break;
@@ -546,6 +577,34 @@ Status export_attrs(const ir::Node& node, int64_t opset, const onnx::OpSchema& s
       if (a.beta != kDefaultHardSigmoidBeta) HQP_RETURN_IF_ERROR(w.set_float("beta", a.beta));
       return Status::ok_status();
     }
+    case K::LeakyRelu: {
+      const auto& a = node.attr<ir::LeakyReluAttrs>();
+      return a.alpha != ir::LeakyReluAttrs{}.alpha ? w.set_float("alpha", a.alpha) : Status::ok_status();
+    }
+    case K::ReduceMean:
+    case K::ReduceMax:
+    case K::ReduceSum: {
+      const auto& a = node.attr<ir::ReduceAttrs>();
+      const bool axes_input = node.kind == K::ReduceSum && opset >= kOpsetReduceSumAxesInput;
+      if (a.axes) {
+        if (axes_input) {
+          return w.error(StatusCode::kUnsupported,
+                         fmt::format("ReduceSum axes attribute needs opset < {} (model opset {}; axes is an input there)",
+                                     kOpsetReduceSumAxesInput, opset));
+        }
+        HQP_RETURN_IF_ERROR(w.set_ints("axes", *a.axes));
+      }
+      if (a.keepdims != 1) HQP_RETURN_IF_ERROR(w.set_int("keepdims", a.keepdims));
+      if (a.noop_with_empty_axes != 0) {
+        if (!axes_input) {
+          return w.error(StatusCode::kUnsupported,
+                         fmt::format("{} noop_with_empty_axes needs ReduceSum at opset >= {} (model opset {})",
+                                     ir::op_name(node.kind), kOpsetReduceSumAxesInput, opset));
+        }
+        HQP_RETURN_IF_ERROR(w.set_int("noop_with_empty_axes", a.noop_with_empty_axes));
+      }
+      return Status::ok_status();
+    }
     case K::Add:
     case K::Sub:
     case K::Mul:
@@ -588,6 +647,7 @@ Status export_attrs(const ir::Node& node, int64_t opset, const onnx::OpSchema& s
       }
       return w.set_ints("axes", *a.axes);
     }
+    case K::Cast: return w.set_int("to", detail::dtype_to_onnx(node.attr<ir::CastAttrs>().to));
     case K::Shape: {
       const auto& a = node.attr<ir::ShapeAttrs>();
       if (a.start) HQP_RETURN_IF_ERROR(w.set_int("start", *a.start));
@@ -638,6 +698,12 @@ Status export_attrs(const ir::Node& node, int64_t opset, const onnx::OpSchema& s
     case K::Relu:
     case K::HardSwish:
     case K::Sigmoid:
+    case K::Tanh:
+    case K::Exp:
+    case K::Sqrt:
+    case K::Erf:
+    case K::Pow:
+    case K::PRelu:
     case K::GlobalAveragePool:
     case K::MatMul:
     case K::Identity: return Status::ok_status();

@@ -439,6 +439,9 @@ bool is_pointwise_unary(const ir::Node& node) {
     case ir::OpKind::HardSwish:
     case ir::OpKind::HardSigmoid:
     case ir::OpKind::Sigmoid:
+    case ir::OpKind::LeakyRelu:
+    case ir::OpKind::Tanh:
+    case ir::OpKind::Erf:
     case ir::OpKind::Identity: break;
     case ir::OpKind::Clip:
       for (size_t i = 1; i < node.num_inputs(); ++i) {
@@ -649,6 +652,9 @@ Result<LowerQdqStats> lower_qdq(ir::Graph& graph) {
       case ir::OpKind::HardSwish:
       case ir::OpKind::HardSigmoid:
       case ir::OpKind::Sigmoid:
+      case ir::OpKind::LeakyRelu:
+      case ir::OpKind::Tanh:
+      case ir::OpKind::Erf:
       case ir::OpKind::Identity:
         r = lower_pointwise_chain(graph, node);
         if (r.done) ++stats.qlut;

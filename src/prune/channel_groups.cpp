@@ -247,9 +247,30 @@ class Analysis {
       case OpKind::HardSigmoid:
       case OpKind::HardSwish:
       case OpKind::Sigmoid:
+      case OpKind::LeakyRelu:
+      case OpKind::Tanh:
+      case OpKind::Exp:
+      case OpKind::Sqrt:
+      case OpKind::Erf:
       case OpKind::AveragePool:
       case OpKind::GlobalAveragePool:
         return carry_unary(n);
+      case OpKind::Pow: {
+        // x ** c with a constant scalar exponent acts on each element alone.
+        const Tensor* e = ir::constant_through_identity(n.input(1));
+        if (e != nullptr && e->numel() == 1) return carry_unary(n);
+        return block_all(n, fmt::format("{} '{}' has a computed or per-element exponent", op, n.name));
+      }
+      case OpKind::ReduceMean:
+      case OpKind::ReduceMax:
+      case OpKind::ReduceSum: {
+        // Over spatial axes only, dims kept: a per-channel pooling ([N, C, 1, 1] like GlobalAveragePool).
+        const auto& a = n.attr<ir::ReduceAttrs>();
+        const bool spatial_keepdims = a.keepdims != 0 && n.input(1) == nullptr && a.axes && !a.axes->empty() &&
+                                      std::all_of(a.axes->begin(), a.axes->end(), [](int64_t v) { return v >= 2; });
+        if (spatial_keepdims) return carry_unary(n);
+        return block_all(n, fmt::format("{} '{}' reduces the channel axis or drops dims", op, n.name));
+      }
       case OpKind::MaxPool:
       case OpKind::Dropout:
         for (size_t i = 1; i < n.num_outputs(); ++i) {

@@ -28,6 +28,11 @@ bool is_per_channel_unary(const Node& n) {
     case OpKind::HardSigmoid:
     case OpKind::HardSwish:
     case OpKind::Sigmoid:
+    case OpKind::LeakyRelu:
+    case OpKind::Tanh:
+    case OpKind::Exp:
+    case OpKind::Sqrt:
+    case OpKind::Erf:
     case OpKind::Identity: return true;
     case OpKind::Clip: return ir::activation_post_ops(n).has_value();  // constant bounds
     case OpKind::BatchNormalization:

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "ir/shape_inference.h"
+#include "kernels/ref/cast.h"
 #include "kernels/ref/conv.h"
 #include "kernels/ref/conv_int8.h"
 #include "kernels/ref/elementwise.h"
@@ -16,6 +17,7 @@
 #include "kernels/ref/layout.h"
 #include "kernels/ref/pool.h"
 #include "kernels/ref/quantize.h"
+#include "kernels/ref/reduce.h"
 #include "kernels/ref/softmax.h"
 #include "reference/executor.h"
 #include "reference/node_params.h"
@@ -250,6 +252,29 @@ Status run_transpose(const OpCtx& c) {
   return Status();
 }
 
+Status run_reduce(const OpCtx& c, k::ReduceOp op) {
+  const Tensor& x = c.x(0);
+  if (x.rank() > k::kMaxKernelRank) {
+    return c.error(StatusCode::kUnsupported, "rank {} exceeds the kernel limit {}", x.rank(), k::kMaxKernelRank);
+  }
+  std::optional<std::vector<int64_t>> axes_input;
+  if (c.node.input(1) != nullptr) {
+    const Tensor& t = c.x(1);
+    axes_input.emplace();
+    for (int64_t i = 0; i < t.numel(); ++i) axes_input->push_back(t.element_as_int64(i));
+  }
+  HQP_ASSIGN_OR_RETURN(std::vector<bool> reduce,
+                       c.check(ir::reduced_axes(c.node.attr<ir::ReduceAttrs>(), axes_input, x.rank())));
+  k::ReduceParams p;
+  p.rank = static_cast<int>(x.rank());
+  for (int i = 0; i < p.rank; ++i) {
+    p.shape[i] = x.dim(i);
+    p.reduce[i] = reduce[static_cast<size_t>(i)];
+  }
+  k::reduce_f32__ref(p, op, x.data<float>(), c.out[0].data<float>());
+  return Status();
+}
+
 Status run_shape(const OpCtx& c) {
   const Shape& s = c.x(0).shape();
   const auto& a = c.node.attr<ir::ShapeAttrs>();
@@ -447,6 +472,27 @@ Status run_HardSwish(const OpCtx& c) {
   k::hardswish_f32__ref(c.x(0).numel(), c.x(0).data<float>(), c.out[0].data<float>());
   return Status();
 }
+Status run_LeakyRelu(const OpCtx& c) {
+  k::leaky_relu_f32__ref(c.x(0).numel(), c.node.attr<ir::LeakyReluAttrs>().alpha, c.x(0).data<float>(),
+                         c.out[0].data<float>());
+  return Status();
+}
+Status run_Tanh(const OpCtx& c) {
+  k::tanh_f32__ref(c.x(0).numel(), c.x(0).data<float>(), c.out[0].data<float>());
+  return Status();
+}
+Status run_Exp(const OpCtx& c) {
+  k::exp_f32__ref(c.x(0).numel(), c.x(0).data<float>(), c.out[0].data<float>());
+  return Status();
+}
+Status run_Sqrt(const OpCtx& c) {
+  k::sqrt_f32__ref(c.x(0).numel(), c.x(0).data<float>(), c.out[0].data<float>());
+  return Status();
+}
+Status run_Erf(const OpCtx& c) {
+  k::erf_f32__ref(c.x(0).numel(), c.x(0).data<float>(), c.out[0].data<float>());
+  return Status();
+}
 Status run_HardSigmoid(const OpCtx& c) {
   const auto& a = c.node.attr<ir::HardSigmoidAttrs>();
   k::hardsigmoid_f32__ref(c.x(0).numel(), a.alpha, a.beta, c.x(0).data<float>(), c.out[0].data<float>());
@@ -457,6 +503,32 @@ Status run_Add(const OpCtx& c) { return run_binary(c, k::BinaryOp::kAdd); }
 Status run_Sub(const OpCtx& c) { return run_binary(c, k::BinaryOp::kSub); }
 Status run_Mul(const OpCtx& c) { return run_binary(c, k::BinaryOp::kMul); }
 Status run_Div(const OpCtx& c) { return run_binary(c, k::BinaryOp::kDiv); }
+Status run_Pow(const OpCtx& c) {
+  const Tensor& a = c.x(0);
+  const Tensor& b = c.x(1);
+  k::BroadcastParams p;
+  if (!k::make_broadcast_params(a.shape(), b.shape(), &p)) {
+    return c.error(StatusCode::kInvalidArgument, "shapes {} and {} do not broadcast", shape_to_string(a.shape()),
+                   shape_to_string(b.shape()));
+  }
+  if (!k::pow__ref(p, a.dtype(), a.raw_data(), b.dtype(), b.raw_data(), c.out[0].raw_data())) {
+    return c.error(StatusCode::kUnsupported, "base {} and exponent {} (expected f32/s32/s64 and f32/s32/s64/u8/s8)",
+                   dtype_name(a.dtype()), dtype_name(b.dtype()));
+  }
+  return Status();
+}
+Status run_PRelu(const OpCtx& c) {
+  const Tensor& x = c.x(0);
+  const Tensor& slope = c.x(1);
+  const std::vector<int64_t> s = ir::prelu_slope_shape(slope.shape(), x.rank(), c.opset);
+  k::BroadcastParams p;
+  if (!k::make_broadcast_params(x.shape(), s, &p)) {
+    return c.error(StatusCode::kInvalidArgument, "slope {} does not broadcast to X {}", shape_to_string(slope.shape()),
+                   shape_to_string(x.shape()));
+  }
+  k::prelu_f32__ref(p, x.data<float>(), slope.data<float>(), c.out[0].data<float>());
+  return Status();
+}
 Status run_GlobalAveragePool(const OpCtx& c) {
   const Tensor& x = c.x(0);
   k::global_average_pool_f32__ref(x.dim(0), x.dim(1), prod(x.shape(), 2, x.shape().size()), x.data<float>(),
@@ -473,6 +545,16 @@ Status run_Identity(const OpCtx& c) { return run_copy(c); }
 Status run_Dropout(const OpCtx& c) { return run_dropout(c); }
 Status run_Transpose(const OpCtx& c) { return run_transpose(c); }
 Status run_Shape(const OpCtx& c) { return run_shape(c); }
+Status run_ReduceMean(const OpCtx& c) { return run_reduce(c, k::ReduceOp::kMean); }
+Status run_Cast(const OpCtx& c) {
+  const Tensor& x = c.x(0);
+  if (!k::cast__ref(x.numel(), x.dtype(), x.raw_data(), c.out[0].dtype(), c.out[0].raw_data())) {
+    return c.error(StatusCode::kUnsupported, "cast from {} to {}", dtype_name(x.dtype()), dtype_name(c.out[0].dtype()));
+  }
+  return Status();
+}
+Status run_ReduceMax(const OpCtx& c) { return run_reduce(c, k::ReduceOp::kMax); }
+Status run_ReduceSum(const OpCtx& c) { return run_reduce(c, k::ReduceOp::kSum); }
 Status run_Gather(const OpCtx& c) { return run_gather(c); }
 Status run_Concat(const OpCtx& c) { return run_concat(c); }
 Status run_Gemm(const OpCtx& c) { return run_gemm(c); }

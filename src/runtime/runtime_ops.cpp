@@ -360,6 +360,13 @@ Result<OpChoice> try_eltwise(const Node& node, const std::vector<SlotInfo>& in, 
     case OpKind::Relu: p.activation = dnn::Activation::kRelu; break;
     case OpKind::Sigmoid: p.activation = dnn::Activation::kSigmoid; break;
     case OpKind::HardSwish: p.activation = dnn::Activation::kHardSwish; break;
+    case OpKind::LeakyRelu:
+      p.activation = dnn::Activation::kLeakyRelu;
+      p.alpha = node.attr<ir::LeakyReluAttrs>().alpha;
+      break;
+    case OpKind::Tanh: p.activation = dnn::Activation::kTanh; break;
+    case OpKind::Exp: p.activation = dnn::Activation::kExp; break;
+    case OpKind::Sqrt: p.activation = dnn::Activation::kSqrt; break;
     case OpKind::HardSigmoid:
       p.activation = dnn::Activation::kHardSigmoid;
       p.alpha = node.attr<ir::HardSigmoidAttrs>().alpha;
@@ -672,7 +679,11 @@ std::vector<NamedCandidate> fast_candidates(OpKind kind) {
     case OpKind::Clip:
     case OpKind::Sigmoid:
     case OpKind::HardSigmoid:
-    case OpKind::HardSwish: return {{"eltwise_f32__onednn", try_eltwise}};
+    case OpKind::HardSwish:
+    case OpKind::LeakyRelu:
+    case OpKind::Tanh:
+    case OpKind::Exp:
+    case OpKind::Sqrt: return {{"eltwise_f32__onednn", try_eltwise}};
     case OpKind::Add:
     case OpKind::Mul: return {{"binary_f32__onednn", try_binary}};
     case OpKind::QuantizeLinear:

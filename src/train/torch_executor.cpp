@@ -405,6 +405,25 @@ Status TorchModule::run_node(const Step& step, std::vector<at::Tensor>& env) con
     case OpKind::Relu: set_out(0, at::relu(in(0))); return Status();
     case OpKind::Sigmoid: set_out(0, at::sigmoid(in(0))); return Status();
     case OpKind::HardSwish: set_out(0, at::hardswish(in(0))); return Status();
+    case OpKind::LeakyRelu:
+      set_out(0, at::leaky_relu(in(0), static_cast<double>(node.attr<ir::LeakyReluAttrs>().alpha)));
+      return Status();
+    case OpKind::Tanh: set_out(0, at::tanh(in(0))); return Status();
+    case OpKind::Cast: {
+      switch (node.attr<ir::CastAttrs>().to) {
+        case DType::kF32: set_out(0, in(0).to(at::kFloat)); return Status();
+        case DType::kU8: set_out(0, in(0).to(at::kByte)); return Status();
+        case DType::kS8: set_out(0, in(0).to(at::kChar)); return Status();
+        case DType::kS32: set_out(0, in(0).to(at::kInt)); return Status();
+        case DType::kS64: set_out(0, in(0).to(at::kLong)); return Status();
+        case DType::kBool: set_out(0, in(0).to(at::kBool)); return Status();
+        case DType::kUndefined: break;
+      }
+      return error(StatusCode::kUnsupported, "Cast to an undefined dtype");
+    }
+    case OpKind::Exp: set_out(0, at::exp(in(0))); return Status();
+    case OpKind::Sqrt: set_out(0, at::sqrt(in(0))); return Status();
+    case OpKind::Erf: set_out(0, at::erf(in(0))); return Status();
     case OpKind::HardSigmoid: {
       const auto& a = node.attr<ir::HardSigmoidAttrs>();
       // PyTorch's Hardsigmoid (relu6(x + 3) / 6, what torchvision's SE blocks export) is one fused
@@ -427,6 +446,22 @@ Status TorchModule::run_node(const Step& step, std::vector<at::Tensor>& env) con
       return Status();
     }
     case OpKind::Add: set_out(0, in(0) + in(1)); return Status();
+    case OpKind::Pow: {
+      const at::Tensor& a = in(0);
+      const at::Tensor& b = in(1);
+      if (a.is_floating_point() && b.is_floating_point()) {
+        set_out(0, at::pow(a, b));
+      } else {  // integer base or exponent: as the reference, in double, then the base's type (truncated)
+        set_out(0, at::pow(a.to(at::kDouble), b.to(at::kDouble)).trunc().to(a.scalar_type()));
+      }
+      return Status();
+    }
+    case OpKind::PRelu: {
+      const at::Tensor& x = in(0);
+      const std::vector<int64_t> s = ir::prelu_slope_shape(in(1).sizes().vec(), static_cast<size_t>(x.dim()), opset_);
+      set_out(0, at::where(x >= 0, x, x * in(1).reshape(s)));
+      return Status();
+    }
     case OpKind::Sub: set_out(0, in(0) - in(1)); return Status();
     case OpKind::Mul: set_out(0, in(0) * in(1)); return Status();
     case OpKind::Div:
@@ -618,6 +653,34 @@ Status TorchModule::run_node(const Step& step, std::vector<at::Tensor>& env) con
       const at::Tensor keep = at::empty(x.sizes(), x.options().requires_grad(false)).bernoulli_(1.0 - ratio, gen);
       set_out(0, x * keep / (1.0 - ratio));
       if (want_mask) set_out(1, keep.to(at::kBool));
+      return Status();
+    }
+    case OpKind::ReduceMean:
+    case OpKind::ReduceMax:
+    case OpKind::ReduceSum: {
+      const at::Tensor& x = in(0);
+      const auto& a = node.attr<ir::ReduceAttrs>();
+      std::optional<std::vector<int64_t>> axes_input;
+      if (has(1)) {
+        const at::Tensor t = in(1).to(at::kLong).contiguous();
+        axes_input = std::vector<int64_t>(t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + t.numel());
+      }
+      Result<std::vector<bool>> reduce = ir::reduced_axes(a, axes_input, x.dim());
+      if (!reduce.ok()) return reduce.status().with_context(fmt::format("cannot run node '{}'", node.name));
+      std::vector<int64_t> dims;
+      for (int64_t d = 0; d < x.dim(); ++d) {
+        if ((*reduce)[static_cast<size_t>(d)]) dims.push_back(d);
+      }
+      const bool keep = a.keepdims != 0;
+      if (dims.empty()) {
+        set_out(0, x);
+      } else if (node.kind == OpKind::ReduceMean) {
+        set_out(0, at::mean(x, dims, keep));
+      } else if (node.kind == OpKind::ReduceSum) {
+        set_out(0, at::sum(x, dims, keep));
+      } else {
+        set_out(0, at::amax(x, dims, keep));
+      }
       return Status();
     }
     case OpKind::Softmax: {

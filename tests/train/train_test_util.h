@@ -132,6 +132,25 @@ inline std::vector<OpCase> op_cases() {
   cases.push_back({"relu", OpKind::Relu, ir::NoAttrs{}, {OpInput::runtime({2, 3, 4, 5})}});
   cases.push_back({"sigmoid", OpKind::Sigmoid, ir::NoAttrs{}, {OpInput::runtime({2, 3, 4, 5}, -4.0f, 4.0f)}});
   cases.push_back({"hardswish", OpKind::HardSwish, ir::NoAttrs{}, {OpInput::runtime({2, 3, 4, 5}, -5.0f, 5.0f)}});
+  cases.push_back({"leaky_relu", OpKind::LeakyRelu, ir::LeakyReluAttrs{0.1f}, {OpInput::runtime({2, 3, 4, 5})}});
+  cases.push_back({"tanh", OpKind::Tanh, ir::NoAttrs{}, {OpInput::runtime({2, 3, 4, 5}, -3.0f, 3.0f)}});
+  cases.push_back({"exp", OpKind::Exp, ir::NoAttrs{}, {OpInput::runtime({2, 3, 4, 5}, -3.0f, 3.0f)}});
+  cases.push_back({"sqrt", OpKind::Sqrt, ir::NoAttrs{}, {OpInput::runtime({2, 3, 4, 5}, 0.25f, 4.0f)}});
+  cases.push_back({"erf", OpKind::Erf, ir::NoAttrs{}, {OpInput::runtime({2, 3, 4, 5}, -2.0f, 2.0f)}});
+  cases.push_back({"pow_square", OpKind::Pow, ir::NoAttrs{},
+                   {OpInput::runtime({2, 3, 4, 5}), OpInput::init(Tensor::scalar<float>(2.0f))}});
+  cases.push_back({"prelu_per_channel", OpKind::PRelu, ir::NoAttrs{},
+                   {OpInput::runtime({2, 3, 4, 5}), OpInput::init(random_f32({3, 1, 1}, 31, 0.05f, 0.3f))}});
+  {
+    ir::ReduceAttrs spatial;
+    spatial.axes = std::vector<int64_t>{2, 3};
+    cases.push_back({"reduce_mean_spatial", OpKind::ReduceMean, spatial, {OpInput::runtime({2, 3, 4, 5})}});
+    ir::ReduceAttrs last;
+    last.axes = std::vector<int64_t>{-1};
+    last.keepdims = 0;
+    cases.push_back({"reduce_max_last", OpKind::ReduceMax, last, {OpInput::runtime({2, 3, 4, 5})}});
+    cases.push_back({"reduce_sum_all", OpKind::ReduceSum, ir::ReduceAttrs{}, {OpInput::runtime({2, 3, 4, 5})}});
+  }
   cases.push_back({"hardsigmoid", OpKind::HardSigmoid, ir::HardSigmoidAttrs{0.2f, 0.5f},
                    {OpInput::runtime({2, 3, 4, 5}, -4.0f, 4.0f)}});
   cases.push_back({"clip", OpKind::Clip, ir::ClipAttrs{},

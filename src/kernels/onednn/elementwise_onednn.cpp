@@ -46,6 +46,10 @@ std::vector<std::tuple<dnnl::algorithm, float, float>> eltwise_steps(const Eltwi
     // oneDNN 2.6 has no eltwise_hardsigmoid: alpha*x + beta, then clip to [0, 1].
     case Activation::kHardSigmoid: return {{alg::eltwise_linear, p.alpha, p.beta}, {alg::eltwise_clip, 0.0f, 1.0f}};
     case Activation::kSigmoid: return {{alg::eltwise_logistic, 0.0f, 0.0f}};
+    case Activation::kLeakyRelu: return {{alg::eltwise_relu, p.alpha, 0.0f}};
+    case Activation::kTanh: return {{alg::eltwise_tanh, 0.0f, 0.0f}};
+    case Activation::kExp: return {{alg::eltwise_exp, 0.0f, 0.0f}};
+    case Activation::kSqrt: return {{alg::eltwise_sqrt, 0.0f, 0.0f}};
     case Activation::kNone: break;
   }
   return {};
@@ -128,6 +132,10 @@ std::string_view EltwiseF32Onednn::name(const EltwiseF32OnednnParams& params) {
     case Activation::kHardSwish: return "hardswish_f32__onednn";
     case Activation::kHardSigmoid: return "hardsigmoid_f32__onednn";
     case Activation::kSigmoid: return "sigmoid_f32__onednn";
+    case Activation::kLeakyRelu: return "leaky_relu_f32__onednn";
+    case Activation::kTanh: return "tanh_f32__onednn";
+    case Activation::kExp: return "exp_f32__onednn";
+    case Activation::kSqrt: return "sqrt_f32__onednn";
     case Activation::kNone: break;
   }
   return "identity_f32__onednn";
@@ -137,7 +145,7 @@ Status EltwiseF32Onednn::applies(const EltwiseF32OnednnParams& params) {
   const std::string_view kernel_name = name(params);
   if (params.activation == Activation::kNone) {
     return make_error(StatusCode::kInvalidArgument, "cannot create kernel '{}': no activation (activation=none, "
-                      "expected relu, clip, hardswish, hardsigmoid or sigmoid)", kernel_name);
+                      "expected relu, clip, hardswish, hardsigmoid, sigmoid, leaky_relu, tanh, exp or sqrt)", kernel_name);
   }
   if (params.count < 1) {
     return make_error(StatusCode::kInvalidArgument, "cannot create kernel '{}': empty tensor (count={}, expected >= 1)",

@@ -28,7 +28,9 @@ std::string_view layout_name(Layout layout);
 //   kHardSwish   x * max(0, min(1, x/6 + 0.5))                 (ONNX HardSwish; alpha/beta unused)
 //   kHardSigmoid max(0, min(1, alpha*x + beta))                (ONNX HardSigmoid)
 //   kSigmoid     1 / (1 + exp(-x))
-enum class Activation { kNone, kRelu, kClip, kHardSwish, kHardSigmoid, kSigmoid };
+//   kLeakyRelu   x >= 0 ? x : alpha * x                         (ONNX LeakyRelu; beta unused)
+//   kTanh, kExp, kSqrt                                          (alpha/beta unused)
+enum class Activation { kNone, kRelu, kClip, kHardSwish, kHardSigmoid, kSigmoid, kLeakyRelu, kTanh, kExp, kSqrt };
 std::string_view activation_name(Activation activation);
 
 // Post-ops of an FP32 conv / gemm, in this order: bias (owned by the kernel params), then

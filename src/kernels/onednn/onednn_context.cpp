@@ -29,6 +29,10 @@ std::string_view activation_name(Activation activation) {
     case Activation::kHardSwish: return "hardswish";
     case Activation::kHardSigmoid: return "hardsigmoid";
     case Activation::kSigmoid: return "sigmoid";
+    case Activation::kLeakyRelu: return "leaky_relu";
+    case Activation::kTanh: return "tanh";
+    case Activation::kExp: return "exp";
+    case Activation::kSqrt: return "sqrt";
   }
   return "?";
 }
@@ -254,6 +258,10 @@ void append_activation(dnnl::post_ops& ops, Activation activation, float alpha, 
       ops.append_eltwise(1.0f, alg::eltwise_clip, 0.0f, 1.0f);
       break;
     case Activation::kSigmoid: ops.append_eltwise(1.0f, alg::eltwise_logistic, 0.0f, 0.0f); break;
+    case Activation::kLeakyRelu: ops.append_eltwise(1.0f, alg::eltwise_relu, alpha, 0.0f); break;
+    case Activation::kTanh: ops.append_eltwise(1.0f, alg::eltwise_tanh, 0.0f, 0.0f); break;
+    case Activation::kExp: ops.append_eltwise(1.0f, alg::eltwise_exp, 0.0f, 0.0f); break;
+    case Activation::kSqrt: ops.append_eltwise(1.0f, alg::eltwise_sqrt, 0.0f, 0.0f); break;
   }
 }
 

@@ -2,10 +2,12 @@
 // reference formulas. Not vectorized; broadcasting walks an index odometer.
 #include "kernels/ref/elementwise.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 namespace hqp::kernels {
 
@@ -99,6 +101,26 @@ void sigmoid_f32__ref(int64_t count, const float* src, float* dst) {
   for (int64_t i = 0; i < count; ++i) dst[i] = 1.0f / (1.0f + std::exp(-src[i]));
 }
 
+void leaky_relu_f32__ref(int64_t count, float alpha, const float* src, float* dst) {
+  for (int64_t i = 0; i < count; ++i) dst[i] = src[i] >= 0.0f ? src[i] : alpha * src[i];
+}
+
+void tanh_f32__ref(int64_t count, const float* src, float* dst) {
+  for (int64_t i = 0; i < count; ++i) dst[i] = std::tanh(src[i]);
+}
+
+void exp_f32__ref(int64_t count, const float* src, float* dst) {
+  for (int64_t i = 0; i < count; ++i) dst[i] = std::exp(src[i]);
+}
+
+void sqrt_f32__ref(int64_t count, const float* src, float* dst) {
+  for (int64_t i = 0; i < count; ++i) dst[i] = std::sqrt(src[i]);
+}
+
+void erf_f32__ref(int64_t count, const float* src, float* dst) {
+  for (int64_t i = 0; i < count; ++i) dst[i] = std::erf(src[i]);
+}
+
 void hardsigmoid_f32__ref(int64_t count, float alpha, float beta, const float* src, float* dst) {
   for (int64_t i = 0; i < count; ++i) {
     float v = alpha * src[i] + beta;
@@ -175,6 +197,69 @@ bool make_broadcast_params(std::span<const int64_t> src0_shape, std::span<const 
 
 void binary_f32__ref(BinaryOp op, const BroadcastParams& params, const float* src0, const float* src1, float* dst) {
   broadcast_loop(params, src0, src1, dst, [op](float a, float b) { return float_apply(op, a, b); });
+}
+namespace {
+
+// The numel elements of a broadcast operand (dst_shape with its strides) as double, or empty when
+// the dtype is not one Pow takes.
+std::vector<double> as_double(DType dtype, const void* data, int64_t numel) {
+  std::vector<double> v(static_cast<size_t>(numel));
+  for (int64_t i = 0; i < numel; ++i) {
+    switch (dtype) {
+      case DType::kF32: v[static_cast<size_t>(i)] = static_cast<const float*>(data)[i]; break;
+      case DType::kS32: v[static_cast<size_t>(i)] = static_cast<const int32_t*>(data)[i]; break;
+      case DType::kS64: v[static_cast<size_t>(i)] = static_cast<double>(static_cast<const int64_t*>(data)[i]); break;
+      case DType::kU8: v[static_cast<size_t>(i)] = static_cast<const uint8_t*>(data)[i]; break;
+      case DType::kS8: v[static_cast<size_t>(i)] = static_cast<const int8_t*>(data)[i]; break;
+      default: return {};
+    }
+  }
+  return v;
+}
+
+// Elements a broadcast operand holds: the product of dst dims where its stride is nonzero.
+int64_t operand_numel(const BroadcastParams& p, const int64_t* strides) {
+  int64_t n = 1;
+  for (int k = 0; k < p.rank; ++k) {
+    if (strides[k] != 0) n = std::max(n, strides[k] * p.dst_shape[k]);
+  }
+  return n;
+}
+
+template <typename T>
+void store_truncated(const std::vector<double>& v, T* dst) {
+  for (size_t i = 0; i < v.size(); ++i) {
+    const double t = std::trunc(v[i]);
+    dst[i] = std::isfinite(t) ? static_cast<T>(std::clamp(t, static_cast<double>(std::numeric_limits<T>::min()),
+                                                          static_cast<double>(std::numeric_limits<T>::max())))
+                              : T{0};
+  }
+}
+
+}  // namespace
+
+bool pow__ref(const BroadcastParams& params, DType base_dtype, const void* base, DType exp_dtype, const void* exponent,
+              void* dst) {
+  if (base_dtype != DType::kF32 && base_dtype != DType::kS32 && base_dtype != DType::kS64) return false;
+  const std::vector<double> a = as_double(base_dtype, base, operand_numel(params, params.src0_strides));
+  const std::vector<double> b = as_double(exp_dtype, exponent, operand_numel(params, params.src1_strides));
+  if (a.empty() || b.empty()) return false;
+  int64_t dst_numel = 1;
+  for (int k = 0; k < params.rank; ++k) dst_numel *= params.dst_shape[k];
+  std::vector<double> out(static_cast<size_t>(dst_numel));
+  broadcast_loop(params, a.data(), b.data(), out.data(), [](double x, double y) { return std::pow(x, y); });
+  switch (base_dtype) {
+    case DType::kF32:
+      for (size_t i = 0; i < out.size(); ++i) static_cast<float*>(dst)[i] = static_cast<float>(out[i]);
+      break;
+    case DType::kS32: store_truncated(out, static_cast<int32_t*>(dst)); break;
+    case DType::kS64: store_truncated(out, static_cast<int64_t*>(dst)); break;
+    default: return false;
+  }
+  return true;
+}
+void prelu_f32__ref(const BroadcastParams& params, const float* x, const float* slope, float* dst) {
+  broadcast_loop(params, x, slope, dst, [](float a, float s) { return a >= 0.0f ? a : s * a; });
 }
 void binary_u8__ref(BinaryOp op, const BroadcastParams& params, const uint8_t* src0, const uint8_t* src1,
                     uint8_t* dst) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 
+#include "core/dtype.h"
 #include "kernels/ref/kernel_limits.h"
 
 namespace hqp::kernels {
@@ -15,6 +16,13 @@ namespace hqp::kernels {
 void relu_f32__ref(int64_t count, const float* src, float* dst);
 // dst = 1 / (1 + exp(-src))
 void sigmoid_f32__ref(int64_t count, const float* src, float* dst);
+// dst = src >= 0 ? src : alpha * src   (ONNX LeakyRelu, default alpha=0.01)
+void leaky_relu_f32__ref(int64_t count, float alpha, const float* src, float* dst);
+// dst = tanh(src), exp(src), sqrt(src) (NaN for src < 0), erf(src): the C library's functions.
+void tanh_f32__ref(int64_t count, const float* src, float* dst);
+void exp_f32__ref(int64_t count, const float* src, float* dst);
+void sqrt_f32__ref(int64_t count, const float* src, float* dst);
+void erf_f32__ref(int64_t count, const float* src, float* dst);
 // dst = max(0, min(1, alpha*src + beta))   (ONNX defaults alpha=0.2, beta=0.5)
 void hardsigmoid_f32__ref(int64_t count, float alpha, float beta, const float* src, float* dst);
 // dst = src * max(0, min(1, src/6 + 0.5))  (ONNX HardSwish: alpha=1/6, beta=0.5)
@@ -65,6 +73,14 @@ bool make_broadcast_params(std::span<const int64_t> src0_shape, std::span<const 
 // Div truncates toward zero like C (-7/2 = -3), INT_MIN / -1 wraps to INT_MIN, and x / 0 = 0
 // (ONNX leaves integer division by zero undefined; numpy also yields 0).
 void binary_f32__ref(BinaryOp op, const BroadcastParams& params, const float* src0, const float* src1, float* dst);
+// dst = pow(base, exponent) with numpy broadcasting (ONNX Pow): base f32 / s32 / s64, exponent f32 /
+// s32 / s64 / u8 / s8, dst of the base's dtype. Evaluated as std::pow in double, then rounded to f32
+// or truncated toward zero to the integer type (NaN for a negative base and a non-integer
+// exponent). Returns false, writing nothing, for other dtypes.
+bool pow__ref(const BroadcastParams& params, DType base_dtype, const void* base, DType exp_dtype, const void* exponent,
+              void* dst);
+// dst = x >= 0 ? x : slope * x (ONNX PRelu), broadcasting (the slope broadcasts to x's shape).
+void prelu_f32__ref(const BroadcastParams& params, const float* x, const float* slope, float* dst);
 void binary_u8__ref(BinaryOp op, const BroadcastParams& params, const uint8_t* src0, const uint8_t* src1,
                     uint8_t* dst);
 void binary_s8__ref(BinaryOp op, const BroadcastParams& params, const int8_t* src0, const int8_t* src1,

@@ -19,6 +19,19 @@ using test::kBinaryOnednnTol;
 using test::kEltwiseOnednnTol;
 using test::kRefTestSeed;
 
+// Sqrt on non-negative inputs (NaN below zero on both sides, which the comparison would not accept).
+TEST(EltwiseF32Onednn, SqrtMatchesReference) {
+  const std::vector<float> src = test::random_floats(1031, kRefTestSeed, 0.0f, 100.0f);
+  EltwiseF32OnednnParams params{1031, Activation::kSqrt, 0, 0};
+  Result<EltwiseF32Onednn> k = EltwiseF32Onednn::create(params);
+  ASSERT_TRUE(k.ok()) << k.status().message();
+  std::vector<float> want = src;
+  test::apply_activation_ref(Activation::kSqrt, 0, 0, want);
+  std::vector<float> got(src.size());
+  ASSERT_TRUE(k->run(src.data(), got.data()).ok());
+  test::expect_all_near(got, want, kEltwiseOnednnTol, "sqrt [" + k->implementation() + "]");
+}
+
 TEST(EltwiseF32Onednn, EveryActivationMatchesReference) {
   struct A {
     Activation act;
@@ -28,7 +41,9 @@ TEST(EltwiseF32Onednn, EveryActivationMatchesReference) {
     const std::vector<float> src = test::random_floats(static_cast<size_t>(count), kRefTestSeed, -8.0f, 8.0f);
     for (const A& a : {A{Activation::kRelu, 0, 0}, A{Activation::kClip, 0.0f, 6.0f}, A{Activation::kClip, -1.5f, 0.25f},
                        A{Activation::kHardSwish, 0, 0}, A{Activation::kHardSigmoid, 0.2f, 0.5f},
-                       A{Activation::kHardSigmoid, 1.0f / 6.0f, 0.5f}, A{Activation::kSigmoid, 0, 0}}) {
+                       A{Activation::kHardSigmoid, 1.0f / 6.0f, 0.5f}, A{Activation::kSigmoid, 0, 0},
+                       A{Activation::kLeakyRelu, 0.01f, 0}, A{Activation::kLeakyRelu, 0.2f, 0}, A{Activation::kTanh, 0, 0},
+                       A{Activation::kExp, 0, 0}}) {
       EltwiseF32OnednnParams params{count, a.act, a.alpha, a.beta};
       const std::string what = std::string(EltwiseF32Onednn::name(params)) + "/" + std::to_string(count);
       Result<EltwiseF32Onednn> k = EltwiseF32Onednn::create(params);

@@ -71,6 +71,10 @@ inline void apply_activation_ref(kernels::onednn::Activation act, float alpha, f
     case Activation::kHardSwish: kernels::hardswish_f32__ref(count, v.data(), v.data()); break;
     case Activation::kHardSigmoid: kernels::hardsigmoid_f32__ref(count, alpha, beta, v.data(), v.data()); break;
     case Activation::kSigmoid: kernels::sigmoid_f32__ref(count, v.data(), v.data()); break;
+    case Activation::kLeakyRelu: kernels::leaky_relu_f32__ref(count, alpha, v.data(), v.data()); break;
+    case Activation::kTanh: kernels::tanh_f32__ref(count, v.data(), v.data()); break;
+    case Activation::kExp: kernels::exp_f32__ref(count, v.data(), v.data()); break;
+    case Activation::kSqrt: kernels::sqrt_f32__ref(count, v.data(), v.data()); break;
   }
 }
 

@@ -1,0 +1,108 @@
+// The element-wise float ops torchvision's newer classifiers need (LeakyRelu, Tanh, Exp, Sqrt, Erf):
+// the fast runtime runs each on oneDNN's eltwise primitive where oneDNN has one (Erf has none and
+// stays on the reference kernel) and agrees with the reference executor.
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "common/ir_test_util.h"
+#include "common/tensor_compare.h"
+#include "ir/verifier.h"
+#include "reference/executor.h"
+#include "runtime/session_test_util.h"
+#include "runtime/session_tolerances.h"
+
+namespace hqp::test {
+namespace {
+
+using ir::Graph;
+using ir::OpKind;
+using ir::Value;
+
+struct UnaryCase {
+  std::string name;
+  OpKind kind;
+  ir::Attrs attrs;
+  bool positive_input;     // Sqrt: |x|
+  std::string fast_kernel;  // implementation prefix the fast engine must choose
+};
+
+// x [2, 16, 5, 5] -> op -> y
+Graph unary_graph(const UnaryCase& c) {
+  Graph g;
+  Value* x = g.add_input("x", DType::kF32, dims({2, 16, 5, 5}));
+  Value* y = g.add_value("y");
+  g.add_node(c.kind, c.name, {x}, {y}, c.attrs);
+  g.add_output(y);
+  return g;
+}
+
+TEST(SessionUnaryOps, FastEngineMatchesReference) {
+  const std::vector<UnaryCase> cases = {
+      {"leaky_relu", OpKind::LeakyRelu, ir::LeakyReluAttrs{0.1f}, false, "leaky_relu_f32__onednn"},
+      {"tanh", OpKind::Tanh, ir::NoAttrs{}, false, "tanh_f32__onednn"},
+      {"exp", OpKind::Exp, ir::NoAttrs{}, false, "exp_f32__onednn"},
+      {"sqrt", OpKind::Sqrt, ir::NoAttrs{}, true, "sqrt_f32__onednn"},
+      {"erf", OpKind::Erf, ir::NoAttrs{}, false, "ref"},
+  };
+  for (const UnaryCase& c : cases) {
+    Graph g = unary_graph(c);
+    HQP_ASSERT_OK(ir::verify_and_infer(g));
+    Tensor x = random_f32({2, 16, 5, 5}, 7);
+    if (c.positive_input) {
+      for (float& v : x.span<float>()) v = v < 0 ? -v : v;
+    }
+    const std::vector<Tensor> inputs = {x};
+    Result<std::vector<Tensor>> want = reference::run_reference(g, inputs);
+    HQP_ASSERT_OK(want.status());
+    Result<Session> s = Session::create(g, session_options(Engine::kFast, 1));
+    HQP_ASSERT_OK(s.status());
+    Result<std::vector<Tensor>> got = s->run(inputs);
+    HQP_ASSERT_OK(got.status());
+    EXPECT_LE(max_relative_error((*got)[0], (*want)[0]), kSessionFastMaxRelErr) << c.name;
+    ASSERT_EQ(s->plan_info().size(), 1u) << c.name;
+    EXPECT_EQ(s->plan_info()[0].implementation.rfind(c.fast_kernel, 0), 0u)
+        << c.name << ": " << s->plan_info()[0].implementation;
+  }
+}
+
+// x -> Pow(x, 2) -> PRelu(slope [16, 1, 1]) -> ReduceMean(axes 2, 3) -> ReduceMax(axis 1, no keepdims)
+// -> ReduceSum (every axis) -> y: the ops without a oneDNN kernel run on the reference fallback's
+// views inside a fast plan and agree with the reference executor.
+TEST(SessionUnaryOps, PowPReluAndReductionsRunInAFastPlan) {
+  Graph g;
+  Value* x = g.add_input("x", DType::kF32, dims({2, 16, 5, 5}));
+  Value* two = g.add_initializer("two", Tensor::scalar<float>(2.0f));
+  Value* slope = g.add_initializer("slope", random_f32({16, 1, 1}, 3));
+  Value* sq = g.add_value("sq");
+  Value* pr = g.add_value("pr");
+  Value* mean = g.add_value("mean");
+  Value* mx = g.add_value("mx");
+  Value* y = g.add_value("y");
+  g.add_node(OpKind::Pow, "pow", {x, two}, {sq});
+  g.add_node(OpKind::PRelu, "prelu", {sq, slope}, {pr});
+  ir::ReduceAttrs spatial;
+  spatial.axes = std::vector<int64_t>{2, 3};
+  g.add_node(OpKind::ReduceMean, "mean", {pr}, {mean}, spatial);
+  ir::ReduceAttrs channels;
+  channels.axes = std::vector<int64_t>{1};
+  channels.keepdims = 0;
+  g.add_node(OpKind::ReduceMax, "max", {mean}, {mx}, channels);
+  g.add_node(OpKind::ReduceSum, "sum", {mx}, {y}, ir::ReduceAttrs{});
+  g.add_output(y);
+  HQP_ASSERT_OK(ir::verify_and_infer(g));
+  ASSERT_TRUE(y->shape.has_value());
+  EXPECT_EQ(ir::dims_to_string(*y->shape), ir::dims_to_string(dims({1, 1, 1})));
+  const std::vector<Tensor> inputs = {random_f32({2, 16, 5, 5}, 9)};
+  Result<std::vector<Tensor>> want = reference::run_reference(g, inputs);
+  HQP_ASSERT_OK(want.status());
+  Result<Session> s = Session::create(g, session_options(Engine::kFast, 1));
+  HQP_ASSERT_OK(s.status());
+  Result<std::vector<Tensor>> got = s->run(inputs);
+  HQP_ASSERT_OK(got.status());
+  EXPECT_LE(max_relative_error((*got)[0], (*want)[0]), kSessionFastMaxRelErr);
+}
+
+}  // namespace
+}  // namespace hqp::test
