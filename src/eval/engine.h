@@ -33,6 +33,7 @@ struct EngineOptions {
   bool profile = false;  // fast: per-node timing (Session::profile)
   bool fuse_requantize = false;  // fast: SessionOptions::fuse_requantize
   bool tune_threads = true;      // fast: SessionOptions::tune_threads
+  bool tune_kernels = true;      // fast: SessionOptions::tune_kernels
 };
 
 class InferenceEngine {

@@ -34,6 +34,7 @@ struct BenchOptions {
   bool verbose = false;
   bool fuse_requantize = false;
   bool fixed_threads = false;
+  bool first_kernels = false;
 };
 
 Result<Shape> parse_shape(const std::string& text) {
@@ -130,6 +131,7 @@ Status run_bench(const BenchOptions& o) {
     eo.profile = o.profile;
     eo.fuse_requantize = o.fuse_requantize;
     eo.tune_threads = !o.fixed_threads;
+    eo.tune_kernels = !o.first_kernels;
     HQP_ASSIGN_OR_RETURN(engine, eval::InferenceEngine::create(graph, eo));
   }
   const std::vector<Tensor> inputs = {input};
@@ -231,6 +233,9 @@ Runner add_bench_command(CLI::App& app) {
   sub->add_flag("--verbose", o->verbose, "Show the passes and which kernel runs each node (and why not others)");
   sub->add_flag("--fixed-threads", o->fixed_threads,
                 "Run on exactly --threads (default: a small model's plan may run on one thread when that is faster)");
+  sub->add_flag("--first-kernels", o->first_kernels,
+                "INT8 convolutions on oneDNN's first-choice implementation (default: the fastest of its first few, "
+                "timed at plan time; the results are the same)");
   sub->add_flag("--fuse-requantize", o->fuse_requantize,
                 "QDQ in ONNX Runtime's placement: skip the conv-output requantization before residual Adds and float "
                 "activations, as TensorRT does (faster; not the file's exact QDQ semantics)");
