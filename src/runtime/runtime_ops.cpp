@@ -258,6 +258,29 @@ Result<OpChoice> try_gemm_f32(const Node& node, const std::vector<SlotInfo>& in,
   return c;
 }
 
+// MatMul of an f32 A (rank >= 2, row-major) by a constant 2-D B [K, N]: one GEMM over A's flattened
+// leading dims (M = numel(A) / K), the form transformer-style blocks export (ConvNeXt's pointwise
+// MLP on [N, H, W, C]). Batched or computed B stays on the reference kernel.
+Result<OpChoice> try_matmul_f32(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
+  const Tensor* w = constant_of(node, 1);
+  if (w == nullptr || w->rank() != 2 || w->dtype() != DType::kF32) return reject("B is not a constant 2-D f32 matrix");
+  if (in[0].dtype != DType::kF32 || in[0].shape.size() < 2) return reject("A is not an f32 tensor of rank >= 2");
+  const int64_t k = in[0].shape.back();
+  if (k != w->dim(0)) return reject("A's last dim differs from B's rows");
+  dnn::GemmF32OnednnParams p;
+  p.m = 1;
+  for (size_t i = 0; i + 1 < in[0].shape.size(); ++i) p.m *= in[0].shape[i];
+  p.k = k;
+  p.n = w->dim(1);
+  p.trans_b = false;
+  HQP_RETURN_IF_ERROR(dnn::GemmF32Onednn::applies(p));
+  HQP_ASSIGN_OR_RETURN(dnn::GemmF32Onednn kernel, dnn::GemmF32Onednn::create(p, w->data<float>(), nullptr));
+  OpChoice c;
+  c.op = std::make_unique<GemmF32Op>(std::move(kernel));
+  c.input_layouts.assign(in.size(), Layout::kNchw);  // logical row-major order, whatever the rank
+  return c;
+}
+
 class GemmInt8Op final : public RuntimeOp {
  public:
   GemmInt8Op(dnn::GemmInt8Onednn k, std::string name) : k_(std::move(k)), name_(std::move(name)) {}
@@ -671,6 +694,7 @@ std::vector<NamedCandidate> fast_candidates(OpKind kind) {
     case OpKind::QConv: return {{"conv_int8__onednn", try_qconv}};
     case OpKind::Gemm:
     case OpKind::FusedGemm: return {{"gemm_f32__onednn", try_gemm_f32}};
+    case OpKind::MatMul: return {{"matmul_f32__onednn", try_matmul_f32}};
     case OpKind::QGemm: return {{"gemm_int8__onednn", try_qgemm}};
     case OpKind::MaxPool:
     case OpKind::AveragePool:

@@ -104,5 +104,27 @@ TEST(SessionUnaryOps, PowPReluAndReductionsRunInAFastPlan) {
   EXPECT_LE(max_relative_error((*got)[0], (*want)[0]), kSessionFastMaxRelErr);
 }
 
+// x [1, 7, 7, 96] (channels last, as ConvNeXt's blocks hold it) -> MatMul(W [96, 384]) -> y: one
+// oneDNN GEMM over the 49 rows, equal to the reference executor's MatMul.
+TEST(SessionUnaryOps, MatMulByAConstantMatrixRunsOnOnednn) {
+  Graph g;
+  Value* x = g.add_input("x", DType::kF32, dims({1, 7, 7, 96}));
+  Value* w = g.add_initializer("w", random_f32({96, 384}, 4));
+  Value* y = g.add_value("y");
+  g.add_node(OpKind::MatMul, "matmul", {x, w}, {y});
+  g.add_output(y);
+  HQP_ASSERT_OK(ir::verify_and_infer(g));
+  const std::vector<Tensor> inputs = {random_f32({1, 7, 7, 96}, 11)};
+  Result<std::vector<Tensor>> want = reference::run_reference(g, inputs);
+  HQP_ASSERT_OK(want.status());
+  Result<Session> s = Session::create(g, session_options(Engine::kFast, 1));
+  HQP_ASSERT_OK(s.status());
+  Result<std::vector<Tensor>> got = s->run(inputs);
+  HQP_ASSERT_OK(got.status());
+  EXPECT_LE(max_relative_error((*got)[0], (*want)[0]), kSessionFastMaxRelErr);
+  ASSERT_EQ(s->plan_info().size(), 1u);
+  EXPECT_EQ(s->plan_info()[0].implementation.rfind("gemm_f32__onednn", 0), 0u) << s->plan_info()[0].implementation;
+}
+
 }  // namespace
 }  // namespace hqp::test
