@@ -85,6 +85,34 @@ struct CastAttrs {
   bool operator==(const CastAttrs&) const = default;
 };
 
+// Pad: the mode; opset < 11 carries pads ([begin..., end...]) and the constant value as attributes
+// (set here), opset >= 11 as inputs (pads, constant_value).
+enum class PadMode { kConstant, kReflect, kEdge };
+
+struct PadAttrs {
+  PadMode mode = PadMode::kConstant;
+  std::optional<std::vector<int64_t>> pads;
+  std::optional<float> value;
+  bool operator==(const PadAttrs&) const = default;
+};
+
+// Slice: opset < 10 carries starts / ends / axes as attributes (set here), opset >= 10 as inputs
+// (with steps).
+struct SliceAttrs {
+  std::optional<std::vector<int64_t>> starts;
+  std::optional<std::vector<int64_t>> ends;
+  std::optional<std::vector<int64_t>> axes;
+  bool operator==(const SliceAttrs&) const = default;
+};
+
+// Split: the axis; opset < 13 carries the part sizes as an attribute (set here), opset >= 13 as an
+// optional input. Neither: equal parts, one per output.
+struct SplitAttrs {
+  int64_t axis = 0;
+  std::optional<std::vector<int64_t>> split;
+  bool operator==(const SplitAttrs&) const = default;
+};
+
 struct FlattenAttrs {
   int64_t axis = 1;
   bool operator==(const FlattenAttrs&) const = default;
@@ -179,7 +207,7 @@ struct FusedGemmAttrs {
 };
 
 using Attrs = std::variant<NoAttrs, ConvAttrs, PoolAttrs, BatchNormAttrs, ClipAttrs, HardSigmoidAttrs,
-                           LeakyReluAttrs, ReduceAttrs, CastAttrs, FlattenAttrs, ReshapeAttrs, TransposeAttrs, AxesAttrs, ShapeAttrs, AxisAttrs,
+                           LeakyReluAttrs, ReduceAttrs, CastAttrs, PadAttrs, SliceAttrs, SplitAttrs, FlattenAttrs, ReshapeAttrs, TransposeAttrs, AxesAttrs, ShapeAttrs, AxisAttrs,
                            GemmAttrs, DropoutAttrs, ConstantAttrs, SoftmaxAttrs, FusedConvAttrs, FusedGemmAttrs>;
 
 }  // namespace hqp::ir

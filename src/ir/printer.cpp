@@ -63,6 +63,20 @@ struct AttrFormatter {
     if (a.keepdims != 1) add("keepdims", std::to_string(a.keepdims));
     if (a.noop_with_empty_axes != 0) add("noop_with_empty_axes", std::to_string(a.noop_with_empty_axes));
   }
+  void operator()(const PadAttrs& a) {
+    if (a.mode != PadMode::kConstant) add("mode", a.mode == PadMode::kReflect ? "reflect" : "edge");
+    if (a.pads) add("pads", fmt::format("[{}]", fmt::join(*a.pads, ",")));
+    if (a.value) add("value", fmt::format("{}", *a.value));
+  }
+  void operator()(const SliceAttrs& a) {
+    if (a.starts) add("starts", fmt::format("[{}]", fmt::join(*a.starts, ",")));
+    if (a.ends) add("ends", fmt::format("[{}]", fmt::join(*a.ends, ",")));
+    if (a.axes) add("axes", fmt::format("[{}]", fmt::join(*a.axes, ",")));
+  }
+  void operator()(const SplitAttrs& a) {
+    add("axis", std::to_string(a.axis));
+    if (a.split) add("split", fmt::format("[{}]", fmt::join(*a.split, ",")));
+  }
   void operator()(const FlattenAttrs& a) { add("axis", std::to_string(a.axis)); }
   void operator()(const ReshapeAttrs& a) {
     if (a.allowzero) add("allowzero", "1");

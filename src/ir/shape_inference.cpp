@@ -4,6 +4,7 @@
 #include "ir/shape_inference.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <numeric>
 
@@ -344,6 +345,38 @@ Result<Outputs> infer_clip(const Ctx& c) {
   return infer_unary_same(c);
 }
 
+// Add/Sub/Mul/Div of two integer shape values whose entries are all static (exporters compute
+// Slice bounds and Reshape targets this way: Shape -> Gather -> Add -> Div -> Mul): the result,
+// with the reference kernel's integer semantics (Div truncates toward zero, x / 0 = 0). A
+// symbolic entry, or anything else, is not tracked.
+std::optional<Dims> shape_value_arithmetic(const Ctx& c, const InferInput& a, const InferInput& b) {
+  if (a.dtype != DType::kS64 && a.dtype != DType::kS32) return std::nullopt;
+  const auto va = static_ints(a);
+  const auto vb = static_ints(b);
+  if (!va || !vb || !a.shape || !b.shape || a.shape->size() > 1 || b.shape->size() > 1) return std::nullopt;
+  const size_t n = std::max(va->size(), vb->size());
+  if ((va->size() != n && va->size() != 1) || (vb->size() != n && vb->size() != 1)) return std::nullopt;
+  Dims out;
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t x = (*va)[va->size() == 1 ? 0 : i];
+    const int64_t y = (*vb)[vb->size() == 1 ? 0 : i];
+    using U = uint64_t;  // wrap-around like the kernel, free of signed overflow
+    int64_t r = 0;
+    switch (c.node.kind) {
+      case OpKind::Add: r = static_cast<int64_t>(static_cast<U>(x) + static_cast<U>(y)); break;
+      case OpKind::Sub: r = static_cast<int64_t>(static_cast<U>(x) - static_cast<U>(y)); break;
+      case OpKind::Mul: r = static_cast<int64_t>(static_cast<U>(x) * static_cast<U>(y)); break;
+      case OpKind::Div:
+        r = y == 0 ? 0 : y == -1 ? static_cast<int64_t>(U{0} - static_cast<U>(x)) : x / y;
+        break;
+      default: return std::nullopt;
+    }
+    if (a.dtype == DType::kS32) r = static_cast<int32_t>(static_cast<uint32_t>(static_cast<U>(r)));
+    out.push_back(Dim::fixed(r));
+  }
+  return out;
+}
+
 Result<Outputs> infer_binary(const Ctx& c) {
   const InferInput& a = c.input(0);
   const InferInput& b = c.input(1);
@@ -354,7 +387,7 @@ Result<Outputs> infer_binary(const Ctx& c) {
   if (!a.shape || !b.shape) return Outputs{out_of(a.dtype, std::nullopt)};
   HQP_ASSIGN_OR_RETURN(Dims out, broadcast(c, *a.shape, *b.shape));
   InferOutput o = out_of(a.dtype, out);
-  // Element-wise arithmetic on tracked shape values (e.g. a Mul of two dims) is not propagated.
+  o.shape_value = shape_value_arithmetic(c, a, b);
   return Outputs{o};
 }
 
@@ -539,6 +572,181 @@ Result<Outputs> infer_cast(const Ctx& c) {
     if (auto sv = int_values(x); sv && (x.dtype == DType::kS64 || x.dtype == DType::kS32)) o.shape_value = sv;
   }
   return Outputs{o};
+}
+
+// Integer contents of inputs first..last of a node (nullopt: absent or not known here).
+std::vector<std::optional<std::vector<int64_t>>> int_inputs(const Ctx& c, size_t first, size_t last) {
+  std::vector<std::optional<std::vector<int64_t>>> v;
+  for (size_t i = first; i <= last; ++i) v.push_back(c.has(i) ? static_ints(c.input(i)) : std::nullopt);
+  return v;
+}
+
+// Slice: starts/ends/axes/steps from the attributes (opset < 10) or inputs 1..4 (s32/s64). Output
+// dims: computed where the input dim is static; a dim that is symbolic stays when the axis is not
+// sliced or is sliced whole ([0, >= INT64_MAX / 2) step 1); otherwise unknown.
+Result<Outputs> infer_slice(const Ctx& c) {
+  const InferInput& x = c.input(0);
+  const auto& a = c.node.attr<SliceAttrs>();
+  for (size_t i = 1; i <= 4; ++i) HQP_RETURN_IF_ERROR(expect_dtype(c, i, {DType::kS64, DType::kS32}, "slice argument"));
+  std::vector<int64_t> starts, ends;
+  std::optional<std::vector<int64_t>> axes = a.axes, steps;
+  if (a.starts || a.ends) {
+    if (!a.starts || !a.ends) return c.error("attributes 'starts' and 'ends' are required");
+    starts = *a.starts;
+    ends = *a.ends;
+  } else {
+    if (!c.has(1) || !c.has(2)) return c.error("inputs 'starts' and 'ends' are required");
+    const auto v = int_inputs(c, 1, 4);
+    const bool known = v[0] && v[1] && (!c.has(3) || v[2]) && (!c.has(4) || v[3]);
+    if (!known) {
+      // Bounds known only when the node runs: the rank is all that is known here.
+      if (x.shape) return Outputs{out_of(x.dtype, Dims(x.shape->size(), Dim::unknown()))};
+      return Outputs{out_of(x.dtype, std::nullopt)};
+    }
+    starts = *v[0];
+    ends = *v[1];
+    axes = v[2];
+    steps = v[3];
+  }
+  if (!x.shape) return Outputs{out_of(x.dtype, std::nullopt)};
+  const Dims& xs = *x.shape;
+  Result<std::vector<std::optional<SliceSpec>>> specs =
+      slice_specs(static_cast<int64_t>(xs.size()), starts, ends, axes, steps);
+  if (!specs.ok()) return c.error("{}", specs.status().message());
+  Dims out;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const std::optional<SliceSpec>& sp = (*specs)[i];
+    if (!sp) {
+      out.push_back(xs[i]);
+    } else if (xs[i].is_static()) {
+      out.push_back(Dim::fixed(slice_range(xs[i].value, sp->start, sp->end, sp->step).count));
+    } else {
+      const bool whole = sp->start == 0 && sp->step == 1 && sp->end >= std::numeric_limits<int64_t>::max() / 2;
+      out.push_back(whole ? xs[i] : Dim::unknown());
+    }
+  }
+  InferOutput o = out_of(x.dtype, out);
+  // A slice of a tracked 1-D shape value (Shape -> Slice) stays tracked.
+  if (auto sv = int_values(x); sv && xs.size() == 1 && out[0].is_static()) {
+    const SliceRange r = slice_range(static_cast<int64_t>(sv->size()), (*specs)[0] ? (*specs)[0]->start : 0,
+                                     (*specs)[0] ? (*specs)[0]->end : static_cast<int64_t>(sv->size()),
+                                     (*specs)[0] ? (*specs)[0]->step : 1);
+    Dims v;
+    for (int64_t k = 0; k < r.count; ++k) v.push_back((*sv)[static_cast<size_t>(r.start + k * r.step)]);
+    o.shape_value = std::move(v);
+  }
+  return Outputs{o};
+}
+
+// Pad: pads from the attribute (opset < 11) or input 1 (s64); the constant value from the
+// attribute or input 2 (X's dtype, a scalar). Reflect / edge need every padded axis non-empty.
+Result<Outputs> infer_pad(const Ctx& c) {
+  const InferInput& x = c.input(0);
+  const auto& a = c.node.attr<PadAttrs>();
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kF32, DType::kU8, DType::kS8, DType::kS32, DType::kS64}, "input"));
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 1, {DType::kS64}, "pads"));
+  if (c.has(2)) {
+    const InferInput& v = c.input(2);
+    if (v.dtype != x.dtype) return c.error("constant_value has dtype {} but input has {}", dtype_name(v.dtype), dtype_name(x.dtype));
+    if (v.shape && !(v.shape->empty() || (v.shape->size() == 1 && (*v.shape)[0] == Dim::fixed(1)))) {
+      return c.error("constant_value must be a scalar (shape {})", dims_to_string(*v.shape));
+    }
+    if (a.mode != PadMode::kConstant) return c.error("constant_value is given but mode is not 'constant'");
+  }
+  std::optional<std::vector<int64_t>> pads_input;
+  if (!a.pads) {
+    if (!c.has(1)) return c.error("input 'pads' is required");
+    pads_input = static_ints(c.input(1));
+    if (!pads_input) {
+      if (x.shape) return Outputs{out_of(x.dtype, Dims(x.shape->size(), Dim::unknown()))};
+      return Outputs{out_of(x.dtype, std::nullopt)};
+    }
+  }
+  if (!x.shape) return Outputs{out_of(x.dtype, std::nullopt)};
+  const Dims& xs = *x.shape;
+  Result<std::vector<int64_t>> pads = pad_amounts(a, pads_input, static_cast<int64_t>(xs.size()));
+  if (!pads.ok()) return c.error("{}", pads.status().message());
+  Dims out;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const int64_t b = (*pads)[i];
+    const int64_t e = (*pads)[i + xs.size()];
+    if (b == 0 && e == 0) {
+      out.push_back(xs[i]);
+      continue;
+    }
+    if (!xs[i].is_static()) {
+      out.push_back(Dim::unknown());
+      continue;
+    }
+    int64_t n = 0;
+    if (__builtin_add_overflow(xs[i].value, b, &n) || __builtin_add_overflow(n, e, &n)) {
+      return c.error("pads {} and {} of axis {} overflow", b, e, i);
+    }
+    if (n < 0) return c.error("pads {} and {} leave axis {} of size {} with a negative size", b, e, i, xs[i].value);
+    if (a.mode != PadMode::kConstant && xs[i].value == 0) {
+      return c.error("axis {} is empty: reflect / edge padding has nothing to repeat", i);
+    }
+    out.push_back(Dim::fixed(n));
+  }
+  return Outputs{out_of(x.dtype, out)};
+}
+
+// Split: one output per part along the axis; sizes from the attribute (opset < 13), input 1 (s64)
+// or equal parts.
+Result<Outputs> infer_split(const Ctx& c) {
+  const InferInput& x = c.input(0);
+  const auto& a = c.node.attr<SplitAttrs>();
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 1, {DType::kS64}, "split"));
+  const size_t parts = c.node.num_outputs();
+  std::optional<std::vector<int64_t>> split = a.split;
+  bool split_known = true;
+  if (!split && c.has(1)) {
+    split = static_ints(c.input(1));
+    split_known = split.has_value();
+  }
+  if (!x.shape) return Outputs(parts, out_of(x.dtype, std::nullopt));
+  const Dims& xs = *x.shape;
+  HQP_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(a.axis, static_cast<int64_t>(xs.size()), "split axis"));
+  Outputs outs;
+  const Dim& d = xs[static_cast<size_t>(axis)];
+  std::vector<int64_t> sizes;
+  if (split_known && d.is_static()) {
+    Result<std::vector<int64_t>> r = split_sizes(d.value, split, parts);
+    if (!r.ok()) return c.error("{}", r.status().message());
+    sizes = std::move(r).value();
+  } else if (split_known && split) {
+    if (split->size() != parts) return c.error("split has {} sizes for {} outputs", split->size(), parts);
+    sizes = *split;
+  }
+  for (size_t i = 0; i < parts; ++i) {
+    Dims o = xs;
+    o[static_cast<size_t>(axis)] = sizes.empty() ? Dim::unknown() : Dim::fixed(sizes[i]);
+    outs.push_back(out_of(x.dtype, o));
+  }
+  return outs;
+}
+
+// Expand: numpy broadcasting of X against the shape input (a dim of 1 there keeps X's dim).
+Result<Outputs> infer_expand(const Ctx& c) {
+  const InferInput& x = c.input(0);
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 1, {DType::kS64}, "shape"));
+  const InferInput& s = c.input(1);
+  if (s.shape && s.shape->size() != 1) return c.error("shape must be 1-D (shape {})", dims_to_string(*s.shape));
+  const std::optional<Dims> target = int_values(s);
+  if (target) {
+    for (const Dim& d : *target) {
+      if (d.is_static() && d.value < 0) return c.error("shape {} has a negative dim", dims_to_string(*target));
+    }
+  }
+  if (!x.shape || !target) {
+    if (x.shape && s.shape && (*s.shape)[0].is_static()) {
+      const size_t r = std::max(x.shape->size(), static_cast<size_t>((*s.shape)[0].value));
+      return Outputs{out_of(x.dtype, Dims(r, Dim::unknown()))};
+    }
+    return Outputs{out_of(x.dtype, std::nullopt)};
+  }
+  HQP_ASSIGN_OR_RETURN(Dims out, broadcast(c, *x.shape, *target));
+  return Outputs{out_of(x.dtype, out)};
 }
 
 // ReduceMean / ReduceMax / ReduceSum (f32).
@@ -908,6 +1116,10 @@ Result<Outputs> infer_Unsqueeze(const Ctx& c) { return infer_unsqueeze(c); }
 Result<Outputs> infer_Shape(const Ctx& c) { return infer_shape(c); }
 Result<Outputs> infer_Gather(const Ctx& c) { return infer_gather(c); }
 Result<Outputs> infer_Concat(const Ctx& c) { return infer_concat(c); }
+Result<Outputs> infer_Pad(const Ctx& c) { return infer_pad(c); }
+Result<Outputs> infer_Slice(const Ctx& c) { return infer_slice(c); }
+Result<Outputs> infer_Split(const Ctx& c) { return infer_split(c); }
+Result<Outputs> infer_Expand(const Ctx& c) { return infer_expand(c); }
 Result<Outputs> infer_Gemm(const Ctx& c) { return infer_gemm(c); }
 Result<Outputs> infer_FusedGemm(const Ctx& c) { return infer_gemm(c); }
 Result<Outputs> infer_MatMul(const Ctx& c) { return infer_matmul(c); }
@@ -1113,6 +1325,83 @@ Result<std::vector<bool>> reduced_axes(const ReduceAttrs& attrs, const std::opti
     reduce[static_cast<size_t>(n)] = true;
   }
   return reduce;
+}
+
+SliceRange slice_range(int64_t dim, int64_t start, int64_t end, int64_t step) {
+  // start/end below -dim clamp the same as -dim; bounding them first keeps the additions in range.
+  if (start < 0) start = std::max(start, -dim - 1) + dim;
+  if (end < 0) end = std::max(end, -dim - 1) + dim;
+  SliceRange r;
+  r.step = step;
+  if (step > 0) {
+    start = std::clamp(start, int64_t{0}, dim);
+    end = std::clamp(end, int64_t{0}, dim);
+    if (end > start) r.count = (end - start - 1) / step + 1;
+  } else {
+    start = std::clamp(start, int64_t{-1}, dim - 1);
+    end = std::clamp(end, int64_t{-1}, dim - 1);
+    if (start > end) {
+      r.count = step == std::numeric_limits<int64_t>::min() ? 1 : (start - end - 1) / -step + 1;
+    }
+  }
+  r.start = r.count > 0 ? start : 0;
+  return r;
+}
+
+Result<std::vector<std::optional<SliceSpec>>> slice_specs(int64_t rank, std::span<const int64_t> starts,
+                                                          std::span<const int64_t> ends,
+                                                          const std::optional<std::vector<int64_t>>& axes,
+                                                          const std::optional<std::vector<int64_t>>& steps) {
+  const size_t n = starts.size();
+  if (ends.size() != n || (axes && axes->size() != n) || (steps && steps->size() != n)) {
+    return make_error(StatusCode::kInvalidArgument, "starts, ends, axes and steps have different lengths ({}, {}, {}, {})",
+                      n, ends.size(), axes ? axes->size() : n, steps ? steps->size() : n);
+  }
+  std::vector<std::optional<SliceSpec>> specs(static_cast<size_t>(rank));
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t raw_axis = axes ? (*axes)[i] : static_cast<int64_t>(i);
+    HQP_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(raw_axis, rank, "slice axis"));
+    if (specs[static_cast<size_t>(axis)]) {
+      return make_error(StatusCode::kInvalidArgument, "slice axis {} is repeated", raw_axis);
+    }
+    const int64_t step = steps ? (*steps)[i] : 1;
+    if (step == 0) return make_error(StatusCode::kInvalidArgument, "slice step of axis {} is 0", raw_axis);
+    specs[static_cast<size_t>(axis)] = SliceSpec{starts[i], ends[i], step};
+  }
+  return specs;
+}
+
+Result<std::vector<int64_t>> pad_amounts(const PadAttrs& attrs, const std::optional<std::vector<int64_t>>& pads_input,
+                                         int64_t rank) {
+  const std::optional<std::vector<int64_t>>& pads = attrs.pads ? attrs.pads : pads_input;
+  if (!pads) return make_error(StatusCode::kInvalidArgument, "pads are missing");
+  if (static_cast<int64_t>(pads->size()) != 2 * rank) {
+    return make_error(StatusCode::kInvalidArgument, "pads has {} entries for rank {} (expected {})", pads->size(), rank,
+                      2 * rank);
+  }
+  return *pads;
+}
+
+Result<std::vector<int64_t>> split_sizes(int64_t dim, const std::optional<std::vector<int64_t>>& split, size_t parts) {
+  if (parts == 0) return make_error(StatusCode::kInvalidArgument, "split has no outputs");
+  if (!split) {
+    if (dim % static_cast<int64_t>(parts) != 0) {
+      return make_error(StatusCode::kInvalidArgument, "axis of size {} does not split into {} equal parts", dim, parts);
+    }
+    return std::vector<int64_t>(parts, dim / static_cast<int64_t>(parts));
+  }
+  if (split->size() != parts) {
+    return make_error(StatusCode::kInvalidArgument, "split has {} sizes for {} outputs", split->size(), parts);
+  }
+  int64_t sum = 0;
+  for (int64_t v : *split) {
+    if (v < 0) return make_error(StatusCode::kInvalidArgument, "split size {} is negative", v);
+    sum += v;
+  }
+  if (sum != dim) {
+    return make_error(StatusCode::kInvalidArgument, "split sizes sum to {} but the axis has size {}", sum, dim);
+  }
+  return *split;
 }
 
 Result<int64_t> normalize_axis(int64_t axis, int64_t rank, const char* what) {

@@ -61,4 +61,37 @@ std::vector<int64_t> prelu_slope_shape(std::vector<int64_t> slope, size_t x_rank
 Result<std::vector<bool>> reduced_axes(const ReduceAttrs& attrs, const std::optional<std::vector<int64_t>>& axes_input,
                                        int64_t rank);
 
+// Slice along one axis with ONNX's clamping (negative start/end count from the end; clamped to
+// [0, dim] for step > 0, to [-1, dim - 1] for step < 0): the first source index, the step and the
+// output length (0 when the range is empty; start is then 0). step != 0 (slice_args checks).
+struct SliceRange {
+  int64_t start = 0;
+  int64_t step = 1;
+  int64_t count = 0;
+};
+SliceRange slice_range(int64_t dim, int64_t start, int64_t end, int64_t step);
+
+// A Slice node's arguments, per axis of a rank-`rank` input (nullopt: the axis is not sliced).
+struct SliceSpec {
+  int64_t start = 0;
+  int64_t end = 0;
+  int64_t step = 1;
+};
+// starts/ends/axes/steps as the attributes (opset < 10) or the inputs 1..4 give them; axes default
+// to 0..n-1 and steps to 1. kInvalidArgument on lengths that differ, an axis out of range or
+// repeated, a zero step.
+Result<std::vector<std::optional<SliceSpec>>> slice_specs(int64_t rank, std::span<const int64_t> starts,
+                                                          std::span<const int64_t> ends,
+                                                          const std::optional<std::vector<int64_t>>& axes,
+                                                          const std::optional<std::vector<int64_t>>& steps);
+
+// Pad's amounts for a rank-`rank` input: [begin..., end...] from the attribute (opset < 11) or the
+// pads input. kInvalidArgument unless there are 2 * rank of them.
+Result<std::vector<int64_t>> pad_amounts(const PadAttrs& attrs, const std::optional<std::vector<int64_t>>& pads_input,
+                                         int64_t rank);
+
+// Split's part sizes along an axis of length `dim`: the given sizes (non-negative, one per output,
+// summing to dim) or `parts` equal ones (dim divisible by parts).
+Result<std::vector<int64_t>> split_sizes(int64_t dim, const std::optional<std::vector<int64_t>>& split, size_t parts);
+
 }  // namespace hqp::ir

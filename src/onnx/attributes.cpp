@@ -28,6 +28,9 @@ constexpr int64_t kOpsetDropoutInputs = 12;   // Dropout ratio becomes an input
 constexpr int64_t kOpsetAxesInputs = 13;      // Squeeze/Unsqueeze axes become an input
 constexpr int64_t kOpsetSoftmaxAxisOnly = 13; // Softmax stops coercing to 2-D; axis default 1 -> -1
 constexpr int64_t kOpsetReduceSumAxesInput = 13;  // ReduceSum axes become an input (+ noop_with_empty_axes)
+constexpr int64_t kOpsetPadInputs = 11;       // Pad pads / value become inputs
+constexpr int64_t kOpsetSliceInputs = 10;     // Slice starts / ends / axes become inputs (+ steps)
+constexpr int64_t kOpsetSplitInput = 13;      // Split sizes become an input
 
 // The attribute's type; ONNX files older than IR version 2 may leave `type` unset.
 AttrType effective_type(const AttributeProto& a) {
@@ -354,6 +357,40 @@ Result<ir::Attrs> import_attrs(const NodeImportContext& ctx, ImportNotes& notes)
       std::get<ir::CastAttrs>(attrs).to = *dtype;
       break;
     }
+    case K::Pad: {
+      auto& a = std::get<ir::PadAttrs>(attrs);
+      std::string mode;
+      HQP_RETURN_IF_ERROR(r.read("mode", mode));
+      if (mode.empty() || mode == "constant") a.mode = ir::PadMode::kConstant;
+      else if (mode == "reflect") a.mode = ir::PadMode::kReflect;
+      else if (mode == "edge") a.mode = ir::PadMode::kEdge;
+      else {
+        return r.error(StatusCode::kUnsupported,
+                       fmt::format("Pad mode '{}' is not supported (expected constant, reflect or edge)", mode));
+      }
+      HQP_RETURN_IF_ERROR(r.read("pads", a.pads));
+      HQP_RETURN_IF_ERROR(r.read("value", a.value));
+      if (ctx.opset < kOpsetPadInputs && !a.pads) {
+        return r.error(StatusCode::kInvalidArgument, "attribute 'pads' is missing");
+      }
+      break;
+    }
+    case K::Slice: {
+      auto& a = std::get<ir::SliceAttrs>(attrs);
+      HQP_RETURN_IF_ERROR(r.read("starts", a.starts));
+      HQP_RETURN_IF_ERROR(r.read("ends", a.ends));
+      HQP_RETURN_IF_ERROR(r.read("axes", a.axes));
+      if (ctx.opset < kOpsetSliceInputs && (!a.starts || !a.ends)) {
+        return r.error(StatusCode::kInvalidArgument, "attributes 'starts' and 'ends' are required");
+      }
+      break;
+    }
+    case K::Split: {
+      auto& a = std::get<ir::SplitAttrs>(attrs);
+      HQP_RETURN_IF_ERROR(r.read("axis", a.axis));
+      HQP_RETURN_IF_ERROR(r.read("split", a.split));
+      break;
+    }
     case K::Shape: {
       auto& a = std::get<ir::ShapeAttrs>(attrs);
       HQP_RETURN_IF_ERROR(r.read("start", a.start));
@@ -412,6 +449,7 @@ Result<ir::Attrs> import_attrs(const NodeImportContext& ctx, ImportNotes& notes)
     case K::Erf:
     case K::Pow:
     case K::PRelu:
+    case K::Expand:
     case K::GlobalAveragePool:
     case K::MatMul:
     case K::Identity: break;
@@ -648,6 +686,49 @@ Status export_attrs(const ir::Node& node, int64_t opset, const onnx::OpSchema& s
       return w.set_ints("axes", *a.axes);
     }
     case K::Cast: return w.set_int("to", detail::dtype_to_onnx(node.attr<ir::CastAttrs>().to));
+    case K::Pad: {
+      const auto& a = node.attr<ir::PadAttrs>();
+      if (a.mode == ir::PadMode::kReflect) HQP_RETURN_IF_ERROR(w.set_string("mode", "reflect"));
+      if (a.mode == ir::PadMode::kEdge) HQP_RETURN_IF_ERROR(w.set_string("mode", "edge"));
+      if ((a.pads || a.value) && opset >= kOpsetPadInputs) {
+        return w.error(StatusCode::kUnsupported,
+                       fmt::format("Pad pads/value attributes need opset < {} (model opset {}; they are inputs there)",
+                                   kOpsetPadInputs, opset));
+      }
+      if (!a.pads && opset < kOpsetPadInputs) {
+        return w.error(StatusCode::kUnsupported,
+                       fmt::format("Pad with a pads input needs opset >= {} (model opset {})", kOpsetPadInputs, opset));
+      }
+      if (a.pads) HQP_RETURN_IF_ERROR(w.set_ints("pads", *a.pads));
+      if (a.value) HQP_RETURN_IF_ERROR(w.set_float("value", *a.value));
+      return Status::ok_status();
+    }
+    case K::Slice: {
+      const auto& a = node.attr<ir::SliceAttrs>();
+      const bool attrs_form = a.starts || a.ends || a.axes;
+      if (attrs_form != (opset < kOpsetSliceInputs)) {
+        return w.error(StatusCode::kUnsupported,
+                       fmt::format("Slice with its bounds as {} cannot be written at opset {} (attributes below {}, "
+                                   "inputs from it)", attrs_form ? "attributes" : "inputs", opset, kOpsetSliceInputs));
+      }
+      if (a.starts) HQP_RETURN_IF_ERROR(w.set_ints("starts", *a.starts));
+      if (a.ends) HQP_RETURN_IF_ERROR(w.set_ints("ends", *a.ends));
+      if (a.axes) HQP_RETURN_IF_ERROR(w.set_ints("axes", *a.axes));
+      return Status::ok_status();
+    }
+    case K::Split: {
+      const auto& a = node.attr<ir::SplitAttrs>();
+      if (a.axis != 0) HQP_RETURN_IF_ERROR(w.set_int("axis", a.axis));
+      if (a.split) {
+        if (opset >= kOpsetSplitInput) {
+          return w.error(StatusCode::kUnsupported,
+                         fmt::format("Split sizes attribute needs opset < {} (model opset {}; it is an input there)",
+                                     kOpsetSplitInput, opset));
+        }
+        HQP_RETURN_IF_ERROR(w.set_ints("split", *a.split));
+      }
+      return Status::ok_status();
+    }
     case K::Shape: {
       const auto& a = node.attr<ir::ShapeAttrs>();
       if (a.start) HQP_RETURN_IF_ERROR(w.set_int("start", *a.start));
@@ -704,6 +785,7 @@ Status export_attrs(const ir::Node& node, int64_t opset, const onnx::OpSchema& s
     case K::Erf:
     case K::Pow:
     case K::PRelu:
+    case K::Expand:
     case K::GlobalAveragePool:
     case K::MatMul:
     case K::Identity: return Status::ok_status();

@@ -5,6 +5,7 @@
 
 #include "passes/fold_batchnorm.h"
 #include "passes/fold_constants.h"
+#include "passes/fold_pad.h"
 #include "passes/fuse_conv_activation.h"
 #include "passes/fuse_residual_add.h"
 #include "passes/lower_qdq.h"
@@ -28,6 +29,10 @@ Result<OptimizeReport> optimize_for_runtime(ir::Graph& graph, const OptimizeOpti
   if (options.remove_identity) {
     HQP_ASSIGN_OR_RETURN(RemoveIdentityStats s, remove_identity(graph));
     record("remove_identity", s.removed);
+  }
+  if (options.fold_pad) {
+    HQP_ASSIGN_OR_RETURN(FoldPadStats s, fold_pad(graph));
+    record("fold_pad", s.removed + s.into_conv + s.into_avg_pool);
   }
   if (options.fold_batchnorm) {
     HQP_ASSIGN_OR_RETURN(FoldBatchNormStats s, fold_batchnorm(graph));

@@ -1,5 +1,5 @@
-// The graph-pass pipeline that prepares a model for the runtime: identity removal, BatchNorm
-// folding, activation and residual fusion, QDQ lowering to INT8 ops, constant folding.
+// The graph-pass pipeline that prepares a model for the runtime: identity removal, zero-Pad
+// folding, BatchNorm folding, activation and residual fusion, QDQ lowering to INT8 ops, constant folding.
 // Decides the order of the passes; adds no rewrite of its own.
 #pragma once
 
@@ -13,6 +13,7 @@ namespace hqp::passes {
 
 struct OptimizeOptions {
   bool remove_identity = true;
+  bool fold_pad = true;
   bool fold_batchnorm = true;
   // Off by default: it changes results (one rounding fewer than the file's QDQ semantics, which
   // ONNX Runtime follows); SessionOptions::fuse_requantize turns it on.
@@ -40,6 +41,8 @@ struct OptimizeReport {
 
 // Runs the enabled passes in this order:
 //   remove_identity      Identity/Dropout first, so the patterns below see direct edges;
+//   fold_pad             zero Pads into the next Conv / AveragePool window (before BatchNorm
+//                        folding and fusion, which match Conv nodes);
 //   fold_batchnorm       before fusion: the fused Conv is what takes the activation;
 //   skip_output_requantize  (opt-in) QDQ graphs in ONNX Runtime's placement: drops the conv-output Q -> DQ
 //                        pairs before residual Adds and float activations, so the fusions below

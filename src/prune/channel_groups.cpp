@@ -5,6 +5,7 @@
 #include "prune/channel_groups.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <numeric>  // std::lcm
 #include <unordered_map>
@@ -271,6 +272,12 @@ class Analysis {
         if (spatial_keepdims) return carry_unary(n);
         return block_all(n, fmt::format("{} '{}' reduces the channel axis or drops dims", op, n.name));
       }
+      case OpKind::Pad:
+        if (pads_spatial_only(n)) return carry_unary(n);
+        return block_all(n, fmt::format("{} '{}' pads the batch or channel axis (or computes its pads)", op, n.name));
+      case OpKind::Slice:
+        if (slice_keeps_channels(n)) return carry_unary(n);
+        return block_all(n, fmt::format("{} '{}' slices the channel axis (or computes its bounds)", op, n.name));
       case OpKind::MaxPool:
       case OpKind::Dropout:
         for (size_t i = 1; i < n.num_outputs(); ++i) {
@@ -301,6 +308,49 @@ class Analysis {
       default:
         return block_all(n, fmt::format("{} '{}' reads the channel axis in a way pruning does not follow", op, n.name));
     }
+  }
+
+  // Integer contents of a constant input (through Identity), else nullopt.
+  static std::optional<std::vector<int64_t>> constant_ints(const Value* v) {
+    const Tensor* t = ir::constant_through_identity(v);
+    if (t == nullptr) return std::nullopt;
+    std::vector<int64_t> out;
+    for (int64_t i = 0; i < t->numel(); ++i) out.push_back(t->element_as_int64(i));
+    return out;
+  }
+
+  // Pad with constant pads that are zero on axes 0 and 1: each channel is padded on its own.
+  static bool pads_spatial_only(const Node& n) {
+    const auto& a = n.attr<ir::PadAttrs>();
+    const std::optional<std::vector<int64_t>> pads = a.pads ? a.pads : constant_ints(n.input(1));
+    if (!pads || pads->size() < 4 || pads->size() % 2 != 0) return false;
+    if (n.input(2) != nullptr && ir::constant_through_identity(n.input(2)) == nullptr) return false;
+    const size_t r = pads->size() / 2;
+    return (*pads)[0] == 0 && (*pads)[1] == 0 && (*pads)[r] == 0 && (*pads)[r + 1] == 0;
+  }
+
+  // Slice with constant arguments that leaves axes 0 and 1 whole (not sliced, or [0, end of axis) step 1).
+  static bool slice_keeps_channels(const Node& n) {
+    const auto& a = n.attr<ir::SliceAttrs>();
+    std::optional<std::vector<int64_t>> starts = a.starts, ends = a.ends, axes = a.axes, steps;
+    if (!starts) {
+      starts = constant_ints(n.input(1));
+      ends = constant_ints(n.input(2));
+      if (n.input(3) != nullptr && !(axes = constant_ints(n.input(3)))) return false;
+      if (n.input(4) != nullptr && !(steps = constant_ints(n.input(4)))) return false;
+    }
+    if (!starts || !ends || starts->size() != ends->size()) return false;
+    for (size_t i = 0; i < starts->size(); ++i) {
+      const int64_t axis = axes ? (axes->size() == starts->size() ? (*axes)[i] : -100) : static_cast<int64_t>(i);
+      if (axis == -100) return false;
+      if (axis != 0 && axis != 1) {
+        if (axis >= 2) continue;
+        return false;  // a negative axis: the rank decides; not followed
+      }
+      const int64_t step = steps && steps->size() == starts->size() ? (*steps)[i] : 1;
+      if ((*starts)[i] != 0 || step != 1 || (*ends)[i] < std::numeric_limits<int64_t>::max() / 2) return false;
+    }
+    return true;
   }
 
   void carry_unary(const Node& n) {

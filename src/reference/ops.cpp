@@ -320,6 +320,140 @@ Status run_concat(const OpCtx& c) {
   return Status();
 }
 
+// Integer contents of input i (nullopt when absent).
+std::optional<std::vector<int64_t>> int_input(const OpCtx& c, size_t i) {
+  const Tensor* t = c.input(i);
+  if (t == nullptr) return std::nullopt;
+  std::vector<int64_t> v(static_cast<size_t>(t->numel()));
+  for (int64_t k = 0; k < t->numel(); ++k) v[static_cast<size_t>(k)] = t->element_as_int64(k);
+  return v;
+}
+
+Status check_kernel_rank(const OpCtx& c, size_t rank) {
+  if (rank > static_cast<size_t>(k::kMaxKernelRank)) {
+    return c.error(StatusCode::kUnsupported, "rank {} exceeds the kernel limit {}", rank, k::kMaxKernelRank);
+  }
+  return Status();
+}
+
+// Copies the part of x that `specs` selects into dst (whose shape the caller computed).
+Status run_slice_into(const OpCtx& c, const Tensor& x, const std::vector<std::optional<ir::SliceSpec>>& specs,
+                      Tensor& dst) {
+  HQP_RETURN_IF_ERROR(check_kernel_rank(c, x.rank()));
+  k::SliceParams p;
+  p.rank = static_cast<int>(x.rank());
+  for (int i = 0; i < p.rank; ++i) {
+    const auto& sp = specs[static_cast<size_t>(i)];
+    const ir::SliceRange r = sp ? ir::slice_range(x.dim(i), sp->start, sp->end, sp->step) : ir::SliceRange{0, 1, x.dim(i)};
+    if (r.count != dst.dim(i)) {
+      return c.error(StatusCode::kInternal, "output dim {} is {} but the slice has {}", i, dst.dim(i), r.count);
+    }
+    p.src_shape[i] = x.dim(i);
+    p.dst_shape[i] = r.count;
+    p.start[i] = r.start;
+    p.step[i] = r.step;
+  }
+  k::slice_any__ref(p, dtype_size(x.dtype()), x.raw_data(), dst.raw_data());
+  return Status();
+}
+
+Status run_slice(const OpCtx& c) {
+  const Tensor& x = c.x(0);
+  const auto& a = c.node.attr<ir::SliceAttrs>();
+  std::vector<int64_t> starts, ends;
+  std::optional<std::vector<int64_t>> axes = a.axes, steps;
+  if (a.starts && a.ends) {
+    starts = *a.starts;
+    ends = *a.ends;
+  } else {
+    if (c.input(1) == nullptr || c.input(2) == nullptr) {
+      return c.error(StatusCode::kInvalidArgument, "inputs 'starts' and 'ends' are required");
+    }
+    starts = *int_input(c, 1);
+    ends = *int_input(c, 2);
+    axes = int_input(c, 3);
+    steps = int_input(c, 4);
+  }
+  HQP_ASSIGN_OR_RETURN(auto specs, c.check(ir::slice_specs(x.rank(), starts, ends, axes, steps)));
+  return run_slice_into(c, x, specs, c.out[0]);
+}
+
+// Split: each output is a slice [offset, offset + size) along the axis.
+Status run_split(const OpCtx& c) {
+  const Tensor& x = c.x(0);
+  const auto& a = c.node.attr<ir::SplitAttrs>();
+  HQP_ASSIGN_OR_RETURN(int64_t axis, c.check(ir::normalize_axis(a.axis, x.rank(), "split axis")));
+  const std::optional<std::vector<int64_t>> split = a.split ? a.split : int_input(c, 1);
+  HQP_ASSIGN_OR_RETURN(std::vector<int64_t> sizes, c.check(ir::split_sizes(x.dim(axis), split, c.out.size())));
+  std::vector<std::optional<ir::SliceSpec>> specs(x.rank());
+  int64_t offset = 0;
+  for (size_t i = 0; i < c.out.size(); ++i) {
+    specs[static_cast<size_t>(axis)] = ir::SliceSpec{offset, offset + sizes[i], 1};
+    offset += sizes[i];
+    if (!c.out[i].defined()) continue;
+    HQP_RETURN_IF_ERROR(run_slice_into(c, x, specs, c.out[i]));
+  }
+  return Status();
+}
+
+Status run_pad(const OpCtx& c) {
+  const Tensor& x = c.x(0);
+  const auto& a = c.node.attr<ir::PadAttrs>();
+  HQP_RETURN_IF_ERROR(check_kernel_rank(c, x.rank()));
+  HQP_ASSIGN_OR_RETURN(std::vector<int64_t> pads, c.check(ir::pad_amounts(a, int_input(c, 1), x.rank())));
+  // The fill value in X's dtype: input 2, else the attribute (opset < 11), else 0.
+  HQP_ASSIGN_OR_RETURN(Tensor fill, Tensor::zeros(x.dtype(), Shape{}));
+  if (c.input(2) != nullptr) {
+    if (c.input(2)->dtype() != x.dtype() || c.input(2)->numel() != 1) {
+      return c.error(StatusCode::kInvalidArgument, "constant_value must be one {} value", dtype_name(x.dtype()));
+    }
+    std::memcpy(fill.raw_data(), c.input(2)->raw_data(), dtype_size(x.dtype()));
+  } else if (a.value && *a.value != 0.0f) {
+    const float v = *a.value;
+    if (!k::cast__ref(1, DType::kF32, &v, x.dtype(), fill.raw_data())) {
+      return c.error(StatusCode::kUnsupported, "constant value for dtype {}", dtype_name(x.dtype()));
+    }
+  }
+  k::PadParams p;
+  p.rank = static_cast<int>(x.rank());
+  p.mode = a.mode == ir::PadMode::kConstant ? k::PadMode::kConstant
+           : a.mode == ir::PadMode::kReflect ? k::PadMode::kReflect
+                                              : k::PadMode::kEdge;
+  for (int i = 0; i < p.rank; ++i) {
+    p.src_shape[i] = x.dim(i);
+    p.begin[i] = pads[static_cast<size_t>(i)];
+    p.dst_shape[i] = c.out[0].dim(i);
+    if (p.dst_shape[i] != x.dim(i) + pads[static_cast<size_t>(i)] + pads[static_cast<size_t>(i + p.rank)]) {
+      return c.error(StatusCode::kInternal, "output dim {} is {} but the pads give another", i, p.dst_shape[i]);
+    }
+    if (p.mode != k::PadMode::kConstant && x.dim(i) == 0 && p.dst_shape[i] > 0) {
+      return c.error(StatusCode::kInvalidArgument, "axis {} is empty: reflect / edge padding has nothing to repeat", i);
+    }
+  }
+  k::pad_any__ref(p, dtype_size(x.dtype()), x.raw_data(), fill.raw_data(), c.out[0].raw_data());
+  return Status();
+}
+
+Status run_expand(const OpCtx& c) {
+  const Tensor& x = c.x(0);
+  Tensor& y = c.out[0];
+  HQP_RETURN_IF_ERROR(check_kernel_rank(c, y.rank()));
+  if (x.rank() > y.rank()) return c.error(StatusCode::kInternal, "output rank {} below input rank {}", y.rank(), x.rank());
+  k::ExpandParams p;
+  p.rank = static_cast<int>(y.rank());
+  const int lead = p.rank - static_cast<int>(x.rank());
+  for (int i = 0; i < p.rank; ++i) {
+    p.src_shape[i] = i < lead ? 1 : x.dim(i - lead);
+    p.dst_shape[i] = y.dim(i);
+    if (p.src_shape[i] != 1 && p.src_shape[i] != p.dst_shape[i]) {
+      return c.error(StatusCode::kInvalidArgument, "input {} does not broadcast to {}", shape_to_string(x.shape()),
+                     shape_to_string(y.shape()));
+    }
+  }
+  k::expand_any__ref(p, dtype_size(x.dtype()), x.raw_data(), y.raw_data());
+  return Status();
+}
+
 Status run_gemm(const OpCtx& c) {
   const Tensor& A = c.x(0);
   const Tensor& B = c.x(1);
@@ -557,6 +691,10 @@ Status run_ReduceMax(const OpCtx& c) { return run_reduce(c, k::ReduceOp::kMax); 
 Status run_ReduceSum(const OpCtx& c) { return run_reduce(c, k::ReduceOp::kSum); }
 Status run_Gather(const OpCtx& c) { return run_gather(c); }
 Status run_Concat(const OpCtx& c) { return run_concat(c); }
+Status run_Pad(const OpCtx& c) { return run_pad(c); }
+Status run_Slice(const OpCtx& c) { return run_slice(c); }
+Status run_Split(const OpCtx& c) { return run_split(c); }
+Status run_Expand(const OpCtx& c) { return run_expand(c); }
 Status run_Gemm(const OpCtx& c) { return run_gemm(c); }
 Status run_FusedGemm(const OpCtx& c) { return run_gemm(c); }
 Status run_QGemm(const OpCtx& c) { return run_qgemm(c); }

@@ -619,6 +619,100 @@ Status TorchModule::run_node(const Step& step, std::vector<at::Tensor>& env) con
       set_out(0, at::cat(parts, axis));
       return Status();
     }
+    case OpKind::Slice: {
+      const at::Tensor& x = in(0);
+      const auto& a = node.attr<ir::SliceAttrs>();
+      std::vector<int64_t> starts, ends;
+      std::optional<std::vector<int64_t>> axes = a.axes, steps;
+      if (a.starts && a.ends) {
+        starts = *a.starts;
+        ends = *a.ends;
+      } else {
+        if (!has(1) || !has(2)) return error(StatusCode::kInvalidArgument, "inputs 'starts' and 'ends' are required");
+        starts = int_values(in(1));
+        ends = int_values(in(2));
+        if (has(3)) axes = int_values(in(3));
+        if (has(4)) steps = int_values(in(4));
+      }
+      Result<std::vector<std::optional<ir::SliceSpec>>> specs = ir::slice_specs(x.dim(), starts, ends, axes, steps);
+      if (!specs.ok()) return specs.status().with_context(fmt::format("cannot run node '{}'", node.name));
+      at::Tensor y = x;
+      for (int64_t d = 0; d < x.dim(); ++d) {
+        const auto& sp = (*specs)[static_cast<size_t>(d)];
+        if (!sp) continue;
+        const ir::SliceRange r = ir::slice_range(x.size(d), sp->start, sp->end, sp->step);
+        if (r.step > 0) {
+          y = y.slice(d, r.start, r.start + (r.count > 0 ? (r.count - 1) * r.step + 1 : 0), r.step);
+        } else {  // libtorch slices forward only: gather the indices
+          y = y.index_select(d, at::arange(r.start, r.start + r.count * r.step, r.step, at::TensorOptions().dtype(at::kLong)));
+        }
+      }
+      set_out(0, y);
+      return Status();
+    }
+    case OpKind::Split: {
+      const at::Tensor& x = in(0);
+      const auto& a = node.attr<ir::SplitAttrs>();
+      HQP_ASSIGN_OR_RETURN(int64_t axis, axis_of(a.axis, x.dim()));
+      std::optional<std::vector<int64_t>> split = a.split;
+      if (!split && has(1)) split = int_values(in(1));
+      Result<std::vector<int64_t>> sizes = ir::split_sizes(x.size(axis), split, node.num_outputs());
+      if (!sizes.ok()) return sizes.status().with_context(fmt::format("cannot run node '{}'", node.name));
+      std::vector<at::Tensor> parts = x.split_with_sizes(*sizes, axis);
+      for (size_t i = 0; i < parts.size(); ++i) set_out(i, parts[i]);
+      return Status();
+    }
+    case OpKind::Pad: {
+      const at::Tensor& x = in(0);
+      const auto& a = node.attr<ir::PadAttrs>();
+      std::optional<std::vector<int64_t>> pads_input;
+      if (has(1)) pads_input = int_values(in(1));
+      Result<std::vector<int64_t>> pads = ir::pad_amounts(a, pads_input, x.dim());
+      if (!pads.ok()) return pads.status().with_context(fmt::format("cannot run node '{}'", node.name));
+      const int64_t r = x.dim();
+      if (a.mode == ir::PadMode::kConstant) {
+        double value = a.value.value_or(0.0f);
+        if (has(2)) value = in(2).to(at::kDouble).item<double>();
+        const std::span<const int64_t> all(*pads);
+        set_out(0, at::constant_pad_nd(x, pad_list(all.first(static_cast<size_t>(r)), all.last(static_cast<size_t>(r))),
+                                       value));
+        return Status();
+      }
+      // Reflect / edge on any axes, crops included: gather each padded axis's source indices (the
+      // mapping of kernels/ref/layout.h, pad_any__ref), which autograd differentiates.
+      at::Tensor y = x;
+      for (int64_t d = 0; d < r; ++d) {
+        const int64_t b = (*pads)[static_cast<size_t>(d)];
+        const int64_t e = (*pads)[static_cast<size_t>(d + r)];
+        if (b == 0 && e == 0) continue;
+        const int64_t n = x.size(d);
+        if (n == 0) return error(StatusCode::kInvalidArgument, "reflect / edge padding of an empty axis");
+        std::vector<int64_t> idx;
+        for (int64_t i = 0; i < n + b + e; ++i) {
+          int64_t j = i - b;
+          if (j < 0 || j >= n) {
+            if (a.mode == ir::PadMode::kEdge || n == 1) {
+              j = j < 0 ? 0 : n - 1;
+            } else {
+              const int64_t period = 2 * (n - 1);
+              j %= period;
+              if (j < 0) j += period;
+              if (j >= n) j = period - j;
+            }
+          }
+          idx.push_back(j);
+        }
+        y = y.index_select(d, at::tensor(idx, at::TensorOptions().dtype(at::kLong)));
+      }
+      set_out(0, y);
+      return Status();
+    }
+    case OpKind::Expand: {
+      const at::Tensor& x = in(0);
+      const std::vector<int64_t> shape = int_values(in(1));
+      set_out(0, x.expand(at::infer_size(x.sizes(), shape)));
+      return Status();
+    }
     case OpKind::Gemm:
     case OpKind::FusedGemm: {
       const bool fused = node.kind == OpKind::FusedGemm;

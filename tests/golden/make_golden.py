@@ -79,7 +79,7 @@ def batchnorm_modules(model):
 
 
 @torch.no_grad()
-def randomize_batchnorm(model, calib_input):
+def randomize_batchnorm(model, calib_input, perturb=True):
     """Give every BatchNorm non-identity, well-scaled statistics and affine parameters.
 
     Independent random stats make deep nets explode or vanish (a random-weight MobileNetV2 with
@@ -90,6 +90,8 @@ def randomize_batchnorm(model, calib_input):
         running_var  *= U(0.5, 2.0)              (stays positive)
         weight        = U(0.5, 1.5)
         bias          = 0.2 * N(0,1)
+    perturb=False keeps the calibrated statistics (and the default affine parameters): every BN
+    then normalizes what it sees, which keeps very deep random nets well conditioned.
     Leaves the model in eval mode.
     """
     bns = batchnorm_modules(model)
@@ -101,6 +103,8 @@ def randomize_batchnorm(model, calib_input):
     model(calib_input)
     for bn, momentum in zip(bns, saved_momentum):
         bn.momentum = momentum
+        if not perturb:
+            continue
         c = bn.num_features
         bn.running_mean += 0.2 * bn.running_var.sqrt() * torch.randn(c)
         bn.running_var *= torch.empty(c).uniform_(0.5, 2.0)

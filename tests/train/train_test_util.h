@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -46,6 +47,7 @@ struct OpCase {
   ir::Attrs attrs;
   std::vector<OpInput> inputs;
   bool differentiable = true;
+  size_t num_outputs = 1;  // outputs "y", "y1", "y2", ... (gradients are checked on "y")
 };
 
 inline std::ostream& operator<<(std::ostream& os, const OpCase& c) { return os << c.name; }
@@ -64,9 +66,10 @@ inline ir::Graph op_graph(const OpCase& c) {
       case OpInput::Kind::kAbsent: ins.push_back(nullptr); break;
     }
   }
-  ir::Value* y = g.add_value("y");
-  g.add_node(c.kind, c.name, ins, {y}, c.attrs);
-  g.add_output(y);
+  std::vector<ir::Value*> ys = {g.add_value("y")};
+  for (size_t i = 1; i < c.num_outputs; ++i) ys.push_back(g.add_value(fmt::format("y{}", i)));
+  g.add_node(c.kind, c.name, ins, ys, c.attrs);
+  for (ir::Value* y : ys) g.add_output(y);
   Status s = ir::verify_and_infer(g);
   EXPECT_TRUE(s.ok()) << c.name << ": " << s.message();
   return g;
@@ -183,6 +186,25 @@ inline std::vector<OpCase> op_cases() {
                    {OpInput::runtime({2, 3}), OpInput::init(s64_vector({0, 3}))}});
   cases.push_back({"gather_axis1", OpKind::Gather, ir::AxisAttrs{1, true},
                    {OpInput::runtime({3, 5, 2}), OpInput::init(Tensor::from_vector<int64_t>({2, 2}, {4, 0, -1, 2}))}});
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  cases.push_back({"slice_steps_negative", OpKind::Slice, ir::SliceAttrs{},
+                   {OpInput::runtime({2, 3, 6, 5}), OpInput::init(s64_vector({1, 4})), OpInput::init(s64_vector({5, kMin})),
+                    OpInput::init(s64_vector({2, -1})), OpInput::init(s64_vector({2, -2}))}});
+  cases.push_back({"slice_legacy_attrs", OpKind::Slice, ir::SliceAttrs{{{0, -3}}, {{2, 100}}, {{0, 2}}},
+                   {OpInput::runtime({3, 2, 5})}});
+  cases.push_back({"pad_constant_crop", OpKind::Pad, ir::PadAttrs{},
+                   {OpInput::runtime({2, 3, 4, 5}), OpInput::init(s64_vector({0, 0, 1, -1, 0, 0, 2, 1})),
+                    OpInput::init(Tensor::scalar<float>(0.5f))}});
+  cases.push_back({"pad_reflect", OpKind::Pad, ir::PadAttrs{ir::PadMode::kReflect, {}, {}},
+                   {OpInput::runtime({1, 2, 4, 3}), OpInput::init(s64_vector({0, 0, 3, 2, 0, 0, 1, 4}))}});
+  cases.push_back({"pad_edge_legacy_attrs", OpKind::Pad,
+                   ir::PadAttrs{ir::PadMode::kEdge, std::vector<int64_t>{0, 1, 2, 0, 2, 0}, {}},
+                   {OpInput::runtime({2, 3, 4})}});
+  cases.push_back({"split_axis1_sizes", OpKind::Split, ir::SplitAttrs{1, {}},
+                   {OpInput::runtime({2, 5, 3}), OpInput::init(s64_vector({2, 3}))}, true, 2});
+  cases.push_back({"split_equal_last", OpKind::Split, ir::SplitAttrs{-1, {}}, {OpInput::runtime({2, 3, 6})}, true, 3});
+  cases.push_back({"expand_bidirectional", OpKind::Expand, ir::NoAttrs{},
+                   {OpInput::runtime({3, 1}), OpInput::init(s64_vector({2, 1, 4}))}});
   cases.push_back({"concat_axis1", OpKind::Concat, ir::AxisAttrs{1, true},
                    {OpInput::runtime({2, 3, 4}), OpInput::runtime({2, 2, 4}), W({2, 1, 4}, 31)}});
   {

@@ -303,6 +303,7 @@ Status ConvInt8Onednn::applies(const ConvInt8OnednnParams& params) {
   HQP_RETURN_IF_ERROR(validate_conv(kernel_name, params.conv));
   HQP_RETURN_IF_ERROR(validate_impl_rank(kernel_name, params.impl_rank));
   HQP_RETURN_IF_ERROR(detail::validate_int8_output(kernel_name, params.src_dtype, params.out));
+  HQP_RETURN_IF_ERROR(detail::require_exact_int8(kernel_name));
   return detail::require_optimized(*conv_int8_primitive(params, nullptr), kernel_name);
 }
 
@@ -312,10 +313,12 @@ std::string ConvInt8Onednn::probe_implementation(const ConvInt8OnednnParams& par
 
 Result<ConvInt8Onednn> ConvInt8Onednn::create(const ConvInt8OnednnParams& params, const int8_t* wei,
                                               const float* wei_scales, const int32_t* bias) {
-  HQP_RETURN_IF_ERROR(applies(params));
   const std::string_view kernel_name = name(params);
   const ConvParams& p = params.conv;
+  // Argument errors before applies(), which also refuses CPUs without VNNI.
+  HQP_RETURN_IF_ERROR(validate_conv(kernel_name, p));
   HQP_RETURN_IF_ERROR(detail::validate_wei_scales(kernel_name, wei_scales, p.out_channels));
+  HQP_RETURN_IF_ERROR(applies(params));
   const ConvGeometry g = conv_geometry(p);
   const bool zp_attr = int8_uses_src_zero_point_attr(params);
   // bias' = bias - src_zp * sum(wei[oc]) when the zero point is folded (no tap reads padding).

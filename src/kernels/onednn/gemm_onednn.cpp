@@ -136,15 +136,18 @@ Status GemmInt8Onednn::applies(const GemmInt8OnednnParams& params) {
   const std::string_view kernel_name = name(params);
   HQP_RETURN_IF_ERROR(validate_gemm(kernel_name, params.m, params.n, params.k));
   HQP_RETURN_IF_ERROR(detail::validate_int8_output(kernel_name, params.src_dtype, params.out));
+  HQP_RETURN_IF_ERROR(detail::require_exact_int8(kernel_name));
   return detail::require_optimized(*gemm_int8_primitive(params, nullptr), kernel_name);
 }
 
 Result<GemmInt8Onednn> GemmInt8Onednn::create(const GemmInt8OnednnParams& params, const int8_t* wei,
                                               const float* wei_scales, const int32_t* bias) {
-  HQP_RETURN_IF_ERROR(applies(params));
   const std::string_view kernel_name = name(params);
   const int64_t n = params.n, k = params.k;
+  // Argument errors before applies(), which also refuses CPUs without VNNI.
+  HQP_RETURN_IF_ERROR(validate_gemm(kernel_name, params.m, n, k));
   HQP_RETURN_IF_ERROR(detail::validate_wei_scales(kernel_name, wei_scales, n));
+  HQP_RETURN_IF_ERROR(applies(params));
   const std::vector<float> multipliers = detail::int8_multipliers(params.out, wei_scales, n);
   const bool bias_present = params.has_bias || params.out.src_zero_point != 0;
   // bias'[j] = bias[j] - src_zero_point * sum_k wei[j, k]   (exact in int32)

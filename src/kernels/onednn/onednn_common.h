@@ -66,4 +66,9 @@ std::string onednn_version();
 size_t primitive_cache_size();
 void clear_primitive_cache();
 
+// Whether the INT8 kernels (ConvInt8Onednn, GemmInt8Onednn) run on this CPU: only with VNNI, where
+// oneDNN's results equal the integer reference (see detail::require_exact_int8); elsewhere their
+// applies() is kUnsupported and callers use the reference kernels.
+bool int8_kernels_exact_on_this_cpu();
+
 }  // namespace hqp::kernels::onednn

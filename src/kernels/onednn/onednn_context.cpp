@@ -202,6 +202,34 @@ Status require_optimized(const CachedPrimitive& entry, std::string_view kernel_n
   return Status::ok_status();
 }
 
+}  // namespace detail
+
+bool int8_kernels_exact_on_this_cpu() { return detail::require_exact_int8("probe").ok(); }
+
+namespace detail {
+
+Status require_exact_int8(std::string_view kernel_name) {
+  const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+  switch (isa) {
+    case dnnl::cpu_isa::avx512_core_vnni:
+    case dnnl::cpu_isa::avx512_core_bf16:
+    case dnnl::cpu_isa::avx512_core_amx:
+    case dnnl::cpu_isa::avx2_vnni: return Status::ok_status();
+    default: break;
+  }
+  const char* name = isa == dnnl::cpu_isa::avx2                ? "avx2"
+                     : isa == dnnl::cpu_isa::avx512_core        ? "avx512_core"
+                     : isa == dnnl::cpu_isa::avx512_mic         ? "avx512_mic"
+                     : isa == dnnl::cpu_isa::avx512_mic_4ops    ? "avx512_mic_4ops"
+                     : isa == dnnl::cpu_isa::avx                ? "avx"
+                     : isa == dnnl::cpu_isa::sse41              ? "sse41"
+                                                                : "other";
+  return make_error(StatusCode::kUnsupported,
+                    "cannot create kernel '{}': this CPU has no VNNI (oneDNN ISA {}), where oneDNN's INT8 "
+                    "kernels saturate u8*s8 pair sums to 16 bits and differ from the integer reference",
+                    kernel_name, name);
+}
+
 // ---- descriptor helpers ----
 
 dnnl::memory::data_type to_dnnl(DType dtype) {

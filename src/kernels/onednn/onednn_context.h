@@ -105,6 +105,13 @@ std::unique_ptr<Executable> bind_weighted(std::shared_ptr<const CachedPrimitive>
 // slow and equivalent to hqp's own reference), so the caller falls back to hqp's reference kernel.
 Status require_optimized(const CachedPrimitive& entry, std::string_view kernel_name);
 
+// INT8 kernels on oneDNN are exact (equal to the integer reference) only on CPUs with VNNI
+// (vpdpbusd: u8*s8 products summed into int32). Without it (AVX2, AVX-512 without VNNI) oneDNN
+// sums u8*s8 pairs with vpmaddubsw, which saturates to int16, and halves the weights of s8
+// sources: its results differ from the reference, by far more than one step where pairs saturate.
+// kUnsupported naming this CPU's ISA when it has no VNNI.
+Status require_exact_int8(std::string_view kernel_name);
+
 dnnl::memory::data_type to_dnnl(DType dtype);
 // Plain tag of an activation tensor of `rank` dims (3..5) in `layout`.
 dnnl::memory::format_tag activation_tag(int rank, Layout layout);

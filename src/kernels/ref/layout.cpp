@@ -1,9 +1,11 @@
-// Reference Transpose / Gather / Concat as byte copies; transpose walks dst in row-major order with
-// permuted source strides. Not optimized for cache blocking.
+// Reference Transpose / Gather / Concat / Slice / Pad / Expand as byte copies; transpose walks dst in
+// row-major order with permuted source strides; Slice, Pad and Expand share one walk over dst with a
+// per-axis table of source indices. Not optimized for cache blocking.
 #include "kernels/ref/layout.h"
 
 #include <cassert>
 #include <cstring>
+#include <vector>
 
 namespace hqp::kernels {
 
@@ -83,6 +85,105 @@ void concat_any__ref(std::span<const void* const> srcs, std::span<const int64_t>
     }
     dst_offset += block;
   }
+}
+
+namespace {
+
+// Walks dst [rank dims] in row-major order; element i reads src at sum_a map[a][i_a] * src_stride[a],
+// or copies `fill` where any map entry is -1 (fill may be null when no entry is).
+void copy_mapped(int rank, const int64_t* src_shape, const int64_t* dst_shape,
+                 const std::vector<std::vector<int64_t>>& map, size_t elem_size, const void* src, const void* fill,
+                 void* dst) {
+  int64_t src_strides[kMaxKernelRank] = {};
+  int64_t stride = 1;
+  int64_t count = 1;
+  for (int a = rank - 1; a >= 0; --a) {
+    src_strides[a] = stride;
+    stride *= src_shape[a];
+    count *= dst_shape[a];
+  }
+  if (count == 0) return;
+  const auto* src_bytes = static_cast<const unsigned char*>(src);
+  auto* dst_bytes = static_cast<unsigned char*>(dst);
+  int64_t index[kMaxKernelRank] = {};
+  for (int64_t d = 0; d < count; ++d) {
+    int64_t off = 0;
+    bool outside = false;
+    for (int a = 0; a < rank; ++a) {
+      const int64_t j = map[static_cast<size_t>(a)][static_cast<size_t>(index[a])];
+      if (j < 0) {
+        outside = true;
+        break;
+      }
+      off += j * src_strides[a];
+    }
+    if (outside) {
+      assert(fill != nullptr);
+      std::memcpy(dst_bytes + d * elem_size, fill, elem_size);
+    } else {
+      std::memcpy(dst_bytes + d * elem_size, src_bytes + off * elem_size, elem_size);
+    }
+    for (int a = rank - 1; a >= 0; --a) {
+      if (++index[a] < dst_shape[a]) break;
+      index[a] = 0;
+    }
+  }
+}
+
+// Source index of padded position j (j outside [0, n)) for reflect / edge; n >= 1.
+int64_t pad_source(PadMode mode, int64_t j, int64_t n) {
+  if (mode == PadMode::kEdge) return j < 0 ? 0 : n - 1;
+  if (n == 1) return 0;
+  const int64_t period = 2 * (n - 1);
+  int64_t m = j % period;
+  if (m < 0) m += period;
+  return m < n ? m : period - m;
+}
+
+}  // namespace
+
+void slice_any__ref(const SliceParams& params, size_t elem_size, const void* src, void* dst) {
+  assert(params.rank >= 0 && params.rank <= kMaxKernelRank);
+  std::vector<std::vector<int64_t>> map(static_cast<size_t>(params.rank));
+  for (int a = 0; a < params.rank; ++a) {
+    for (int64_t i = 0; i < params.dst_shape[a]; ++i) {
+      const int64_t j = params.start[a] + i * params.step[a];
+      assert(j >= 0 && j < params.src_shape[a]);
+      map[static_cast<size_t>(a)].push_back(j);
+    }
+  }
+  copy_mapped(params.rank, params.src_shape, params.dst_shape, map, elem_size, src, nullptr, dst);
+}
+
+void pad_any__ref(const PadParams& params, size_t elem_size, const void* src, const void* value, void* dst) {
+  assert(params.rank >= 0 && params.rank <= kMaxKernelRank);
+  std::vector<std::vector<int64_t>> map(static_cast<size_t>(params.rank));
+  for (int a = 0; a < params.rank; ++a) {
+    const int64_t n = params.src_shape[a];
+    for (int64_t i = 0; i < params.dst_shape[a]; ++i) {
+      int64_t j = i - params.begin[a];
+      if (j < 0 || j >= n) {
+        if (params.mode == PadMode::kConstant) {
+          j = -1;
+        } else {
+          assert(n > 0);
+          j = pad_source(params.mode, j, n);
+        }
+      }
+      map[static_cast<size_t>(a)].push_back(j);
+    }
+  }
+  copy_mapped(params.rank, params.src_shape, params.dst_shape, map, elem_size, src, value, dst);
+}
+
+void expand_any__ref(const ExpandParams& params, size_t elem_size, const void* src, void* dst) {
+  assert(params.rank >= 0 && params.rank <= kMaxKernelRank);
+  std::vector<std::vector<int64_t>> map(static_cast<size_t>(params.rank));
+  for (int a = 0; a < params.rank; ++a) {
+    assert(params.src_shape[a] == 1 || params.src_shape[a] == params.dst_shape[a]);
+    for (int64_t i = 0; i < params.dst_shape[a]; ++i) map[static_cast<size_t>(a)].push_back(params.src_shape[a] == 1 ? 0 : i);
+  }
+  copy_mapped(params.rank, params.src_shape, params.dst_shape, map, elem_size, src, nullptr, dst);
 }
 
 }  // namespace hqp::kernels

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "kernels/onednn/conv_onednn.h"
+#include "kernels/onednn/gemm_onednn.h"
 #include "kernels/ref/conv.h"
 #include "kernels/ref/conv_int8.h"
 #include "kernels/ref/ref_test_util.h"
@@ -326,6 +327,7 @@ class ConvInt8OnednnSweep : public ::testing::TestWithParam<ConvCase> {};
 // Bit-exact: the kernel appends eltwise_round before oneDNN adds the dst zero point. Every
 // implementation rank create_fastest() may pick is bit-exact too.
 TEST_P(ConvInt8OnednnSweep, BitExactAgainstReference) {
+  HQP_SKIP_WITHOUT_EXACT_INT8();
   for (int rank = 0; rank < kTuneCandidates; ++rank) {
     for (const Int8Case& q : kInt8Cases) {
       for (bool with_bias : {false, true}) {
@@ -342,6 +344,7 @@ INSTANTIATE_TEST_SUITE_P(Geometries, ConvInt8OnednnSweep, ::testing::ValuesIn(kC
 // exact .5 tie, and the dst zero point is odd. Without the explicit round post-op oneDNN computes
 // round(v + zp), which differs from requantize.h's round(v) + zp by 1 LSB on exactly these ties.
 TEST(ConvInt8Onednn, ExactOnHalfwayTiesWithOddZeroPoint) {
+  HQP_SKIP_WITHOUT_EXACT_INT8();
   const ConvCase c{"TieGeometry", 1, 8, 8, 1, {6, 6}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}};
   const std::vector<float> unit_scales(8, 1.0f);
   // Small data so that v = acc / 2 stays inside the u8 range around zero point 7 or 121.
@@ -353,6 +356,7 @@ TEST(ConvInt8Onednn, ExactOnHalfwayTiesWithOddZeroPoint) {
 }
 
 TEST(ConvInt8Onednn, NchwLayoutEitherAppliesExactlyOrIsRejected) {
+  HQP_SKIP_WITHOUT_EXACT_INT8();
   for (const ConvCase& c : {kCases[0], kCases[1], kCases[4]}) {
     ConvInt8OnednnParams params;
     params.conv = to_params(c);
@@ -384,6 +388,7 @@ ConvInt8OnednnParams small_pointwise_int8() {
 }
 
 TEST(ConvInt8Onednn, SmallConvsListSeveralImplementationsAndRanksEnd) {
+  HQP_SKIP_WITHOUT_EXACT_INT8();
   ConvInt8OnednnParams params = small_pointwise_int8();
   ASSERT_TRUE(ConvInt8Onednn::applies(params).ok());
   params.impl_rank = 1;
@@ -401,6 +406,7 @@ TEST(ConvInt8Onednn, SmallConvsListSeveralImplementationsAndRanksEnd) {
 // create_fastest picks by timing (machine-dependent), so the test checks what must hold whatever it
 // picks: a working kernel, bit-equal to rank 0, among the first kTuneCandidates implementations.
 TEST(ConvInt8Onednn, CreateFastestEqualsFirstChoiceBitForBit) {
+  HQP_SKIP_WITHOUT_EXACT_INT8();
   const ConvInt8OnednnParams params = small_pointwise_int8();
   const ConvParams& cp = params.conv;
   const size_t src_n = static_cast<size_t>(cp.in_channels * 49), dst_n = static_cast<size_t>(cp.out_channels * 49);
@@ -487,6 +493,28 @@ TEST(ConvOnednnApplies, RejectsInt8QuantizationParams) {
   st = ConvInt8Onednn::applies(params);
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(st.message().find("act_min"), std::string::npos) << st.message();
+}
+
+// On a CPU without VNNI oneDNN's INT8 convolutions and inner products would saturate u8*s8 pair
+// sums: applies() refuses them there (naming the reason), and accepts them where VNNI exists.
+TEST(ConvOnednnApplies, Int8KernelsRunOnlyWithVnni) {
+  ConvInt8OnednnParams conv;
+  conv.conv = to_params(kCases[0]);
+  GemmInt8OnednnParams gemm;
+  gemm.m = 4;
+  gemm.n = 8;
+  gemm.k = 16;
+  const Status c = ConvInt8Onednn::applies(conv);
+  const Status g = GemmInt8Onednn::applies(gemm);
+  if (int8_kernels_exact_on_this_cpu()) {
+    EXPECT_TRUE(c.ok()) << c.message();
+    EXPECT_TRUE(g.ok()) << g.message();
+  } else {
+    for (const Status& st : {c, g}) {
+      EXPECT_EQ(st.code(), StatusCode::kUnsupported);
+      EXPECT_NE(st.message().find("no VNNI"), std::string::npos) << st.message();
+    }
+  }
 }
 
 TEST(ConvOnednnApplies, CreateRejectsNonPositiveWeightScale) {

@@ -73,6 +73,7 @@ TEST_P(GemmOnednnSweep, F32MatchesReference) {
 }
 
 TEST_P(GemmOnednnSweep, Int8BitExact) {
+  HQP_SKIP_WITHOUT_EXACT_INT8();
   const GemmCase& c = GetParam();
   const std::vector<int8_t> wei = test::random_ints<int8_t>(static_cast<size_t>(c.n * c.k), kRefTestSeed, -127, 127);
   const std::vector<float> wei_scales =

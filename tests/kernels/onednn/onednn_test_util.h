@@ -12,6 +12,16 @@
 #include "kernels/onednn/onednn_common.h"
 #include "kernels/ref/elementwise.h"
 
+// INT8 kernel tests that need oneDNN's INT8 kernels to run: they do only on CPUs with VNNI
+// (onednn::int8_kernels_exact_on_this_cpu); elsewhere the test is skipped with the reason, and
+// ConvOnednnApplies.Int8KernelsRunOnlyWithVnni checks the refusal instead.
+#define HQP_SKIP_WITHOUT_EXACT_INT8()                                                                  \
+  do {                                                                                                 \
+    if (!::hqp::kernels::onednn::int8_kernels_exact_on_this_cpu()) {                                   \
+      GTEST_SKIP() << "this CPU has no VNNI: oneDNN's INT8 kernels are refused here (not exact)";      \
+    }                                                                                                  \
+  } while (0)
+
 namespace hqp::test {
 
 // [N, C, S] (S = product of spatial dims) -> [N, S, C]; elements of `elem_size` bytes.

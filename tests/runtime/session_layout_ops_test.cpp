@@ -1,0 +1,136 @@
+// The data-movement ops of torchvision's ShuffleNetV2, DenseNet and Inception exports (Slice, Split,
+// Pad, Expand): shape inference resolves the bounds exporters compute from Shape (Shape -> Gather
+// -> Add -> Div -> Mul -> Slice), so the fast runtime plans them with static shapes, and the fast
+// plan agrees with the reference executor.
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "common/ir_test_util.h"
+#include "common/tensor_compare.h"
+#include "ir/verifier.h"
+#include "reference/executor.h"
+#include "runtime/session_test_util.h"
+#include "runtime/session_tolerances.h"
+
+namespace hqp::test {
+namespace {
+
+using ir::Graph;
+using ir::OpKind;
+using ir::Value;
+
+Value* add(Graph& g, OpKind kind, const std::string& name, std::vector<Value*> ins, ir::Attrs attrs) {
+  Value* out = g.add_value(name);
+  g.add_node(kind, name, std::move(ins), {out}, std::move(attrs));
+  return out;
+}
+Value* add(Graph& g, OpKind kind, const std::string& name, std::vector<Value*> ins) {
+  return add(g, kind, name, std::move(ins), ir::default_attrs(kind));
+}
+
+void expect_fast_matches_reference(const Graph& g, const std::vector<Tensor>& inputs) {
+  Result<std::vector<Tensor>> want = reference::run_reference(g, inputs);
+  HQP_ASSERT_OK(want.status());
+  for (int threads : {1, 2}) {
+    Result<Session> s = Session::create(g, session_options(Engine::kFast, threads));
+    HQP_ASSERT_OK(s.status());
+    Result<std::vector<Tensor>> got = s->run(inputs);
+    HQP_ASSERT_OK(got.status());
+    ASSERT_EQ(got->size(), want->size());
+    for (size_t i = 0; i < got->size(); ++i) {
+      EXPECT_LE(max_relative_error((*got)[i], (*want)[i]), kSessionFastMaxRelErr) << "output " << i;
+    }
+  }
+}
+
+// ShuffleNetV2's channel split as PyTorch exports x.chunk(2, dim=1) at opset 13:
+//   half = (Gather(Shape(x), 1) + 1) / 2;  a = Slice(x, 0, half * 1, axis 1);  b = Slice(x, half, 2 * half)
+// then a conv on b, Concat, and the channel shuffle (Reshape -> Transpose -> Reshape).
+TEST(SessionLayoutOps, ComputedSliceBoundsGiveStaticShapes) {
+  Graph g;
+  Value* x = g.add_input("x", DType::kF32, dims({1, 8, 6, 6}));
+  Value* shape = add(g, OpKind::Shape, "shape", {x}, ir::ShapeAttrs{});
+  Value* c = add(g, OpKind::Gather, "c", {shape, g.add_initializer("one", s64_vector({1}))}, ir::AxisAttrs{0, true});
+  Value* c1 = add(g, OpKind::Add, "c1", {c, g.add_initializer("plus1", s64_vector({1}))});
+  Value* half = add(g, OpKind::Div, "half", {c1, g.add_initializer("two", s64_vector({2}))});
+  Value* end_a = add(g, OpKind::Mul, "end_a", {half, g.add_initializer("times1", s64_vector({1}))});
+  Value* end_b = add(g, OpKind::Mul, "end_b", {half, g.add_initializer("times2", s64_vector({2}))});
+  Value* axis1 = g.add_initializer("axis1", s64_vector({1}));
+  Value* a = add(g, OpKind::Slice, "a", {x, g.add_initializer("zero", s64_vector({0})), end_a, axis1});
+  Value* b = add(g, OpKind::Slice, "b", {x, end_a, end_b, axis1});
+  ir::ConvAttrs conv;
+  conv.pads = {1, 1, 1, 1};
+  Value* bc = add(g, OpKind::Conv, "conv", {b, g.add_initializer("w", random_f32({4, 4, 3, 3}, 3))}, conv);
+  Value* cat = add(g, OpKind::Concat, "cat", {a, bc}, ir::AxisAttrs{1, true});
+  Value* r1 = add(g, OpKind::Reshape, "r1", {cat, g.add_initializer("s1", s64_vector({1, 2, 4, 6, 6}))}, ir::ReshapeAttrs{});
+  Value* t = add(g, OpKind::Transpose, "t", {r1}, ir::TransposeAttrs{{0, 2, 1, 3, 4}});
+  Value* y = add(g, OpKind::Reshape, "y", {t, g.add_initializer("s2", s64_vector({1, -1, 6, 6}))}, ir::ReshapeAttrs{});
+  g.add_output(y);
+  HQP_ASSERT_OK(ir::verify_and_infer(g));
+  ASSERT_TRUE(a->shape.has_value());
+  EXPECT_EQ(ir::dims_to_string(*a->shape), ir::dims_to_string(dims({1, 4, 6, 6})));
+  ASSERT_TRUE(y->shape.has_value());
+  EXPECT_EQ(ir::dims_to_string(*y->shape), ir::dims_to_string(dims({1, 8, 6, 6})));
+  expect_fast_matches_reference(g, {random_f32({1, 8, 6, 6}, 5)});
+}
+
+// Split into unequal parts, reflect / edge / constant padding (a crop too), Expand of a per-channel
+// vector, in one fast plan.
+TEST(SessionLayoutOps, SplitPadExpandInAFastPlan) {
+  Graph g;
+  Value* x = g.add_input("x", DType::kF32, dims({2, 6, 5, 5}));
+  Value* p0 = g.add_value("p0");
+  Value* p1 = g.add_value("p1");
+  g.add_node(OpKind::Split, "split", {x, g.add_initializer("sizes", s64_vector({2, 4}))}, {p0, p1},
+             ir::SplitAttrs{1, {}});
+  Value* r = add(g, OpKind::Pad, "reflect", {p0, g.add_initializer("pr", s64_vector({0, 0, 2, 1, 0, 0, 1, 2}))},
+                 ir::PadAttrs{ir::PadMode::kReflect, {}, {}});
+  Value* e = add(g, OpKind::Pad, "edge", {p1, g.add_initializer("pe", s64_vector({0, 0, 1, 2, 0, 0, 2, 1}))},
+                 ir::PadAttrs{ir::PadMode::kEdge, {}, {}});
+  Value* cat = add(g, OpKind::Concat, "cat", {r, e}, ir::AxisAttrs{1, true});
+  Value* crop = add(g, OpKind::Pad, "crop",
+                    {cat, g.add_initializer("pc", s64_vector({0, 0, -1, 1, 0, 0, 1, -2})),
+                     g.add_initializer("v", Tensor::scalar<float>(0.25f))},
+                    ir::PadAttrs{});
+  Value* bias = add(g, OpKind::Expand, "bias",
+                    {g.add_initializer("b", random_f32({6, 1, 1}, 4)), g.add_initializer("bs", s64_vector({2, 1, 8, 1}))});
+  Value* y = add(g, OpKind::Add, "y", {crop, bias});
+  g.add_output(y);
+  HQP_ASSERT_OK(ir::verify_and_infer(g));
+  ASSERT_TRUE(y->shape.has_value());
+  EXPECT_EQ(ir::dims_to_string(*y->shape), ir::dims_to_string(dims({2, 6, 8, 7})));
+  expect_fast_matches_reference(g, {random_f32({2, 6, 5, 5}, 6)});
+}
+
+// Bad arguments are refused with the node named, not run: a zero step, sizes that do not sum to
+// the axis, a reflect pad of an empty axis, an Expand to an incompatible shape.
+TEST(SessionLayoutOps, BadArgumentsAreErrors) {
+  auto fails = [](OpKind kind, std::vector<Tensor> consts, ir::Attrs attrs, size_t outputs, const std::string& want) {
+    Graph g;
+    Value* x = g.add_input("x", DType::kF32, dims({2, 6, 5}));
+    std::vector<Value*> ins = {x};
+    for (size_t i = 0; i < consts.size(); ++i) ins.push_back(g.add_initializer("c" + std::to_string(i), consts[i]));
+    std::vector<Value*> outs;
+    for (size_t i = 0; i < outputs; ++i) outs.push_back(g.add_value("y" + std::to_string(i)));
+    g.add_node(kind, "bad", ins, outs, std::move(attrs));
+    for (Value* o : outs) g.add_output(o);
+    Status s = ir::verify_and_infer(g);
+    EXPECT_FALSE(s.ok()) << want;
+    EXPECT_NE(s.message().find("'bad'"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find(want), std::string::npos) << s.message();
+  };
+  fails(OpKind::Slice, {s64_vector({0}), s64_vector({3}), s64_vector({1}), s64_vector({0})}, ir::SliceAttrs{}, 1,
+        "step");
+  fails(OpKind::Slice, {s64_vector({0}), s64_vector({3}), s64_vector({3})}, ir::SliceAttrs{}, 1, "slice axis");
+  fails(OpKind::Split, {s64_vector({2, 3})}, ir::SplitAttrs{1, {}}, 2, "sum to 5");
+  fails(OpKind::Split, {}, ir::SplitAttrs{2, {}}, 2, "equal parts");
+  fails(OpKind::Pad, {s64_vector({0, 0, 1, 0})}, ir::PadAttrs{}, 1, "pads has 4 entries");
+  fails(OpKind::Pad, {s64_vector({0, 0, -4, 0, 0, -4})}, ir::PadAttrs{}, 1, "negative size");
+  fails(OpKind::Expand, {s64_vector({3, 1, 1})}, ir::NoAttrs{}, 1, "broadcast");
+}
+
+}  // namespace
+}  // namespace hqp::test
