@@ -3,8 +3,10 @@
 // from reference/node_params.h, the translation the reference executor uses too.
 #include "runtime/runtime_ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -14,6 +16,7 @@
 #include "kernels/onednn/elementwise_onednn.h"
 #include "kernels/onednn/gemm_onednn.h"
 #include "kernels/onednn/pool_onednn.h"
+#include "kernels/ref/int8_output.h"
 #include "kernels/x86/lut8.h"
 #include "kernels/x86/quantize_x86.h"
 #include "reference/executor.h"
@@ -202,6 +205,152 @@ Result<OpChoice> try_qconv(const Node& node, const std::vector<SlotInfo>& in, co
   return c;
 }
 
+// INT8 convolution on CPUs without VNNI, where oneDNN's INT8 kernels are not exact
+// (kernels/onednn/onednn_common.h): the integer accumulation runs as a oneDNN FP32 convolution of
+// (src - src_zero_point) with the s8 weights as floats, the epilogue is the reference's
+// (int8_output.h's per-element functions, the ones int8_output_row__ref applies). Exact: every partial sum is an integer of magnitude at most
+// max|src - zp| * max_oc sum|w[oc]| <= 2^24 (checked at plan time), which FP32 represents exactly
+// whatever the summation order, and the zero padding of (src - zp) is the padding of src with zp.
+constexpr double kExactFloatIntegers = 16777216.0;  // 2^24
+
+// The reference INT8 epilogue (int8_output.h: int8_output_real, then round_and_saturate or the f32
+// clamp; the functions int8_output_row__ref applies) over rows x channels, channels contiguous:
+// acc = (int32)acc_f[i] + bias[channel], per-channel multipliers, the residual read from `sum`.
+template <typename Dst, bool kHasSum>
+void int8_epilogue_rows(const kernels::Int8OutputParams& o, const float* mult, const int32_t* bias, int64_t rows,
+                        int64_t channels, const float* acc_f, const void* sum, Dst* dst) {
+  const float sum_mult = kernels::int8_sum_multiplier(o);
+  const kernels::Int8Clamp clamp =
+      o.dst_dtype == DType::kF32 ? kernels::Int8Clamp{0, 0} : kernels::int8_output_clamp(o);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t base = r * channels;
+    for (int64_t c = 0; c < channels; ++c) {
+      const int64_t i = base + c;
+      const int32_t acc = static_cast<int32_t>(acc_f[i]) + (bias != nullptr ? bias[c] : 0);
+      float residual = 0.0f;
+      if constexpr (kHasSum) {
+        if constexpr (std::is_same_v<Dst, float>) {
+          residual = static_cast<const float*>(sum)[i];
+        } else {
+          residual = static_cast<float>(static_cast<const Dst*>(sum)[i] - o.sum_zero_point);
+        }
+      }
+      const float v = kernels::int8_output_real(acc, mult[c], kHasSum, sum_mult, residual);
+      if constexpr (std::is_same_v<Dst, float>) {
+        dst[i] = std::min(std::max(v, o.act_min), o.act_max);
+      } else {
+        dst[i] = static_cast<Dst>(kernels::round_and_saturate(v, o.dst_zero_point, clamp.lo, clamp.hi));
+      }
+    }
+  }
+}
+
+void int8_epilogue_channels_last(const kernels::Int8OutputParams& o, const float* mult, const int32_t* bias,
+                                 int64_t rows, int64_t channels, const float* acc_f, const void* sum, void* dst) {
+  auto run = [&](auto* d) {
+    using Dst = std::remove_pointer_t<decltype(d)>;
+    if (o.has_sum) {
+      int8_epilogue_rows<Dst, true>(o, mult, bias, rows, channels, acc_f, sum, d);
+    } else {
+      int8_epilogue_rows<Dst, false>(o, mult, bias, rows, channels, acc_f, sum, d);
+    }
+  };
+  switch (o.dst_dtype) {
+    case DType::kU8: return run(static_cast<uint8_t*>(dst));
+    case DType::kS8: return run(static_cast<int8_t*>(dst));
+    default: return run(static_cast<float*>(dst));
+  }
+}
+
+// max|src - zp| * max over output channels of sum |w|: the largest partial sum an INT8 product can
+// reach; w_stride_oc / w_stride_k address w[oc, k].
+double int8_partial_sum_bound(DType src_dtype, int32_t zp, const int8_t* w, int64_t channels, int64_t k,
+                              int64_t w_stride_oc, int64_t w_stride_k) {
+  const bool u8 = src_dtype == DType::kU8;
+  const double span = std::max(zp - (u8 ? 0 : -128), (u8 ? 255 : 127) - zp);
+  double worst = 0.0;
+  for (int64_t oc = 0; oc < channels; ++oc) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < k; ++i) sum += std::abs(static_cast<double>(w[oc * w_stride_oc + i * w_stride_k]));
+    worst = std::max(worst, sum);
+  }
+  return span * worst;
+}
+
+class QConvViaF32Op final : public RuntimeOp {
+ public:
+  QConvViaF32Op(dnn::ConvF32Onednn k, kernels::ConvParams conv, reference::Int8Quantization q, DType src_dtype,
+                std::vector<int32_t> bias)
+      : k_(std::move(k)), conv_(conv), q_(std::move(q)), src_dtype_(src_dtype), bias_(std::move(bias)) {
+    int64_t in_numel = conv_.batch * conv_.in_channels, out_plane = 1;
+    for (int i = 0; i < conv_.spatial_rank; ++i) {
+      in_numel *= conv_.in_size[i];
+      out_plane *= conv_.out_size[i];
+    }
+    src_f32_.resize(static_cast<size_t>(in_numel));
+    acc_f32_.resize(static_cast<size_t>(conv_.batch * conv_.out_channels * out_plane));
+    for (int64_t oc = 0; oc < conv_.out_channels; ++oc) {
+      multipliers_.push_back(kernels::int8_output_multiplier(q_.out, q_.wei_scales[static_cast<size_t>(oc)]));
+    }
+  }
+  Status run(std::span<const void* const> in, std::span<void* const> out) override {
+    const float zp = static_cast<float>(q_.out.src_zero_point);
+    if (src_dtype_ == DType::kU8) {
+      const auto* x = static_cast<const uint8_t*>(in[0]);
+      for (size_t i = 0; i < src_f32_.size(); ++i) src_f32_[i] = static_cast<float>(x[i]) - zp;
+    } else {
+      const auto* x = static_cast<const int8_t*>(in[0]);
+      for (size_t i = 0; i < src_f32_.size(); ++i) src_f32_[i] = static_cast<float>(x[i]) - zp;
+    }
+    HQP_RETURN_IF_ERROR(k_.run(src_f32_.data(), nullptr, acc_f32_.data()));
+    int8_epilogue_channels_last(q_.out, multipliers_.data(), bias_.empty() ? nullptr : bias_.data(),
+                                static_cast<int64_t>(acc_f32_.size()) / conv_.out_channels, conv_.out_channels,
+                                acc_f32_.data(), in.size() > 3 ? in[3] : nullptr, out[0]);
+    return Status();
+  }
+  std::string implementation() const override {
+    return fmt::format("conv_int8_via_f32__onednn ({})", k_.implementation());
+  }
+  int64_t weight_bytes() const override { return k_.packed_weight_bytes(); }
+
+ private:
+  dnn::ConvF32Onednn k_;
+  kernels::ConvParams conv_;
+  reference::Int8Quantization q_;
+  DType src_dtype_;
+  std::vector<int32_t> bias_;
+  std::vector<float> multipliers_;
+  std::vector<float> src_f32_, acc_f32_;  // plan-time scratch: no allocation per run
+};
+
+Result<OpChoice> try_qconv_via_f32(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
+  const Tensor* w = constant_of(node, 1);
+  const Tensor* b = constant_of(node, 2);
+  if (w == nullptr) return reject("weights are not a constant initializer");
+  if (node.input(2) != nullptr && b == nullptr) return reject("bias is not a constant initializer");
+  if (in[0].dtype != DType::kU8 && in[0].dtype != DType::kS8) return reject("input is not u8/s8");
+  if (dnn::int8_kernels_exact_on_this_cpu()) return reject("this CPU has VNNI: conv_int8__onednn applies");
+  HQP_ASSIGN_OR_RETURN(reference::Int8Quantization q, reference::int8_quantization(node, w->dim(0)));
+  dnn::ConvF32OnednnParams p;
+  HQP_ASSIGN_OR_RETURN(p.conv, reference::conv_params(reference::conv_attrs(node), in[0].shape, w->shape()));
+  p.layout = dnn::Layout::kNhwc;
+  const int64_t per_oc = w->numel() / std::max<int64_t>(w->dim(0), 1);
+  const int8_t* wd = w->data<int8_t>();
+  const double bound = int8_partial_sum_bound(in[0].dtype, q.out.src_zero_point, wd, w->dim(0), per_oc, per_oc, 1);
+  if (bound > kExactFloatIntegers) return reject(fmt::format("FP32 sums could round (bound {:.0f} > 2^24)", bound));
+  HQP_RETURN_IF_ERROR(dnn::ConvF32Onednn::applies(p));
+  std::vector<float> wf(static_cast<size_t>(w->numel()));
+  for (size_t i = 0; i < wf.size(); ++i) wf[i] = static_cast<float>(wd[i]);
+  HQP_ASSIGN_OR_RETURN(dnn::ConvF32Onednn k, dnn::ConvF32Onednn::create(p, wf.data(), nullptr));
+  std::vector<int32_t> bias;
+  if (b != nullptr) bias.assign(b->data<int32_t>(), b->data<int32_t>() + b->numel());
+  OpChoice c;
+  c.op = std::make_unique<QConvViaF32Op>(std::move(k), p.conv, std::move(q), in[0].dtype, std::move(bias));
+  c.input_layouts.assign(in.size(), Layout::kNhwc);
+  c.output_layout = Layout::kNhwc;
+  return c;
+}
+
 class GemmF32Op final : public RuntimeOp {
  public:
   explicit GemmF32Op(dnn::GemmF32Onednn k) : k_(std::move(k)) {}
@@ -321,6 +470,81 @@ Result<OpChoice> try_qgemm(const Node& node, const std::vector<SlotInfo>& in, co
                                                                            bias ? bias->data<int32_t>() : nullptr));
   OpChoice c;
   c.op = std::make_unique<GemmInt8Op>(std::move(k), std::string(dnn::GemmInt8Onednn::name(p)));
+  c.input_layouts.assign(in.size(), Layout::kNchw);
+  return c;
+}
+
+// INT8 Gemm on CPUs without VNNI: as QConvViaF32Op, a oneDNN FP32 inner product of
+// (A - zero point) with the s8 weights as floats, then the reference epilogue; exact under the
+// same 2^24 bound (checked at plan time), else the reference kernel runs.
+class QGemmViaF32Op final : public RuntimeOp {
+ public:
+  QGemmViaF32Op(dnn::GemmF32Onednn k, int64_t m, int64_t n, int64_t kdim, reference::Int8Quantization q,
+                DType src_dtype, std::vector<int32_t> bias)
+      : k_(std::move(k)), n_(n), q_(std::move(q)), src_dtype_(src_dtype), bias_(std::move(bias)),
+        src_f32_(static_cast<size_t>(m * kdim)), acc_f32_(static_cast<size_t>(m * n)) {
+    for (int64_t j = 0; j < n; ++j) {
+      multipliers_.push_back(kernels::int8_output_multiplier(q_.out, q_.wei_scales[static_cast<size_t>(j)]));
+    }
+  }
+  Status run(std::span<const void* const> in, std::span<void* const> out) override {
+    const float zp = static_cast<float>(q_.out.src_zero_point);
+    if (src_dtype_ == DType::kU8) {
+      const auto* x = static_cast<const uint8_t*>(in[0]);
+      for (size_t i = 0; i < src_f32_.size(); ++i) src_f32_[i] = static_cast<float>(x[i]) - zp;
+    } else {
+      const auto* x = static_cast<const int8_t*>(in[0]);
+      for (size_t i = 0; i < src_f32_.size(); ++i) src_f32_[i] = static_cast<float>(x[i]) - zp;
+    }
+    HQP_RETURN_IF_ERROR(k_.run(src_f32_.data(), nullptr, acc_f32_.data()));
+    int8_epilogue_channels_last(q_.out, multipliers_.data(), bias_.empty() ? nullptr : bias_.data(),
+                                static_cast<int64_t>(acc_f32_.size()) / n_, n_, acc_f32_.data(), nullptr, out[0]);
+    return Status();
+  }
+  std::string implementation() const override {
+    return fmt::format("gemm_int8_via_f32__onednn ({})", k_.implementation());
+  }
+  int64_t weight_bytes() const override { return k_.packed_weight_bytes(); }
+
+ private:
+  dnn::GemmF32Onednn k_;
+  int64_t n_;
+  reference::Int8Quantization q_;
+  DType src_dtype_;
+  std::vector<int32_t> bias_;
+  std::vector<float> multipliers_;
+  std::vector<float> src_f32_, acc_f32_;
+};
+
+Result<OpChoice> try_qgemm_via_f32(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
+  const auto& a = node.attr<ir::FusedGemmAttrs>();
+  const Tensor* w = constant_of(node, 1);
+  const Tensor* bias = constant_of(node, 2);
+  if (in[0].shape.size() != 2) return reject("A is not 2-D");
+  if (in[0].dtype != DType::kU8 && in[0].dtype != DType::kS8) return reject("A is not u8/s8");
+  if (dnn::int8_kernels_exact_on_this_cpu()) return reject("this CPU has VNNI: gemm_int8__onednn applies");
+  const int64_t n = w ? (a.gemm.trans_b ? w->dim(0) : w->dim(1)) : 0;
+  HQP_RETURN_IF_ERROR(check_fc_form(node, a.gemm, w, bias, n));
+  if (a.post.has_sum) return reject("residual sum on a gemm is not supported");
+  const int64_t m = in[0].shape[0], k = in[0].shape[1];
+  HQP_ASSIGN_OR_RETURN(reference::Int8Quantization q, reference::int8_quantization(node, n));
+  const bool tb = a.gemm.trans_b != 0;
+  const double bound = int8_partial_sum_bound(in[0].dtype, q.out.src_zero_point, w->data<int8_t>(), n, k,
+                                              tb ? k : 1, tb ? 1 : n);
+  if (bound > kExactFloatIntegers) return reject(fmt::format("FP32 sums could round (bound {:.0f} > 2^24)", bound));
+  dnn::GemmF32OnednnParams p;
+  p.m = m;
+  p.n = n;
+  p.k = k;
+  p.trans_b = tb;
+  HQP_RETURN_IF_ERROR(dnn::GemmF32Onednn::applies(p));
+  std::vector<float> wf(static_cast<size_t>(w->numel()));
+  for (size_t i = 0; i < wf.size(); ++i) wf[i] = static_cast<float>(w->data<int8_t>()[i]);
+  HQP_ASSIGN_OR_RETURN(dnn::GemmF32Onednn kernel, dnn::GemmF32Onednn::create(p, wf.data(), nullptr));
+  std::vector<int32_t> b;
+  if (bias != nullptr) b.assign(bias->data<int32_t>(), bias->data<int32_t>() + bias->numel());
+  OpChoice c;
+  c.op = std::make_unique<QGemmViaF32Op>(std::move(kernel), m, n, k, std::move(q), in[0].dtype, std::move(b));
   c.input_layouts.assign(in.size(), Layout::kNchw);
   return c;
 }
@@ -691,11 +915,11 @@ std::vector<NamedCandidate> fast_candidates(OpKind kind) {
   switch (kind) {
     case OpKind::Conv:
     case OpKind::FusedConv: return {{"conv_f32__onednn", try_conv_f32}};
-    case OpKind::QConv: return {{"conv_int8__onednn", try_qconv}};
+    case OpKind::QConv: return {{"conv_int8__onednn", try_qconv}, {"conv_int8_via_f32__onednn", try_qconv_via_f32}};
     case OpKind::Gemm:
     case OpKind::FusedGemm: return {{"gemm_f32__onednn", try_gemm_f32}};
     case OpKind::MatMul: return {{"matmul_f32__onednn", try_matmul_f32}};
-    case OpKind::QGemm: return {{"gemm_int8__onednn", try_qgemm}};
+    case OpKind::QGemm: return {{"gemm_int8__onednn", try_qgemm}, {"gemm_int8_via_f32__onednn", try_qgemm_via_f32}};
     case OpKind::MaxPool:
     case OpKind::AveragePool:
     case OpKind::GlobalAveragePool: return {{"pool__onednn", try_pool}};

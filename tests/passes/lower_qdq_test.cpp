@@ -336,11 +336,8 @@ TEST(LowerQdq, SqueezeExcitationBecomesInt8BitExact) {
     const std::vector<Tensor> got = fast.run(in).value();
     std::string impls;
     for (const NodePlanInfo& p : fast.plan_info()) impls += p.implementation + ";";
-    // Channels-last where the INT8 convolutions around them run on oneDNN (CPUs with VNNI), else
-    // the reference convolutions' channels-first.
-    const char* layout = kernels::onednn::int8_kernels_exact_on_this_cpu() ? "nhwc" : "nchw";
-    EXPECT_NE(impls.find(std::string("qglobal_average_pool_") + layout), std::string::npos) << impls;
-    EXPECT_NE(impls.find(std::string("qmul_gate_") + layout), std::string::npos) << impls;
+    EXPECT_NE(impls.find("qglobal_average_pool_nhwc"), std::string::npos) << impls;
+    EXPECT_NE(impls.find("qmul_gate_nhwc"), std::string::npos) << impls;
     EXPECT_NE(impls.find("lut8"), std::string::npos) << impls;
     ASSERT_EQ(got.size(), want.size());
     for (size_t i = 0; i < want.size(); ++i) {
@@ -416,6 +413,70 @@ TEST(LowerQdq, PointwiseChainsItCannotTabulateStay) {
     Result<passes::LowerQdqStats> s = passes::lower_qdq(b.g);
     HQP_ASSERT_OK(s.status());
     EXPECT_EQ(s->qmul, 0);
+  }
+}
+
+}  // namespace
+}  // namespace hqp::test
+
+namespace hqp::test {
+namespace {
+
+// The fast runtime's INT8 convolutions and gemms equal the integer reference bit for bit on every
+// CPU: with VNNI on oneDNN's INT8 kernels, without it as oneDNN FP32 convolutions / inner products
+// of integer values (exact while every partial sum stays within 2^24, checked at plan time) with
+// the reference epilogue; one past that bound runs on the reference kernel.
+TEST(LowerQdq, FastInt8ConvolutionsAreExactOnThisCpu) {
+  const bool vnni = kernels::onednn::int8_kernels_exact_on_this_cpu();
+  for (DType storage : {DType::kU8, DType::kS8}) {
+    QdqNet net(false, storage);
+    ir::Graph lowered = net.b.g.clone();
+    HQP_ASSERT_OK(fuse_and_lower(lowered).status());
+    const std::vector<Tensor> in = net.b.random_inputs();
+    const std::vector<Tensor> want = reference::run_reference(lowered, in).value();
+    Session fast = Session::create(net.b.g).value();
+    const std::vector<Tensor> got = fast.run(in).value();
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(bitwise_mismatch(got[i], want[i]), std::nullopt) << dtype_name(storage) << " output " << i;
+    }
+    int int8_ops = 0;  // the 4 QConv and the QGemm
+    for (const NodePlanInfo& p : fast.plan_info()) {
+      const bool int8_kernel = p.implementation.find("s8__onednn") != std::string::npos;
+      const bool via_f32 = p.implementation.find("_int8_via_f32__onednn") != std::string::npos;
+      if (int8_kernel || via_f32) {
+        ++int8_ops;
+        EXPECT_EQ(int8_kernel, vnni) << p.implementation;
+        EXPECT_EQ(via_f32, !vnni) << p.implementation;
+      }
+    }
+    EXPECT_EQ(int8_ops, 5) << dtype_name(storage);
+  }
+}
+
+TEST(LowerQdq, Int8ConvolutionPastTheFloatBoundRunsExactly) {
+  // 3x3 over 256 channels with full-range random weights: max|src - zp| * sum|w| is far past 2^24.
+  GraphBuilder b;
+  ir::Value* x = b.input("x", {1, 256, 5, 5});
+  const float s_in = 1.0f / 64;
+  ir::Value* xd = b.qdq(x, s_in, 128, DType::kU8);
+  ir::Value* y = b.qdq(b.qdq_conv(xd, s_in, 256, 4, 3, false), 1.0f / 4, 128, DType::kU8);
+  b.finish({y});
+  ir::Graph lowered = b.g.clone();
+  HQP_ASSERT_OK(fuse_and_lower(lowered).status());
+  ASSERT_EQ(count_kind(lowered, OpKind::QConv), 1);
+  std::vector<Tensor> in = b.random_inputs();
+  for (Tensor& t : in) {
+    for (float& v : t.span<float>()) v *= 4.0f;  // the whole u8 range
+  }
+  const std::vector<Tensor> want = reference::run_reference(lowered, in).value();
+  Session fast = Session::create(b.g).value();
+  const std::vector<Tensor> got = fast.run(in).value();
+  EXPECT_EQ(bitwise_mismatch(got[0], want[0]), std::nullopt);
+  std::string impls;
+  for (const NodePlanInfo& p : fast.plan_info()) impls += p.implementation + ";";
+  if (!kernels::onednn::int8_kernels_exact_on_this_cpu()) {
+    EXPECT_EQ(impls.find("via_f32"), std::string::npos) << impls;
   }
 }
 

@@ -132,12 +132,14 @@ TEST(SessionErrors, NodeNoKernelCanRunNamesOpAndNode) {
     EXPECT_EQ(st.message(),
               "cannot run node 'qconv_unquantized' (QConv): input 'x' has no per-tensor quantization parameters");
     if (engine == Engine::kFast) {
-      // The oneDNN candidate said why it did not apply before the reference kernel failed.
+      // The oneDNN candidates said why they did not apply before the reference kernel failed (the
+      // FP32-emulated one, for CPUs without VNNI, either for that reason or because this CPU has VNNI).
       ASSERT_EQ(s->plan_info().size(), 1u);
       const NodePlanInfo& n = s->plan_info()[0];
       EXPECT_EQ(n.implementation, "ref");
-      ASSERT_EQ(n.rejected.size(), 1u);
+      ASSERT_EQ(n.rejected.size(), 2u);
       EXPECT_EQ(n.rejected[0], "conv_int8__onednn: input 'x' has no per-tensor quantization parameters");
+      EXPECT_EQ(n.rejected[1].rfind("conv_int8_via_f32__onednn: ", 0), 0u) << n.rejected[1];
     }
   }
 }
