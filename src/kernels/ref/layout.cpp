@@ -9,7 +9,14 @@
 
 namespace hqp::kernels {
 
-void transpose_any__ref(const TransposeParams& params, size_t elem_size, const void* src, void* dst) {
+void transpose_any__ref(const TransposeParams& params_in, size_t elem_size, const void* src, void* dst) {
+  // Trailing dims the permutation keeps in place travel together: one element of their product's
+  // size (a channel shuffle [N, g, C/g, H, W] -> [N, C/g, g, H, W] moves H*W runs).
+  TransposeParams params = params_in;
+  while (params.rank > 0 && params.perm[params.rank - 1] == params.rank - 1) {
+    elem_size *= static_cast<size_t>(params.src_shape[params.rank - 1]);
+    --params.rank;
+  }
   const int rank = params.rank;
   assert(rank >= 0 && rank <= kMaxKernelRank);
   int64_t src_strides[kMaxKernelRank] = {};
@@ -90,26 +97,51 @@ void concat_any__ref(std::span<const void* const> srcs, std::span<const int64_t>
 namespace {
 
 // Walks dst [rank dims] in row-major order; element i reads src at sum_a map[a][i_a] * src_stride[a],
-// or copies `fill` where any map entry is -1 (fill may be null when no entry is).
+// or copies `fill` (elem_size bytes) where any map entry is -1 (fill may be null when no entry is).
+// The innermost axis goes by runs: consecutive source indices are one memcpy, a run of -1 one fill.
 void copy_mapped(int rank, const int64_t* src_shape, const int64_t* dst_shape,
                  const std::vector<std::vector<int64_t>>& map, size_t elem_size, const void* src, const void* fill,
                  void* dst) {
+  if (rank == 0) {
+    std::memcpy(dst, src, elem_size);
+    return;
+  }
   int64_t src_strides[kMaxKernelRank] = {};
   int64_t stride = 1;
-  int64_t count = 1;
+  int64_t rows = 1;
   for (int a = rank - 1; a >= 0; --a) {
     src_strides[a] = stride;
     stride *= src_shape[a];
-    count *= dst_shape[a];
+    if (a < rank - 1) rows *= dst_shape[a];
   }
-  if (count == 0) return;
+  const int last = rank - 1;
+  const int64_t row_len = dst_shape[last];
+  if (rows == 0 || row_len == 0) return;
+  // Runs of the innermost axis: [begin, begin + length) of dst reading src from `from` on (-1: fill).
+  struct Run {
+    int64_t begin, length, from;
+  };
+  std::vector<Run> runs;
+  const std::vector<int64_t>& inner = map[static_cast<size_t>(last)];
+  for (int64_t i = 0; i < row_len; ++i) {
+    const int64_t j = inner[static_cast<size_t>(i)];
+    if (!runs.empty()) {
+      Run& r = runs.back();
+      const bool extends = (j < 0 && r.from < 0) || (j >= 0 && r.from >= 0 && j == r.from + r.length);
+      if (extends) {
+        ++r.length;
+        continue;
+      }
+    }
+    runs.push_back({i, 1, j});
+  }
   const auto* src_bytes = static_cast<const unsigned char*>(src);
   auto* dst_bytes = static_cast<unsigned char*>(dst);
   int64_t index[kMaxKernelRank] = {};
-  for (int64_t d = 0; d < count; ++d) {
+  for (int64_t r = 0; r < rows; ++r) {
     int64_t off = 0;
     bool outside = false;
-    for (int a = 0; a < rank; ++a) {
+    for (int a = 0; a < last; ++a) {
       const int64_t j = map[static_cast<size_t>(a)][static_cast<size_t>(index[a])];
       if (j < 0) {
         outside = true;
@@ -117,13 +149,17 @@ void copy_mapped(int rank, const int64_t* src_shape, const int64_t* dst_shape,
       }
       off += j * src_strides[a];
     }
-    if (outside) {
-      assert(fill != nullptr);
-      std::memcpy(dst_bytes + d * elem_size, fill, elem_size);
-    } else {
-      std::memcpy(dst_bytes + d * elem_size, src_bytes + off * elem_size, elem_size);
+    unsigned char* row = dst_bytes + r * row_len * elem_size;
+    for (const Run& run : runs) {
+      unsigned char* d = row + run.begin * elem_size;
+      if (outside || run.from < 0) {
+        assert(fill != nullptr);
+        for (int64_t k = 0; k < run.length; ++k) std::memcpy(d + k * elem_size, fill, elem_size);
+      } else {
+        std::memcpy(d, src_bytes + (off + run.from) * elem_size, static_cast<size_t>(run.length) * elem_size);
+      }
     }
-    for (int a = rank - 1; a >= 0; --a) {
+    for (int a = last - 1; a >= 0; --a) {
       if (++index[a] < dst_shape[a]) break;
       index[a] = 0;
     }
@@ -142,7 +178,14 @@ int64_t pad_source(PadMode mode, int64_t j, int64_t n) {
 
 }  // namespace
 
-void slice_any__ref(const SliceParams& params, size_t elem_size, const void* src, void* dst) {
+void slice_any__ref(const SliceParams& params_in, size_t elem_size, const void* src, void* dst) {
+  // Trailing axes taken whole travel together as one larger element.
+  SliceParams params = params_in;
+  while (params.rank > 1 && params.start[params.rank - 1] == 0 && params.step[params.rank - 1] == 1 &&
+         params.dst_shape[params.rank - 1] == params.src_shape[params.rank - 1]) {
+    elem_size *= static_cast<size_t>(params.src_shape[params.rank - 1]);
+    --params.rank;
+  }
   assert(params.rank >= 0 && params.rank <= kMaxKernelRank);
   std::vector<std::vector<int64_t>> map(static_cast<size_t>(params.rank));
   for (int a = 0; a < params.rank; ++a) {
@@ -155,7 +198,23 @@ void slice_any__ref(const SliceParams& params, size_t elem_size, const void* src
   copy_mapped(params.rank, params.src_shape, params.dst_shape, map, elem_size, src, nullptr, dst);
 }
 
-void pad_any__ref(const PadParams& params, size_t elem_size, const void* src, const void* value, void* dst) {
+void pad_any__ref(const PadParams& params_in, size_t elem_size, const void* src, const void* value, void* dst) {
+  // Trailing axes without padding travel together as one larger element (the fill value is then
+  // repeated to that size).
+  PadParams params = params_in;
+  size_t inner = 1;
+  while (params.rank > 1 && params.begin[params.rank - 1] == 0 &&
+         params.dst_shape[params.rank - 1] == params.src_shape[params.rank - 1]) {
+    inner *= static_cast<size_t>(params.src_shape[params.rank - 1]);
+    --params.rank;
+  }
+  std::vector<unsigned char> fill;
+  if (params.mode == PadMode::kConstant && inner > 1) {
+    fill.resize(inner * elem_size);
+    for (size_t k = 0; k < inner; ++k) std::memcpy(fill.data() + k * elem_size, value, elem_size);
+    value = fill.data();
+  }
+  elem_size *= inner;
   assert(params.rank >= 0 && params.rank <= kMaxKernelRank);
   std::vector<std::vector<int64_t>> map(static_cast<size_t>(params.rank));
   for (int a = 0; a < params.rank; ++a) {
@@ -176,7 +235,13 @@ void pad_any__ref(const PadParams& params, size_t elem_size, const void* src, co
   copy_mapped(params.rank, params.src_shape, params.dst_shape, map, elem_size, src, value, dst);
 }
 
-void expand_any__ref(const ExpandParams& params, size_t elem_size, const void* src, void* dst) {
+void expand_any__ref(const ExpandParams& params_in, size_t elem_size, const void* src, void* dst) {
+  // Trailing axes that are not broadcast travel together as one larger element.
+  ExpandParams params = params_in;
+  while (params.rank > 1 && params.src_shape[params.rank - 1] == params.dst_shape[params.rank - 1]) {
+    elem_size *= static_cast<size_t>(params.src_shape[params.rank - 1]);
+    --params.rank;
+  }
   assert(params.rank >= 0 && params.rank <= kMaxKernelRank);
   std::vector<std::vector<int64_t>> map(static_cast<size_t>(params.rank));
   for (int a = 0; a < params.rank; ++a) {
