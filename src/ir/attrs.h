@@ -113,6 +113,15 @@ struct SplitAttrs {
   bool operator==(const SplitAttrs&) const = default;
 };
 
+// LayerNormalization (opset 17): normalizes over the axes from `axis` on. stash_type: the
+// precision of the statistics (1 = float, the only one supported).
+struct LayerNormAttrs {
+  int64_t axis = -1;
+  float epsilon = 1e-5f;
+  int64_t stash_type = 1;
+  bool operator==(const LayerNormAttrs&) const = default;
+};
+
 struct FlattenAttrs {
   int64_t axis = 1;
   bool operator==(const FlattenAttrs&) const = default;
@@ -207,7 +216,7 @@ struct FusedGemmAttrs {
 };
 
 using Attrs = std::variant<NoAttrs, ConvAttrs, PoolAttrs, BatchNormAttrs, ClipAttrs, HardSigmoidAttrs,
-                           LeakyReluAttrs, ReduceAttrs, CastAttrs, PadAttrs, SliceAttrs, SplitAttrs, FlattenAttrs, ReshapeAttrs, TransposeAttrs, AxesAttrs, ShapeAttrs, AxisAttrs,
+                           LeakyReluAttrs, ReduceAttrs, CastAttrs, PadAttrs, SliceAttrs, SplitAttrs, LayerNormAttrs, FlattenAttrs, ReshapeAttrs, TransposeAttrs, AxesAttrs, ShapeAttrs, AxisAttrs,
                            GemmAttrs, DropoutAttrs, ConstantAttrs, SoftmaxAttrs, FusedConvAttrs, FusedGemmAttrs>;
 
 }  // namespace hqp::ir

@@ -77,6 +77,11 @@ struct AttrFormatter {
     add("axis", std::to_string(a.axis));
     if (a.split) add("split", fmt::format("[{}]", fmt::join(*a.split, ",")));
   }
+  void operator()(const LayerNormAttrs& a) {
+    add("axis", std::to_string(a.axis));
+    add("epsilon", fmt::format("{}", a.epsilon));
+    if (a.stash_type != 1) add("stash_type", std::to_string(a.stash_type));
+  }
   void operator()(const FlattenAttrs& a) { add("axis", std::to_string(a.axis)); }
   void operator()(const ReshapeAttrs& a) {
     if (a.allowzero) add("allowzero", "1");

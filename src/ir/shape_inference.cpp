@@ -749,6 +749,32 @@ Result<Outputs> infer_expand(const Ctx& c) {
   return Outputs{out_of(x.dtype, out)};
 }
 
+// LayerNormalization: Y has X's shape; Mean / InvStdDev keep the dims before `axis` and have 1
+// from it on. Scale and B hold one value per normalized element (X.shape[axis:]) or a single one.
+Result<Outputs> infer_layer_norm(const Ctx& c) {
+  const auto& a = c.node.attr<LayerNormAttrs>();
+  for (size_t i = 0; i < 3; ++i) HQP_RETURN_IF_ERROR(expect_dtype(c, i, {DType::kF32}, "input"));
+  if (a.stash_type != 1) return c.unsupported("stash_type={} (only 1, float statistics, is supported)", a.stash_type);
+  const InferInput& x = c.input(0);
+  const size_t outputs = c.node.num_outputs();
+  if (!x.shape) return Outputs(outputs, out_of(DType::kF32, std::nullopt));
+  const Dims& xs = *x.shape;
+  HQP_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(a.axis, static_cast<int64_t>(xs.size()), "layer norm axis"));
+  const Dim inner = product(xs, static_cast<size_t>(axis), xs.size());
+  for (size_t i = 1; i < 3; ++i) {
+    if (!c.has(i) || !c.input(i).shape || !inner.is_static()) continue;
+    const Dim n = product(*c.input(i).shape, 0, c.input(i).shape->size());
+    if (n.is_static() && n.value != inner.value && n.value != 1) {
+      return c.error("{} has {} elements for {} normalized ones", i == 1 ? "Scale" : "B", n.value, inner.value);
+    }
+  }
+  Dims stats = xs;
+  for (size_t i = static_cast<size_t>(axis); i < stats.size(); ++i) stats[i] = Dim::fixed(1);
+  Outputs outs = {out_of(DType::kF32, xs)};
+  for (size_t i = 1; i < outputs; ++i) outs.push_back(out_of(DType::kF32, stats));
+  return outs;
+}
+
 // ReduceMean / ReduceMax / ReduceSum (f32).
 Result<Outputs> infer_reduce(const Ctx& c) {
   HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kF32}, "input"));
@@ -1094,6 +1120,7 @@ Result<Outputs> infer_Tanh(const Ctx& c) { return infer_float_unary(c); }
 Result<Outputs> infer_Exp(const Ctx& c) { return infer_float_unary(c); }
 Result<Outputs> infer_Sqrt(const Ctx& c) { return infer_float_unary(c); }
 Result<Outputs> infer_Erf(const Ctx& c) { return infer_float_unary(c); }
+Result<Outputs> infer_Gelu(const Ctx& c) { return infer_float_unary(c); }
 Result<Outputs> infer_Clip(const Ctx& c) { return infer_clip(c); }
 Result<Outputs> infer_Add(const Ctx& c) { return infer_binary(c); }
 Result<Outputs> infer_Pow(const Ctx& c) { return infer_pow(c); }
@@ -1131,6 +1158,7 @@ Result<Outputs> infer_Identity(const Ctx& c) {
 Result<Outputs> infer_Dropout(const Ctx& c) { return infer_dropout(c); }
 Result<Outputs> infer_Constant(const Ctx& c) { return infer_constant(c); }
 Result<Outputs> infer_Softmax(const Ctx& c) { return infer_softmax(c); }
+Result<Outputs> infer_LayerNormalization(const Ctx& c) { return infer_layer_norm(c); }
 Result<Outputs> infer_QuantizeLinear(const Ctx& c) { return infer_quantize(c); }
 Result<Outputs> infer_DequantizeLinear(const Ctx& c) { return infer_dequantize(c); }
 Result<Outputs> infer_FusedConv(const Ctx& c) { return infer_fused_conv(c); }

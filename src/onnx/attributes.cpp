@@ -433,6 +433,13 @@ Result<ir::Attrs> import_attrs(const NodeImportContext& ctx, ImportNotes& notes)
       attrs = std::move(a);
       break;
     }
+    case K::LayerNormalization: {
+      auto& a = std::get<ir::LayerNormAttrs>(attrs);
+      HQP_RETURN_IF_ERROR(r.read("axis", a.axis));
+      HQP_RETURN_IF_ERROR(r.read("epsilon", a.epsilon));
+      HQP_RETURN_IF_ERROR(r.read("stash_type", a.stash_type));
+      break;
+    }
     case K::Softmax: {
       auto& a = std::get<ir::SoftmaxAttrs>(attrs);
       a.legacy_coerce_2d = ctx.opset < kOpsetSoftmaxAxisOnly;
@@ -461,6 +468,7 @@ Result<ir::Attrs> import_attrs(const NodeImportContext& ctx, ImportNotes& notes)
     case K::QMul:
     case K::QLut:
     case K::QGlobalAveragePool:
+    case K::Gelu:
       return r.error(StatusCode::kUnsupported,
                      fmt::format("internal op '{}' is never imported", ir::op_name(ctx.kind)));
   }
@@ -765,6 +773,14 @@ Status export_attrs(const ir::Node& node, int64_t opset, const onnx::OpSchema& s
       return Status::ok_status();
     }
     case K::Constant: return export_constant(w, node.attr<ir::ConstantAttrs>());
+    case K::LayerNormalization: {
+      const auto& a = node.attr<ir::LayerNormAttrs>();
+      const ir::LayerNormAttrs d;
+      if (a.axis != d.axis) HQP_RETURN_IF_ERROR(w.set_int("axis", a.axis));
+      if (a.epsilon != d.epsilon) HQP_RETURN_IF_ERROR(w.set_float("epsilon", a.epsilon));
+      if (a.stash_type != d.stash_type) HQP_RETURN_IF_ERROR(w.set_int("stash_type", a.stash_type));
+      return Status::ok_status();
+    }
     case K::Softmax: {
       const auto& a = node.attr<ir::SoftmaxAttrs>();
       const bool legacy = opset < kOpsetSoftmaxAxisOnly;
@@ -797,6 +813,7 @@ Status export_attrs(const ir::Node& node, int64_t opset, const onnx::OpSchema& s
     case K::QMul:
     case K::QLut:
     case K::QGlobalAveragePool:
+    case K::Gelu:
       return w.error(StatusCode::kUnsupported,
                      fmt::format("internal op '{}' (domain '{}') has no ONNX form", ir::op_name(node.kind),
                                  ir::kInternalDomain));

@@ -51,8 +51,13 @@ std::vector<int64_t> widen(const std::vector<int64_t>& window_pads, const std::v
 Result<FoldPadStats> fold_pad(ir::Graph& graph) {
   FoldPadStats stats;
   HQP_ASSIGN_OR_RETURN(std::vector<ir::Node*> order, graph.topological_order());
-  for (ir::Node* pad : order) {
-    if (pad->kind != ir::OpKind::Pad) continue;
+  // The Pads first: a fold removes its Pad and the consumer (never another Pad), so the other
+  // candidates stay valid while nodes go.
+  std::vector<ir::Node*> candidates;
+  for (ir::Node* n : order) {
+    if (n->kind == ir::OpKind::Pad) candidates.push_back(n);
+  }
+  for (ir::Node* pad : candidates) {
     const std::optional<std::vector<int64_t>> pads = zero_spatial_pads(*pad);
     if (!pads) continue;
     ir::Value* in = pad->input(0);

@@ -6,6 +6,8 @@
 #include "passes/fold_batchnorm.h"
 #include "passes/fold_constants.h"
 #include "passes/fold_pad.h"
+#include "passes/fuse_gelu.h"
+#include "passes/fuse_layer_norm.h"
 #include "passes/fuse_conv_activation.h"
 #include "passes/fuse_residual_add.h"
 #include "passes/lower_qdq.h"
@@ -33,6 +35,14 @@ Result<OptimizeReport> optimize_for_runtime(ir::Graph& graph, const OptimizeOpti
   if (options.fold_pad) {
     HQP_ASSIGN_OR_RETURN(FoldPadStats s, fold_pad(graph));
     record("fold_pad", s.removed + s.into_conv + s.into_avg_pool);
+  }
+  if (options.fuse_layer_norm) {
+    HQP_ASSIGN_OR_RETURN(FuseLayerNormStats s, fuse_layer_norm(graph));
+    record("fuse_layer_norm", s.fused);
+  }
+  if (options.fuse_gelu) {
+    HQP_ASSIGN_OR_RETURN(FuseGeluStats s, fuse_gelu(graph));
+    record("fuse_gelu", s.fused);
   }
   if (options.fold_batchnorm) {
     HQP_ASSIGN_OR_RETURN(FoldBatchNormStats s, fold_batchnorm(graph));

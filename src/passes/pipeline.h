@@ -1,5 +1,5 @@
 // The graph-pass pipeline that prepares a model for the runtime: identity removal, zero-Pad
-// folding, BatchNorm folding, activation and residual fusion, QDQ lowering to INT8 ops, constant folding.
+// folding, LayerNorm and GELU fusion, BatchNorm folding, activation and residual fusion, QDQ lowering to INT8 ops, constant folding.
 // Decides the order of the passes; adds no rewrite of its own.
 #pragma once
 
@@ -14,6 +14,8 @@ namespace hqp::passes {
 struct OptimizeOptions {
   bool remove_identity = true;
   bool fold_pad = true;
+  bool fuse_layer_norm = true;
+  bool fuse_gelu = true;
   bool fold_batchnorm = true;
   // Off by default: it changes results (one rounding fewer than the file's QDQ semantics, which
   // ONNX Runtime follows); SessionOptions::fuse_requantize turns it on.
@@ -43,6 +45,8 @@ struct OptimizeReport {
 //   remove_identity      Identity/Dropout first, so the patterns below see direct edges;
 //   fold_pad             zero Pads into the next Conv / AveragePool window (before BatchNorm
 //                        folding and fusion, which match Conv nodes);
+//   fuse_layer_norm      decomposed LayerNorms (ReduceMean, Sub, Pow, Sqrt, Div, ...) into one op;
+//   fuse_gelu            decomposed GELUs (Div, Erf, Add, Mul, Mul) into one internal Gelu;
 //   fold_batchnorm       before fusion: the fused Conv is what takes the activation;
 //   skip_output_requantize  (opt-in) QDQ graphs in ONNX Runtime's placement: drops the conv-output Q -> DQ
 //                        pairs before residual Adds and float activations, so the fusions below

@@ -253,6 +253,7 @@ class Analysis {
       case OpKind::Exp:
       case OpKind::Sqrt:
       case OpKind::Erf:
+      case OpKind::Gelu:
       case OpKind::AveragePool:
       case OpKind::GlobalAveragePool:
         return carry_unary(n);

@@ -15,6 +15,7 @@
 #include "kernels/ref/gemm.h"
 #include "kernels/ref/gemm_int8.h"
 #include "kernels/ref/layout.h"
+#include "kernels/ref/normalization.h"
 #include "kernels/ref/pool.h"
 #include "kernels/ref/quantize.h"
 #include "kernels/ref/reduce.h"
@@ -454,6 +455,28 @@ Status run_expand(const OpCtx& c) {
   return Status();
 }
 
+Status run_layer_norm(const OpCtx& c) {
+  const Tensor& x = c.x(0);
+  const Tensor& scale = c.x(1);
+  const Tensor* bias = c.input(2);
+  const auto& a = c.node.attr<ir::LayerNormAttrs>();
+  HQP_ASSIGN_OR_RETURN(int64_t axis, c.check(ir::normalize_axis(a.axis, x.rank(), "layer norm axis")));
+  const int64_t rows = prod(x.shape(), 0, static_cast<size_t>(axis));
+  const int64_t inner = prod(x.shape(), static_cast<size_t>(axis), x.shape().size());
+  for (const Tensor* t : {&scale, bias}) {
+    if (t != nullptr && t->numel() != inner && t->numel() != 1) {
+      return c.error(StatusCode::kInvalidArgument, "Scale / B has {} elements for {} normalized ones", t->numel(),
+                     inner);
+    }
+  }
+  float* mean = c.out.size() > 1 && c.out[1].defined() ? c.out[1].data<float>() : nullptr;
+  float* inv = c.out.size() > 2 && c.out[2].defined() ? c.out[2].data<float>() : nullptr;
+  k::layer_norm_f32__ref(rows, inner, a.epsilon, x.data<float>(), scale.data<float>(), scale.numel(),
+                         bias ? bias->data<float>() : nullptr, bias ? bias->numel() : 0, c.out[0].data<float>(), mean,
+                         inv);
+  return Status();
+}
+
 Status run_gemm(const OpCtx& c) {
   const Tensor& A = c.x(0);
   const Tensor& B = c.x(1);
@@ -627,6 +650,10 @@ Status run_Erf(const OpCtx& c) {
   k::erf_f32__ref(c.x(0).numel(), c.x(0).data<float>(), c.out[0].data<float>());
   return Status();
 }
+Status run_Gelu(const OpCtx& c) {
+  k::gelu_erf_f32__ref(c.x(0).numel(), c.x(0).data<float>(), c.out[0].data<float>());
+  return Status();
+}
 Status run_HardSigmoid(const OpCtx& c) {
   const auto& a = c.node.attr<ir::HardSigmoidAttrs>();
   k::hardsigmoid_f32__ref(c.x(0).numel(), a.alpha, a.beta, c.x(0).data<float>(), c.out[0].data<float>());
@@ -761,6 +788,7 @@ Status run_QGlobalAveragePool(const OpCtx& c) {
 Status run_MatMul(const OpCtx& c) { return run_matmul(c); }
 Status run_Constant(const OpCtx& c) { return run_constant(c); }
 Status run_Softmax(const OpCtx& c) { return run_softmax(c); }
+Status run_LayerNormalization(const OpCtx& c) { return run_layer_norm(c); }
 Status run_QuantizeLinear(const OpCtx& c) { return run_quantize(c); }
 Status run_DequantizeLinear(const OpCtx& c) { return run_dequantize(c); }
 

@@ -614,6 +614,7 @@ Result<OpChoice> try_eltwise(const Node& node, const std::vector<SlotInfo>& in, 
     case OpKind::Tanh: p.activation = dnn::Activation::kTanh; break;
     case OpKind::Exp: p.activation = dnn::Activation::kExp; break;
     case OpKind::Sqrt: p.activation = dnn::Activation::kSqrt; break;
+    case OpKind::Gelu: p.activation = dnn::Activation::kGeluErf; break;
     case OpKind::HardSigmoid:
       p.activation = dnn::Activation::kHardSigmoid;
       p.alpha = node.attr<ir::HardSigmoidAttrs>().alpha;
@@ -931,7 +932,8 @@ std::vector<NamedCandidate> fast_candidates(OpKind kind) {
     case OpKind::LeakyRelu:
     case OpKind::Tanh:
     case OpKind::Exp:
-    case OpKind::Sqrt: return {{"eltwise_f32__onednn", try_eltwise}};
+    case OpKind::Sqrt:
+    case OpKind::Gelu: return {{"eltwise_f32__onednn", try_eltwise}};
     case OpKind::Add:
     case OpKind::Mul: return {{"binary_f32__onednn", try_binary}};
     case OpKind::QuantizeLinear:

@@ -424,6 +424,7 @@ Status TorchModule::run_node(const Step& step, std::vector<at::Tensor>& env) con
     case OpKind::Exp: set_out(0, at::exp(in(0))); return Status();
     case OpKind::Sqrt: set_out(0, at::sqrt(in(0))); return Status();
     case OpKind::Erf: set_out(0, at::erf(in(0))); return Status();
+    case OpKind::Gelu: set_out(0, at::gelu(in(0))); return Status();
     case OpKind::HardSigmoid: {
       const auto& a = node.attr<ir::HardSigmoidAttrs>();
       // PyTorch's Hardsigmoid (relu6(x + 3) / 6, what torchvision's SE blocks export) is one fused
@@ -775,6 +776,24 @@ Status TorchModule::run_node(const Step& step, std::vector<at::Tensor>& env) con
       } else {
         set_out(0, at::amax(x, dims, keep));
       }
+      return Status();
+    }
+    case OpKind::LayerNormalization: {
+      const at::Tensor& x = in(0);
+      const auto& a = node.attr<ir::LayerNormAttrs>();
+      HQP_ASSIGN_OR_RETURN(int64_t axis, axis_of(a.axis, x.dim()));
+      const std::vector<int64_t> normalized(x.sizes().begin() + axis, x.sizes().end());
+      auto param = [&](size_t i) -> at::Tensor {
+        if (!has(i)) return at::Tensor();
+        const at::Tensor& t = in(i);
+        return t.numel() == 1 ? t.reshape({}).expand(normalized) : t.reshape(normalized);
+      };
+      auto [y, mean, rstd] = at::native_layer_norm(x, normalized, param(1), param(2), a.epsilon);
+      set_out(0, y);
+      std::vector<int64_t> stats(x.sizes().begin(), x.sizes().end());
+      for (size_t d = static_cast<size_t>(axis); d < stats.size(); ++d) stats[d] = 1;
+      set_out(1, mean.reshape(stats));
+      set_out(2, rstd.reshape(stats));
       return Status();
     }
     case OpKind::Softmax: {

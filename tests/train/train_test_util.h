@@ -205,6 +205,16 @@ inline std::vector<OpCase> op_cases() {
   cases.push_back({"split_equal_last", OpKind::Split, ir::SplitAttrs{-1, {}}, {OpInput::runtime({2, 3, 6})}, true, 3});
   cases.push_back({"expand_bidirectional", OpKind::Expand, ir::NoAttrs{},
                    {OpInput::runtime({3, 1}), OpInput::init(s64_vector({2, 1, 4}))}});
+  {
+    ir::LayerNormAttrs last;
+    last.epsilon = 1e-3f;
+    cases.push_back({"layer_norm_last_axis", OpKind::LayerNormalization, last,
+                     {OpInput::runtime({2, 3, 6}), OpInput::init(random_f32({6}, 71, 0.5f, 1.5f)), W({6}, 72)}});
+    ir::LayerNormAttrs from1;
+    from1.axis = 1;
+    cases.push_back({"layer_norm_axis1_no_bias", OpKind::LayerNormalization, from1,
+                     {OpInput::runtime({2, 3, 4}), OpInput::init(random_f32({3, 4}, 73, 0.5f, 1.5f))}});
+  }
   cases.push_back({"concat_axis1", OpKind::Concat, ir::AxisAttrs{1, true},
                    {OpInput::runtime({2, 3, 4}), OpInput::runtime({2, 2, 4}), W({2, 1, 4}, 31)}});
   {

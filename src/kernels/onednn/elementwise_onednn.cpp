@@ -50,6 +50,7 @@ std::vector<std::tuple<dnnl::algorithm, float, float>> eltwise_steps(const Eltwi
     case Activation::kTanh: return {{alg::eltwise_tanh, 0.0f, 0.0f}};
     case Activation::kExp: return {{alg::eltwise_exp, 0.0f, 0.0f}};
     case Activation::kSqrt: return {{alg::eltwise_sqrt, 0.0f, 0.0f}};
+    case Activation::kGeluErf: return {{alg::eltwise_gelu_erf, 0.0f, 0.0f}};
     case Activation::kNone: break;
   }
   return {};
@@ -136,6 +137,7 @@ std::string_view EltwiseF32Onednn::name(const EltwiseF32OnednnParams& params) {
     case Activation::kTanh: return "tanh_f32__onednn";
     case Activation::kExp: return "exp_f32__onednn";
     case Activation::kSqrt: return "sqrt_f32__onednn";
+    case Activation::kGeluErf: return "gelu_erf_f32__onednn";
     case Activation::kNone: break;
   }
   return "identity_f32__onednn";

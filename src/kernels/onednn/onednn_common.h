@@ -30,7 +30,8 @@ std::string_view layout_name(Layout layout);
 //   kSigmoid     1 / (1 + exp(-x))
 //   kLeakyRelu   x >= 0 ? x : alpha * x                         (ONNX LeakyRelu; beta unused)
 //   kTanh, kExp, kSqrt                                          (alpha/beta unused)
-enum class Activation { kNone, kRelu, kClip, kHardSwish, kHardSigmoid, kSigmoid, kLeakyRelu, kTanh, kExp, kSqrt };
+//   kGeluErf     x * (1 + erf(x / sqrt(2))) / 2 (oneDNN's polynomial erf: within float rounding, not bit-equal)
+enum class Activation { kNone, kRelu, kClip, kHardSwish, kHardSigmoid, kSigmoid, kLeakyRelu, kTanh, kExp, kSqrt, kGeluErf };
 std::string_view activation_name(Activation activation);
 
 // Post-ops of an FP32 conv / gemm, in this order: bias (owned by the kernel params), then

@@ -33,6 +33,7 @@ std::string_view activation_name(Activation activation) {
     case Activation::kTanh: return "tanh";
     case Activation::kExp: return "exp";
     case Activation::kSqrt: return "sqrt";
+    case Activation::kGeluErf: return "gelu_erf";
   }
   return "?";
 }
@@ -290,6 +291,7 @@ void append_activation(dnnl::post_ops& ops, Activation activation, float alpha, 
     case Activation::kTanh: ops.append_eltwise(1.0f, alg::eltwise_tanh, 0.0f, 0.0f); break;
     case Activation::kExp: ops.append_eltwise(1.0f, alg::eltwise_exp, 0.0f, 0.0f); break;
     case Activation::kSqrt: ops.append_eltwise(1.0f, alg::eltwise_sqrt, 0.0f, 0.0f); break;
+    case Activation::kGeluErf: ops.append_eltwise(1.0f, alg::eltwise_gelu_erf, 0.0f, 0.0f); break;
   }
 }
 

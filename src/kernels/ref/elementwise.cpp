@@ -117,6 +117,13 @@ void sqrt_f32__ref(int64_t count, const float* src, float* dst) {
   for (int64_t i = 0; i < count; ++i) dst[i] = std::sqrt(src[i]);
 }
 
+void gelu_erf_f32__ref(int64_t count, const float* src, float* dst) {
+  for (int64_t i = 0; i < count; ++i) {
+    const float x = src[i];
+    const float e = std::erf(x / kGeluSqrt2);
+    dst[i] = (x * (e + 1.0f)) * 0.5f;
+  }
+}
 void erf_f32__ref(int64_t count, const float* src, float* dst) {
   for (int64_t i = 0; i < count; ++i) dst[i] = std::erf(src[i]);
 }
@@ -241,6 +248,14 @@ void store_truncated(const std::vector<double>& v, T* dst) {
 bool pow__ref(const BroadcastParams& params, DType base_dtype, const void* base, DType exp_dtype, const void* exponent,
               void* dst) {
   if (base_dtype != DType::kF32 && base_dtype != DType::kS32 && base_dtype != DType::kS64) return false;
+  // f32 ** 2 (a scalar f32 exponent of 2: LayerNorm's variance in exported graphs): x * x in float is
+  // the same value, since (double)x * (double)x is exact and rounds to f32 once either way.
+  if (base_dtype == DType::kF32 && exp_dtype == DType::kF32 && operand_numel(params, params.src1_strides) == 1 &&
+      static_cast<const float*>(exponent)[0] == 2.0f) {
+    broadcast_loop(params, static_cast<const float*>(base), static_cast<const float*>(exponent),
+                   static_cast<float*>(dst), [](float x, float) { return x * x; });
+    return true;
+  }
   const std::vector<double> a = as_double(base_dtype, base, operand_numel(params, params.src0_strides));
   const std::vector<double> b = as_double(exp_dtype, exponent, operand_numel(params, params.src1_strides));
   if (a.empty() || b.empty()) return false;

@@ -23,6 +23,10 @@ void tanh_f32__ref(int64_t count, const float* src, float* dst);
 void exp_f32__ref(int64_t count, const float* src, float* dst);
 void sqrt_f32__ref(int64_t count, const float* src, float* dst);
 void erf_f32__ref(int64_t count, const float* src, float* dst);
+// dst = (x * (erf(x / kGeluSqrt2) + 1)) * 0.5 in float, operation by operation as PyTorch's ONNX
+// export of GELU computes it (Div, Erf, Add, Mul, Mul), so the fused op equals the unfused graph.
+inline constexpr float kGeluSqrt2 = 1.41421353816986083984375f;  // float(sqrt(2)), as exported
+void gelu_erf_f32__ref(int64_t count, const float* src, float* dst);
 // dst = max(0, min(1, alpha*src + beta))   (ONNX defaults alpha=0.2, beta=0.5)
 void hardsigmoid_f32__ref(int64_t count, float alpha, float beta, const float* src, float* dst);
 // dst = src * max(0, min(1, src/6 + 0.5))  (ONNX HardSwish: alpha=1/6, beta=0.5)

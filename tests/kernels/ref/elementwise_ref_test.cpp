@@ -360,5 +360,28 @@ TEST(BroadcastParamsRef, RejectsIncompatibleShapes) {
   EXPECT_TRUE(make_broadcast_params(std::vector<int64_t>(kMaxKernelRank, 1), std::vector<int64_t>{1}, &p));
 }
 
+// Pow with the scalar exponent 2 (the squared deviation of exported LayerNorms) takes a float
+// x * x path: the same values as the general double-precision std::pow path, specials included.
+TEST(PowRef, SquareEqualsTheGeneralPath) {
+  std::vector<float> x = {0.0f, -0.0f, 1.5f, -3.25f, 1e-30f, 3e19f, -3e19f, 1e-45f,
+                          std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                          std::numeric_limits<float>::quiet_NaN()};
+  for (int i = 0; i < 200; ++i) x.push_back(std::ldexp(static_cast<float>(i * 7919 % 1000) / 997.0f - 0.5f, i % 40 - 20));
+  BroadcastParams p;
+  ASSERT_TRUE(make_broadcast_params(std::vector<int64_t>{static_cast<int64_t>(x.size())}, std::vector<int64_t>{}, &p));
+  const float two = 2.0f;
+  std::vector<float> got(x.size());
+  ASSERT_TRUE(pow__ref(p, DType::kF32, x.data(), DType::kF32, &two, got.data()));
+  for (size_t i = 0; i < x.size(); ++i) {
+    const float want = static_cast<float>(std::pow(static_cast<double>(x[i]), 2.0));
+    if (std::isnan(want)) {
+      EXPECT_TRUE(std::isnan(got[i])) << i;
+    } else {
+      EXPECT_EQ(std::signbit(got[i]), std::signbit(want)) << i;
+      EXPECT_EQ(got[i], want) << "x = " << x[i];
+    }
+  }
+}
+
 }  // namespace
 }  // namespace hqp::kernels
