@@ -245,6 +245,18 @@ void int8_epilogue_rows(const kernels::Int8OutputParams& o, const float* mult, c
   }
 }
 
+// dst[i] = src[i] - zero_point as floats (exact: 8-bit values), src u8 or s8 of dst.size() elements.
+void centered_f32(DType src_dtype, const void* src, int32_t zero_point, std::vector<float>& dst) {
+  const float zp = static_cast<float>(zero_point);
+  if (src_dtype == DType::kU8) {
+    const auto* x = static_cast<const uint8_t*>(src);
+    for (size_t i = 0; i < dst.size(); ++i) dst[i] = static_cast<float>(x[i]) - zp;
+  } else {
+    const auto* x = static_cast<const int8_t*>(src);
+    for (size_t i = 0; i < dst.size(); ++i) dst[i] = static_cast<float>(x[i]) - zp;
+  }
+}
+
 void int8_epilogue_channels_last(const kernels::Int8OutputParams& o, const float* mult, const int32_t* bias,
                                  int64_t rows, int64_t channels, const float* acc_f, const void* sum, void* dst) {
   auto run = [&](auto* d) {
@@ -294,14 +306,7 @@ class QConvViaF32Op final : public RuntimeOp {
     }
   }
   Status run(std::span<const void* const> in, std::span<void* const> out) override {
-    const float zp = static_cast<float>(q_.out.src_zero_point);
-    if (src_dtype_ == DType::kU8) {
-      const auto* x = static_cast<const uint8_t*>(in[0]);
-      for (size_t i = 0; i < src_f32_.size(); ++i) src_f32_[i] = static_cast<float>(x[i]) - zp;
-    } else {
-      const auto* x = static_cast<const int8_t*>(in[0]);
-      for (size_t i = 0; i < src_f32_.size(); ++i) src_f32_[i] = static_cast<float>(x[i]) - zp;
-    }
+    centered_f32(src_dtype_, in[0], q_.out.src_zero_point, src_f32_);
     HQP_RETURN_IF_ERROR(k_.run(src_f32_.data(), nullptr, acc_f32_.data()));
     int8_epilogue_channels_last(q_.out, multipliers_.data(), bias_.empty() ? nullptr : bias_.data(),
                                 static_cast<int64_t>(acc_f32_.size()) / conv_.out_channels, conv_.out_channels,
@@ -488,14 +493,7 @@ class QGemmViaF32Op final : public RuntimeOp {
     }
   }
   Status run(std::span<const void* const> in, std::span<void* const> out) override {
-    const float zp = static_cast<float>(q_.out.src_zero_point);
-    if (src_dtype_ == DType::kU8) {
-      const auto* x = static_cast<const uint8_t*>(in[0]);
-      for (size_t i = 0; i < src_f32_.size(); ++i) src_f32_[i] = static_cast<float>(x[i]) - zp;
-    } else {
-      const auto* x = static_cast<const int8_t*>(in[0]);
-      for (size_t i = 0; i < src_f32_.size(); ++i) src_f32_[i] = static_cast<float>(x[i]) - zp;
-    }
+    centered_f32(src_dtype_, in[0], q_.out.src_zero_point, src_f32_);
     HQP_RETURN_IF_ERROR(k_.run(src_f32_.data(), nullptr, acc_f32_.data()));
     int8_epilogue_channels_last(q_.out, multipliers_.data(), bias_.empty() ? nullptr : bias_.data(),
                                 static_cast<int64_t>(acc_f32_.size()) / n_, n_, acc_f32_.data(), nullptr, out[0]);
