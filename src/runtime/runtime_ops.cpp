@@ -693,6 +693,80 @@ class ReorderOp final : public RuntimeOp {
   dnn::LayoutReorderOnednn k_;
 };
 
+// Strides (elements) of each logical dim of an activation as it lies in memory in `layout`.
+std::vector<int64_t> physical_strides(const Shape& shape, Layout layout) {
+  const size_t r = shape.size();
+  std::vector<int64_t> strides(r, 1);
+  if (layout == Layout::kNhwc && r >= 3) {  // memory order N, spatial..., C
+    int64_t s = shape[1];
+    for (size_t i = r; i-- > 2;) {
+      strides[i] = s;
+      s *= shape[i];
+    }
+    strides[0] = s;
+    return strides;
+  }
+  for (size_t i = r; i-- > 1;) strides[i - 1] = strides[i] * shape[i];
+  return strides;
+}
+
+class TransposeOp final : public RuntimeOp {
+ public:
+  explicit TransposeOp(dnn::StridedCopyOnednn k) : k_(std::move(k)) {}
+  Status run(std::span<const void* const> in, std::span<void* const> out) override { return k_.run(in[0], out[0]); }
+  std::string implementation() const override {
+    return fmt::format("{} ({})", dnn::StridedCopyOnednn::kName, k_.implementation());
+  }
+
+ private:
+  dnn::StridedCopyOnednn k_;
+};
+
+// Transpose as a strided copy from the input's memory order (whichever layout it has now: no reorder
+// before it) into the output layout that makes the copy a memcpy where one exists — ConvNeXt's
+// NHWC activation -> [N, H, W, C] permute is then a plain copy, and so is its way back.
+Result<OpChoice> try_transpose(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
+  const Shape& x = in[0].shape;
+  const int r = static_cast<int>(x.size());
+  if (r < 1 || r > kernels::kMaxKernelRank) return reject("rank outside 1..8");
+  std::vector<int64_t> perm = node.attr<ir::TransposeAttrs>().perm;
+  if (perm.empty()) {
+    for (int i = 0; i < r; ++i) perm.push_back(r - 1 - i);
+  }
+  if (static_cast<int>(perm.size()) != r) return reject("perm length differs from the input rank");
+  const Layout in_layout = layout_agnostic(x) ? Layout::kNchw : in[0].layout;
+  const std::vector<int64_t> in_strides = physical_strides(x, in_layout);
+  dnn::StridedCopyOnednnParams p;
+  p.dtype = in[0].dtype;
+  p.rank = r;
+  Shape y(static_cast<size_t>(r));
+  for (int i = 0; i < r; ++i) {
+    const int64_t a = perm[static_cast<size_t>(i)];
+    if (a < 0 || a >= r) return reject("perm entry out of range");
+    y[static_cast<size_t>(i)] = x[static_cast<size_t>(a)];
+    p.dims[i] = y[static_cast<size_t>(i)];
+    p.src_strides[i] = in_strides[static_cast<size_t>(a)];
+  }
+  Layout out_layout = Layout::kNchw;
+  if (r >= 3 && r <= 5 && !layout_agnostic(y)) {
+    const std::vector<int64_t> nhwc = physical_strides(y, Layout::kNhwc);
+    bool same = true;
+    for (int i = 0; i < r; ++i) {
+      if (y[static_cast<size_t>(i)] > 1 && nhwc[static_cast<size_t>(i)] != p.src_strides[i]) same = false;
+    }
+    if (same) out_layout = Layout::kNhwc;
+  }
+  const std::vector<int64_t> out_strides = physical_strides(y, out_layout);
+  for (int i = 0; i < r; ++i) p.dst_strides[i] = out_strides[static_cast<size_t>(i)];
+  HQP_RETURN_IF_ERROR(dnn::StridedCopyOnednn::applies(p));
+  HQP_ASSIGN_OR_RETURN(dnn::StridedCopyOnednn k, dnn::StridedCopyOnednn::create(p));
+  OpChoice c;
+  c.op = std::make_unique<TransposeOp>(std::move(k));
+  c.input_layouts = {in_layout};
+  c.output_layout = out_layout;
+  return c;
+}
+
 // Per-tensor QuantizeLinear f32 -> u8/s8 (kernels/x86/quantize_x86.h), in any layout.
 class QuantizeOp final : public RuntimeOp {
  public:
@@ -940,6 +1014,7 @@ std::vector<NamedCandidate> fast_candidates(OpKind kind) {
     case OpKind::QMul: return {{"qmul__x86_any_layout", try_qmul}};
     case OpKind::QLut: return {{"lut8__x86_any_layout", try_qlut}};
     case OpKind::QGlobalAveragePool: return {{"qglobal_average_pool__x86", try_qglobal_average_pool}};
+    case OpKind::Transpose: return {{"transpose__onednn", try_transpose}};
     default: return {};
   }
 }

@@ -132,5 +132,42 @@ TEST(SessionLayoutOps, BadArgumentsAreErrors) {
   fails(OpKind::Expand, {s64_vector({3, 1, 1})}, ir::NoAttrs{}, 1, "broadcast");
 }
 
+// ConvNeXt's block: a conv (channels-last in the fast plan), Transpose to [N, H, W, C], a MatMul on
+// the last axis, Transpose back, a conv. The Transposes run as strided copies from the layout their
+// input has; where the input is channels-last, the permute to [N, H, W, C] is one memcpy and no
+// layout reorder runs for it. Plus a Transpose that moves data (NCHW input, perm 0 1 3 2).
+TEST(SessionLayoutOps, TransposesRunAsStridedCopies) {
+  Graph g;
+  Value* x = g.add_input("x", DType::kF32, dims({1, 8, 6, 5}));
+  ir::ConvAttrs conv;
+  conv.pads = {1, 1, 1, 1};
+  Value* c1 = add(g, OpKind::Conv, "conv1", {x, g.add_initializer("w1", random_f32({16, 8, 3, 3}, 3))}, conv);
+  Value* t1 = add(g, OpKind::Transpose, "to_last", {c1}, ir::TransposeAttrs{{0, 2, 3, 1}});
+  Value* m = add(g, OpKind::MatMul, "mm", {t1, g.add_initializer("wm", random_f32({16, 16}, 4))});
+  Value* t2 = add(g, OpKind::Transpose, "to_first", {m}, ir::TransposeAttrs{{0, 3, 1, 2}});
+  Value* c2 = add(g, OpKind::Conv, "conv2", {t2, g.add_initializer("w2", random_f32({8, 16, 3, 3}, 5))}, conv);
+  Value* y = add(g, OpKind::Transpose, "swap_hw", {c2}, ir::TransposeAttrs{{0, 1, 3, 2}});
+  Value* z = add(g, OpKind::Transpose, "reverse", {x}, ir::TransposeAttrs{});
+  g.add_output(y);
+  g.add_output(z);
+  HQP_ASSERT_OK(ir::verify_and_infer(g));
+  expect_fast_matches_reference(g, {random_f32({1, 8, 6, 5}, 6)});
+
+  Result<Session> s = Session::create(g, session_options(Engine::kFast, 1));
+  HQP_ASSERT_OK(s.status());
+  const std::vector<Tensor> inputs = {random_f32({1, 8, 6, 5}, 6)};
+  HQP_ASSERT_OK(s->run(inputs).status());  // plans on the first run
+  int transposes = 0;
+  for (const NodePlanInfo& n : s->plan_info()) {
+    if (n.op != "Transpose") continue;
+    ++transposes;
+    EXPECT_NE(n.implementation.find("strided_copy__onednn"), std::string::npos) << n.node << ": " << n.implementation;
+    if (n.node == "to_last" || n.node == "to_first") {
+      EXPECT_NE(n.implementation.find("memcpy"), std::string::npos) << n.node << ": " << n.implementation;
+    }
+  }
+  EXPECT_EQ(transposes, 4);
+}
+
 }  // namespace
 }  // namespace hqp::test

@@ -2,6 +2,7 @@
 #include "kernels/onednn/elementwise_onednn.h"
 
 #include <algorithm>
+#include <cstring>
 #include <tuple>
 #include <utility>
 
@@ -116,6 +117,57 @@ std::shared_ptr<const detail::CachedPrimitive> reorder_primitive(const LayoutReo
     pd.reset(handle);
     return pd;
   });
+}
+
+// The oneDNN data type a copy of `dtype` moves (same type on both sides: a copy, never a conversion;
+// bool moves as u8). undef for s64, which oneDNN has no type for.
+memory::data_type copy_type(DType dtype) {
+  switch (dtype) {
+    case DType::kF32: return memory::data_type::f32;
+    case DType::kS32: return memory::data_type::s32;
+    case DType::kU8:
+    case DType::kBool: return memory::data_type::u8;
+    case DType::kS8: return memory::data_type::s8;
+    default: return memory::data_type::undef;
+  }
+}
+
+std::shared_ptr<const detail::CachedPrimitive> strided_copy_primitive(const StridedCopyOnednnParams& p) {
+  const memory::dims dims(p.dims, p.dims + p.rank);
+  const memory::dims src_strides(p.src_strides, p.src_strides + p.rank);
+  const memory::dims dst_strides(p.dst_strides, p.dst_strides + p.rank);
+  CacheKey key(StridedCopyOnednn::kName);
+  key.add(static_cast<int64_t>(copy_type(p.dtype))).add_range(dims.begin(), dims.end());
+  key.add_range(src_strides.begin(), src_strides.end()).add_range(dst_strides.begin(), dst_strides.end());
+  key.add(int64_t{Context::get().num_threads()});
+  return Context::get().get_or_create(key, StridedCopyOnednn::kName, [&] {
+    const memory::data_type dt = copy_type(p.dtype);
+    const memory::desc src_md(dims, dt, src_strides);
+    const memory::desc dst_md(dims, dt, dst_strides);
+    const dnnl::engine& engine = Context::get().engine();
+    const dnnl::reorder::primitive_desc reorder_pd(engine, src_md, engine, dst_md);
+    dnnl_primitive_desc_t handle = nullptr;
+    dnnl::error::wrap_c_api(dnnl_primitive_desc_clone(&handle, reorder_pd.get()), "could not clone a reorder pd");
+    dnnl::primitive_desc pd;
+    pd.reset(handle);
+    return pd;
+  });
+}
+
+// Whether `strides` address each index of `dims` exactly once within prod(dims) elements (a
+// permutation of row-major strides; size-1 dims may carry any stride).
+bool dense_permutation(int rank, const int64_t* dims, const int64_t* strides) {
+  std::vector<std::pair<int64_t, int64_t>> order;  // (stride, dim) of the dims > 1
+  for (int i = 0; i < rank; ++i) {
+    if (dims[i] > 1) order.emplace_back(strides[i], dims[i]);
+  }
+  std::sort(order.begin(), order.end());
+  int64_t expected = 1;
+  for (const auto& [stride, dim] : order) {
+    if (stride != expected) return false;
+    expected *= dim;
+  }
+  return true;
 }
 
 }  // namespace
@@ -282,5 +334,67 @@ Status LayoutReorderOnednn::run(const void* src, void* dst) {
 }
 
 const std::string& LayoutReorderOnednn::implementation() const { return exec_->cached->impl; }
+
+// ---------------- StridedCopyOnednn ----------------
+
+StridedCopyOnednn::StridedCopyOnednn(StridedCopyOnednn&&) noexcept = default;
+StridedCopyOnednn& StridedCopyOnednn::operator=(StridedCopyOnednn&&) noexcept = default;
+StridedCopyOnednn::~StridedCopyOnednn() = default;
+
+Status StridedCopyOnednn::applies(const StridedCopyOnednnParams& params) {
+  if (params.rank < 1 || params.rank > kMaxKernelRank) {
+    return make_error(StatusCode::kInvalidArgument, "cannot create kernel '{}': rank out of range (rank={}, expected "
+                      "1..{})", kName, params.rank, kMaxKernelRank);
+  }
+  for (int i = 0; i < params.rank; ++i) {
+    if (params.dims[i] < 1) {
+      return make_error(StatusCode::kInvalidArgument, "cannot create kernel '{}': empty dim {} (dim={}, expected >= 1)",
+                        kName, i, params.dims[i]);
+    }
+  }
+  if (copy_type(params.dtype) == memory::data_type::undef) {
+    return make_error(StatusCode::kUnsupported, "cannot create kernel '{}': dtype not supported (dtype={}, expected "
+                      "f32, s32, u8, s8 or bool)", kName, dtype_name(params.dtype));
+  }
+  if (!dense_permutation(params.rank, params.dims, params.src_strides) ||
+      !dense_permutation(params.rank, params.dims, params.dst_strides)) {
+    return make_error(StatusCode::kUnsupported, "cannot create kernel '{}': strides are not a dense permutation",
+                      kName);
+  }
+  return Status::ok_status();
+}
+
+Result<StridedCopyOnednn> StridedCopyOnednn::create(const StridedCopyOnednnParams& params) {
+  HQP_RETURN_IF_ERROR(applies(params));
+  StridedCopyOnednn kernel;
+  bool same = true;
+  int64_t count = 1;
+  for (int i = 0; i < params.rank; ++i) {
+    count *= params.dims[i];
+    if (params.dims[i] > 1 && params.src_strides[i] != params.dst_strides[i]) same = false;
+  }
+  if (same) {
+    kernel.bytes_ = count * static_cast<int64_t>(dtype_size(params.dtype));
+    kernel.impl_ = "memcpy";
+    return kernel;
+  }
+  std::shared_ptr<const detail::CachedPrimitive> cached = strided_copy_primitive(params);
+  HQP_RETURN_IF_ERROR(cached->status);
+  kernel.impl_ = cached->impl;
+  kernel.exec_ = bind_src_dst(std::move(cached));
+  return kernel;
+}
+
+Status StridedCopyOnednn::run(const void* src, void* dst) {
+  if (bytes_ > 0) {
+    std::memcpy(dst, src, static_cast<size_t>(bytes_));
+    return Status::ok_status();
+  }
+  exec_->bind(DNNL_ARG_SRC, src);
+  exec_->bind(DNNL_ARG_DST, dst);
+  return exec_->execute(kName);
+}
+
+const std::string& StridedCopyOnednn::implementation() const { return impl_; }
 
 }  // namespace hqp::kernels::onednn

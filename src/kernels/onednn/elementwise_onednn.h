@@ -115,4 +115,40 @@ class LayoutReorderOnednn {
   std::unique_ptr<detail::Executable> exec_;
 };
 
+// Copies every element of a `dims`-shaped index space from `src` to `dst`, each side addressed by
+// its own strides (in elements): dst[sum i_k * dst_strides[k]] = src[sum i_k * src_strides[k]].
+// An ONNX Transpose is this copy with the source's strides permuted; so is a Transpose whose input
+// or output lies in another memory order (e.g. NHWC -> [N, H, W, C] row-major). Where both sides
+// have the same dense strides the copy is one memcpy (implementation "memcpy"); otherwise a oneDNN
+// reorder. f32, s32, u8, s8, bool; rank 1..8.
+struct StridedCopyOnednnParams {
+  DType dtype = DType::kF32;
+  int rank = 4;
+  int64_t dims[kMaxKernelRank] = {};
+  int64_t src_strides[kMaxKernelRank] = {};
+  int64_t dst_strides[kMaxKernelRank] = {};
+};
+
+class StridedCopyOnednn {
+ public:
+  static constexpr std::string_view kName = "strided_copy__onednn";
+  // kUnsupported for s64 (no oneDNN type) or strides that are not a dense permutation on either
+  // side; kInvalidArgument for empty dims or a rank outside 1..8.
+  static Status applies(const StridedCopyOnednnParams& params);
+  static Result<StridedCopyOnednn> create(const StridedCopyOnednnParams& params);
+  // src and dst must not alias.
+  Status run(const void* src, void* dst);
+  const std::string& implementation() const;
+
+  StridedCopyOnednn(StridedCopyOnednn&&) noexcept;
+  StridedCopyOnednn& operator=(StridedCopyOnednn&&) noexcept;
+  ~StridedCopyOnednn();
+
+ private:
+  StridedCopyOnednn() = default;
+  int64_t bytes_ = 0;                          // > 0: the copy is one memcpy of this many bytes
+  std::string impl_;                           // "memcpy" or oneDNN's implementation name
+  std::unique_ptr<detail::Executable> exec_;   // the reorder, when not a memcpy
+};
+
 }  // namespace hqp::kernels::onednn

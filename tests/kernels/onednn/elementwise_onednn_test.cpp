@@ -1,5 +1,6 @@
 // Tests of the oneDNN eltwise, binary (with broadcast) and layout-reorder kernels against the
-// reference kernels, the thread-count control, and applies() rejections.
+// reference kernels, the strided copy (Transpose) against the reference transpose, the thread-count
+// control, and applies() rejections.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -8,6 +9,7 @@
 
 #include "kernels/onednn/elementwise_onednn.h"
 #include "kernels/ref/elementwise.h"
+#include "kernels/ref/layout.h"
 #include "kernels/ref/ref_test_util.h"
 #include "onednn_test_util.h"
 #include "onednn_tolerances.h"
@@ -186,6 +188,104 @@ TEST(LayoutReorderOnednn, RoundTripsAllDtypes) {
   LayoutReorderOnednnParams bad = to_nhwc;
   bad.dtype = DType::kS64;
   EXPECT_EQ(LayoutReorderOnednn::applies(bad).code(), StatusCode::kUnsupported);
+}
+
+// A Transpose as a strided copy (source strides permuted, destination row-major) equals the
+// reference transpose bit for bit, for f32 and u8, ranks 2..6, permutations that keep and that
+// move the innermost axis.
+TEST(StridedCopyOnednn, TransposeEqualsReference) {
+  struct Case {
+    std::vector<int64_t> shape;
+    std::vector<int> perm;
+  };
+  const std::vector<Case> cases = {{{5, 7}, {1, 0}},
+                                   {{2, 8, 6, 5}, {0, 2, 3, 1}},
+                                   {{2, 6, 5, 8}, {0, 3, 1, 2}},
+                                   {{1, 2, 4, 3, 3}, {0, 2, 1, 3, 4}},
+                                   {{3, 1, 4, 2, 5, 2}, {5, 3, 1, 0, 2, 4}}};
+  for (const Case& c : cases) {
+    const int r = static_cast<int>(c.shape.size());
+    int64_t count = 1;
+    for (int64_t d : c.shape) count *= d;
+    std::vector<int64_t> src_strides(static_cast<size_t>(r), 1);
+    for (int i = r - 1; i > 0; --i) src_strides[i - 1] = src_strides[i] * c.shape[i];
+    StridedCopyOnednnParams p;
+    p.rank = r;
+    TransposeParams ref;
+    ref.rank = r;
+    for (int i = 0; i < r; ++i) {
+      p.dims[i] = c.shape[c.perm[i]];
+      p.src_strides[i] = src_strides[c.perm[i]];
+      ref.src_shape[i] = c.shape[i];
+      ref.perm[i] = c.perm[i];
+    }
+    for (int i = r - 1; i >= 0; --i) p.dst_strides[i] = i == r - 1 ? 1 : p.dst_strides[i + 1] * p.dims[i + 1];
+    const std::string what = "rank " + std::to_string(r);
+
+    const std::vector<float> x = test::random_floats(count, kRefTestSeed);
+    Result<StridedCopyOnednn> k = StridedCopyOnednn::create(p);
+    ASSERT_TRUE(k.ok()) << k.status().message();
+    EXPECT_NE(k->implementation(), "memcpy") << what;
+    std::vector<float> got(x.size()), want(x.size());
+    ASSERT_TRUE(k->run(x.data(), got.data()).ok());
+    transpose_any__ref(ref, sizeof(float), x.data(), want.data());
+    test::expect_all_equal(got, want, what + " f32");
+
+    p.dtype = DType::kU8;
+    const std::vector<uint8_t> q = test::random_ints<uint8_t>(static_cast<size_t>(count), kRefTestSeed, 0, 255);
+    Result<StridedCopyOnednn> kq = StridedCopyOnednn::create(p);
+    ASSERT_TRUE(kq.ok()) << kq.status().message();
+    std::vector<uint8_t> got_q(q.size()), want_q(q.size());
+    ASSERT_TRUE(kq->run(q.data(), got_q.data()).ok());
+    transpose_any__ref(ref, 1, q.data(), want_q.data());
+    test::expect_all_equal(got_q, want_q, what + " u8");
+  }
+}
+
+// Same strides on both sides (an NHWC tensor read as [N, H, W, C] row-major): one memcpy, also
+// when a size-1 dim carries a different stride.
+TEST(StridedCopyOnednn, SameStridesAreOneMemcpy) {
+  StridedCopyOnednnParams p;
+  p.rank = 4;
+  const int64_t dims[4] = {1, 3, 4, 5};
+  const int64_t src[4] = {999, 20, 5, 1};
+  const int64_t dst[4] = {60, 20, 5, 1};
+  std::copy(dims, dims + 4, p.dims);
+  std::copy(src, src + 4, p.src_strides);
+  std::copy(dst, dst + 4, p.dst_strides);
+  Result<StridedCopyOnednn> k = StridedCopyOnednn::create(p);
+  ASSERT_TRUE(k.ok()) << k.status().message();
+  EXPECT_EQ(k->implementation(), "memcpy");
+  const std::vector<float> x = test::random_floats(60, kRefTestSeed);
+  std::vector<float> got(60);
+  ASSERT_TRUE(k->run(x.data(), got.data()).ok());
+  test::expect_all_equal(got, x, "memcpy");
+}
+
+TEST(StridedCopyOnednn, RejectsWhatItCannotCopy) {
+  StridedCopyOnednnParams p;
+  p.rank = 2;
+  p.dims[0] = 3;
+  p.dims[1] = 4;
+  p.src_strides[0] = 4;
+  p.src_strides[1] = 1;
+  p.dst_strides[0] = 1;
+  p.dst_strides[1] = 3;
+  EXPECT_TRUE(StridedCopyOnednn::applies(p).ok());
+  StridedCopyOnednnParams s64 = p;
+  s64.dtype = DType::kS64;
+  EXPECT_EQ(StridedCopyOnednn::applies(s64).code(), StatusCode::kUnsupported);
+  StridedCopyOnednnParams overlapping = p;
+  overlapping.src_strides[0] = 2;  // rows overlap: not a dense permutation
+  Status st = StridedCopyOnednn::applies(overlapping);
+  EXPECT_EQ(st.code(), StatusCode::kUnsupported);
+  EXPECT_NE(st.message().find("dense permutation"), std::string::npos) << st.message();
+  StridedCopyOnednnParams empty = p;
+  empty.dims[1] = 0;
+  EXPECT_EQ(StridedCopyOnednn::applies(empty).code(), StatusCode::kInvalidArgument);
+  StridedCopyOnednnParams rank0 = p;
+  rank0.rank = 0;
+  EXPECT_EQ(StridedCopyOnednn::applies(rank0).code(), StatusCode::kInvalidArgument);
 }
 
 TEST(OnednnThreads, RejectsNonPositiveCountAndReportsRuntime) {
