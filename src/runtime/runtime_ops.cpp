@@ -15,6 +15,7 @@
 #include "kernels/onednn/conv_onednn.h"
 #include "kernels/onednn/elementwise_onednn.h"
 #include "kernels/onednn/gemm_onednn.h"
+#include "kernels/onednn/normalization_onednn.h"
 #include "kernels/onednn/pool_onednn.h"
 #include "kernels/ref/int8_output.h"
 #include "kernels/x86/lut8.h"
@@ -767,6 +768,51 @@ Result<OpChoice> try_transpose(const Node& node, const std::vector<SlotInfo>& in
   return c;
 }
 
+class LayerNormOp final : public RuntimeOp {
+ public:
+  explicit LayerNormOp(dnn::LayerNormF32Onednn k) : k_(std::move(k)) {}
+  Status run(std::span<const void* const> in, std::span<void* const> out) override {
+    return k_.run(static_cast<const float*>(in[0]), static_cast<float*>(out[0]));
+  }
+  std::string implementation() const override {
+    return fmt::format("{} ({})", dnn::LayerNormF32Onednn::kName, k_.implementation());
+  }
+
+ private:
+  dnn::LayerNormF32Onednn k_;
+};
+
+// LayerNormalization producing Y only, with constant Scale / B, over the trailing axes of a
+// row-major tensor (the fused PyTorch pattern, ConvNeXt's channels-last norm).
+Result<OpChoice> try_layer_norm(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
+  if (in[0].dtype != DType::kF32) return reject("X is not f32");
+  if (node.num_outputs() > 1 && (node.output(1) != nullptr || (node.num_outputs() > 2 && node.output(2) != nullptr))) {
+    return reject("Mean / InvStdDev outputs are produced");
+  }
+  const Tensor* scale = constant_of(node, 1);
+  const Tensor* bias = node.input(2) != nullptr ? constant_of(node, 2) : nullptr;
+  if (scale == nullptr || (node.input(2) != nullptr && bias == nullptr)) return reject("Scale / B are not constants");
+  const ir::LayerNormAttrs& a = node.attr<ir::LayerNormAttrs>();
+  const Shape& x = in[0].shape;
+  const int64_t r = static_cast<int64_t>(x.size());
+  const int64_t axis = a.axis < 0 ? a.axis + r : a.axis;
+  if (axis < 0 || axis >= r) return reject("axis out of range");
+  dnn::LayerNormF32OnednnParams p;
+  p.rows = 1;
+  p.inner = 1;
+  for (int64_t i = 0; i < r; ++i) (i < axis ? p.rows : p.inner) *= x[static_cast<size_t>(i)];
+  p.epsilon = a.epsilon;
+  p.has_bias = bias != nullptr;
+  HQP_RETURN_IF_ERROR(dnn::LayerNormF32Onednn::applies(p));
+  HQP_ASSIGN_OR_RETURN(dnn::LayerNormF32Onednn k,
+                       dnn::LayerNormF32Onednn::create(p, scale->data<float>(), scale->numel(),
+                                                       bias ? bias->data<float>() : nullptr, bias ? bias->numel() : 0));
+  OpChoice c;
+  c.op = std::make_unique<LayerNormOp>(std::move(k));
+  c.input_layouts.assign(in.size(), Layout::kNchw);  // logical row-major order
+  return c;
+}
+
 // Per-tensor QuantizeLinear f32 -> u8/s8 (kernels/x86/quantize_x86.h), in any layout.
 class QuantizeOp final : public RuntimeOp {
  public:
@@ -1015,6 +1061,7 @@ std::vector<NamedCandidate> fast_candidates(OpKind kind) {
     case OpKind::QLut: return {{"lut8__x86_any_layout", try_qlut}};
     case OpKind::QGlobalAveragePool: return {{"qglobal_average_pool__x86", try_qglobal_average_pool}};
     case OpKind::Transpose: return {{"transpose__onednn", try_transpose}};
+    case OpKind::LayerNormalization: return {{"layer_norm_f32__onednn", try_layer_norm}};
     default: return {};
   }
 }

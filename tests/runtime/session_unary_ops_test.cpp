@@ -126,5 +126,42 @@ TEST(SessionUnaryOps, MatMulByAConstantMatrixRunsOnOnednn) {
   EXPECT_EQ(s->plan_info()[0].implementation.rfind("gemm_f32__onednn", 0), 0u) << s->plan_info()[0].implementation;
 }
 
+// LayerNormalization over the last axis (ConvNeXt's channels-last norm): oneDNN's kernel when only
+// Y is produced; with the Mean output requested the reference kernel runs it and says why.
+TEST(SessionUnaryOps, LayerNormRunsOnOnednnUnlessStatisticsAreProduced) {
+  for (bool with_mean : {false, true}) {
+    Graph g;
+    Value* x = g.add_input("x", DType::kF32, dims({2, 5, 7, 48}));
+    Value* y = g.add_value("y");
+    std::vector<Value*> outs = {y};
+    if (with_mean) outs.push_back(g.add_value("mean"));
+    g.add_node(OpKind::LayerNormalization, "ln",
+               {x, g.add_initializer("scale", random_f32({48}, 4)), g.add_initializer("bias", random_f32({48}, 5))},
+               outs, ir::LayerNormAttrs{});
+    for (Value* o : outs) g.add_output(o);
+    HQP_ASSERT_OK(ir::verify_and_infer(g));
+    const std::vector<Tensor> inputs = {random_f32({2, 5, 7, 48}, 11)};
+    Result<std::vector<Tensor>> want = reference::run_reference(g, inputs);
+    HQP_ASSERT_OK(want.status());
+    Result<Session> s = Session::create(g, session_options(Engine::kFast, 1));
+    HQP_ASSERT_OK(s.status());
+    Result<std::vector<Tensor>> got = s->run(inputs);
+    HQP_ASSERT_OK(got.status());
+    ASSERT_EQ(got->size(), want->size());
+    for (size_t i = 0; i < got->size(); ++i) {
+      EXPECT_LE(max_relative_error((*got)[i], (*want)[i]), kSessionFastMaxRelErr) << "output " << i;
+    }
+    ASSERT_EQ(s->plan_info().size(), 1u);
+    const NodePlanInfo& n = s->plan_info()[0];
+    if (with_mean) {
+      EXPECT_EQ(n.implementation, "ref");
+      ASSERT_EQ(n.rejected.size(), 1u);
+      EXPECT_NE(n.rejected[0].find("Mean / InvStdDev"), std::string::npos) << n.rejected[0];
+    } else {
+      EXPECT_EQ(n.implementation.rfind("layer_norm_f32__onednn", 0), 0u) << n.implementation;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace hqp::test
