@@ -813,6 +813,97 @@ Result<OpChoice> try_layer_norm(const Node& node, const std::vector<SlotInfo>& i
   return c;
 }
 
+class ConcatOp final : public RuntimeOp {
+ public:
+  explicit ConcatOp(dnn::ConcatOnednn k) : k_(std::move(k)) {}
+  Status run(std::span<const void* const> in, std::span<void* const> out) override { return k_.run(in.data(), out[0]); }
+  std::string implementation() const override {
+    return fmt::format("{} ({})", dnn::ConcatOnednn::kName, k_.implementation());
+  }
+
+ private:
+  dnn::ConcatOnednn k_;
+};
+
+// Concat of activations in the layout its first input has (channels-last stays channels-last:
+// GoogLeNet / DenseNet / SqueezeNet concatenate conv outputs, which need no reorder then).
+Result<OpChoice> try_concat(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
+  const Shape& x = in[0].shape;
+  const int r = static_cast<int>(x.size());
+  const int64_t axis = node.attr<ir::AxisAttrs>().axis < 0 ? node.attr<ir::AxisAttrs>().axis + r
+                                                            : node.attr<ir::AxisAttrs>().axis;
+  if (axis < 0 || axis >= r) return reject("axis out of range");
+  dnn::ConcatOnednnParams p;
+  p.dtype = in[0].dtype;
+  p.rank = r;
+  p.axis = static_cast<int>(axis);
+  for (int i = 0; i < r && i < kernels::kMaxKernelRank; ++i) p.dims[i] = x[static_cast<size_t>(i)];
+  bool all_agnostic = true;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (constant_of(node, i) != nullptr) return reject("an input is a constant");
+    if (in[i].dtype != p.dtype || in[i].shape.size() != x.size()) return reject("inputs differ in dtype or rank");
+    p.axis_lens.push_back(in[i].shape[static_cast<size_t>(axis)]);
+    all_agnostic = all_agnostic && layout_agnostic(in[i].shape);
+  }
+  const bool activation = r >= 3 && r <= 5;
+  const Layout layout = activation && !all_agnostic ? in[0].layout : Layout::kNchw;
+  p.layout = to_dnn(layout);
+  HQP_RETURN_IF_ERROR(dnn::ConcatOnednn::applies(p));
+  HQP_ASSIGN_OR_RETURN(dnn::ConcatOnednn k, dnn::ConcatOnednn::create(p));
+  OpChoice c;
+  c.op = std::make_unique<ConcatOp>(std::move(k));
+  c.input_layouts.assign(in.size(), layout);
+  c.output_layout = layout;
+  return c;
+}
+
+class BatchNormOp final : public RuntimeOp {
+ public:
+  explicit BatchNormOp(dnn::BatchNormF32Onednn k) : k_(std::move(k)) {}
+  Status run(std::span<const void* const> in, std::span<void* const> out) override {
+    return k_.run(static_cast<const float*>(in[0]), static_cast<float*>(out[0]));
+  }
+  std::string implementation() const override {
+    return fmt::format("{} ({})", dnn::BatchNormF32Onednn::kName, k_.implementation());
+  }
+
+ private:
+  dnn::BatchNormF32Onednn k_;
+};
+
+// Inference BatchNormalization with constant parameters that no conv absorbed (fold_batchnorm
+// folds the others), channels-last.
+Result<OpChoice> try_batch_norm(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
+  const Shape& x = in[0].shape;
+  if (in[0].dtype != DType::kF32 || x.size() < 3 || x.size() > 5) return reject("X is not an f32 tensor of rank 3..5");
+  if (node.attr<ir::BatchNormAttrs>().training_mode != 0) return reject("training_mode is set");
+  for (size_t i = 1; i < node.num_outputs(); ++i) {
+    if (node.output(i) != nullptr) return reject("running statistics are produced");
+  }
+  const Tensor* t[4];
+  for (size_t i = 0; i < 4; ++i) {
+    t[i] = constant_of(node, i + 1);
+    if (t[i] == nullptr || t[i]->dtype() != DType::kF32 || t[i]->numel() != x[1]) {
+      return reject("scale / B / mean / var are not constant [C] f32 vectors");
+    }
+  }
+  dnn::BatchNormF32OnednnParams p;
+  p.rank = static_cast<int>(x.size());
+  for (size_t i = 0; i < x.size(); ++i) p.dims[i] = x[i];
+  p.epsilon = node.attr<ir::BatchNormAttrs>().epsilon;
+  p.layout = dnn::Layout::kNhwc;
+  HQP_RETURN_IF_ERROR(dnn::BatchNormF32Onednn::applies(p));
+  HQP_ASSIGN_OR_RETURN(dnn::BatchNormF32Onednn k,
+                       dnn::BatchNormF32Onednn::create(p, t[0]->data<float>(), t[1]->data<float>(),
+                                                       t[2]->data<float>(), t[3]->data<float>()));
+  OpChoice c;
+  c.op = std::make_unique<BatchNormOp>(std::move(k));
+  c.input_layouts.assign(in.size(), Layout::kNchw);
+  c.input_layouts[0] = Layout::kNhwc;
+  c.output_layout = Layout::kNhwc;
+  return c;
+}
+
 // Per-tensor QuantizeLinear f32 -> u8/s8 (kernels/x86/quantize_x86.h), in any layout.
 class QuantizeOp final : public RuntimeOp {
  public:
@@ -1062,6 +1153,8 @@ std::vector<NamedCandidate> fast_candidates(OpKind kind) {
     case OpKind::QGlobalAveragePool: return {{"qglobal_average_pool__x86", try_qglobal_average_pool}};
     case OpKind::Transpose: return {{"transpose__onednn", try_transpose}};
     case OpKind::LayerNormalization: return {{"layer_norm_f32__onednn", try_layer_norm}};
+    case OpKind::Concat: return {{"concat__onednn", try_concat}};
+    case OpKind::BatchNormalization: return {{"batch_norm_f32__onednn", try_batch_norm}};
     default: return {};
   }
 }

@@ -2,6 +2,7 @@
 // Pad, Expand): shape inference resolves the bounds exporters compute from Shape (Shape -> Gather
 // -> Add -> Div -> Mul -> Slice), so the fast runtime plans them with static shapes, and the fast
 // plan agrees with the reference executor.
+#include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
@@ -167,6 +168,42 @@ TEST(SessionLayoutOps, TransposesRunAsStridedCopies) {
     }
   }
   EXPECT_EQ(transposes, 4);
+}
+
+// DenseNet's dense layer: Concat of two conv outputs, a BatchNorm no conv can absorb (a ReLU
+// follows it), ReLU, conv. The Concat joins the channels-last conv outputs where they lie and the
+// BatchNorm runs on oneDNN: no layout reorder anywhere in the plan.
+TEST(SessionLayoutOps, ConcatAndBatchNormStayChannelsLast) {
+  Graph g;
+  Value* x = g.add_input("x", DType::kF32, dims({1, 6, 7, 7}));
+  ir::ConvAttrs conv;
+  conv.pads = {1, 1, 1, 1};
+  Value* a = add(g, OpKind::Conv, "conv_a", {x, g.add_initializer("wa", random_f32({8, 6, 3, 3}, 3))}, conv);
+  Value* b = add(g, OpKind::Conv, "conv_b", {x, g.add_initializer("wb", random_f32({5, 6, 3, 3}, 4))}, conv);
+  Value* cat = add(g, OpKind::Concat, "cat", {a, b}, ir::AxisAttrs{1, true});
+  Tensor var = random_f32({13}, 8);
+  for (int64_t i = 0; i < var.numel(); ++i) var.data<float>()[i] = std::fabs(var.data<float>()[i]) + 0.5f;
+  Value* bn = add(g, OpKind::BatchNormalization, "bn",
+                  {cat, g.add_initializer("scale", random_f32({13}, 5)), g.add_initializer("bias", random_f32({13}, 6)),
+                   g.add_initializer("mean", random_f32({13}, 7)), g.add_initializer("var", var)});
+  Value* r = add(g, OpKind::Relu, "relu", {bn});
+  Value* y = add(g, OpKind::Conv, "conv_c", {r, g.add_initializer("wc", random_f32({4, 13, 3, 3}, 9))}, conv);
+  g.add_output(y);
+  HQP_ASSERT_OK(ir::verify_and_infer(g));
+  const std::vector<Tensor> inputs = {random_f32({1, 6, 7, 7}, 10)};
+  expect_fast_matches_reference(g, inputs);
+
+  Result<Session> s = Session::create(g, session_options(Engine::kFast, 1));
+  HQP_ASSERT_OK(s.status());
+  HQP_ASSERT_OK(s->run(inputs).status());
+  std::string steps;
+  for (const NodePlanInfo& n : s->plan_info()) {
+    steps += n.node + " ";
+    if (n.node == "cat") EXPECT_EQ(n.implementation.rfind("concat__onednn", 0), 0u) << n.implementation;
+    if (n.node == "bn") EXPECT_EQ(n.implementation.rfind("batch_norm_f32__onednn", 0), 0u) << n.implementation;
+    if (n.op == "Conv") EXPECT_EQ(n.implementation.rfind("conv_f32__onednn", 0), 0u) << n.implementation;
+  }
+  EXPECT_EQ(steps, "conv_a conv_b cat bn relu conv_c ");  // no reorder step
 }
 
 }  // namespace

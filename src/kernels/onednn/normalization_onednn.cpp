@@ -25,6 +25,21 @@ std::shared_ptr<const detail::CachedPrimitive> layer_norm_primitive(const LayerN
   });
 }
 
+std::shared_ptr<const detail::CachedPrimitive> batch_norm_primitive(const BatchNormF32OnednnParams& p) {
+  CacheKey key(BatchNormF32Onednn::kName);
+  key.add_range(p.dims, p.dims + p.rank).add(p.epsilon).add(static_cast<int64_t>(p.layout));
+  key.add(int64_t{Context::get().num_threads()});
+  return Context::get().get_or_create(key, BatchNormF32Onednn::kName, [&] {
+    const memory::desc md(memory::dims(p.dims, p.dims + p.rank), memory::data_type::f32,
+                          detail::activation_tag(p.rank, p.layout));
+    const dnnl::batch_normalization_forward::desc desc(
+        dnnl::prop_kind::forward_inference, md, p.epsilon,
+        dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
+            dnnl::normalization_flags::use_shift);
+    return dnnl::batch_normalization_forward::primitive_desc(desc, Context::get().engine());
+  });
+}
+
 // `count` values (1 or inner) expanded to `inner`.
 std::vector<float> expand(const float* v, int64_t count, int64_t inner) {
   std::vector<float> out(static_cast<size_t>(inner));
@@ -85,5 +100,63 @@ Status LayerNormF32Onednn::run(const float* src, float* dst) {
 }
 
 const std::string& LayerNormF32Onednn::implementation() const { return exec_->cached->impl; }
+
+// ---------------- BatchNormF32Onednn ----------------
+
+BatchNormF32Onednn::BatchNormF32Onednn(BatchNormF32Onednn&&) noexcept = default;
+BatchNormF32Onednn& BatchNormF32Onednn::operator=(BatchNormF32Onednn&&) noexcept = default;
+BatchNormF32Onednn::~BatchNormF32Onednn() = default;
+
+Status BatchNormF32Onednn::applies(const BatchNormF32OnednnParams& params) {
+  if (params.rank < 3 || params.rank > 5) {
+    return make_error(StatusCode::kUnsupported, "cannot create kernel '{}': rank not supported (rank={}, expected "
+                      "3..5)", kName, params.rank);
+  }
+  for (int i = 0; i < params.rank; ++i) {
+    if (params.dims[i] < 1) {
+      return make_error(StatusCode::kInvalidArgument, "cannot create kernel '{}': empty dim {} (dim={}, expected "
+                        ">= 1)", kName, i, params.dims[i]);
+    }
+  }
+  if (!(params.epsilon >= 0.0f)) {
+    return make_error(StatusCode::kInvalidArgument, "cannot create kernel '{}': negative epsilon ({})", kName,
+                      params.epsilon);
+  }
+  std::shared_ptr<const detail::CachedPrimitive> cached = batch_norm_primitive(params);
+  HQP_RETURN_IF_ERROR(cached->status);
+  return detail::require_optimized(*cached, kName);
+}
+
+Result<BatchNormF32Onednn> BatchNormF32Onednn::create(const BatchNormF32OnednnParams& params, const float* scale,
+                                                      const float* bias, const float* mean, const float* var) {
+  HQP_RETURN_IF_ERROR(applies(params));
+  const int64_t c = params.dims[1];
+  BatchNormF32Onednn k;
+  k.scale_.assign(scale, scale + c);
+  k.shift_.assign(bias, bias + c);
+  k.mean_.assign(mean, mean + c);
+  k.var_.assign(var, var + c);
+  std::shared_ptr<const detail::CachedPrimitive> cached = batch_norm_primitive(params);
+  const dnnl::engine& engine = Context::get().engine();
+  auto exec = std::make_unique<detail::Executable>();
+  exec->args[DNNL_ARG_SRC] = memory(cached->pd.src_desc(0), engine, nullptr);
+  exec->args[DNNL_ARG_DST] = memory(cached->pd.dst_desc(0), engine, nullptr);
+  const memory::desc vec({c}, memory::data_type::f32, memory::format_tag::a);
+  exec->args[DNNL_ARG_SCALE] = memory(vec, engine, k.scale_.data());
+  exec->args[DNNL_ARG_SHIFT] = memory(vec, engine, k.shift_.data());
+  exec->args[DNNL_ARG_MEAN] = memory(vec, engine, k.mean_.data());
+  exec->args[DNNL_ARG_VARIANCE] = memory(vec, engine, k.var_.data());
+  exec->cached = std::move(cached);
+  k.exec_ = std::move(exec);
+  return k;
+}
+
+Status BatchNormF32Onednn::run(const float* src, float* dst) {
+  exec_->bind(DNNL_ARG_SRC, src);
+  exec_->bind(DNNL_ARG_DST, dst);
+  return exec_->execute(kName);
+}
+
+const std::string& BatchNormF32Onednn::implementation() const { return exec_->cached->impl; }
 
 }  // namespace hqp::kernels::onednn

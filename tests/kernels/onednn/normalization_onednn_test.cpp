@@ -1,12 +1,14 @@
-// Tests of the oneDNN layer normalization against the reference kernel (kernels/ref/normalization.h)
-// and its argument checks.
+// Tests of the oneDNN layer and batch normalizations against the reference kernels and their
+// argument checks.
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "kernels/onednn/normalization_onednn.h"
+#include "kernels/ref/elementwise.h"
 #include "kernels/ref/normalization.h"
+#include "onednn_test_util.h"
 #include "kernels/ref/ref_test_util.h"
 #include "onednn_tolerances.h"
 
@@ -55,6 +57,37 @@ TEST(LayerNormF32Onednn, RejectsBadArguments) {
   Result<LayerNormF32Onednn> no_bias = LayerNormF32Onednn::create({2, 8, 1e-5f, true}, scale.data(), 8, nullptr, 8);
   ASSERT_FALSE(no_bias.ok());
   EXPECT_NE(no_bias.status().message().find("bias"), std::string::npos) << no_bias.status().message();
+}
+
+// Inference batch norm in both layouts against the reference (per-channel affine with given
+// statistics; oneDNN multiplies by 1/sqrt(var + eps) where the reference may divide).
+TEST(BatchNormF32Onednn, MatchesReferenceInBothLayouts) {
+  const int64_t n = 2, c = 13, h = 5, w = 4;
+  const std::vector<float> x = test::random_floats(n * c * h * w, kRefTestSeed);
+  const std::vector<float> scale = test::random_floats(c, kRefTestSeed + 1);
+  const std::vector<float> bias = test::random_floats(c, kRefTestSeed + 2);
+  const std::vector<float> mean = test::random_floats(c, kRefTestSeed + 3);
+  const std::vector<float> var = test::random_floats(c, kRefTestSeed + 4, 0.1f, 2.0f);
+  BatchNormParams ref{n, c, h * w, 1e-3f};
+  std::vector<float> want(x.size());
+  batchnorm_f32__ref(ref, x.data(), scale.data(), bias.data(), mean.data(), var.data(), want.data());
+  for (Layout layout : {Layout::kNchw, Layout::kNhwc}) {
+    BatchNormF32OnednnParams p;
+    const int64_t dims[4] = {n, c, h, w};
+    std::copy(dims, dims + 4, p.dims);
+    p.epsilon = 1e-3f;
+    p.layout = layout;
+    Result<BatchNormF32Onednn> k = BatchNormF32Onednn::create(p, scale.data(), bias.data(), mean.data(), var.data());
+    ASSERT_TRUE(k.ok()) << k.status().message();
+    const std::vector<float> src = test::to_layout(x, layout, n, c, h * w);
+    std::vector<float> got(x.size());
+    ASSERT_TRUE(k->run(src.data(), got.data()).ok());
+    test::expect_all_near(test::from_layout(got, layout, n, c, h * w), want, test::kBatchNormOnednnTol,
+                          std::string(layout_name(layout)));
+  }
+  BatchNormF32OnednnParams rank2;
+  rank2.rank = 2;
+  EXPECT_EQ(BatchNormF32Onednn::applies(rank2).code(), StatusCode::kUnsupported);
 }
 
 }  // namespace

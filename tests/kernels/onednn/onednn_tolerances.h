@@ -20,4 +20,8 @@ inline constexpr double kBinaryOnednnTol = 0.0;
 // reference accumulates in double); inner <= ~800 values of O(1) keep the outputs within 1e-5.
 inline constexpr double kLayerNormOnednnTol = 1e-5;
 
+// Inference batch normalization: a per-channel affine; oneDNN multiplies by 1/sqrt(var + eps)
+// (a few ulp from the reference's rounding).
+inline constexpr double kBatchNormOnednnTol = 1e-6;
+
 }  // namespace hqp::test
