@@ -28,10 +28,10 @@ int64_t node_macs(const Node& n) {
     }
     case MacRule::kGemm: {
       const Value* a = n.input(0);
-      if (!a || !a->shape || a->shape->size() != 2) return 0;
+      if (!a || !a->shape || a->shape->size() < 2) return 0;
       const GemmAttrs& g = n.kind == OpKind::Gemm ? n.attr<GemmAttrs>() : n.attr<FusedGemmAttrs>().gemm;
-      const int64_t k = dim1((*a->shape)[g.trans_a ? 0 : 1]);
-      return dim1(os[1]) * k;  // M is the batch: 1
+      const int64_t k = dim1((*a->shape)[g.trans_a ? 0 : a->shape->size() - 1]);
+      return numel1(os, 1, os.size()) * k;  // the leading (batch) dim counts as 1; a FusedGemm may have rank > 2
     }
     case MacRule::kMatMul: {
       const Value* a = n.input(0);

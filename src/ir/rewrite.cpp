@@ -35,6 +35,11 @@ Node* sole_consumer(const Graph& graph, const Value* v) {
   return v->uses()[0].node;
 }
 
+Node* sole_consumer_of_kind(const Graph& graph, const Value* v, OpKind kind) {
+  Node* n = sole_consumer(graph, v);
+  return n != nullptr && n->kind == kind ? n : nullptr;
+}
+
 std::optional<PostOps> activation_post_ops(const Node& node) {
   PostOps post;
   const Value* x = node.input(0);
@@ -42,6 +47,7 @@ std::optional<PostOps> activation_post_ops(const Node& node) {
   switch (node.kind) {
     case OpKind::Relu: post.activation = Activation::kRelu; return post;
     case OpKind::Sigmoid: post.activation = Activation::kSigmoid; return post;
+    case OpKind::Gelu: post.activation = Activation::kGelu; return post;
     case OpKind::HardSwish: post.activation = Activation::kHardSwish; return post;
     case OpKind::HardSigmoid: {
       const auto& a = node.attr<HardSigmoidAttrs>();

@@ -24,8 +24,11 @@ std::optional<float> constant_scalar_f32(const Value* v);
 // nullptr otherwise (several readers, no reader, or the value must stay visible).
 Node* sole_consumer(const Graph& graph, const Value* v);
 
+// sole_consumer when that node is of `kind`; nullptr otherwise.
+Node* sole_consumer_of_kind(const Graph& graph, const Value* v, OpKind kind);
+
 // The post-ops of an activation node with one f32 input whose parameters are known at compile time
-// (Relu, Clip with constant or absent bounds, HardSwish, HardSigmoid, Sigmoid); nullopt otherwise
+// (Relu, Clip with constant or absent bounds, HardSwish, HardSigmoid, Sigmoid, Gelu); nullopt otherwise
 // (other ops, Clip with computed bounds).
 std::optional<PostOps> activation_post_ops(const Node& node);
 

@@ -969,9 +969,37 @@ Result<Outputs> infer_concat(const Ctx& c) {
 
 Result<Outputs> infer_gemm_like(const Ctx& c, const GemmAttrs& g, DType out_dtype);
 
+// FusedGemm (internal) also takes an A of rank > 2 when transA = 0, as fuse_matmul_bias writes it:
+// A [..., K] times B is one GEMM over A's rows, Y [..., N]; C then holds the N bias values.
+Result<Outputs> infer_fused_gemm_rows(const Ctx& c, const GemmAttrs& g) {
+  const Dims& as = *c.input(0).shape;
+  const InferInput& b = c.input(1);
+  if (!b.shape || b.shape->size() != 2) return c.error("B must be 2-D (B {})", b.shape ? dims_to_string(*b.shape) : "?");
+  const Dim kb = (*b.shape)[g.trans_b ? 1 : 0];
+  const Dim n = (*b.shape)[g.trans_b ? 0 : 1];
+  if (!unify(as.back(), kb)) {
+    return c.error("inner dimensions differ (A {}, B {} transB={})", dims_to_string(as), dims_to_string(*b.shape),
+                   g.trans_b);
+  }
+  if (c.has(2) && c.input(2).shape) {
+    const Dims& cs = *c.input(2).shape;
+    const bool vector = cs.size() == 1 || (cs.size() == 2 && cs[0].is_static() && cs[0].value == 1);
+    if (!vector || !unify(cs.back(), n)) {
+      return c.error("C {} is not a bias of {} values (A of rank {})", dims_to_string(cs), dim_to_string(n), as.size());
+    }
+  }
+  Dims out(as.begin(), as.end() - 1);
+  out.push_back(n);
+  return Outputs{out_of(DType::kF32, out)};
+}
+
 Result<Outputs> infer_gemm(const Ctx& c) {
   for (size_t i = 0; i < 3; ++i) HQP_RETURN_IF_ERROR(expect_dtype(c, i, {DType::kF32}, "input"));
   const GemmAttrs& g = c.node.kind == OpKind::Gemm ? c.node.attr<GemmAttrs>() : c.node.attr<FusedGemmAttrs>().gemm;
+  const InferInput& a = c.input(0);
+  if (c.node.kind == OpKind::FusedGemm && g.trans_a == 0 && a.shape && a.shape->size() > 2) {
+    return infer_fused_gemm_rows(c, g);
+  }
   return infer_gemm_like(c, g, DType::kF32);
 }
 

@@ -16,11 +16,6 @@ using ir::Node;
 using ir::OpKind;
 using ir::Value;
 
-Node* only_reader(const ir::Graph& g, const Value* v, OpKind kind) {
-  Node* n = ir::sole_consumer(g, v);
-  return n != nullptr && n->kind == kind ? n : nullptr;
-}
-
 bool is_constant(const Value* v, float want) {
   const std::optional<float> c = ir::constant_scalar_f32(v);
   return c && *c == want;
@@ -45,15 +40,15 @@ Result<FuseGeluStats> fuse_gelu(ir::Graph& graph) {
   for (Node* div : candidates) {
     Value* x = div->input(0);
     if (x->dtype != DType::kF32 || !is_constant(div->input(1), kernels::kGeluSqrt2)) continue;
-    Node* erf = only_reader(graph, div->output(0), OpKind::Erf);
+    Node* erf = ir::sole_consumer_of_kind(graph, div->output(0), OpKind::Erf);
     if (erf == nullptr) continue;
-    Node* add = only_reader(graph, erf->output(0), OpKind::Add);
+    Node* add = ir::sole_consumer_of_kind(graph, erf->output(0), OpKind::Add);
     if (add == nullptr || !other_is_constant(*add, erf->output(0), 1.0f)) continue;
-    Node* mul = only_reader(graph, add->output(0), OpKind::Mul);
+    Node* mul = ir::sole_consumer_of_kind(graph, add->output(0), OpKind::Mul);
     if (mul == nullptr) continue;
     const Value* other = mul->input(0) == add->output(0) ? mul->input(1) : mul->input(0);
     if (other != x) continue;
-    Node* half = only_reader(graph, mul->output(0), OpKind::Mul);
+    Node* half = ir::sole_consumer_of_kind(graph, mul->output(0), OpKind::Mul);
     if (half == nullptr || !other_is_constant(*half, mul->output(0), 0.5f)) continue;
     // Only the shapes of x: the constants broadcast (scalars), so y has x's shape.
     const std::vector<Node*> pattern = {div, erf, add, mul, half};

@@ -16,11 +16,6 @@ using ir::OpKind;
 using ir::Value;
 
 // The node reading `v` when it is the only reader (and `v` no graph output), of kind `kind`.
-Node* only_reader(const ir::Graph& g, const Value* v, OpKind kind) {
-  Node* n = ir::sole_consumer(g, v);
-  return n != nullptr && n->kind == kind ? n : nullptr;
-}
-
 // First normalized axis of a ReduceMean over the trailing axes of a rank-`rank` input with dims
 // kept; nullopt otherwise.
 std::optional<int64_t> trailing_reduce_axis(const Node& n, int64_t rank) {
@@ -77,7 +72,7 @@ Result<FuseLayerNormStats> fuse_layer_norm(ir::Graph& graph) {
     if (!normalized_dims) continue;
     const Shape& normalized = *normalized_dims;
     Value* mean = mean_node->output(0);
-    Node* sub = only_reader(graph, mean, OpKind::Sub);
+    Node* sub = ir::sole_consumer_of_kind(graph, mean, OpKind::Sub);
     if (sub == nullptr || sub->input(0) != x || sub->input(1) != mean) continue;
     Value* d = sub->output(0);
     if (graph.is_graph_output(d) || d->uses().size() != 2) continue;
@@ -90,23 +85,23 @@ Result<FuseLayerNormStats> fuse_layer_norm(ir::Graph& graph) {
     if (pow == nullptr || div == nullptr) continue;
     const std::optional<float> two = ir::constant_scalar_f32(pow->input(1));
     if (!two || *two != 2.0f) continue;
-    Node* var_node = only_reader(graph, pow->output(0), OpKind::ReduceMean);
+    Node* var_node = ir::sole_consumer_of_kind(graph, pow->output(0), OpKind::ReduceMean);
     if (var_node == nullptr || trailing_reduce_axis(*var_node, rank) != axis) continue;
-    Node* add_eps = only_reader(graph, var_node->output(0), OpKind::Add);
+    Node* add_eps = ir::sole_consumer_of_kind(graph, var_node->output(0), OpKind::Add);
     if (add_eps == nullptr) continue;
     const std::optional<float> eps = ir::constant_scalar_f32(other_input(*add_eps, var_node->output(0)));
     if (!eps) continue;
-    Node* sqrt = only_reader(graph, add_eps->output(0), OpKind::Sqrt);
+    Node* sqrt = ir::sole_consumer_of_kind(graph, add_eps->output(0), OpKind::Sqrt);
     if (sqrt == nullptr || div->input(1) != sqrt->output(0) || ir::sole_consumer(graph, sqrt->output(0)) != div) continue;
     std::vector<Node*> pattern = {mean_node, sub, pow, var_node, add_eps, sqrt, div};
     Value* y = div->output(0);
     Value* gamma = nullptr;
     Value* beta = nullptr;
-    if (Node* mul = only_reader(graph, y, OpKind::Mul); mul != nullptr && normalized_constant(other_input(*mul, y), normalized)) {
+    if (Node* mul = ir::sole_consumer_of_kind(graph, y, OpKind::Mul); mul != nullptr && normalized_constant(other_input(*mul, y), normalized)) {
       gamma = other_input(*mul, y);
       pattern.push_back(mul);
       y = mul->output(0);
-      if (Node* add = only_reader(graph, y, OpKind::Add); add != nullptr && normalized_constant(other_input(*add, y), normalized)) {
+      if (Node* add = ir::sole_consumer_of_kind(graph, y, OpKind::Add); add != nullptr && normalized_constant(other_input(*add, y), normalized)) {
         beta = other_input(*add, y);
         pattern.push_back(add);
         y = add->output(0);

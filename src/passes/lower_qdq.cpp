@@ -258,6 +258,7 @@ ir::Node* add_activation_node(ir::Graph& graph, const std::string& name, const i
   switch (post.activation) {
     case ir::Activation::kHardSwish: return graph.add_node(ir::OpKind::HardSwish, name, {in}, {out});
     case ir::Activation::kSigmoid: return graph.add_node(ir::OpKind::Sigmoid, name, {in}, {out});
+    case ir::Activation::kGelu: return graph.add_node(ir::OpKind::Gelu, name, {in}, {out});
     case ir::Activation::kHardSigmoid:
       return graph.add_node(ir::OpKind::HardSigmoid, name, {in}, {out}, ir::HardSigmoidAttrs{post.alpha, post.beta});
     default: HQP_CHECK_MSG(false, "activation is applied by the INT8 output stage");

@@ -7,6 +7,7 @@
 #include "passes/fold_constants.h"
 #include "passes/fold_pad.h"
 #include "passes/fuse_gelu.h"
+#include "passes/fuse_matmul_bias.h"
 #include "passes/fuse_layer_norm.h"
 #include "passes/fuse_conv_activation.h"
 #include "passes/fuse_residual_add.h"
@@ -47,6 +48,10 @@ Result<OptimizeReport> optimize_for_runtime(ir::Graph& graph, const OptimizeOpti
   if (options.fold_batchnorm) {
     HQP_ASSIGN_OR_RETURN(FoldBatchNormStats s, fold_batchnorm(graph));
     record("fold_batchnorm", s.folded_into_conv + s.folded_into_gemm);
+  }
+  if (options.fuse_matmul_bias) {
+    HQP_ASSIGN_OR_RETURN(FuseMatMulBiasStats s, fuse_matmul_bias(graph));
+    record("fuse_matmul_bias", s.fused);
   }
   if (options.skip_output_requantize) {
     HQP_ASSIGN_OR_RETURN(SkipRequantizeStats s, skip_output_requantize(graph));

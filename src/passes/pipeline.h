@@ -1,5 +1,6 @@
 // The graph-pass pipeline that prepares a model for the runtime: identity removal, zero-Pad
-// folding, LayerNorm and GELU fusion, BatchNorm folding, activation and residual fusion, QDQ lowering to INT8 ops, constant folding.
+// folding, LayerNorm and GELU fusion, BatchNorm folding, MatMul + bias fusion, activation and residual
+// fusion, QDQ lowering to INT8 ops, constant folding.
 // Decides the order of the passes; adds no rewrite of its own.
 #pragma once
 
@@ -17,6 +18,7 @@ struct OptimizeOptions {
   bool fuse_layer_norm = true;
   bool fuse_gelu = true;
   bool fold_batchnorm = true;
+  bool fuse_matmul_bias = true;
   // Off by default: it changes results (one rounding fewer than the file's QDQ semantics, which
   // ONNX Runtime follows); SessionOptions::fuse_requantize turns it on.
   bool skip_output_requantize = false;
@@ -48,6 +50,8 @@ struct OptimizeReport {
 //   fuse_layer_norm      decomposed LayerNorms (ReduceMean, Sub, Pow, Sqrt, Div, ...) into one op;
 //   fuse_gelu            decomposed GELUs (Div, Erf, Add, Mul, Mul) into one internal Gelu;
 //   fold_batchnorm       before fusion: the fused Conv is what takes the activation;
+//   fuse_matmul_bias     MatMul by a constant [+ bias Add] into a FusedGemm, which then takes the
+//                        activation like a Gemm;
 //   skip_output_requantize  (opt-in) QDQ graphs in ONNX Runtime's placement: drops the conv-output Q -> DQ
 //                        pairs before residual Adds and float activations, so the fusions below
 //                        see the same patterns as in TensorRT's placement;

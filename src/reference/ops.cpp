@@ -76,6 +76,7 @@ void apply_post_ops(const ir::PostOps& post, const Tensor* sum, Tensor& dst) {
     case ir::Activation::kHardSwish: k::hardswish_f32__ref(n, d, d); break;
     case ir::Activation::kHardSigmoid: k::hardsigmoid_f32__ref(n, post.alpha, post.beta, d, d); break;
     case ir::Activation::kSigmoid: k::sigmoid_f32__ref(n, d, d); break;
+    case ir::Activation::kGelu: k::gelu_erf_f32__ref(n, d, d); break;
   }
 }
 
@@ -481,8 +482,11 @@ Status run_gemm(const OpCtx& c) {
   const Tensor& A = c.x(0);
   const Tensor& B = c.x(1);
   const Tensor* C = c.input(2);
+  // A FusedGemm's A of rank > 2 (transA = 0) is [rows, K] in memory: Y [..., N] is [rows, N].
+  Shape a_shape = A.shape();
+  if (a_shape.size() > 2) a_shape = {A.numel() / std::max<int64_t>(a_shape.back(), 1), a_shape.back()};
   HQP_ASSIGN_OR_RETURN(k::GemmParams p,
-                       c.check(gemm_params(gemm_attrs(c.node), A.shape(), B.shape(), C ? &C->shape() : nullptr)));
+                       c.check(gemm_params(gemm_attrs(c.node), a_shape, B.shape(), C ? &C->shape() : nullptr)));
   k::gemm_f32__ref(p, A.data<float>(), B.data<float>(), C ? C->data<float>() : nullptr, c.out[0].data<float>());
   if (c.node.kind == OpKind::FusedGemm) apply_post_ops(post_ops(c.node), nullptr, c.out[0]);
   return Status();

@@ -45,6 +45,7 @@ dnn::Activation to_dnn(ir::Activation a) {
     case ir::Activation::kHardSwish: return dnn::Activation::kHardSwish;
     case ir::Activation::kHardSigmoid: return dnn::Activation::kHardSigmoid;
     case ir::Activation::kSigmoid: return dnn::Activation::kSigmoid;
+    case ir::Activation::kGelu: return dnn::Activation::kGeluErf;
   }
   return dnn::Activation::kNone;
 }
@@ -394,12 +395,15 @@ Result<OpChoice> try_gemm_f32(const Node& node, const std::vector<SlotInfo>& in,
   const ir::GemmAttrs& g = reference::gemm_attrs(node);
   const Tensor* w = constant_of(node, 1);
   const Tensor* bias = constant_of(node, 2);
-  if (in[0].dtype != DType::kF32 || in[0].shape.size() != 2) return reject("A is not a 2-D f32 tensor");
+  // A FusedGemm may have an A of rank > 2 (rows of [..., K], transA = 0: fuse_matmul_bias).
+  const bool rows = node.kind == OpKind::FusedGemm && g.trans_a == 0 && in[0].shape.size() > 2;
+  if (in[0].dtype != DType::kF32 || (in[0].shape.size() != 2 && !rows)) return reject("A is not a 2-D f32 tensor");
   const int64_t n = w ? (g.trans_b ? w->dim(0) : w->dim(1)) : 0;
   HQP_RETURN_IF_ERROR(check_fc_form(node, g, w, bias, n));
   dnn::GemmF32OnednnParams p;
-  p.m = in[0].shape[0];
-  p.k = in[0].shape[1];
+  p.k = in[0].shape.back();
+  p.m = 1;
+  for (size_t i = 0; i + 1 < in[0].shape.size(); ++i) p.m *= in[0].shape[i];
   p.n = n;
   p.trans_b = g.trans_b != 0;
   p.has_bias = bias != nullptr;

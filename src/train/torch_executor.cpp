@@ -58,6 +58,7 @@ at::Tensor apply_activation(const ir::PostOps& post, const at::Tensor& y) {
     case ir::Activation::kHardSwish: return at::hardswish(y);
     case ir::Activation::kHardSigmoid: return at::clamp(y * post.alpha + post.beta, 0.0, 1.0);
     case ir::Activation::kSigmoid: return at::sigmoid(y);
+    case ir::Activation::kGelu: return at::gelu(y);
   }
   return y;
 }
@@ -721,7 +722,11 @@ Status TorchModule::run_node(const Step& step, std::vector<at::Tensor>& env) con
       const at::Tensor A = a.trans_a != 0 ? in(0).t() : in(0);
       const at::Tensor B = a.trans_b != 0 ? in(1).t() : in(1);
       at::Tensor y;
-      if (has(2)) {
+      if (A.dim() > 2) {  // FusedGemm over the rows of A [..., K] (transA = 0; see shape inference)
+        y = at::matmul(A, B);
+        if (a.alpha != 1.0f) y = y * static_cast<double>(a.alpha);
+        if (has(2)) y = y + in(2).reshape({-1}) * static_cast<double>(a.beta);
+      } else if (has(2)) {
         y = at::addmm(in(2), A, B, static_cast<double>(a.beta), static_cast<double>(a.alpha));
       } else {
         y = at::mm(A, B);

@@ -37,7 +37,7 @@ TEST(OptimizeForRuntime, SmallNetworkEndsAsFusedOps) {
   EXPECT_EQ(r->nodes_before, 15u);
   EXPECT_EQ(r->nodes_after, 6u);  // 3 FusedConv, GlobalAveragePool, Flatten, Gemm
   EXPECT_EQ(count_kind(b.g, OpKind::FusedConv), 3);
-  ASSERT_EQ(r->passes.size(), 9u);  // skip_output_requantize is off by default
+  ASSERT_EQ(r->passes.size(), 10u);  // skip_output_requantize is off by default
   EXPECT_EQ(r->passes[0].pass, "remove_identity");
   EXPECT_EQ(r->passes[0].rewrites, 2);
   EXPECT_EQ(r->passes[1].pass, "fold_pad");
@@ -47,8 +47,10 @@ TEST(OptimizeForRuntime, SmallNetworkEndsAsFusedOps) {
   EXPECT_EQ(r->passes[3].pass, "fuse_gelu");
   EXPECT_EQ(r->passes[3].rewrites, 0);
   EXPECT_EQ(r->passes[4].rewrites, 3);  // BatchNorms
-  EXPECT_EQ(r->passes[5].rewrites, 2);  // stem and middle Relu
-  EXPECT_EQ(r->passes[6].rewrites, 1);  // the residual Add + Relu
+  EXPECT_EQ(r->passes[5].pass, "fuse_matmul_bias");
+  EXPECT_EQ(r->passes[5].rewrites, 0);  // no MatMul
+  EXPECT_EQ(r->passes[6].rewrites, 2);  // stem and middle Relu
+  EXPECT_EQ(r->passes[7].rewrites, 1);  // the residual Add + Relu
   EXPECT_NE(r->to_string().find("fold_batchnorm: 3 rewrites"), std::string::npos) << r->to_string();
   HQP_EXPECT_OK(ir::verify(b.g));
   expect_same_outputs(before, b.g, b.random_inputs(), kPipelineMaxRelErr);

@@ -245,6 +245,10 @@ inline std::vector<OpCase> op_cases() {
     b.gemm.trans_b = 1;
     b.post.activation = ir::Activation::kHardSwish;
     cases.push_back({"fused_gemm_hardswish", OpKind::FusedGemm, b, {OpInput::runtime({3, 4}, -3.0f, 3.0f), W({5, 4}, 63), W({5}, 64)}});
+    ir::FusedGemmAttrs rows;  // fuse_matmul_bias's form: A of rank 3, B [K, N], a [N] bias, GELU
+    rows.post.activation = ir::Activation::kGelu;
+    cases.push_back({"fused_gemm_rows_gelu", OpKind::FusedGemm, rows,
+                     {OpInput::runtime({2, 3, 4}, -3.0f, 3.0f), W({4, 5}, 65), W({5}, 66)}});
   }
   return cases;
 }
