@@ -18,6 +18,7 @@
 #include "kernels/onednn/normalization_onednn.h"
 #include "kernels/onednn/pool_onednn.h"
 #include "kernels/ref/int8_output.h"
+#include "kernels/ref/layout.h"
 #include "kernels/x86/lut8.h"
 #include "kernels/x86/quantize_x86.h"
 #include "reference/executor.h"
@@ -817,45 +818,59 @@ Result<OpChoice> try_layer_norm(const Node& node, const std::vector<SlotInfo>& i
   return c;
 }
 
+// Concat in the memory order its inputs have: in any layout, the output is [outer, sum of the
+// inputs' axis lengths, inner] over the physical dims (channels-last on the channel axis: outer =
+// N * spatial, inner = 1), so the reference concat moves the same bytes without a layout reorder
+// around it (GoogLeNet / DenseNet / SqueezeNet / ShuffleNet concatenate channels-last conv outputs).
 class ConcatOp final : public RuntimeOp {
  public:
-  explicit ConcatOp(dnn::ConcatOnednn k) : k_(std::move(k)) {}
-  Status run(std::span<const void* const> in, std::span<void* const> out) override { return k_.run(in.data(), out[0]); }
-  std::string implementation() const override {
-    return fmt::format("{} ({})", dnn::ConcatOnednn::kName, k_.implementation());
+  ConcatOp(std::vector<int64_t> axis_lens, int64_t outer, int64_t inner, size_t elem_size)
+      : axis_lens_(std::move(axis_lens)), outer_(outer), inner_(inner), elem_size_(elem_size) {}
+  Status run(std::span<const void* const> in, std::span<void* const> out) override {
+    kernels::concat_any__ref(in, axis_lens_, outer_, inner_, elem_size_, out[0]);
+    return Status::ok_status();
   }
+  std::string implementation() const override { return "concat__any_layout"; }
 
  private:
-  dnn::ConcatOnednn k_;
+  std::vector<int64_t> axis_lens_;
+  int64_t outer_, inner_;
+  size_t elem_size_;
 };
 
-// Concat of activations in the layout its first input has (channels-last stays channels-last:
-// GoogLeNet / DenseNet / SqueezeNet concatenate conv outputs, which need no reorder then).
 Result<OpChoice> try_concat(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
   const Shape& x = in[0].shape;
-  const int r = static_cast<int>(x.size());
+  const int64_t r = static_cast<int64_t>(x.size());
   const int64_t axis = node.attr<ir::AxisAttrs>().axis < 0 ? node.attr<ir::AxisAttrs>().axis + r
                                                             : node.attr<ir::AxisAttrs>().axis;
   if (axis < 0 || axis >= r) return reject("axis out of range");
-  dnn::ConcatOnednnParams p;
-  p.dtype = in[0].dtype;
-  p.rank = r;
-  p.axis = static_cast<int>(axis);
-  for (int i = 0; i < r && i < kernels::kMaxKernelRank; ++i) p.dims[i] = x[static_cast<size_t>(i)];
+  std::vector<int64_t> lens;
   bool all_agnostic = true;
   for (size_t i = 0; i < in.size(); ++i) {
     if (constant_of(node, i) != nullptr) return reject("an input is a constant");
-    if (in[i].dtype != p.dtype || in[i].shape.size() != x.size()) return reject("inputs differ in dtype or rank");
-    p.axis_lens.push_back(in[i].shape[static_cast<size_t>(axis)]);
+    if (in[i].dtype != in[0].dtype || in[i].shape.size() != x.size()) return reject("inputs differ in dtype or rank");
+    lens.push_back(in[i].shape[static_cast<size_t>(axis)]);
     all_agnostic = all_agnostic && layout_agnostic(in[i].shape);
   }
-  const bool activation = r >= 3 && r <= 5;
-  const Layout layout = activation && !all_agnostic ? in[0].layout : Layout::kNchw;
-  p.layout = to_dnn(layout);
-  HQP_RETURN_IF_ERROR(dnn::ConcatOnednn::applies(p));
-  HQP_ASSIGN_OR_RETURN(dnn::ConcatOnednn k, dnn::ConcatOnednn::create(p));
+  const Layout layout = r >= 3 && r <= 5 && !all_agnostic ? in[0].layout : Layout::kNchw;
+  // Physical order of the logical dims: channels-last puts axis 1 last.
+  std::vector<int64_t> order;
+  for (int64_t i = 0; i < r; ++i) order.push_back(i);
+  if (layout == Layout::kNhwc) {
+    order.erase(order.begin() + 1);
+    order.push_back(1);
+  }
+  int64_t outer = 1, inner = 1;
+  bool after = false;
+  for (int64_t d : order) {
+    if (d == axis) {
+      after = true;
+      continue;
+    }
+    (after ? inner : outer) *= x[static_cast<size_t>(d)];
+  }
   OpChoice c;
-  c.op = std::make_unique<ConcatOp>(std::move(k));
+  c.op = std::make_unique<ConcatOp>(std::move(lens), outer, inner, dtype_size(in[0].dtype));
   c.input_layouts.assign(in.size(), layout);
   c.output_layout = layout;
   return c;
@@ -1157,7 +1172,7 @@ std::vector<NamedCandidate> fast_candidates(OpKind kind) {
     case OpKind::QGlobalAveragePool: return {{"qglobal_average_pool__x86", try_qglobal_average_pool}};
     case OpKind::Transpose: return {{"transpose__onednn", try_transpose}};
     case OpKind::LayerNormalization: return {{"layer_norm_f32__onednn", try_layer_norm}};
-    case OpKind::Concat: return {{"concat__onednn", try_concat}};
+    case OpKind::Concat: return {{"concat__any_layout", try_concat}};
     case OpKind::BatchNormalization: return {{"batch_norm_f32__onednn", try_batch_norm}};
     default: return {};
   }

@@ -172,7 +172,8 @@ TEST(SessionLayoutOps, TransposesRunAsStridedCopies) {
 
 // DenseNet's dense layer: Concat of two conv outputs, a BatchNorm no conv can absorb (a ReLU
 // follows it), ReLU, conv. The Concat joins the channels-last conv outputs where they lie and the
-// BatchNorm runs on oneDNN: no layout reorder anywhere in the plan.
+// BatchNorm runs on oneDNN: no layout reorder anywhere in the plan. Plus a Concat along a spatial
+// axis of channels-last tensors (outer = N, inner = W * C in memory).
 TEST(SessionLayoutOps, ConcatAndBatchNormStayChannelsLast) {
   Graph g;
   Value* x = g.add_input("x", DType::kF32, dims({1, 6, 7, 7}));
@@ -188,7 +189,10 @@ TEST(SessionLayoutOps, ConcatAndBatchNormStayChannelsLast) {
                    g.add_initializer("mean", random_f32({13}, 7)), g.add_initializer("var", var)});
   Value* r = add(g, OpKind::Relu, "relu", {bn});
   Value* y = add(g, OpKind::Conv, "conv_c", {r, g.add_initializer("wc", random_f32({4, 13, 3, 3}, 9))}, conv);
+  Value* tall = add(g, OpKind::Concat, "hcat", {a, a}, ir::AxisAttrs{2, true});
+  Value* z = add(g, OpKind::Conv, "conv_d", {tall, g.add_initializer("wd", random_f32({3, 8, 3, 3}, 11))}, conv);
   g.add_output(y);
+  g.add_output(z);
   HQP_ASSERT_OK(ir::verify_and_infer(g));
   const std::vector<Tensor> inputs = {random_f32({1, 6, 7, 7}, 10)};
   expect_fast_matches_reference(g, inputs);
@@ -199,11 +203,11 @@ TEST(SessionLayoutOps, ConcatAndBatchNormStayChannelsLast) {
   std::string steps;
   for (const NodePlanInfo& n : s->plan_info()) {
     steps += n.node + " ";
-    if (n.node == "cat") EXPECT_EQ(n.implementation.rfind("concat__onednn", 0), 0u) << n.implementation;
+    if (n.op == "Concat") EXPECT_EQ(n.implementation, "concat__any_layout") << n.node;
     if (n.node == "bn") EXPECT_EQ(n.implementation.rfind("batch_norm_f32__onednn", 0), 0u) << n.implementation;
     if (n.op == "Conv") EXPECT_EQ(n.implementation.rfind("conv_f32__onednn", 0), 0u) << n.implementation;
   }
-  EXPECT_EQ(steps, "conv_a conv_b cat bn relu conv_c ");  // no reorder step
+  EXPECT_EQ(steps, "conv_a conv_b cat bn relu conv_c hcat conv_d ");  // no reorder step
 }
 
 }  // namespace

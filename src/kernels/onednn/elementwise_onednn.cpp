@@ -170,33 +170,6 @@ bool dense_permutation(int rank, const int64_t* dims, const int64_t* strides) {
   return true;
 }
 
-std::shared_ptr<const detail::CachedPrimitive> concat_primitive(const ConcatOnednnParams& p) {
-  CacheKey key(ConcatOnednn::kName);
-  key.add(static_cast<int64_t>(p.dtype)).add_range(p.dims, p.dims + p.rank).add(int64_t{p.axis});
-  key.add_range(p.axis_lens.begin(), p.axis_lens.end()).add(static_cast<int64_t>(p.layout));
-  key.add(int64_t{Context::get().num_threads()});
-  return Context::get().get_or_create(key, ConcatOnednn::kName, [&] {
-    const memory::data_type dt = detail::to_dnnl(p.dtype);
-    const memory::format_tag tag =
-        p.rank >= 3 && p.rank <= 5 ? detail::activation_tag(p.rank, p.layout) : detail::plain_tag(p.rank);
-    memory::dims dims(p.dims, p.dims + p.rank);
-    std::vector<memory::desc> srcs;
-    int64_t total = 0;
-    for (int64_t len : p.axis_lens) {
-      dims[static_cast<size_t>(p.axis)] = len;
-      srcs.emplace_back(dims, dt, tag);
-      total += len;
-    }
-    dims[static_cast<size_t>(p.axis)] = total;
-    const dnnl::concat::primitive_desc concat_pd(memory::desc(dims, dt, tag), p.axis, srcs, Context::get().engine());
-    dnnl_primitive_desc_t handle = nullptr;
-    dnnl::error::wrap_c_api(dnnl_primitive_desc_clone(&handle, concat_pd.get()), "could not clone a concat pd");
-    dnnl::primitive_desc pd;
-    pd.reset(handle);
-    return pd;
-  });
-}
-
 }  // namespace
 
 // ---------------- EltwiseF32Onednn ----------------
@@ -423,64 +396,5 @@ Status StridedCopyOnednn::run(const void* src, void* dst) {
 }
 
 const std::string& StridedCopyOnednn::implementation() const { return impl_; }
-
-// ---------------- ConcatOnednn ----------------
-
-ConcatOnednn::ConcatOnednn(ConcatOnednn&&) noexcept = default;
-ConcatOnednn& ConcatOnednn::operator=(ConcatOnednn&&) noexcept = default;
-ConcatOnednn::~ConcatOnednn() = default;
-
-Status ConcatOnednn::applies(const ConcatOnednnParams& params) {
-  if (params.rank < 1 || params.rank > 6) {
-    return make_error(StatusCode::kUnsupported, "cannot create kernel '{}': rank not supported (rank={}, expected "
-                      "1..6)", kName, params.rank);
-  }
-  if (params.dtype != DType::kF32 && params.dtype != DType::kS32 && params.dtype != DType::kU8 &&
-      params.dtype != DType::kS8) {
-    return make_error(StatusCode::kUnsupported, "cannot create kernel '{}': dtype not supported (dtype={}, expected "
-                      "f32, s32, u8 or s8)", kName, dtype_name(params.dtype));
-  }
-  if (params.axis < 0 || params.axis >= params.rank || params.axis_lens.empty()) {
-    return make_error(StatusCode::kInvalidArgument, "cannot create kernel '{}': bad axis or no inputs (axis={}, "
-                      "rank={}, inputs={})", kName, params.axis, params.rank, params.axis_lens.size());
-  }
-  for (int i = 0; i < params.rank; ++i) {
-    if (i != params.axis && params.dims[i] < 1) {
-      return make_error(StatusCode::kInvalidArgument, "cannot create kernel '{}': empty dim {} (dim={}, expected "
-                        ">= 1)", kName, i, params.dims[i]);
-    }
-  }
-  for (int64_t len : params.axis_lens) {
-    if (len < 1) {
-      return make_error(StatusCode::kInvalidArgument, "cannot create kernel '{}': an input is empty along the axis "
-                        "(len={}, expected >= 1)", kName, len);
-    }
-  }
-  return concat_primitive(params)->status;
-}
-
-Result<ConcatOnednn> ConcatOnednn::create(const ConcatOnednnParams& params) {
-  HQP_RETURN_IF_ERROR(applies(params));
-  std::shared_ptr<const detail::CachedPrimitive> cached = concat_primitive(params);
-  ConcatOnednn kernel;
-  kernel.inputs_ = static_cast<int>(params.axis_lens.size());
-  auto exec = std::make_unique<detail::Executable>();
-  const dnnl::engine& engine = Context::get().engine();
-  for (int i = 0; i < kernel.inputs_; ++i) {
-    exec->args[DNNL_ARG_MULTIPLE_SRC + i] = memory(cached->pd.src_desc(i), engine, nullptr);
-  }
-  exec->args[DNNL_ARG_DST] = memory(cached->pd.dst_desc(0), engine, nullptr);
-  exec->cached = std::move(cached);
-  kernel.exec_ = std::move(exec);
-  return kernel;
-}
-
-Status ConcatOnednn::run(const void* const* srcs, void* dst) {
-  for (int i = 0; i < inputs_; ++i) exec_->bind(DNNL_ARG_MULTIPLE_SRC + i, srcs[i]);
-  exec_->bind(DNNL_ARG_DST, dst);
-  return exec_->execute(kName);
-}
-
-const std::string& ConcatOnednn::implementation() const { return exec_->cached->impl; }
 
 }  // namespace hqp::kernels::onednn

@@ -151,37 +151,4 @@ class StridedCopyOnednn {
   std::unique_ptr<detail::Executable> exec_;   // the reorder, when not a memcpy
 };
 
-// ONNX Concat of `inputs` tensors along `axis`: every input has `dims` except along the axis, where
-// input i has axis_lens[i]. Rank 3..5 tensors lie in `layout` (all inputs and the output alike);
-// other ranks are row-major. f32, s32, u8, s8 (moved, never converted).
-struct ConcatOnednnParams {
-  DType dtype = DType::kF32;
-  int rank = 4;
-  int64_t dims[kMaxKernelRank] = {};  // logical; dims[axis] is ignored
-  int axis = 1;
-  std::vector<int64_t> axis_lens;     // one per input, each >= 1
-  Layout layout = Layout::kNchw;
-};
-
-class ConcatOnednn {
- public:
-  static constexpr std::string_view kName = "concat__onednn";
-  // kUnsupported for s64 / bool or a rank outside 1..6; kInvalidArgument for a bad axis, empty dims
-  // or fewer than one input.
-  static Status applies(const ConcatOnednnParams& params);
-  static Result<ConcatOnednn> create(const ConcatOnednnParams& params);
-  // srcs: one pointer per input; dst may not alias any of them.
-  Status run(const void* const* srcs, void* dst);
-  const std::string& implementation() const;
-
-  ConcatOnednn(ConcatOnednn&&) noexcept;
-  ConcatOnednn& operator=(ConcatOnednn&&) noexcept;
-  ~ConcatOnednn();
-
- private:
-  ConcatOnednn() = default;
-  int inputs_ = 0;
-  std::unique_ptr<detail::Executable> exec_;
-};
-
 }  // namespace hqp::kernels::onednn

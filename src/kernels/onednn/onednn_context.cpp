@@ -174,7 +174,6 @@ int64_t Executable::owned_bytes() const {
   int64_t bytes = 0;
   for (const auto& [arg, mem] : args) {
     if (arg == DNNL_ARG_SRC || arg == DNNL_ARG_DST) continue;
-    if (arg >= DNNL_ARG_MULTIPLE_SRC && arg < DNNL_ARG_MULTIPLE_DST) continue;  // concat's inputs
     bytes += static_cast<int64_t>(mem.get_desc().get_size());
   }
   return bytes;

@@ -1,6 +1,6 @@
 // Tests of the oneDNN eltwise, binary (with broadcast) and layout-reorder kernels against the
-// reference kernels, the strided copy (Transpose) and Concat against the reference layout kernels,
-// the thread-count control, and applies() rejections.
+// reference kernels, the strided copy (Transpose) against the reference transpose, the thread-count
+// control, and applies() rejections.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -286,68 +286,6 @@ TEST(StridedCopyOnednn, RejectsWhatItCannotCopy) {
   StridedCopyOnednnParams rank0 = p;
   rank0.rank = 0;
   EXPECT_EQ(StridedCopyOnednn::applies(rank0).code(), StatusCode::kInvalidArgument);
-}
-
-// Concat along each axis of an NCHW tensor and along channels in NHWC equals the reference concat
-// (in NCHW) bit for bit; u8 along channels too.
-TEST(ConcatOnednn, EqualsReferenceInBothLayouts) {
-  const int64_t n = 2, c = 3, h = 4, w = 5;
-  const std::vector<int64_t> lens = {3, 1, 6};
-  for (Layout layout : {Layout::kNchw, Layout::kNhwc}) {
-    for (int axis = 0; axis < 4; ++axis) {
-      if (layout == Layout::kNhwc && axis != 1) continue;
-      const int64_t base[4] = {n, c, h, w};
-      std::vector<std::vector<float>> srcs;
-      std::vector<std::vector<float>> srcs_in_layout;
-      int64_t total = 0;
-      for (size_t i = 0; i < lens.size(); ++i) {
-        int64_t d[4] = {base[0], base[1], base[2], base[3]};
-        d[axis] = lens[i];
-        total += lens[i];
-        srcs.push_back(test::random_floats(d[0] * d[1] * d[2] * d[3], kRefTestSeed + static_cast<uint32_t>(i)));
-        srcs_in_layout.push_back(test::to_layout(srcs.back(), layout, d[0], d[1], d[2] * d[3]));
-      }
-      ConcatOnednnParams p;
-      std::copy(base, base + 4, p.dims);
-      p.axis = axis;
-      p.axis_lens = lens;
-      p.layout = layout;
-      Result<ConcatOnednn> k = ConcatOnednn::create(p);
-      ASSERT_TRUE(k.ok()) << k.status().message();
-      int64_t out_dims[4] = {n, c, h, w};
-      out_dims[axis] = total;
-      const int64_t count = out_dims[0] * out_dims[1] * out_dims[2] * out_dims[3];
-      std::vector<float> got(static_cast<size_t>(count)), want(static_cast<size_t>(count));
-      std::vector<const void*> ptrs, ref_ptrs;
-      for (size_t i = 0; i < lens.size(); ++i) {
-        ptrs.push_back(srcs_in_layout[i].data());
-        ref_ptrs.push_back(srcs[i].data());
-      }
-      ASSERT_TRUE(k->run(ptrs.data(), got.data()).ok());
-      int64_t outer = 1, inner = 1;
-      for (int i = 0; i < axis; ++i) outer *= base[i];
-      for (int i = axis + 1; i < 4; ++i) inner *= base[i];
-      concat_any__ref(ref_ptrs, lens, outer, inner, sizeof(float), want.data());
-      const std::string what = std::string(layout_name(layout)) + " axis " + std::to_string(axis);
-      test::expect_all_equal(test::from_layout(got, layout, out_dims[0], out_dims[1], out_dims[2] * out_dims[3]), want,
-                             what);
-    }
-  }
-  ConcatOnednnParams bad;
-  bad.dims[0] = 1;
-  bad.dims[2] = 2;
-  bad.dims[3] = 2;
-  bad.axis_lens = {1, 2};
-  EXPECT_TRUE(ConcatOnednn::applies(bad).ok());
-  ConcatOnednnParams s64 = bad;
-  s64.dtype = DType::kS64;
-  EXPECT_EQ(ConcatOnednn::applies(s64).code(), StatusCode::kUnsupported);
-  ConcatOnednnParams axis = bad;
-  axis.axis = 4;
-  EXPECT_EQ(ConcatOnednn::applies(axis).code(), StatusCode::kInvalidArgument);
-  ConcatOnednnParams none = bad;
-  none.axis_lens.clear();
-  EXPECT_EQ(ConcatOnednn::applies(none).code(), StatusCode::kInvalidArgument);
 }
 
 TEST(OnednnThreads, RejectsNonPositiveCountAndReportsRuntime) {
