@@ -122,6 +122,18 @@ struct LayerNormAttrs {
   bool operator==(const LayerNormAttrs&) const = default;
 };
 
+// Resize (opset >= 11; inputs X, roi, scales, sizes). Cubic mode and tf_crop_and_resize are not
+// supported (the importer rejects them), so roi is never read.
+enum class ResizeMode : uint8_t { kNearest, kLinear };
+enum class ResizeCoordinates : uint8_t { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kTfHalfPixelForNn };
+enum class ResizeNearest : uint8_t { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
+struct ResizeAttrs {
+  ResizeMode mode = ResizeMode::kNearest;
+  ResizeCoordinates coordinates = ResizeCoordinates::kHalfPixel;
+  ResizeNearest nearest = ResizeNearest::kRoundPreferFloor;
+  bool operator==(const ResizeAttrs&) const = default;
+};
+
 struct FlattenAttrs {
   int64_t axis = 1;
   bool operator==(const FlattenAttrs&) const = default;
@@ -217,7 +229,7 @@ struct FusedGemmAttrs {
 };
 
 using Attrs = std::variant<NoAttrs, ConvAttrs, PoolAttrs, BatchNormAttrs, ClipAttrs, HardSigmoidAttrs,
-                           LeakyReluAttrs, ReduceAttrs, CastAttrs, PadAttrs, SliceAttrs, SplitAttrs, LayerNormAttrs, FlattenAttrs, ReshapeAttrs, TransposeAttrs, AxesAttrs, ShapeAttrs, AxisAttrs,
+                           LeakyReluAttrs, ReduceAttrs, CastAttrs, PadAttrs, SliceAttrs, SplitAttrs, LayerNormAttrs, ResizeAttrs, FlattenAttrs, ReshapeAttrs, TransposeAttrs, AxesAttrs, ShapeAttrs, AxisAttrs,
                            GemmAttrs, DropoutAttrs, ConstantAttrs, SoftmaxAttrs, FusedConvAttrs, FusedGemmAttrs>;
 
 }  // namespace hqp::ir

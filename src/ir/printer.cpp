@@ -63,6 +63,15 @@ struct AttrFormatter {
     if (a.keepdims != 1) add("keepdims", std::to_string(a.keepdims));
     if (a.noop_with_empty_axes != 0) add("noop_with_empty_axes", std::to_string(a.noop_with_empty_axes));
   }
+  void operator()(const ResizeAttrs& a) {
+    static constexpr const char* kModes[] = {"nearest", "linear"};
+    static constexpr const char* kCoordinates[] = {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
+                                                   "tf_half_pixel_for_nn"};
+    static constexpr const char* kNearest[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
+    add("mode", kModes[static_cast<int>(a.mode)]);
+    add("coordinate_transformation_mode", kCoordinates[static_cast<int>(a.coordinates)]);
+    if (a.mode == ResizeMode::kNearest) add("nearest_mode", kNearest[static_cast<int>(a.nearest)]);
+  }
   void operator()(const PadAttrs& a) {
     if (a.mode != PadMode::kConstant) add("mode", a.mode == PadMode::kReflect ? "reflect" : "edge");
     if (a.pads) add("pads", fmt::format("[{}]", fmt::join(*a.pads, ",")));

@@ -4,6 +4,7 @@
 #include "ir/shape_inference.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <map>
 #include <numeric>
@@ -691,6 +692,46 @@ Result<Outputs> infer_pad(const Ctx& c) {
   return Outputs{out_of(x.dtype, out)};
 }
 
+// Resize (opset >= 11): X, roi (unused by the supported modes), scales (f32), sizes (s64). Static
+// output dims when X's dims and the scales / sizes values are known.
+Result<Outputs> infer_resize(const Ctx& c) {
+  const InferInput& x = c.input(0);
+  const auto& a = c.node.attr<ResizeAttrs>();
+  if (a.mode == ResizeMode::kLinear) {
+    HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kF32}, "input (linear mode)"));
+  } else {
+    HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kF32, DType::kU8, DType::kS8, DType::kS32, DType::kS64}, "input"));
+  }
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 2, {DType::kF32}, "scales"));
+  HQP_RETURN_IF_ERROR(expect_dtype(c, 3, {DType::kS64}, "sizes"));
+  const bool has_scales = c.has(2) && !(c.input(2).shape && c.input(2).shape->size() == 1 &&
+                                           (*c.input(2).shape)[0] == Dim::fixed(0));
+  const bool has_sizes = c.has(3);
+  if (has_scales == has_sizes) return c.error("exactly one of scales and sizes must be given");
+  if (!x.shape) return Outputs{out_of(x.dtype, std::nullopt)};
+  const Dims& xs = *x.shape;
+  std::optional<std::vector<float>> scales;
+  std::optional<std::vector<int64_t>> sizes;
+  if (has_scales && c.input(2).value != nullptr) {
+    const Tensor& t = *c.input(2).value;
+    scales = std::vector<float>(t.data<float>(), t.data<float>() + t.numel());
+  }
+  if (has_sizes) sizes = static_ints(c.input(3));
+  const std::optional<Shape> in = static_shape(xs);
+  if ((!scales && !sizes) || (!in && !sizes)) return Outputs{out_of(x.dtype, Dims(xs.size(), Dim::unknown()))};
+  if (!in) {  // sizes known, input dims not: the output is the sizes
+    if (sizes->size() != xs.size()) return c.error("sizes has {} values for an input of rank {}", sizes->size(), xs.size());
+    Dims out;
+    for (int64_t s : *sizes) out.push_back(Dim::fixed(s));
+    return Outputs{out_of(x.dtype, out)};
+  }
+  Result<ResizeGeometry> g = resize_geometry(std::vector<int64_t>(in->begin(), in->end()), scales, sizes);
+  if (!g.ok()) return c.error("{}", g.status().message());
+  Dims out;
+  for (int64_t d : g->out) out.push_back(Dim::fixed(d));
+  return Outputs{out_of(x.dtype, out)};
+}
+
 // Split: one output per part along the axis; sizes from the attribute (opset < 13), input 1 (s64)
 // or equal parts.
 Result<Outputs> infer_split(const Ctx& c) {
@@ -1175,6 +1216,7 @@ Result<Outputs> infer_Pad(const Ctx& c) { return infer_pad(c); }
 Result<Outputs> infer_Slice(const Ctx& c) { return infer_slice(c); }
 Result<Outputs> infer_Split(const Ctx& c) { return infer_split(c); }
 Result<Outputs> infer_Expand(const Ctx& c) { return infer_expand(c); }
+Result<Outputs> infer_Resize(const Ctx& c) { return infer_resize(c); }
 Result<Outputs> infer_Gemm(const Ctx& c) { return infer_gemm(c); }
 Result<Outputs> infer_FusedGemm(const Ctx& c) { return infer_gemm(c); }
 Result<Outputs> infer_MatMul(const Ctx& c) { return infer_matmul(c); }
@@ -1425,6 +1467,42 @@ Result<std::vector<std::optional<SliceSpec>>> slice_specs(int64_t rank, std::spa
     specs[static_cast<size_t>(axis)] = SliceSpec{starts[i], ends[i], step};
   }
   return specs;
+}
+
+Result<ResizeGeometry> resize_geometry(const std::vector<int64_t>& in, const std::optional<std::vector<float>>& scales,
+                                       const std::optional<std::vector<int64_t>>& sizes) {
+  const bool use_scales = scales && !scales->empty();
+  if (use_scales == sizes.has_value()) {
+    return make_error(StatusCode::kInvalidArgument, "exactly one of scales and sizes must be given");
+  }
+  const size_t n = use_scales ? scales->size() : sizes->size();
+  if (n != in.size()) {
+    return make_error(StatusCode::kInvalidArgument, "{} has {} values for an input of rank {}",
+                      use_scales ? "scales" : "sizes", n, in.size());
+  }
+  ResizeGeometry g;
+  for (size_t i = 0; i < n; ++i) {
+    if (in[i] < 1) return make_error(StatusCode::kInvalidArgument, "input axis {} is empty", i);
+    if (use_scales) {
+      const float s = (*scales)[i];
+      if (!(s > 0.0f) || !std::isfinite(s)) {
+        return make_error(StatusCode::kInvalidArgument, "scale {} of axis {} is not positive and finite", s, i);
+      }
+      const double out = std::floor(static_cast<double>(in[i]) * static_cast<double>(s));
+      if (out < 1.0 || out > 1e15) {
+        return make_error(StatusCode::kInvalidArgument, "scale {} turns axis {} of size {} into size {}", s, i, in[i],
+                          out);
+      }
+      g.out.push_back(static_cast<int64_t>(out));
+      g.scale.push_back(static_cast<double>(s));
+    } else {
+      const int64_t out = (*sizes)[i];
+      if (out < 1) return make_error(StatusCode::kInvalidArgument, "size {} of axis {} is not positive", out, i);
+      g.out.push_back(out);
+      g.scale.push_back(static_cast<double>(out) / static_cast<double>(in[i]));
+    }
+  }
+  return g;
 }
 
 Result<std::vector<int64_t>> pad_amounts(const PadAttrs& attrs, const std::optional<std::vector<int64_t>>& pads_input,

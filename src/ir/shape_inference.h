@@ -90,6 +90,18 @@ Result<std::vector<std::optional<SliceSpec>>> slice_specs(int64_t rank, std::spa
 Result<std::vector<int64_t>> pad_amounts(const PadAttrs& attrs, const std::optional<std::vector<int64_t>>& pads_input,
                                          int64_t rank);
 
+// Resize's output dims and per-axis scale factors (the `scale` of the coordinate transforms in
+// kernels/ref/resize.h) for an input of dims `in`: from `scales` (one positive finite factor per
+// axis; output = floor(in * scale)) or from `sizes` (one per axis; scale = size / in). Exactly one
+// of them is given (an empty scales input counts as absent). kInvalidArgument otherwise, or for
+// an empty input axis or an empty output.
+struct ResizeGeometry {
+  std::vector<int64_t> out;
+  std::vector<double> scale;
+};
+Result<ResizeGeometry> resize_geometry(const std::vector<int64_t>& in, const std::optional<std::vector<float>>& scales,
+                                       const std::optional<std::vector<int64_t>>& sizes);
+
 // Split's part sizes along an axis of length `dim`: the given sizes (non-negative, one per output,
 // summing to dim) or `parts` equal ones (dim divisible by parts).
 Result<std::vector<int64_t>> split_sizes(int64_t dim, const std::optional<std::vector<int64_t>>& split, size_t parts);

@@ -30,7 +30,8 @@ constexpr int64_t kOpsetSoftmaxAxisOnly = 13; // Softmax stops coercing to 2-D; 
 constexpr int64_t kOpsetReduceSumAxesInput = 13;  // ReduceSum axes become an input (+ noop_with_empty_axes)
 constexpr int64_t kOpsetPadInputs = 11;       // Pad pads / value become inputs
 constexpr int64_t kOpsetSliceInputs = 10;     // Slice starts / ends / axes become inputs (+ steps)
-constexpr int64_t kOpsetSplitInput = 13;      // Split sizes become an input
+constexpr int64_t kOpsetSplitInput = 13;
+constexpr int64_t kOpsetResizeRoi = 11;       // Resize gains roi / sizes inputs and its coordinate modes      // Split sizes become an input
 
 // The attribute's type; ONNX files older than IR version 2 may leave `type` unset.
 AttrType effective_type(const AttributeProto& a) {
@@ -375,6 +376,51 @@ Result<ir::Attrs> import_attrs(const NodeImportContext& ctx, ImportNotes& notes)
       }
       break;
     }
+    case K::Resize: {
+      if (ctx.opset < kOpsetResizeRoi) {
+        return r.error(StatusCode::kUnsupported,
+                       fmt::format("Resize at opset {} (inputs X, scales) is not supported (expected opset >= {})",
+                                   ctx.opset, kOpsetResizeRoi));
+      }
+      auto& a = std::get<ir::ResizeAttrs>(attrs);
+      std::string mode, coordinates, nearest;
+      int64_t exclude_outside = 0;
+      float cubic_coeff_a = -0.75f, extrapolation_value = 0.0f;
+      HQP_RETURN_IF_ERROR(r.read("mode", mode));
+      HQP_RETURN_IF_ERROR(r.read("coordinate_transformation_mode", coordinates));
+      HQP_RETURN_IF_ERROR(r.read("nearest_mode", nearest));
+      // Only cubic mode and tf_crop_and_resize read these; they are accepted (and unused) otherwise.
+      HQP_RETURN_IF_ERROR(r.read("cubic_coeff_a", cubic_coeff_a));
+      HQP_RETURN_IF_ERROR(r.read("exclude_outside", exclude_outside));
+      HQP_RETURN_IF_ERROR(r.read("extrapolation_value", extrapolation_value));
+      if (mode.empty() || mode == "nearest") a.mode = ir::ResizeMode::kNearest;
+      else if (mode == "linear") a.mode = ir::ResizeMode::kLinear;
+      else {
+        return r.error(StatusCode::kUnsupported,
+                       fmt::format("Resize mode '{}' is not supported (expected nearest or linear)", mode));
+      }
+      if (coordinates.empty() || coordinates == "half_pixel") a.coordinates = ir::ResizeCoordinates::kHalfPixel;
+      else if (coordinates == "pytorch_half_pixel") a.coordinates = ir::ResizeCoordinates::kPytorchHalfPixel;
+      else if (coordinates == "align_corners") a.coordinates = ir::ResizeCoordinates::kAlignCorners;
+      else if (coordinates == "asymmetric") a.coordinates = ir::ResizeCoordinates::kAsymmetric;
+      else if (coordinates == "tf_half_pixel_for_nn") a.coordinates = ir::ResizeCoordinates::kTfHalfPixelForNn;
+      else {
+        return r.error(StatusCode::kUnsupported,
+                       fmt::format("Resize coordinate_transformation_mode '{}' is not supported (expected half_pixel, "
+                                   "pytorch_half_pixel, align_corners, asymmetric or tf_half_pixel_for_nn)",
+                                   coordinates));
+      }
+      if (nearest.empty() || nearest == "round_prefer_floor") a.nearest = ir::ResizeNearest::kRoundPreferFloor;
+      else if (nearest == "round_prefer_ceil") a.nearest = ir::ResizeNearest::kRoundPreferCeil;
+      else if (nearest == "floor") a.nearest = ir::ResizeNearest::kFloor;
+      else if (nearest == "ceil") a.nearest = ir::ResizeNearest::kCeil;
+      else {
+        return r.error(StatusCode::kInvalidArgument,
+                       fmt::format("Resize nearest_mode '{}' is unknown (expected round_prefer_floor, "
+                                   "round_prefer_ceil, floor or ceil)", nearest));
+      }
+      break;
+    }
     case K::Slice: {
       auto& a = std::get<ir::SliceAttrs>(attrs);
       HQP_RETURN_IF_ERROR(r.read("starts", a.starts));
@@ -710,6 +756,20 @@ Status export_attrs(const ir::Node& node, int64_t opset, const onnx::OpSchema& s
       if (a.pads) HQP_RETURN_IF_ERROR(w.set_ints("pads", *a.pads));
       if (a.value) HQP_RETURN_IF_ERROR(w.set_float("value", *a.value));
       return Status::ok_status();
+    }
+    case K::Resize: {
+      if (opset < kOpsetResizeRoi) {
+        return w.error(StatusCode::kUnsupported,
+                       fmt::format("Resize needs opset >= {} (model opset {})", kOpsetResizeRoi, opset));
+      }
+      static constexpr const char* kModes[] = {"nearest", "linear"};
+      static constexpr const char* kCoordinates[] = {"half_pixel", "pytorch_half_pixel", "align_corners",
+                                                     "asymmetric", "tf_half_pixel_for_nn"};
+      static constexpr const char* kNearest[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
+      const auto& a = node.attr<ir::ResizeAttrs>();
+      HQP_RETURN_IF_ERROR(w.set_string("mode", kModes[static_cast<int>(a.mode)]));
+      HQP_RETURN_IF_ERROR(w.set_string("coordinate_transformation_mode", kCoordinates[static_cast<int>(a.coordinates)]));
+      return w.set_string("nearest_mode", kNearest[static_cast<int>(a.nearest)]);
     }
     case K::Slice: {
       const auto& a = node.attr<ir::SliceAttrs>();

@@ -276,6 +276,10 @@ class Analysis {
       case OpKind::Pad:
         if (pads_spatial_only(n)) return carry_unary(n);
         return block_all(n, fmt::format("{} '{}' pads the batch or channel axis (or computes its pads)", op, n.name));
+      case OpKind::Resize:
+        if (resize_keeps_channels(n)) return carry_unary(n);
+        return block_all(n, fmt::format("{} '{}' resizes the batch or channel axis (or its output is unknown)", op,
+                                        n.name));
       case OpKind::Slice:
         if (slice_keeps_channels(n)) return carry_unary(n);
         return block_all(n, fmt::format("{} '{}' slices the channel axis (or computes its bounds)", op, n.name));
@@ -328,6 +332,20 @@ class Analysis {
     if (n.input(2) != nullptr && ir::constant_through_identity(n.input(2)) == nullptr) return false;
     const size_t r = pads->size() / 2;
     return (*pads)[0] == 0 && (*pads)[1] == 0 && (*pads)[r] == 0 && (*pads)[r + 1] == 0;
+  }
+
+  // Resize whose output keeps the input's batch and channel dims (known statically): each channel
+  // is resized on its own.
+  static bool resize_keeps_channels(const Node& n) {
+    const Value* x = n.input(0);
+    const Value* y = n.output(0);
+    if (!x->shape || !y->shape || x->shape->size() < 3 || y->shape->size() != x->shape->size()) return false;
+    for (size_t i = 0; i < 2; ++i) {
+      const ir::Dim& a = (*x->shape)[i];
+      const ir::Dim& b = (*y->shape)[i];
+      if (!a.is_static() || !b.is_static() || a.value != b.value) return false;
+    }
+    return true;
   }
 
   // Slice with constant arguments that leaves axes 0 and 1 whole (not sliced, or [0, end of axis) step 1).

@@ -121,6 +121,42 @@ Result<kernels::GemmParams> gemm_params(const ir::GemmAttrs& a, const Shape& A, 
   return p;
 }
 
+Result<kernels::ResizeParams> resize_params(const ir::ResizeAttrs& attrs, const Shape& x,
+                                            const std::optional<std::vector<float>>& scales,
+                                            const std::optional<std::vector<int64_t>>& sizes) {
+  namespace k = kernels;
+  if (x.size() > static_cast<size_t>(k::kMaxKernelRank)) {
+    return Status(StatusCode::kUnsupported, fmt::format("rank {} exceeds the kernel limit {}", x.size(),
+                                                        k::kMaxKernelRank));
+  }
+  std::optional<std::vector<float>> given_scales = scales;
+  if (given_scales && given_scales->empty()) given_scales.reset();
+  HQP_ASSIGN_OR_RETURN(ir::ResizeGeometry g,
+                       ir::resize_geometry(std::vector<int64_t>(x.begin(), x.end()), given_scales, sizes));
+  k::ResizeParams p;
+  p.rank = static_cast<int>(x.size());
+  for (int i = 0; i < p.rank; ++i) {
+    p.src_shape[i] = x[static_cast<size_t>(i)];
+    p.dst_shape[i] = g.out[static_cast<size_t>(i)];
+    p.scale[i] = g.scale[static_cast<size_t>(i)];
+  }
+  p.mode = attrs.mode == ir::ResizeMode::kLinear ? k::ResizeMode::kLinear : k::ResizeMode::kNearest;
+  switch (attrs.coordinates) {
+    case ir::ResizeCoordinates::kHalfPixel: p.coordinates = k::ResizeCoordinates::kHalfPixel; break;
+    case ir::ResizeCoordinates::kPytorchHalfPixel: p.coordinates = k::ResizeCoordinates::kPytorchHalfPixel; break;
+    case ir::ResizeCoordinates::kAlignCorners: p.coordinates = k::ResizeCoordinates::kAlignCorners; break;
+    case ir::ResizeCoordinates::kAsymmetric: p.coordinates = k::ResizeCoordinates::kAsymmetric; break;
+    case ir::ResizeCoordinates::kTfHalfPixelForNn: p.coordinates = k::ResizeCoordinates::kTfHalfPixelForNn; break;
+  }
+  switch (attrs.nearest) {
+    case ir::ResizeNearest::kRoundPreferFloor: p.nearest = k::ResizeNearest::kRoundPreferFloor; break;
+    case ir::ResizeNearest::kRoundPreferCeil: p.nearest = k::ResizeNearest::kRoundPreferCeil; break;
+    case ir::ResizeNearest::kFloor: p.nearest = k::ResizeNearest::kFloor; break;
+    case ir::ResizeNearest::kCeil: p.nearest = k::ResizeNearest::kCeil; break;
+  }
+  return p;
+}
+
 Result<kernels::QuantizeParams> quantize_params(const ir::Node& node, const Shape& x, const Shape& scale) {
   kernels::QuantizeParams p;
   const int64_t scale_numel = prod(scale, 0, scale.size());

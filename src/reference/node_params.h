@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "core/status.h"
@@ -15,6 +16,7 @@
 #include "kernels/ref/int8_output.h"
 #include "kernels/ref/pool.h"
 #include "kernels/ref/quantize.h"
+#include "kernels/ref/resize.h"
 
 namespace hqp::reference {
 
@@ -34,6 +36,12 @@ Result<kernels::PoolParams> pool_params(const ir::PoolAttrs& attrs, const Shape&
 // ONNX Gemm on a [M, K] (or transposed) and b [K, N] (or transposed); c: the shape of C (rank <= 2,
 // unidirectionally broadcast to [M, N]) or nullptr when absent.
 Result<kernels::GemmParams> gemm_params(const ir::GemmAttrs& attrs, const Shape& a, const Shape& b, const Shape* c);
+
+// Resize of an input of dims `x` with the node's scales (f32 values; nullopt or empty when absent)
+// or sizes (ir::resize_geometry decides the output dims and scale factors).
+Result<kernels::ResizeParams> resize_params(const ir::ResizeAttrs& attrs, const Shape& x,
+                                            const std::optional<std::vector<float>>& scales,
+                                            const std::optional<std::vector<int64_t>>& sizes);
 
 // QuantizeLinear / DequantizeLinear geometry: per-tensor when the scale has one element (rank <= 1),
 // per-axis along the node's axis (default 1) otherwise, where the scale must have that axis' size.

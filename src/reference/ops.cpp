@@ -14,6 +14,7 @@
 #include "kernels/ref/elementwise.h"
 #include "kernels/ref/gemm.h"
 #include "kernels/ref/gemm_int8.h"
+#include "kernels/ref/resize.h"
 #include "kernels/ref/layout.h"
 #include "kernels/ref/normalization.h"
 #include "kernels/ref/pool.h"
@@ -436,6 +437,22 @@ Status run_pad(const OpCtx& c) {
   return Status();
 }
 
+Status run_resize(const OpCtx& c) {
+  const Tensor& x = c.x(0);
+  std::optional<std::vector<float>> scales;
+  if (const Tensor* t = c.input(2); t != nullptr && t->numel() > 0) {
+    scales = std::vector<float>(t->data<float>(), t->data<float>() + t->numel());
+  }
+  HQP_ASSIGN_OR_RETURN(k::ResizeParams p,
+                       c.check(resize_params(c.node.attr<ir::ResizeAttrs>(), x.shape(), scales, int_input(c, 3))));
+  if (p.mode == k::ResizeMode::kLinear) {
+    k::resize_linear_f32__ref(p, x.data<float>(), c.out[0].data<float>());
+  } else {
+    k::resize_nearest_any__ref(p, dtype_size(x.dtype()), x.raw_data(), c.out[0].raw_data());
+  }
+  return Status();
+}
+
 Status run_expand(const OpCtx& c) {
   const Tensor& x = c.x(0);
   Tensor& y = c.out[0];
@@ -726,6 +743,7 @@ Status run_Pad(const OpCtx& c) { return run_pad(c); }
 Status run_Slice(const OpCtx& c) { return run_slice(c); }
 Status run_Split(const OpCtx& c) { return run_split(c); }
 Status run_Expand(const OpCtx& c) { return run_expand(c); }
+Status run_Resize(const OpCtx& c) { return run_resize(c); }
 Status run_Gemm(const OpCtx& c) { return run_gemm(c); }
 Status run_FusedGemm(const OpCtx& c) { return run_gemm(c); }
 Status run_QGemm(const OpCtx& c) { return run_qgemm(c); }

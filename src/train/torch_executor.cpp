@@ -10,6 +10,8 @@
 #include <c10/util/Exception.h>
 
 #include "ir/shape_inference.h"
+#include "kernels/ref/resize.h"
+#include "reference/node_params.h"
 #include "train/torch_module.h"
 
 namespace hqp::train {
@@ -705,6 +707,41 @@ Status TorchModule::run_node(const Step& step, std::vector<at::Tensor>& env) con
           idx.push_back(j);
         }
         y = y.index_select(d, at::tensor(idx, at::TensorOptions().dtype(at::kLong)));
+      }
+      set_out(0, y);
+      return Status();
+    }
+    case OpKind::Resize: {
+      // The reference kernel's taps per axis (kernels/ref/resize.h), as index_select and a
+      // weighted sum: gradients flow to X through the same interpolation, last axis first.
+      at::Tensor y = in(0);
+      std::optional<std::vector<float>> scales;
+      if (has(2) && in(2).numel() > 0) {
+        const at::Tensor s = in(2).to(at::kFloat).contiguous();
+        scales = std::vector<float>(s.data_ptr<float>(), s.data_ptr<float>() + s.numel());
+      }
+      std::optional<std::vector<int64_t>> sizes;
+      if (has(3)) sizes = int_values(in(3));
+      Result<kernels::ResizeParams> p = reference::resize_params(node.attr<ir::ResizeAttrs>(), Shape(y.sizes().begin(), y.sizes().end()), scales, sizes);
+      if (!p.ok()) return p.status();
+      const auto long_options = at::TensorOptions().dtype(at::kLong);
+      for (int d = p->rank - 1; d >= 0; --d) {
+        const kernels::ResizeTaps t = kernels::resize_taps(*p, d);
+        if (p->src_shape[d] == p->dst_shape[d] && p->mode == kernels::ResizeMode::kNearest) {
+          bool identity = true;
+          for (size_t i = 0; i < t.lo.size(); ++i) identity = identity && t.lo[i] == static_cast<int64_t>(i);
+          if (identity) continue;
+        }
+        const at::Tensor lo = y.index_select(d, at::tensor(t.lo, long_options));
+        if (p->mode == kernels::ResizeMode::kNearest) {
+          y = lo;
+          continue;
+        }
+        std::vector<int64_t> wshape(static_cast<size_t>(p->rank), 1);
+        wshape[static_cast<size_t>(d)] = static_cast<int64_t>(t.w.size());
+        const at::Tensor w = at::tensor(t.w, at::TensorOptions().dtype(at::kFloat)).reshape(wshape);
+        const at::Tensor hi = y.index_select(d, at::tensor(t.hi, long_options));
+        y = lo * (1.0 - w) + hi * w;
       }
       set_out(0, y);
       return Status();

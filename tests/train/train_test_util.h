@@ -228,6 +228,19 @@ inline std::vector<OpCase> op_cases() {
     cases.push_back({"gemm_transa_matrix_c", OpKind::Gemm, b,
                      {OpInput::runtime({5, 3}), OpInput::runtime({5, 2}), W({3, 2}, 43)}});
   }
+  {
+    ir::ResizeAttrs lin;
+    lin.mode = ir::ResizeMode::kLinear;
+    cases.push_back({"resize_linear_half_pixel", OpKind::Resize, lin,
+                     {OpInput::runtime({1, 2, 3, 4}), OpInput::absent(),
+                      OpInput::init(Tensor::from_vector<float>({4}, {1.0f, 1.0f, 2.0f, 1.5f}))}});
+    ir::ResizeAttrs nearest;
+    nearest.coordinates = ir::ResizeCoordinates::kAsymmetric;
+    nearest.nearest = ir::ResizeNearest::kFloor;
+    cases.push_back({"resize_nearest_sizes", OpKind::Resize, nearest,
+                     {OpInput::runtime({1, 2, 3, 4}), OpInput::absent(), OpInput::absent(),
+                      OpInput::init(Tensor::from_vector<int64_t>({4}, {1, 2, 7, 2}))}});
+  }
   cases.push_back({"matmul_batched", OpKind::MatMul, ir::NoAttrs{}, {OpInput::runtime({2, 3, 4}), W({4, 5}, 51)}});
   cases.push_back({"softmax_axis1", OpKind::Softmax, ir::SoftmaxAttrs{1, false}, {OpInput::runtime({2, 5, 3}, -3.0f, 3.0f)}});
   cases.push_back({"softmax_legacy", OpKind::Softmax, ir::SoftmaxAttrs{1, true}, {OpInput::runtime({2, 3, 4}, -3.0f, 3.0f)}});
