@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-# Exports torchvision's classification CNNs beyond the golden set (issue 10's list) with PyTorch's
-# own eval-mode outputs, for tests/golden/zoo_models_test.cpp. Not part of the build: run by the CTest
-# fixture golden_zoo_generate (Debian torch 1.13 / torchvision 0.14 / onnx 1.12).
+# Exports torchvision's classification CNNs beyond the golden set (issue 10's list), and small
+# conv + Upsample nets (PyTorch's Resize exports), with PyTorch's own eval-mode outputs, for
+# tests/zoo/zoo_models_test.cpp. Not part of the build: run by the CTest fixture golden_zoo_generate (Debian torch 1.13 / torchvision 0.14 / onnx 1.12).
 """Model-zoo generator.
 
 Usage:
@@ -39,11 +39,36 @@ import make_golden  # noqa: E402  (shared: torch setup, BN randomization, export
 ZOO_MODELS = ["resnet50", "resnext50_32x4d", "densenet121", "squeezenet1_1", "shufflenet_v2_x1_0", "mnasnet1_0",
               "efficientnet_b0", "efficientnet_v2_s", "regnet_x_400mf", "regnet_y_400mf", "convnext_tiny",
               "googlenet", "inception_v3", "alexnet"]
+# Small conv + torch.nn.Upsample nets: PyTorch's own Resize exports (opset 13) in each mode hqp
+# supports, input [1, 3, 7, 9].
+UPSAMPLE_MODELS = {
+    "upsample_bilinear": dict(scale_factor=2, mode="bilinear", align_corners=False),
+    "upsample_bilinear_align_corners": dict(scale_factor=2, mode="bilinear", align_corners=True),
+    "upsample_nearest": dict(scale_factor=2, mode="nearest"),
+    "upsample_bilinear_sizes": dict(size=(11, 13), mode="bilinear", align_corners=False),
+    "upsample_nearest_sizes": dict(size=(11, 13), mode="nearest"),
+}
 OPSET = 13
+
+
+class ConvUpsample(torch.nn.Module):
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.up = torch.nn.Upsample(**kwargs)
+
+    def forward(self, x):
+        return self.up(self.conv(x))
 
 
 def build(name):
     torch.manual_seed(make_golden.MODEL_SEED)
+    if name in UPSAMPLE_MODELS:
+        model = ConvUpsample(**UPSAMPLE_MODELS[name]).eval()
+        x = torch.randn((1, 3, 7, 9), generator=torch.Generator().manual_seed(make_golden.INPUT_SEED))
+        with torch.no_grad():
+            y = model(x)
+        return model, x, y
     kwargs = {"weights": None}
     if name in ("googlenet", "inception_v3"):
         kwargs.update(aux_logits=False, init_weights=True)
@@ -104,7 +129,7 @@ def make_case(name, out_dir):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--models", default=",".join(ZOO_MODELS))
+    ap.add_argument("--models", default=",".join(ZOO_MODELS + list(UPSAMPLE_MODELS)))
     args = ap.parse_args(argv)
     make_golden.setup_torch()
     os.makedirs(args.out, exist_ok=True)

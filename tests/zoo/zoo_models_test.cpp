@@ -3,7 +3,8 @@
 // ConvNeXt-Tiny, GoogLeNet, Inception-v3, AlexNet), exported by PyTorch at opset 13 with random
 // weights into $HQP_ZOO_DIR by the CTest fixture golden_zoo_generate (tests/golden/make_zoo.py):
 // hqp imports each one and its fast runtime reproduces PyTorch's logits (max |diff| / max |logit|
-// <= 1e-4, the bar). Missing data is a failure, never a skip.
+// <= 1e-4, the bar). The same for small conv + torch.nn.Upsample nets (PyTorch's Resize
+// exports). Missing data is a failure, never a skip.
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -58,6 +59,14 @@ TEST_P(ZooModel, FastRuntimeMatchesPyTorch) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Torchvision, ZooModel, ::testing::ValuesIn(kZooModels),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
+
+// make_zoo.py's UPSAMPLE_MODELS: a conv and torch.nn.Upsample (bilinear with and without
+// align_corners, nearest; by scale factor and by size) as PyTorch exports them (Resize, opset 13).
+const std::vector<std::string> kUpsampleModels = {"upsample_bilinear", "upsample_bilinear_align_corners",
+                                                  "upsample_nearest", "upsample_bilinear_sizes",
+                                                  "upsample_nearest_sizes"};
+INSTANTIATE_TEST_SUITE_P(TorchUpsample, ZooModel, ::testing::ValuesIn(kUpsampleModels),
                          [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
 }  // namespace
