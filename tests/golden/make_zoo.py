@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # Exports torchvision's classification CNNs beyond the golden set (issue 10's list), and small
 # conv + Upsample nets (PyTorch's Resize exports), with PyTorch's own eval-mode outputs, for
-# tests/zoo/zoo_models_test.cpp. Not part of the build: run by the CTest fixture golden_zoo_generate (Debian torch 1.13 / torchvision 0.14 / onnx 1.12).
+# tests/zoo/zoo_models_test.cpp. Not part of the build: run by the CTest fixture golden_zoo_generate
+# (Debian torch 1.13 / torchvision 0.14 / onnx 1.12).
 """Model-zoo generator.
 
 Usage:
