@@ -98,6 +98,18 @@ std::shared_ptr<const detail::CachedPrimitive> binary_primitive(const BinaryF32O
   });
 }
 
+// A reorder from src_md to dst_md. reorder::primitive_desc is not a dnnl::primitive_desc in 2.x:
+// the cache gets a clone of its handle.
+dnnl::primitive_desc reorder_pd(const memory::desc& src_md, const memory::desc& dst_md) {
+  const dnnl::engine& engine = Context::get().engine();
+  const dnnl::reorder::primitive_desc reorder(engine, src_md, engine, dst_md);
+  dnnl_primitive_desc_t handle = nullptr;
+  dnnl::error::wrap_c_api(dnnl_primitive_desc_clone(&handle, reorder.get()), "could not clone a reorder pd");
+  dnnl::primitive_desc pd;
+  pd.reset(handle);
+  return pd;
+}
+
 std::shared_ptr<const detail::CachedPrimitive> reorder_primitive(const LayoutReorderOnednnParams& p) {
   memory::dims dims(p.dims, p.dims + p.rank);
   CacheKey key(LayoutReorderOnednn::kName);
@@ -108,14 +120,7 @@ std::shared_ptr<const detail::CachedPrimitive> reorder_primitive(const LayoutReo
     const memory::data_type dt = detail::to_dnnl(p.dtype);
     const memory::desc src_md(dims, dt, detail::activation_tag(p.rank, p.src_layout));
     const memory::desc dst_md(dims, dt, detail::activation_tag(p.rank, p.dst_layout));
-    const dnnl::engine& engine = Context::get().engine();
-    // reorder::primitive_desc is not a dnnl::primitive_desc in 2.x: hand over a clone of its handle.
-    const dnnl::reorder::primitive_desc reorder_pd(engine, src_md, engine, dst_md);
-    dnnl_primitive_desc_t handle = nullptr;
-    dnnl::error::wrap_c_api(dnnl_primitive_desc_clone(&handle, reorder_pd.get()), "could not clone a reorder pd");
-    dnnl::primitive_desc pd;
-    pd.reset(handle);
-    return pd;
+    return reorder_pd(src_md, dst_md);
   });
 }
 
@@ -144,13 +149,7 @@ std::shared_ptr<const detail::CachedPrimitive> strided_copy_primitive(const Stri
     const memory::data_type dt = copy_type(p.dtype);
     const memory::desc src_md(dims, dt, src_strides);
     const memory::desc dst_md(dims, dt, dst_strides);
-    const dnnl::engine& engine = Context::get().engine();
-    const dnnl::reorder::primitive_desc reorder_pd(engine, src_md, engine, dst_md);
-    dnnl_primitive_desc_t handle = nullptr;
-    dnnl::error::wrap_c_api(dnnl_primitive_desc_clone(&handle, reorder_pd.get()), "could not clone a reorder pd");
-    dnnl::primitive_desc pd;
-    pd.reset(handle);
-    return pd;
+    return reorder_pd(src_md, dst_md);
   });
 }
 

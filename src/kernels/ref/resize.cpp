@@ -54,6 +54,18 @@ ResizeTaps resize_taps(const ResizeParams& p, int axis) {
 
 namespace {
 
+std::vector<ResizeTaps> all_taps(const ResizeParams& p) {
+  std::vector<ResizeTaps> taps;
+  for (int a = 0; a < p.rank; ++a) taps.push_back(resize_taps(p, a));
+  return taps;
+}
+
+int64_t dst_count(const ResizeParams& p) {
+  int64_t count = 1;
+  for (int a = 0; a < p.rank; ++a) count *= p.dst_shape[a];
+  return count;
+}
+
 void row_major_strides(int rank, const int64_t* shape, int64_t* strides) {
   int64_t s = 1;
   for (int a = rank - 1; a >= 0; --a) {
@@ -65,12 +77,8 @@ void row_major_strides(int rank, const int64_t* shape, int64_t* strides) {
 }  // namespace
 
 void resize_nearest_any__ref(const ResizeParams& p, size_t elem_size, const void* src, void* dst) {
-  std::vector<ResizeTaps> taps;
-  int64_t count = 1;
-  for (int a = 0; a < p.rank; ++a) {
-    taps.push_back(resize_taps(p, a));
-    count *= p.dst_shape[a];
-  }
+  const std::vector<ResizeTaps> taps = all_taps(p);
+  const int64_t count = dst_count(p);
   int64_t src_strides[kMaxKernelRank];
   row_major_strides(p.rank, p.src_shape, src_strides);
   const auto* s = static_cast<const unsigned char*>(src);
@@ -105,12 +113,8 @@ float interpolate(const ResizeParams& p, const std::vector<ResizeTaps>& taps, co
 }  // namespace
 
 void resize_linear_f32__ref(const ResizeParams& p, const float* src, float* dst) {
-  std::vector<ResizeTaps> taps;
-  int64_t count = 1;
-  for (int a = 0; a < p.rank; ++a) {
-    taps.push_back(resize_taps(p, a));
-    count *= p.dst_shape[a];
-  }
+  const std::vector<ResizeTaps> taps = all_taps(p);
+  const int64_t count = dst_count(p);
   int64_t src_strides[kMaxKernelRank];
   row_major_strides(p.rank, p.src_shape, src_strides);
   int64_t idx[kMaxKernelRank] = {};
