@@ -219,9 +219,9 @@ constexpr double kExactFloatIntegers = 16777216.0;  // 2^24
 // The reference INT8 epilogue (int8_output.h: int8_output_real, then round_and_saturate or the f32
 // clamp; the functions int8_output_row__ref applies) over rows x channels, channels contiguous:
 // acc = (int32)acc_f[i] + bias[channel], per-channel multipliers, the residual read from `sum`.
-template <typename Dst, bool kHasSum>
+template <typename Dst, bool kHasSum, typename Acc>
 void int8_epilogue_rows(const kernels::Int8OutputParams& o, const float* mult, const int32_t* bias, int64_t rows,
-                        int64_t channels, const float* acc_f, const void* sum, Dst* dst) {
+                        int64_t channels, const Acc* acc_f, const void* sum, Dst* dst) {
   const float sum_mult = kernels::int8_sum_multiplier(o);
   const kernels::Int8Clamp clamp =
       o.dst_dtype == DType::kF32 ? kernels::Int8Clamp{0, 0} : kernels::int8_output_clamp(o);
@@ -260,14 +260,15 @@ void centered_f32(DType src_dtype, const void* src, int32_t zero_point, std::vec
   }
 }
 
+template <typename Acc>
 void int8_epilogue_channels_last(const kernels::Int8OutputParams& o, const float* mult, const int32_t* bias,
-                                 int64_t rows, int64_t channels, const float* acc_f, const void* sum, void* dst) {
+                                 int64_t rows, int64_t channels, const Acc* acc_f, const void* sum, void* dst) {
   auto run = [&](auto* d) {
     using Dst = std::remove_pointer_t<decltype(d)>;
     if (o.has_sum) {
-      int8_epilogue_rows<Dst, true>(o, mult, bias, rows, channels, acc_f, sum, d);
+      int8_epilogue_rows<Dst, true, Acc>(o, mult, bias, rows, channels, acc_f, sum, d);
     } else {
-      int8_epilogue_rows<Dst, false>(o, mult, bias, rows, channels, acc_f, sum, d);
+      int8_epilogue_rows<Dst, false, Acc>(o, mult, bias, rows, channels, acc_f, sum, d);
     }
   };
   switch (o.dst_dtype) {
@@ -290,6 +291,65 @@ double int8_partial_sum_bound(DType src_dtype, int32_t zp, const int8_t* w, int6
     worst = std::max(worst, sum);
   }
   return span * worst;
+}
+
+// INT8 convolution on CPUs without VNNI, exact and on INT8 kernels: oneDNN's u8 convolution on
+// split weights gives the exact int32 accumulators (kernels/onednn ConvInt8AccOnednn), then the
+// reference epilogue. Tried before conv_int8_via_f32__onednn (FP32 convolutions, ~2x slower on
+// AVX2, and only where the FP32 sums stay below 2^24).
+class QConvAccOp final : public RuntimeOp {
+ public:
+  QConvAccOp(dnn::ConvInt8AccOnednn k, reference::Int8Quantization q, std::vector<int32_t> bias)
+      : k_(std::move(k)), q_(std::move(q)), bias_(std::move(bias)) {
+    const kernels::ConvParams& conv = k_.params().conv;
+    int64_t out_numel = conv.batch * conv.out_channels;
+    for (int i = 0; i < conv.spatial_rank; ++i) out_numel *= conv.out_size[i];
+    acc_.resize(static_cast<size_t>(out_numel));
+    for (int64_t oc = 0; oc < conv.out_channels; ++oc) {
+      multipliers_.push_back(kernels::int8_output_multiplier(q_.out, q_.wei_scales[static_cast<size_t>(oc)]));
+    }
+  }
+  Status run(std::span<const void* const> in, std::span<void* const> out) override {
+    HQP_RETURN_IF_ERROR(k_.run(static_cast<const uint8_t*>(in[0]), acc_.data()));
+    const int64_t channels = k_.params().conv.out_channels;
+    int8_epilogue_channels_last(q_.out, multipliers_.data(), bias_.empty() ? nullptr : bias_.data(),
+                                static_cast<int64_t>(acc_.size()) / channels, channels, acc_.data(),
+                                in.size() > 3 ? in[3] : nullptr, out[0]);
+    return Status();
+  }
+  std::string implementation() const override {
+    return fmt::format("conv_int8_acc__onednn ({}, {} half/halves, {} input slice(s))", k_.implementation(),
+                       k_.halves(), k_.ic_splits());
+  }
+  int64_t weight_bytes() const override { return k_.packed_weight_bytes(); }
+
+ private:
+  dnn::ConvInt8AccOnednn k_;
+  reference::Int8Quantization q_;
+  std::vector<int32_t> bias_;
+  std::vector<float> multipliers_;
+  std::vector<int32_t> acc_;  // plan-time scratch
+};
+
+Result<OpChoice> try_qconv_acc(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
+  const Tensor* w = constant_of(node, 1);
+  const Tensor* b = constant_of(node, 2);
+  if (w == nullptr) return reject("weights are not a constant initializer");
+  if (node.input(2) != nullptr && b == nullptr) return reject("bias is not a constant initializer");
+  if (in[0].dtype != DType::kU8) return reject("input is not u8");
+  if (dnn::int8_kernels_exact_on_this_cpu()) return reject("this CPU has VNNI: conv_int8__onednn applies");
+  HQP_ASSIGN_OR_RETURN(reference::Int8Quantization q, reference::int8_quantization(node, w->dim(0)));
+  dnn::ConvInt8AccOnednnParams p;
+  HQP_ASSIGN_OR_RETURN(p.conv, reference::conv_params(reference::conv_attrs(node), in[0].shape, w->shape()));
+  p.src_zero_point = q.out.src_zero_point;
+  HQP_ASSIGN_OR_RETURN(dnn::ConvInt8AccOnednn k, dnn::ConvInt8AccOnednn::create(p, w->data<int8_t>()));
+  std::vector<int32_t> bias;
+  if (b != nullptr) bias.assign(b->data<int32_t>(), b->data<int32_t>() + b->numel());
+  OpChoice c;
+  c.op = std::make_unique<QConvAccOp>(std::move(k), std::move(q), std::move(bias));
+  c.input_layouts.assign(in.size(), Layout::kNhwc);
+  c.output_layout = Layout::kNhwc;
+  return c;
 }
 
 class QConvViaF32Op final : public RuntimeOp {
@@ -1144,7 +1204,10 @@ std::vector<NamedCandidate> fast_candidates(OpKind kind) {
   switch (kind) {
     case OpKind::Conv:
     case OpKind::FusedConv: return {{"conv_f32__onednn", try_conv_f32}};
-    case OpKind::QConv: return {{"conv_int8__onednn", try_qconv}, {"conv_int8_via_f32__onednn", try_qconv_via_f32}};
+    case OpKind::QConv:
+      return {{"conv_int8__onednn", try_qconv},
+              {"conv_int8_acc__onednn", try_qconv_acc},
+              {"conv_int8_via_f32__onednn", try_qconv_via_f32}};
     case OpKind::Gemm:
     case OpKind::FusedGemm: return {{"gemm_f32__onednn", try_gemm_f32}};
     case OpKind::MatMul: return {{"matmul_f32__onednn", try_matmul_f32}};

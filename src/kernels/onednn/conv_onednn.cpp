@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstddef>
 #include <cstring>
 #include <new>
@@ -412,6 +413,182 @@ Status ConvInt8Onednn::unpack_bias(int32_t* bias) const {
     bias[oc] += params_.out.src_zero_point * wsum;
   }
   return Status::ok_status();
+}
+
+// ---------------- ConvInt8AccOnednn ----------------
+
+namespace {
+
+constexpr int64_t kExactFloatIntegers = int64_t{1} << 24;
+
+bool is_depthwise(const ConvParams& p) {
+  return p.groups > 1 && p.in_channels == p.groups && p.out_channels == p.groups;
+}
+
+int64_t kernel_taps(const ConvParams& p) {
+  int64_t taps = 1;
+  for (int i = 0; i < p.spatial_rank; ++i) taps *= p.kernel[i];
+  return taps;
+}
+
+// The convolution oneDNN runs: `splits` slices of each group's input channels, each a group of
+// its own whose outputs are `halves` x OC/G channels.
+ConvParams pieces_conv(const ConvParams& p, int halves, int64_t splits) {
+  ConvParams q = p;
+  q.groups = p.groups * splits;
+  q.out_channels = p.out_channels * splits * halves;
+  return q;
+}
+
+// Weight piece h of w: the halves w / 2 (toward zero) and w - w / 2, or w itself when halves == 1.
+int32_t weight_piece(int8_t w, int halves, int h) {
+  if (halves == 1) return w;
+  const int32_t a = w / 2;
+  return h == 0 ? a : w - a;
+}
+
+bool acc_uses_zero_point_attr(const ConvInt8AccOnednnParams& params) {
+  return params.src_zero_point != 0 && conv_geometry(params.conv).reads_padding;
+}
+
+std::shared_ptr<const detail::CachedPrimitive> conv_acc_primitive(const ConvInt8AccOnednnParams& params, int halves,
+                                                                  int64_t splits, bool create_primitive) {
+  const ConvParams q = pieces_conv(params.conv, halves, splits);
+  const bool zp_attr = acc_uses_zero_point_attr(params);
+  const bool bias_present = params.src_zero_point != 0 && !zp_attr;
+  CacheKey key(ConvInt8AccOnednn::kName);
+  key.add(int64_t{create_primitive});
+  add_conv_key(key, q, Layout::kNhwc);
+  key.add(int64_t{zp_attr}).add(int64_t{bias_present});
+  return Context::get().get_or_create(key, ConvInt8AccOnednn::kName, [&] {
+    dnnl::primitive_attr attr;
+    if (zp_attr) attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
+    using dt = memory::data_type;
+    return make_conv_pd(conv_geometry(q), Layout::kNhwc, dt::u8, dt::s8, bias_present ? dt::s32 : dt::undef, dt::s32,
+                        attr, /*impl_rank=*/0);
+  }, create_primitive);
+}
+
+}  // namespace
+
+ConvInt8AccOnednn::ConvInt8AccOnednn(ConvInt8AccOnednn&&) noexcept = default;
+ConvInt8AccOnednn& ConvInt8AccOnednn::operator=(ConvInt8AccOnednn&&) noexcept = default;
+ConvInt8AccOnednn::~ConvInt8AccOnednn() = default;
+
+Status ConvInt8AccOnednn::applies(const ConvInt8AccOnednnParams& params) {
+  HQP_RETURN_IF_ERROR(validate_conv(kName, params.conv));
+  if (params.src_zero_point < 0 || params.src_zero_point > 255) {
+    return make_error(StatusCode::kInvalidArgument, "cannot create kernel '{}': bad src zero point ({}, expected "
+                      "0..255 for u8)", kName, params.src_zero_point);
+  }
+  const int halves = is_depthwise(params.conv) ? 1 : 2;
+  return detail::require_optimized(*conv_acc_primitive(params, halves, 1, /*create_primitive=*/false), kName);
+}
+
+Result<ConvInt8AccOnednn> ConvInt8AccOnednn::create(const ConvInt8AccOnednnParams& params, const int8_t* wei) {
+  HQP_RETURN_IF_ERROR(applies(params));
+  const ConvParams& p = params.conv;
+  const int halves = is_depthwise(p) ? 1 : 2;
+  const int64_t groups = p.groups, icg = p.in_channels / groups, ocg = p.out_channels / groups;
+  const int64_t taps = kernel_taps(p);
+  // The fewest input-channel slices for which every piece's partial sums stay exact in FP32.
+  auto fits = [&](int64_t splits) {
+    const int64_t ics = icg / splits;
+    for (int64_t oc = 0; oc < p.out_channels; ++oc) {
+      for (int64_t s = 0; s < splits; ++s) {
+        for (int h = 0; h < halves; ++h) {
+          int64_t sum = 0;
+          for (int64_t i = s * ics * taps; i < (s + 1) * ics * taps; ++i) {
+            sum += std::abs(weight_piece(wei[oc * icg * taps + i], halves, h));
+          }
+          if (255 * sum > kExactFloatIntegers) return false;
+        }
+      }
+    }
+    return true;
+  };
+  int64_t splits = 0;
+  for (int64_t s = 1; s <= icg; ++s) {
+    if (icg % s == 0 && fits(s)) {
+      splits = s;
+      break;
+    }
+  }
+  if (splits == 0) {
+    return make_error(StatusCode::kUnsupported, "cannot create kernel '{}': no split of the {} input channels "
+                      "keeps 255 * sum|w| <= 2^24 (kernel of {} taps)", kName, icg, taps);
+  }
+  // Pieces in oneDNN's grouped layout [groups * splits, halves * OC/G, IC/G / splits, taps], with
+  // their bias -src_zp * sum(piece) when the zero point is folded.
+  const int64_t ics = icg / splits;
+  const ConvParams q = pieces_conv(p, halves, splits);
+  std::vector<int8_t> pieces(static_cast<size_t>(q.out_channels * ics * taps));
+  const bool zp_attr = acc_uses_zero_point_attr(params);
+  const bool fold = params.src_zero_point != 0 && !zp_attr;
+  std::vector<int32_t> bias(fold ? static_cast<size_t>(q.out_channels) : 0);
+  for (int64_t g = 0; g < groups; ++g) {
+    for (int64_t s = 0; s < splits; ++s) {
+      for (int h = 0; h < halves; ++h) {
+        for (int64_t j = 0; j < ocg; ++j) {
+          const int64_t piece_oc = ((g * splits + s) * halves + h) * ocg + j;
+          const int8_t* w = wei + ((g * ocg + j) * icg + s * ics) * taps;
+          int32_t wsum = 0;
+          for (int64_t i = 0; i < ics * taps; ++i) {
+            const int32_t v = weight_piece(w[i], halves, h);
+            pieces[static_cast<size_t>(piece_oc * ics * taps + i)] = static_cast<int8_t>(v);
+            wsum += v;
+          }
+          if (fold) bias[static_cast<size_t>(piece_oc)] = -params.src_zero_point * wsum;
+        }
+      }
+    }
+  }
+  ConvInt8AccOnednn kernel;
+  kernel.params_ = params;
+  kernel.halves_ = halves;
+  kernel.ic_splits_ = static_cast<int>(splits);
+  kernel.rows_ = conv_geometry(p).dst_numel / p.out_channels;
+  if (halves * splits > 1) kernel.pieces_.resize(static_cast<size_t>(kernel.rows_ * q.out_channels));
+  std::shared_ptr<const detail::CachedPrimitive> primitive = conv_acc_primitive(params, halves, splits, true);
+  HQP_RETURN_IF_ERROR(detail::require_optimized(*primitive, kName));
+  kernel.exec_ = detail::bind_weighted(std::move(primitive), user_weights_md(conv_geometry(q), memory::data_type::s8),
+                                       pieces.data(), fold ? bias.data() : nullptr);
+  if (zp_attr) kernel.exec_->args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = detail::zero_point_memory(params.src_zero_point);
+  return kernel;
+}
+
+Status ConvInt8AccOnednn::run(const uint8_t* src, int32_t* acc) {
+  exec_->bind(DNNL_ARG_SRC, src);
+  if (pieces_.empty()) {
+    exec_->bind(DNNL_ARG_DST, acc);
+    return exec_->execute(kName);
+  }
+  exec_->bind(DNNL_ARG_DST, pieces_.data());
+  HQP_RETURN_IF_ERROR(exec_->execute(kName));
+  // acc[r, g, j] = sum over the pieces (s, h) of pieces[r, g, s, h, j], in int32.
+  const ConvParams& p = params_.conv;
+  const int64_t ocg = p.out_channels / p.groups, per_group = int64_t{halves_} * ic_splits_;
+  const int32_t* src_row = pieces_.data();
+  for (int64_t r = 0; r < rows_; ++r) {
+    for (int64_t g = 0; g < p.groups; ++g) {
+      int32_t* out = acc + g * ocg;
+      const int32_t* in = src_row + g * per_group * ocg;
+      for (int64_t j = 0; j < ocg; ++j) out[j] = in[j];
+      for (int64_t q = 1; q < per_group; ++q) {
+        const int32_t* piece = in + q * ocg;
+        for (int64_t j = 0; j < ocg; ++j) out[j] += piece[j];
+      }
+    }
+    acc += p.out_channels;
+    src_row += p.out_channels * per_group;
+  }
+  return Status::ok_status();
+}
+
+const std::string& ConvInt8AccOnednn::implementation() const { return exec_->cached->impl; }
+
+int64_t ConvInt8AccOnednn::packed_weight_bytes() const {
+  return exec_->owned_bytes() + static_cast<int64_t>(pieces_.size() * sizeof(int32_t));
 }
 
 }  // namespace hqp::kernels::onednn

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/dtype.h"
 #include "core/status.h"
@@ -136,6 +137,60 @@ class ConvInt8Onednn {
   ConvInt8OnednnParams params_;
   int64_t dst_bytes_ = 0;
   bool unpackable_ = false;
+  std::unique_ptr<detail::Executable> exec_;
+};
+
+// acc = conv_u8s8_acc__ref(conv, src_zero_point, src, wei), exactly, on any CPU: the int32
+// accumulators of an INT8 convolution without epilogue, for CPUs where ConvInt8Onednn does not
+// apply (no VNNI). oneDNN's u8*s8 convolutions there lose bits in two places, and the weights are
+// cut into pieces for which neither can happen:
+//  - pairs of u8*s8 products are summed into int16 with saturation (vpmaddubsw): each weight is
+//    split in two halves w = a + b, a = w / 2 (toward zero), |a|, |b| <= 64, so a pair sums to at
+//    most 2 * 255 * 64 = 32640 < 2^15. Not for depthwise convolutions (one input channel per
+//    output channel): oneDNN widens those to 32 bits before multiplying (tests check it with
+//    saturating data), and a halved depthwise conv would have no fast implementation;
+//  - the int32 accumulator passes through FP32 on its way out (bias, scales): exact only below
+//    2^24, so the input channels of each group are cut into `ic_splits` equal slices, the fewest
+//    for which 255 * sum |w piece| <= 2^24 for every output channel of every piece (most layers of
+//    real nets need 1).
+// Each piece is one group of a single oneDNN grouped convolution (groups x ic_splits x halves
+// groups, same MACs as the halved convolution); run() adds the pieces per output channel in int32.
+// The src zero point is folded into the pieces' bias when no tap reads padding, else passed as
+// oneDNN's src zero point.
+struct ConvInt8AccOnednnParams {
+  ConvParams conv;             // geometry, spatial_rank 1..3; src u8, layout NHWC
+  int32_t src_zero_point = 0;  // 0..255
+};
+
+class ConvInt8AccOnednn {
+ public:
+  static constexpr std::string_view kName = "conv_u8s8_acc__onednn";
+
+  // Geometry and zero point; whether oneDNN has an optimized u8 convolution for the halved shape.
+  static Status applies(const ConvInt8AccOnednnParams& params);
+  // wei: [OC, IC/G, kernel...] s8 (ONNX layout). kUnsupported when no split keeps the sums exact.
+  static Result<ConvInt8AccOnednn> create(const ConvInt8AccOnednnParams& params, const int8_t* wei);
+
+  // src: [N, IC, in...] u8, acc: [N, OC, out...] int32, both NHWC; acc fully overwritten.
+  Status run(const uint8_t* src, int32_t* acc);
+
+  const ConvInt8AccOnednnParams& params() const { return params_; }
+  const std::string& implementation() const;
+  // Prepacked pieces of the weights and their bias, plus the pieces' output buffer.
+  int64_t packed_weight_bytes() const;
+  int halves() const { return halves_; }
+  int ic_splits() const { return ic_splits_; }
+
+  ConvInt8AccOnednn(ConvInt8AccOnednn&&) noexcept;
+  ConvInt8AccOnednn& operator=(ConvInt8AccOnednn&&) noexcept;
+  ~ConvInt8AccOnednn();
+
+ private:
+  ConvInt8AccOnednn() = default;
+  ConvInt8AccOnednnParams params_;
+  int halves_ = 1, ic_splits_ = 1;
+  int64_t rows_ = 0;                 // N * output positions
+  std::vector<int32_t> pieces_;      // [rows, groups * ic_splits * halves * OC/G] when > 1 piece
   std::unique_ptr<detail::Executable> exec_;
 };
 

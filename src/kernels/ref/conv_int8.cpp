@@ -40,21 +40,20 @@ void int8_output_row__ref(const Int8OutputParams& out, float multiplier, int64_t
 
 namespace {
 
-template <typename Src>
-void conv_int8_impl(const ConvParams& params, const Int8OutputParams& out, const Src* src, const int8_t* wei,
-                    const float* wei_scales, const int32_t* bias, const void* sum, void* dst) {
+// Calls emit(n, oc, acc_plane, out_plane) with the int32 accumulators of each output plane (bias included).
+template <typename Src, typename Emit>
+void conv_int8_accumulate(const ConvParams& params, int32_t src_zp, const Src* src, const int8_t* wei,
+                          const int32_t* bias, const Emit& emit) {
   const detail::Window3 w = detail::normalize_window(params.spatial_rank, params.in_size, params.out_size,
                                                      params.kernel, params.stride, params.dilation,
                                                      params.pad_begin, nullptr);
   const int64_t groups = params.groups;
   assert(groups >= 1 && params.in_channels % groups == 0 && params.out_channels % groups == 0);
-  assert(out.dst_dtype == DType::kU8 || out.dst_dtype == DType::kS8 || out.dst_dtype == DType::kF32);
   const int64_t ic_per_group = params.in_channels / groups;
   const int64_t oc_per_group = params.out_channels / groups;
   const int64_t in_plane = w.in[0] * w.in[1] * w.in[2];
   const int64_t out_plane = w.out[0] * w.out[1] * w.out[2];
   const int64_t wei_taps = w.kernel[0] * w.kernel[1] * w.kernel[2];
-  const int32_t src_zp = out.src_zero_point;
   std::vector<int32_t> acc(static_cast<size_t>(out_plane));
 
   for (int64_t n = 0; n < params.batch; ++n) {
@@ -96,12 +95,22 @@ void conv_int8_impl(const ConvParams& params, const Int8OutputParams& out, const
             }
           }
         }
-        const float multiplier = int8_output_multiplier(out, wei_scales[oc]);
-        int8_output_row__ref(out, multiplier, out_plane, acc.data(), sum, dst, (n * params.out_channels + oc) * out_plane,
-                             1);
+        emit(n, oc, acc.data(), out_plane);
       }
     }
   }
+}
+
+template <typename Src>
+void conv_int8_impl(const ConvParams& params, const Int8OutputParams& out, const Src* src, const int8_t* wei,
+                    const float* wei_scales, const int32_t* bias, const void* sum, void* dst) {
+  assert(out.dst_dtype == DType::kU8 || out.dst_dtype == DType::kS8 || out.dst_dtype == DType::kF32);
+  conv_int8_accumulate(params, out.src_zero_point, src, wei, bias,
+                       [&](int64_t n, int64_t oc, const int32_t* acc, int64_t out_plane) {
+                         const float multiplier = int8_output_multiplier(out, wei_scales[oc]);
+                         int8_output_row__ref(out, multiplier, out_plane, acc, sum, dst,
+                                              (n * params.out_channels + oc) * out_plane, 1);
+                       });
 }
 
 }  // namespace
@@ -114,6 +123,14 @@ void conv_u8s8__ref(const ConvParams& params, const Int8OutputParams& out, const
 void conv_s8s8__ref(const ConvParams& params, const Int8OutputParams& out, const int8_t* src, const int8_t* wei,
                     const float* wei_scales, const int32_t* bias, const void* sum, void* dst) {
   conv_int8_impl(params, out, src, wei, wei_scales, bias, sum, dst);
+}
+
+void conv_u8s8_acc__ref(const ConvParams& params, int32_t src_zero_point, const uint8_t* src, const int8_t* wei,
+                        int32_t* acc) {
+  conv_int8_accumulate(params, src_zero_point, src, wei, nullptr,
+                       [&](int64_t n, int64_t oc, const int32_t* plane, int64_t out_plane) {
+                         std::copy(plane, plane + out_plane, acc + (n * params.out_channels + oc) * out_plane);
+                       });
 }
 
 }  // namespace hqp::kernels

@@ -26,6 +26,13 @@ void conv_u8s8__ref(const ConvParams& params, const Int8OutputParams& out, const
 void conv_s8s8__ref(const ConvParams& params, const Int8OutputParams& out, const int8_t* src, const int8_t* wei,
                     const float* wei_scales, const int32_t* bias, const void* sum, void* dst);
 
+// The int32 accumulators alone (no bias, no epilogue): acc[n, oc, o...] = the sum above, exactly
+// (int32 arithmetic; the caller keeps |acc| < 2^31). src u8; acc: [N, OC, out_size...] int32,
+// contiguous row-major, fully overwritten. The spec of the exact INT8 convolutions of CPUs without
+// VNNI (kernels/onednn ConvInt8AccOnednn), which apply the epilogue themselves.
+void conv_u8s8_acc__ref(const ConvParams& params, int32_t src_zero_point, const uint8_t* src, const int8_t* wei,
+                        int32_t* acc);
+
 // Applies the epilogue to `count` int32 accumulators of one output channel: dst[i] from acc[i]
 // and sum[i] (same dtype as dst), all contiguous starting at element `offset` of dst / sum.
 // Shared by conv_int8.cpp and gemm_int8.cpp; not a public kernel.
