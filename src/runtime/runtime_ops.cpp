@@ -19,6 +19,7 @@
 #include "kernels/onednn/pool_onednn.h"
 #include "kernels/ref/int8_output.h"
 #include "kernels/ref/layout.h"
+#include "kernels/x86/int8_output_x86.h"
 #include "kernels/x86/lut8.h"
 #include "kernels/x86/quantize_x86.h"
 #include "reference/executor.h"
@@ -216,36 +217,15 @@ Result<OpChoice> try_qconv(const Node& node, const std::vector<SlotInfo>& in, co
 // whatever the summation order, and the zero padding of (src - zp) is the padding of src with zp.
 constexpr double kExactFloatIntegers = 16777216.0;  // 2^24
 
-// The reference INT8 epilogue (int8_output.h: int8_output_real, then round_and_saturate or the f32
-// clamp; the functions int8_output_row__ref applies) over rows x channels, channels contiguous:
-// acc = (int32)acc_f[i] + bias[channel], per-channel multipliers, the residual read from `sum`.
-template <typename Dst, bool kHasSum, typename Acc>
-void int8_epilogue_rows(const kernels::Int8OutputParams& o, const float* mult, const int32_t* bias, int64_t rows,
-                        int64_t channels, const Acc* acc_f, const void* sum, Dst* dst) {
-  const float sum_mult = kernels::int8_sum_multiplier(o);
-  const kernels::Int8Clamp clamp =
-      o.dst_dtype == DType::kF32 ? kernels::Int8Clamp{0, 0} : kernels::int8_output_clamp(o);
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t base = r * channels;
-    for (int64_t c = 0; c < channels; ++c) {
-      const int64_t i = base + c;
-      const int32_t acc = static_cast<int32_t>(acc_f[i]) + (bias != nullptr ? bias[c] : 0);
-      float residual = 0.0f;
-      if constexpr (kHasSum) {
-        if constexpr (std::is_same_v<Dst, float>) {
-          residual = static_cast<const float*>(sum)[i];
-        } else {
-          residual = static_cast<float>(static_cast<const Dst*>(sum)[i] - o.sum_zero_point);
-        }
-      }
-      const float v = kernels::int8_output_real(acc, mult[c], kHasSum, sum_mult, residual);
-      if constexpr (std::is_same_v<Dst, float>) {
-        dst[i] = std::min(std::max(v, o.act_min), o.act_max);
-      } else {
-        dst[i] = static_cast<Dst>(kernels::round_and_saturate(v, o.dst_zero_point, clamp.lo, clamp.hi));
-      }
-    }
-  }
+// The exact integers an FP32 convolution / inner product summed (|v| <= 2^24), as int32.
+void float_sums_to_int32(const std::vector<float>& acc_f, std::vector<int32_t>& acc) {
+  for (size_t i = 0; i < acc_f.size(); ++i) acc[i] = static_cast<int32_t>(acc_f[i]);
+}
+
+// s32 bias of an INT8 conv / gemm node, zeros when it has none (the epilogue kernels take one).
+std::vector<int32_t> int8_bias_or_zeros(const Tensor* b, int64_t channels) {
+  if (b == nullptr) return std::vector<int32_t>(static_cast<size_t>(channels), 0);
+  return std::vector<int32_t>(b->data<int32_t>(), b->data<int32_t>() + b->numel());
 }
 
 // dst[i] = src[i] - zero_point as floats (exact: 8-bit values), src u8 or s8 of dst.size() elements.
@@ -257,24 +237,6 @@ void centered_f32(DType src_dtype, const void* src, int32_t zero_point, std::vec
   } else {
     const auto* x = static_cast<const int8_t*>(src);
     for (size_t i = 0; i < dst.size(); ++i) dst[i] = static_cast<float>(x[i]) - zp;
-  }
-}
-
-template <typename Acc>
-void int8_epilogue_channels_last(const kernels::Int8OutputParams& o, const float* mult, const int32_t* bias,
-                                 int64_t rows, int64_t channels, const Acc* acc_f, const void* sum, void* dst) {
-  auto run = [&](auto* d) {
-    using Dst = std::remove_pointer_t<decltype(d)>;
-    if (o.has_sum) {
-      int8_epilogue_rows<Dst, true, Acc>(o, mult, bias, rows, channels, acc_f, sum, d);
-    } else {
-      int8_epilogue_rows<Dst, false, Acc>(o, mult, bias, rows, channels, acc_f, sum, d);
-    }
-  };
-  switch (o.dst_dtype) {
-    case DType::kU8: return run(static_cast<uint8_t*>(dst));
-    case DType::kS8: return run(static_cast<int8_t*>(dst));
-    default: return run(static_cast<float*>(dst));
   }
 }
 
@@ -312,9 +274,9 @@ class QConvAccOp final : public RuntimeOp {
   Status run(std::span<const void* const> in, std::span<void* const> out) override {
     HQP_RETURN_IF_ERROR(k_.run(static_cast<const uint8_t*>(in[0]), acc_.data()));
     const int64_t channels = k_.params().conv.out_channels;
-    int8_epilogue_channels_last(q_.out, multipliers_.data(), bias_.empty() ? nullptr : bias_.data(),
-                                static_cast<int64_t>(acc_.size()) / channels, channels, acc_.data(),
-                                in.size() > 3 ? in[3] : nullptr, out[0]);
+    kernels::int8_output_nhwc__x86(q_.out, multipliers_.data(), bias_.data(),
+                                   static_cast<int64_t>(acc_.size()) / channels, channels, acc_.data(),
+                                   in.size() > 3 ? in[3] : nullptr, out[0]);
     return Status();
   }
   std::string implementation() const override {
@@ -343,10 +305,8 @@ Result<OpChoice> try_qconv_acc(const Node& node, const std::vector<SlotInfo>& in
   HQP_ASSIGN_OR_RETURN(p.conv, reference::conv_params(reference::conv_attrs(node), in[0].shape, w->shape()));
   p.src_zero_point = q.out.src_zero_point;
   HQP_ASSIGN_OR_RETURN(dnn::ConvInt8AccOnednn k, dnn::ConvInt8AccOnednn::create(p, w->data<int8_t>()));
-  std::vector<int32_t> bias;
-  if (b != nullptr) bias.assign(b->data<int32_t>(), b->data<int32_t>() + b->numel());
   OpChoice c;
-  c.op = std::make_unique<QConvAccOp>(std::move(k), std::move(q), std::move(bias));
+  c.op = std::make_unique<QConvAccOp>(std::move(k), std::move(q), int8_bias_or_zeros(b, w->dim(0)));
   c.input_layouts.assign(in.size(), Layout::kNhwc);
   c.output_layout = Layout::kNhwc;
   return c;
@@ -364,6 +324,7 @@ class QConvViaF32Op final : public RuntimeOp {
     }
     src_f32_.resize(static_cast<size_t>(in_numel));
     acc_f32_.resize(static_cast<size_t>(conv_.batch * conv_.out_channels * out_plane));
+    acc_.resize(acc_f32_.size());
     for (int64_t oc = 0; oc < conv_.out_channels; ++oc) {
       multipliers_.push_back(kernels::int8_output_multiplier(q_.out, q_.wei_scales[static_cast<size_t>(oc)]));
     }
@@ -371,9 +332,10 @@ class QConvViaF32Op final : public RuntimeOp {
   Status run(std::span<const void* const> in, std::span<void* const> out) override {
     centered_f32(src_dtype_, in[0], q_.out.src_zero_point, src_f32_);
     HQP_RETURN_IF_ERROR(k_.run(src_f32_.data(), nullptr, acc_f32_.data()));
-    int8_epilogue_channels_last(q_.out, multipliers_.data(), bias_.empty() ? nullptr : bias_.data(),
-                                static_cast<int64_t>(acc_f32_.size()) / conv_.out_channels, conv_.out_channels,
-                                acc_f32_.data(), in.size() > 3 ? in[3] : nullptr, out[0]);
+    float_sums_to_int32(acc_f32_, acc_);
+    kernels::int8_output_nhwc__x86(q_.out, multipliers_.data(), bias_.data(),
+                                   static_cast<int64_t>(acc_.size()) / conv_.out_channels, conv_.out_channels,
+                                   acc_.data(), in.size() > 3 ? in[3] : nullptr, out[0]);
     return Status();
   }
   std::string implementation() const override {
@@ -389,6 +351,7 @@ class QConvViaF32Op final : public RuntimeOp {
   std::vector<int32_t> bias_;
   std::vector<float> multipliers_;
   std::vector<float> src_f32_, acc_f32_;  // plan-time scratch: no allocation per run
+  std::vector<int32_t> acc_;
 };
 
 Result<OpChoice> try_qconv_via_f32(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
@@ -410,10 +373,9 @@ Result<OpChoice> try_qconv_via_f32(const Node& node, const std::vector<SlotInfo>
   std::vector<float> wf(static_cast<size_t>(w->numel()));
   for (size_t i = 0; i < wf.size(); ++i) wf[i] = static_cast<float>(wd[i]);
   HQP_ASSIGN_OR_RETURN(dnn::ConvF32Onednn k, dnn::ConvF32Onednn::create(p, wf.data(), nullptr));
-  std::vector<int32_t> bias;
-  if (b != nullptr) bias.assign(b->data<int32_t>(), b->data<int32_t>() + b->numel());
   OpChoice c;
-  c.op = std::make_unique<QConvViaF32Op>(std::move(k), p.conv, std::move(q), in[0].dtype, std::move(bias));
+  c.op = std::make_unique<QConvViaF32Op>(std::move(k), p.conv, std::move(q), in[0].dtype,
+                                         int8_bias_or_zeros(b, w->dim(0)));
   c.input_layouts.assign(in.size(), Layout::kNhwc);
   c.output_layout = Layout::kNhwc;
   return c;
@@ -553,7 +515,7 @@ class QGemmViaF32Op final : public RuntimeOp {
   QGemmViaF32Op(dnn::GemmF32Onednn k, int64_t m, int64_t n, int64_t kdim, reference::Int8Quantization q,
                 DType src_dtype, std::vector<int32_t> bias)
       : k_(std::move(k)), n_(n), q_(std::move(q)), src_dtype_(src_dtype), bias_(std::move(bias)),
-        src_f32_(static_cast<size_t>(m * kdim)), acc_f32_(static_cast<size_t>(m * n)) {
+        src_f32_(static_cast<size_t>(m * kdim)), acc_f32_(static_cast<size_t>(m * n)), acc_(acc_f32_.size()) {
     for (int64_t j = 0; j < n; ++j) {
       multipliers_.push_back(kernels::int8_output_multiplier(q_.out, q_.wei_scales[static_cast<size_t>(j)]));
     }
@@ -561,8 +523,9 @@ class QGemmViaF32Op final : public RuntimeOp {
   Status run(std::span<const void* const> in, std::span<void* const> out) override {
     centered_f32(src_dtype_, in[0], q_.out.src_zero_point, src_f32_);
     HQP_RETURN_IF_ERROR(k_.run(src_f32_.data(), nullptr, acc_f32_.data()));
-    int8_epilogue_channels_last(q_.out, multipliers_.data(), bias_.empty() ? nullptr : bias_.data(),
-                                static_cast<int64_t>(acc_f32_.size()) / n_, n_, acc_f32_.data(), nullptr, out[0]);
+    float_sums_to_int32(acc_f32_, acc_);
+    kernels::int8_output_nhwc__x86(q_.out, multipliers_.data(), bias_.data(), static_cast<int64_t>(acc_.size()) / n_,
+                                   n_, acc_.data(), nullptr, out[0]);
     return Status();
   }
   std::string implementation() const override {
@@ -578,6 +541,7 @@ class QGemmViaF32Op final : public RuntimeOp {
   std::vector<int32_t> bias_;
   std::vector<float> multipliers_;
   std::vector<float> src_f32_, acc_f32_;
+  std::vector<int32_t> acc_;
 };
 
 Result<OpChoice> try_qgemm_via_f32(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
@@ -605,10 +569,9 @@ Result<OpChoice> try_qgemm_via_f32(const Node& node, const std::vector<SlotInfo>
   std::vector<float> wf(static_cast<size_t>(w->numel()));
   for (size_t i = 0; i < wf.size(); ++i) wf[i] = static_cast<float>(w->data<int8_t>()[i]);
   HQP_ASSIGN_OR_RETURN(dnn::GemmF32Onednn kernel, dnn::GemmF32Onednn::create(p, wf.data(), nullptr));
-  std::vector<int32_t> b;
-  if (bias != nullptr) b.assign(bias->data<int32_t>(), bias->data<int32_t>() + bias->numel());
   OpChoice c;
-  c.op = std::make_unique<QGemmViaF32Op>(std::move(kernel), m, n, k, std::move(q), in[0].dtype, std::move(b));
+  c.op = std::make_unique<QGemmViaF32Op>(std::move(kernel), m, n, k, std::move(q), in[0].dtype,
+                                         int8_bias_or_zeros(bias, n));
   c.input_layouts.assign(in.size(), Layout::kNchw);
   return c;
 }

@@ -444,10 +444,17 @@ TEST(LowerQdq, FastInt8ConvolutionsAreExactOnThisCpu) {
     for (const NodePlanInfo& p : fast.plan_info()) {
       const bool int8_kernel = p.implementation.find("s8__onednn") != std::string::npos;
       const bool via_f32 = p.implementation.find("_int8_via_f32__onednn") != std::string::npos;
-      if (int8_kernel || via_f32) {
+      const bool acc = p.implementation.find("conv_int8_acc__onednn") != std::string::npos;
+      if (int8_kernel || via_f32 || acc) {
         ++int8_ops;
+        // With VNNI oneDNN's INT8 kernels; without, u8 convolutions on split-weight INT8 kernels,
+        // s8 ones and the gemm on FP32 ones.
         EXPECT_EQ(int8_kernel, vnni) << p.implementation;
-        EXPECT_EQ(via_f32, !vnni) << p.implementation;
+        if (!vnni) {
+          const bool u8_conv = storage == DType::kU8 && p.op == "QConv";
+          EXPECT_EQ(acc, u8_conv) << p.implementation;
+          EXPECT_EQ(via_f32, !u8_conv) << p.implementation;
+        }
       }
     }
     EXPECT_EQ(int8_ops, 5) << dtype_name(storage);
@@ -476,7 +483,8 @@ TEST(LowerQdq, Int8ConvolutionPastTheFloatBoundRunsExactly) {
   std::string impls;
   for (const NodePlanInfo& p : fast.plan_info()) impls += p.implementation + ";";
   if (!kernels::onednn::int8_kernels_exact_on_this_cpu()) {
-    EXPECT_EQ(impls.find("via_f32"), std::string::npos) << impls;
+    EXPECT_EQ(impls.find("via_f32"), std::string::npos) << impls;  // past its 2^24 bound
+    EXPECT_NE(impls.find("conv_int8_acc__onednn"), std::string::npos) << impls;
   }
 }
 

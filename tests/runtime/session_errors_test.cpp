@@ -133,13 +133,14 @@ TEST(SessionErrors, NodeNoKernelCanRunNamesOpAndNode) {
               "cannot run node 'qconv_unquantized' (QConv): input 'x' has no per-tensor quantization parameters");
     if (engine == Engine::kFast) {
       // The oneDNN candidates said why they did not apply before the reference kernel failed (the
-      // FP32-emulated one, for CPUs without VNNI, either for that reason or because this CPU has VNNI).
+      // two for CPUs without VNNI, either for that reason or because this CPU has VNNI).
       ASSERT_EQ(s->plan_info().size(), 1u);
       const NodePlanInfo& n = s->plan_info()[0];
       EXPECT_EQ(n.implementation, "ref");
-      ASSERT_EQ(n.rejected.size(), 2u);
+      ASSERT_EQ(n.rejected.size(), 3u);
       EXPECT_EQ(n.rejected[0], "conv_int8__onednn: input 'x' has no per-tensor quantization parameters");
-      EXPECT_EQ(n.rejected[1].rfind("conv_int8_via_f32__onednn: ", 0), 0u) << n.rejected[1];
+      EXPECT_EQ(n.rejected[1].rfind("conv_int8_acc__onednn: ", 0), 0u) << n.rejected[1];
+      EXPECT_EQ(n.rejected[2].rfind("conv_int8_via_f32__onednn: ", 0), 0u) << n.rejected[2];
     }
   }
 }

@@ -6,6 +6,7 @@
 #include <cassert>
 #include <vector>
 
+#include "kernels/ref/int8_output_impl.h"
 #include "kernels/ref/window.h"
 
 namespace hqp::kernels {
@@ -123,6 +124,28 @@ void conv_u8s8__ref(const ConvParams& params, const Int8OutputParams& out, const
 void conv_s8s8__ref(const ConvParams& params, const Int8OutputParams& out, const int8_t* src, const int8_t* wei,
                     const float* wei_scales, const int32_t* bias, const void* sum, void* dst) {
   conv_int8_impl(params, out, src, wei, wei_scales, bias, sum, dst);
+}
+
+void int8_output_nhwc__ref(const Int8OutputParams& out, const float* multipliers, const int32_t* bias, int64_t rows,
+                           int64_t channels, const int32_t* acc, const void* sum, void* dst) {
+  std::vector<int32_t> zeros;
+  if (bias == nullptr) {
+    zeros.assign(static_cast<size_t>(channels), 0);
+    bias = zeros.data();
+  }
+  auto run = [&](auto* d) {
+    using Dst = std::remove_pointer_t<decltype(d)>;
+    if (out.has_sum) {
+      detail::int8_output_nhwc_impl<Dst, true>(out, multipliers, bias, rows, channels, acc, static_cast<const Dst*>(sum), d);
+    } else {
+      detail::int8_output_nhwc_impl<Dst, false>(out, multipliers, bias, rows, channels, acc, nullptr, d);
+    }
+  };
+  switch (out.dst_dtype) {
+    case DType::kU8: return run(static_cast<uint8_t*>(dst));
+    case DType::kS8: return run(static_cast<int8_t*>(dst));
+    default: return run(static_cast<float*>(dst));
+  }
 }
 
 void conv_u8s8_acc__ref(const ConvParams& params, int32_t src_zero_point, const uint8_t* src, const int8_t* wei,
