@@ -259,6 +259,8 @@ double int8_partial_sum_bound(DType src_dtype, int32_t zp, const int8_t* w, int6
 // split weights gives the exact int32 accumulators (kernels/onednn ConvInt8AccOnednn), then the
 // reference epilogue. Tried before conv_int8_via_f32__onednn (FP32 convolutions, ~2x slower on
 // AVX2, and only where the FP32 sums stay below 2^24).
+constexpr int64_t kAccMinInputChannels = 8;
+
 class QConvAccOp final : public RuntimeOp {
  public:
   QConvAccOp(dnn::ConvInt8AccOnednn k, reference::Int8Quantization q, std::vector<int32_t> bias)
@@ -304,6 +306,18 @@ Result<OpChoice> try_qconv_acc(const Node& node, const std::vector<SlotInfo>& in
   dnn::ConvInt8AccOnednnParams p;
   HQP_ASSIGN_OR_RETURN(p.conv, reference::conv_params(reference::conv_attrs(node), in[0].shape, w->shape()));
   p.src_zero_point = q.out.src_zero_point;
+  // A few input channels per group (an RGB stem): oneDNN's INT8 code pads them to 4 and runs ~3x
+  // slower than its FP32 convolution, which is exact here whenever its bound holds.
+  const int64_t icg = p.conv.in_channels / p.conv.groups;
+  const bool depthwise = p.conv.groups > 1 && icg == 1 && p.conv.out_channels == p.conv.groups;
+  if (icg < kAccMinInputChannels && !depthwise) {
+    const int64_t per_oc = w->numel() / std::max<int64_t>(w->dim(0), 1);
+    const double bound = int8_partial_sum_bound(in[0].dtype, q.out.src_zero_point, w->data<int8_t>(), w->dim(0),
+                                                per_oc, per_oc, 1);
+    if (bound <= kExactFloatIntegers) {
+      return reject(fmt::format("{} input channels per group: conv_int8_via_f32__onednn is faster", icg));
+    }
+  }
   HQP_ASSIGN_OR_RETURN(dnn::ConvInt8AccOnednn k, dnn::ConvInt8AccOnednn::create(p, w->data<int8_t>()));
   OpChoice c;
   c.op = std::make_unique<QConvAccOp>(std::move(k), std::move(q), int8_bias_or_zeros(b, w->dim(0)));

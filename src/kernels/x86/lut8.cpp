@@ -1,4 +1,4 @@
-// AVX-512 VBMI table lookup; the reference loop elsewhere.
+// AVX-512 VBMI and AVX2 table lookups; the reference loop elsewhere.
 #include "kernels/x86/lut8.h"
 
 #include "kernels/ref/quantize.h"
@@ -44,6 +44,42 @@ bool has_vbmi() {
                           __builtin_cpu_supports("avx512vbmi");
   return yes;
 }
+
+#define HQP_AVX2 __attribute__((target("avx2")))
+
+// 32 lookups: t[k] holds entries 16k..16k+15 in both 128-bit lanes. VPSHUFB looks up the index's
+// low nibble in each of the 16 tables; the table whose number equals the high nibble is kept.
+HQP_AVX2 inline __m256i lookup32(__m256i x, __m256i flip, const __m256i* t) {
+  x = _mm256_xor_si256(x, flip);
+  const __m256i nibble = _mm256_set1_epi8(0x0F);
+  const __m256i lo = _mm256_and_si256(x, nibble);
+  const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), nibble);
+  __m256i r = _mm256_setzero_si256();
+  for (int k = 0; k < 16; ++k) {
+    const __m256i pick = _mm256_cmpeq_epi8(hi, _mm256_set1_epi8(static_cast<char>(k)));
+    r = _mm256_or_si256(r, _mm256_and_si256(_mm256_shuffle_epi8(t[k], lo), pick));
+  }
+  return r;
+}
+
+HQP_AVX2 void lut8_avx2(int64_t n, const uint8_t* src, bool src_signed, const uint8_t* table, uint8_t* dst) {
+  __m256i t[16];
+  for (int k = 0; k < 16; ++k) {
+    t[k] = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(table + 16 * k)));
+  }
+  const __m256i flip = _mm256_set1_epi8(src_signed ? static_cast<char>(0x80) : 0);
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), lookup32(x, flip, t));
+  }
+  if (i < n) lut8__ref(n - i, src + i, src_signed, table, dst + i);
+}
+
+bool has_avx2() {
+  static const bool yes = __builtin_cpu_supports("avx2");
+  return yes;
+}
 #endif
 
 }  // namespace
@@ -51,6 +87,7 @@ bool has_vbmi() {
 void lut8__x86(int64_t n, const uint8_t* src, bool src_signed, const uint8_t* table, uint8_t* dst) {
 #ifdef HQP_LUT8_VBMI
   if (has_vbmi()) return lut8_vbmi(n, src, src_signed, table, dst);
+  if (has_avx2()) return lut8_avx2(n, src, src_signed, table, dst);
 #endif
   lut8__ref(n, src, src_signed, table, dst);
 }
@@ -58,6 +95,7 @@ void lut8__x86(int64_t n, const uint8_t* src, bool src_signed, const uint8_t* ta
 std::string_view lut8__x86_isa() {
 #ifdef HQP_LUT8_VBMI
   if (has_vbmi()) return "avx512_vbmi";
+  if (has_avx2()) return "avx2";
 #endif
   return "ref";
 }

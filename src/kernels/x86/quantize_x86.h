@@ -1,8 +1,8 @@
 // The INT8 element-wise kernels of kernels/ref/quantize.h (QAdd, QMul, QGlobalAveragePool,
-// per-tensor QuantizeLinear) compiled a second time for AVX-512 and chosen at run time: the same
-// loop bodies (kernels/ref/quantize_impl.h), so the same IEEE operations in the same order and
-// the reference's result bit for bit, 16 lanes wide. On CPUs without AVX-512 (F + BW + VL + DQ)
-// each calls its reference kernel.
+// per-tensor QuantizeLinear) compiled again for AVX-512 and for AVX2 and chosen at run time: the
+// same loop bodies (kernels/ref/quantize_impl.h), so the same IEEE operations in the same order and
+// the reference's result bit for bit, 16 / 8 lanes wide. On CPUs with neither (AVX-512 meaning
+// F + BW + VL + DQ) each calls its reference kernel.
 #pragma once
 
 #include <string_view>
@@ -25,7 +25,7 @@ void quantize_linear_u8__x86(const QuantizeParams& params, const float* src, con
 void quantize_linear_s8__x86(const QuantizeParams& params, const float* src, const float* scale,
                              const int8_t* zero_point, int8_t* dst);
 
-// The path these take on this CPU: "avx512" or "ref".
+// The path these take on this CPU: "avx512", "avx2" or "ref".
 std::string_view int8_eltwise__x86_isa();
 
 }  // namespace hqp::kernels
