@@ -25,7 +25,8 @@ def qdq(name):
     new_nodes.append(helper.make_node("QuantizeLinear", [name, name + "_scale", name + "_zp"], [name + "_q"], name=name + "_Q"))
     new_nodes.append(helper.make_node("DequantizeLinear", [name + "_q", name + "_scale", name + "_zp"], [name + "_dq"], name=name + "_DQ"))
     return name + "_dq"
-acts = [i.name for i in g.input] + [o for n in g.node for o in n.output]
+# Outputs of Constant nodes (Clip bounds, shapes) are not activations: ONNX Runtime leaves them float.
+acts = [i.name for i in g.input] + [o for n in g.node if n.op_type != "Constant" for o in n.output]
 rename = {a: qdq(a) for a in acts if a not in outputs and a in ranges}
 body = []
 for n in g.node:

@@ -166,13 +166,17 @@ std::vector<size_t> int8_packed_inputs(const Kernel& k) {
   return k.params().has_bias ? std::vector<size_t>{1, 2} : std::vector<size_t>{1};
 }
 
+bool prefers_f32_emulation(const kernels::ConvParams& conv, DType src_dtype, int32_t src_zero_point, const Tensor& w);
+
 class ConvInt8Op final : public RuntimeOp {
  public:
   ConvInt8Op(dnn::ConvInt8Onednn k, std::string name) : k_(std::move(k)), name_(std::move(name)) {}
   Status run(std::span<const void* const> in, std::span<void* const> out) override {
     return k_.run(in[0], in.size() > 3 ? in[3] : nullptr, out[0]);
   }
-  std::string implementation() const override { return fmt::format("{} ({})", name_, k_.implementation()); }
+  std::string implementation() const override {
+    return fmt::format("{} ({}{})", name_, k_.implementation(), k_.doubles_input() ? ", input doubled" : "");
+  }
   int64_t weight_bytes() const override { return k_.packed_weight_bytes(); }
   std::vector<size_t> packed_inputs() const override { return int8_packed_inputs(k_); }
   Status unpack_input(size_t input, Tensor& dst) const override {
@@ -192,11 +196,15 @@ Result<OpChoice> try_qconv(const Node& node, const std::vector<SlotInfo>& in, co
   dnn::ConvInt8OnednnParams p;
   HQP_ASSIGN_OR_RETURN(p.conv, reference::conv_params(reference::conv_attrs(node), in[0].shape, w->shape()));
   p.layout = dnn::Layout::kNhwc;
+  p.exact_without_vnni = true;
   p.src_dtype = in[0].dtype;
   p.has_bias = b != nullptr;
   HQP_ASSIGN_OR_RETURN(reference::Int8Quantization q, reference::int8_quantization(node, w->dim(0)));
   p.out = q.out;
   HQP_RETURN_IF_ERROR(dnn::ConvInt8Onednn::applies(p));
+  if (prefers_f32_emulation(p.conv, p.src_dtype, p.out.src_zero_point, *w)) {
+    return reject("few input channels per group: conv_int8_via_f32__onednn is faster");
+  }
   const int32_t* bias = b ? b->data<int32_t>() : nullptr;
   HQP_ASSIGN_OR_RETURN(dnn::ConvInt8Onednn k,
                        options.tune_kernels
@@ -255,12 +263,24 @@ double int8_partial_sum_bound(DType src_dtype, int32_t zp, const int8_t* w, int6
   return span * worst;
 }
 
+// Without VNNI, a convolution of few input channels per group (an RGB stem) runs ~1.5-2x faster as
+// the FP32 emulation (conv_int8_via_f32__onednn) than on oneDNN's INT8 code, which pads the
+// channels to 4 and reads them twice; taken when the emulation's exactness bound holds.
+constexpr int64_t kInt8MinInputChannels = 8;
+bool prefers_f32_emulation(const kernels::ConvParams& conv, DType src_dtype, int32_t src_zero_point, const Tensor& w) {
+  if (dnn::int8_kernels_exact_on_this_cpu()) return false;
+  const int64_t icg = conv.in_channels / conv.groups;
+  const bool depthwise = conv.groups > 1 && icg == 1 && conv.out_channels == conv.groups;
+  if (icg >= kInt8MinInputChannels || depthwise) return false;
+  const int64_t per_oc = w.numel() / std::max<int64_t>(w.dim(0), 1);
+  return int8_partial_sum_bound(src_dtype, src_zero_point, w.data<int8_t>(), w.dim(0), per_oc, per_oc, 1) <=
+         kExactFloatIntegers;
+}
+
 // INT8 convolution on CPUs without VNNI, exact and on INT8 kernels: oneDNN's u8 convolution on
 // split weights gives the exact int32 accumulators (kernels/onednn ConvInt8AccOnednn), then the
 // reference epilogue. Tried before conv_int8_via_f32__onednn (FP32 convolutions, ~2x slower on
 // AVX2, and only where the FP32 sums stay below 2^24).
-constexpr int64_t kAccMinInputChannels = 8;
-
 class QConvAccOp final : public RuntimeOp {
  public:
   QConvAccOp(dnn::ConvInt8AccOnednn k, reference::Int8Quantization q, std::vector<int32_t> bias)
@@ -268,7 +288,7 @@ class QConvAccOp final : public RuntimeOp {
     const kernels::ConvParams& conv = k_.params().conv;
     int64_t out_numel = conv.batch * conv.out_channels;
     for (int i = 0; i < conv.spatial_rank; ++i) out_numel *= conv.out_size[i];
-    acc_.resize(static_cast<size_t>(out_numel));
+    acc_.resize(static_cast<size_t>(out_numel * k_.output_pieces()));
     for (int64_t oc = 0; oc < conv.out_channels; ++oc) {
       multipliers_.push_back(kernels::int8_output_multiplier(q_.out, q_.wei_scales[static_cast<size_t>(oc)]));
     }
@@ -276,9 +296,10 @@ class QConvAccOp final : public RuntimeOp {
   Status run(std::span<const void* const> in, std::span<void* const> out) override {
     HQP_RETURN_IF_ERROR(k_.run(static_cast<const uint8_t*>(in[0]), acc_.data()));
     const int64_t channels = k_.params().conv.out_channels;
+    const int pieces = k_.output_pieces();
     kernels::int8_output_nhwc__x86(q_.out, multipliers_.data(), bias_.data(),
-                                   static_cast<int64_t>(acc_.size()) / channels, channels, acc_.data(),
-                                   in.size() > 3 ? in[3] : nullptr, out[0]);
+                                   static_cast<int64_t>(acc_.size()) / (channels * pieces), channels, acc_.data(),
+                                   in.size() > 3 ? in[3] : nullptr, out[0], pieces);
     return Status();
   }
   std::string implementation() const override {
@@ -306,17 +327,8 @@ Result<OpChoice> try_qconv_acc(const Node& node, const std::vector<SlotInfo>& in
   dnn::ConvInt8AccOnednnParams p;
   HQP_ASSIGN_OR_RETURN(p.conv, reference::conv_params(reference::conv_attrs(node), in[0].shape, w->shape()));
   p.src_zero_point = q.out.src_zero_point;
-  // A few input channels per group (an RGB stem): oneDNN's INT8 code pads them to 4 and runs ~3x
-  // slower than its FP32 convolution, which is exact here whenever its bound holds.
-  const int64_t icg = p.conv.in_channels / p.conv.groups;
-  const bool depthwise = p.conv.groups > 1 && icg == 1 && p.conv.out_channels == p.conv.groups;
-  if (icg < kAccMinInputChannels && !depthwise) {
-    const int64_t per_oc = w->numel() / std::max<int64_t>(w->dim(0), 1);
-    const double bound = int8_partial_sum_bound(in[0].dtype, q.out.src_zero_point, w->data<int8_t>(), w->dim(0),
-                                                per_oc, per_oc, 1);
-    if (bound <= kExactFloatIntegers) {
-      return reject(fmt::format("{} input channels per group: conv_int8_via_f32__onednn is faster", icg));
-    }
+  if (prefers_f32_emulation(p.conv, in[0].dtype, q.out.src_zero_point, *w)) {
+    return reject("few input channels per group: conv_int8_via_f32__onednn is faster");
   }
   HQP_ASSIGN_OR_RETURN(dnn::ConvInt8AccOnednn k, dnn::ConvInt8AccOnednn::create(p, w->data<int8_t>()));
   OpChoice c;

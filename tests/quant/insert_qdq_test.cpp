@@ -422,8 +422,9 @@ TEST(InsertQdq, ReleasedInt8WeightsAreRestoredBitExactForNewBatchSizes) {
       if (n->kind == OpKind::QConv || n->kind == OpKind::QGemm) released += n->input(1)->data.defined() ? 0 : 1;
     }
     if (!kernels::onednn::int8_kernels_exact_on_this_cpu()) {
-      // No VNNI: the reference INT8 kernels run (oneDNN's would differ from them); nothing is packed.
-      EXPECT_EQ(packed_int8, 0);
+      // No VNNI: oneDNN's INT8 convolutions run on halved weights (exact_without_vnni), a packing
+      // that cannot give the weights back, so the graph keeps its copy; the outputs still match.
+      EXPECT_EQ(released, 0);
       continue;
     }
     ASSERT_GT(packed_int8, 0) << "the INT8 convolutions run on oneDNN";

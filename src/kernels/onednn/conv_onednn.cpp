@@ -150,6 +150,22 @@ bool int8_uses_src_zero_point_attr(const ConvInt8OnednnParams& params) {
   return params.out.src_zero_point != 0 && conv_geometry(params.conv).reads_padding;
 }
 
+bool is_depthwise_conv(const ConvParams& p) {
+  return p.groups > 1 && p.in_channels == p.groups && p.out_channels == p.groups;
+}
+
+// Whether the kernel reads its input twice (ConvInt8OnednnParams::exact_without_vnni).
+bool int8_doubles_input(const ConvInt8OnednnParams& params) {
+  return params.exact_without_vnni && !int8_kernels_exact_on_this_cpu() && !is_depthwise_conv(params.conv);
+}
+
+// The convolution oneDNN runs: twice the input channels when the input is doubled.
+ConvParams int8_effective_conv(const ConvInt8OnednnParams& params) {
+  ConvParams p = params.conv;
+  if (int8_doubles_input(params)) p.in_channels *= 2;
+  return p;
+}
+
 // multipliers: the real per-channel multipliers, or nullopt for an applies() probe (unit
 // multipliers: oneDNN dispatches on the scale mask, not the values; no primitive is created).
 std::shared_ptr<const detail::CachedPrimitive> conv_int8_primitive(const ConvInt8OnednnParams& params,
@@ -159,13 +175,14 @@ std::shared_ptr<const detail::CachedPrimitive> conv_int8_primitive(const ConvInt
   const std::vector<float>& scales = multipliers != nullptr ? *multipliers : probe;
   const std::string_view name = ConvInt8Onednn::name(params);
   const bool zp_attr = int8_uses_src_zero_point_attr(params);
+  const ConvParams conv = int8_effective_conv(params);
   CacheKey key(name);
   key.add(int64_t{multipliers == nullptr});
-  add_conv_key(key, params.conv, params.layout);
+  add_conv_key(key, conv, params.layout);
   detail::add_int8_key(key, params.src_dtype, params.out, scales, zp_attr);
   key.add(int64_t{bias_present}).add(int64_t{params.impl_rank});
   return Context::get().get_or_create(key, name, [&] {
-    const ConvGeometry g = conv_geometry(params.conv);
+    const ConvGeometry g = conv_geometry(conv);
     const dnnl::primitive_attr attr = detail::int8_attr(params.out, scales, zp_attr, /*scale_mask=*/1 << 1);
     using dt = memory::data_type;
     return make_conv_pd(g, params.layout, detail::to_dnnl(params.src_dtype), dt::s8, bias_present ? dt::s32 : dt::undef,
@@ -304,7 +321,13 @@ Status ConvInt8Onednn::applies(const ConvInt8OnednnParams& params) {
   HQP_RETURN_IF_ERROR(validate_conv(kernel_name, params.conv));
   HQP_RETURN_IF_ERROR(validate_impl_rank(kernel_name, params.impl_rank));
   HQP_RETURN_IF_ERROR(detail::validate_int8_output(kernel_name, params.src_dtype, params.out));
-  HQP_RETURN_IF_ERROR(detail::require_exact_int8(kernel_name));
+  if (!int8_kernels_exact_on_this_cpu()) {
+    if (!params.exact_without_vnni) HQP_RETURN_IF_ERROR(detail::require_exact_int8(kernel_name));
+    if (params.src_dtype != DType::kU8) {
+      return make_error(StatusCode::kUnsupported, "cannot create kernel '{}': s8 input on a CPU without VNNI "
+                        "(oneDNN halves its weights there; expected u8)", kernel_name);
+    }
+  }
   return detail::require_optimized(*conv_int8_primitive(params, nullptr), kernel_name);
 }
 
@@ -337,6 +360,37 @@ Result<ConvInt8Onednn> ConvInt8Onednn::create(const ConvInt8OnednnParams& params
   }
   const bool bias_present = params.has_bias || params.out.src_zero_point != 0;
   const std::vector<float> multipliers = detail::int8_multipliers(params.out, wei_scales, p.out_channels);
+  const int64_t per_oc_taps = p.in_channels / p.groups * p.kernel[0] * (p.spatial_rank > 1 ? p.kernel[1] : 1) *
+                              (p.spatial_rank > 2 ? p.kernel[2] : 1);
+  if (!int8_kernels_exact_on_this_cpu()) {
+    // Without VNNI: the accumulator reaches FP32 before the bias is added; exact below 2^24.
+    for (int64_t oc = 0; oc < p.out_channels; ++oc) {
+      int64_t abs_sum = 0;
+      for (int64_t i = 0; i < per_oc_taps; ++i) abs_sum += std::abs(static_cast<int32_t>(wei[oc * per_oc_taps + i]));
+      const int64_t b = fold ? folded_bias[static_cast<size_t>(oc)] : (params.has_bias ? bias[oc] : 0);
+      if (255 * abs_sum + std::abs(b) > (int64_t{1} << 24)) {
+        return make_error(StatusCode::kUnsupported, "cannot create kernel '{}' without VNNI: sums of output channel "
+                          "{} could pass 2^24 (255 * sum|w| + |bias| = {})", kernel_name, oc, 255 * abs_sum + std::abs(b));
+      }
+    }
+  }
+  // The weights oneDNN gets: as given, or halved along K against the doubled input.
+  const bool doubled = int8_doubles_input(params);
+  std::vector<int8_t> halved;
+  if (doubled) {
+    const int64_t icg = p.in_channels / p.groups, taps = per_oc_taps / icg;
+    halved.resize(static_cast<size_t>(2 * p.out_channels * per_oc_taps));
+    for (int64_t oc = 0; oc < p.out_channels; ++oc) {
+      for (int64_t i = 0; i < icg; ++i) {
+        for (int64_t t = 0; t < taps; ++t) {
+          const int8_t w = wei[(oc * icg + i) * taps + t];
+          const int8_t half = static_cast<int8_t>(w / 2);
+          halved[static_cast<size_t>((oc * 2 * icg + i) * taps + t)] = static_cast<int8_t>(w - half);
+          halved[static_cast<size_t>((oc * 2 * icg + icg + i) * taps + t)] = half;
+        }
+      }
+    }
+  }
 
   ConvInt8Onednn kernel;
   kernel.params_ = params;
@@ -352,8 +406,18 @@ Result<ConvInt8Onednn> ConvInt8Onednn::create(const ConvInt8OnednnParams& params
       bias_data = zeros.data();
     }
   }
-  kernel.exec_ = detail::bind_weighted(std::move(primitive), user_weights_md(g, memory::data_type::s8), wei, bias_data);
-  kernel.unpackable_ = detail::plain_packing(kernel.exec_->args.at(DNNL_ARG_WEIGHTS));
+  if (doubled) {
+    const ConvGeometry g2 = conv_geometry(int8_effective_conv(params));
+    kernel.exec_ = detail::bind_weighted(std::move(primitive), user_weights_md(g2, memory::data_type::s8),
+                                         halved.data(), bias_data);
+    int64_t src_numel = 1;
+    for (int64_t d : g2.src) src_numel *= d;
+    kernel.doubled_src_.resize(static_cast<size_t>(src_numel));
+    kernel.unpackable_ = false;
+  } else {
+    kernel.exec_ = detail::bind_weighted(std::move(primitive), user_weights_md(g, memory::data_type::s8), wei, bias_data);
+    kernel.unpackable_ = detail::plain_packing(kernel.exec_->args.at(DNNL_ARG_WEIGHTS));
+  }
   if (zp_attr) kernel.exec_->args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = detail::zero_point_memory(params.out.src_zero_point);
   return kernel;
 }
@@ -376,6 +440,18 @@ Result<ConvInt8Onednn> ConvInt8Onednn::create_fastest(const ConvInt8OnednnParams
 
 Status ConvInt8Onednn::run(const void* src, const void* sum, void* dst) {
   if (params_.out.has_sum && sum != dst) std::memcpy(dst, sum, static_cast<size_t>(dst_bytes_));
+  if (!doubled_src_.empty()) {
+    // [rows, G, IC/G] -> [rows, G, 2, IC/G]: each group's channels twice (NHWC).
+    const int64_t icg = params_.conv.in_channels / params_.conv.groups;
+    const int64_t chunks = static_cast<int64_t>(doubled_src_.size()) / (2 * icg);
+    const auto* x = static_cast<const uint8_t*>(src);
+    uint8_t* y = doubled_src_.data();
+    for (int64_t i = 0; i < chunks; ++i, x += icg, y += 2 * icg) {
+      std::memcpy(y, x, static_cast<size_t>(icg));
+      std::memcpy(y + icg, x, static_cast<size_t>(icg));
+    }
+    src = doubled_src_.data();
+  }
   exec_->bind(DNNL_ARG_SRC, src);
   exec_->bind(DNNL_ARG_DST, dst);
   return exec_->execute(name(params_));
@@ -383,7 +459,9 @@ Status ConvInt8Onednn::run(const void* src, const void* sum, void* dst) {
 
 const std::string& ConvInt8Onednn::implementation() const { return exec_->cached->impl; }
 
-int64_t ConvInt8Onednn::packed_weight_bytes() const { return exec_->owned_bytes(); }
+int64_t ConvInt8Onednn::packed_weight_bytes() const {
+  return exec_->owned_bytes() + static_cast<int64_t>(doubled_src_.size());
+}
 
 Status ConvInt8Onednn::unpack_weights(int8_t* wei) const {
   if (!unpackable_) {
@@ -548,7 +626,9 @@ Result<ConvInt8AccOnednn> ConvInt8AccOnednn::create(const ConvInt8AccOnednnParam
   kernel.halves_ = halves;
   kernel.ic_splits_ = static_cast<int>(splits);
   kernel.rows_ = conv_geometry(p).dst_numel / p.out_channels;
-  if (halves * splits > 1) kernel.pieces_.resize(static_cast<size_t>(kernel.rows_ * q.out_channels));
+  // Pieces left side by side (output_pieces() == 2) or added by run() from a scratch buffer.
+  const bool side_by_side = groups == 1 && splits == 1;
+  if (halves * splits > 1 && !side_by_side) kernel.pieces_.resize(static_cast<size_t>(kernel.rows_ * q.out_channels));
   std::shared_ptr<const detail::CachedPrimitive> primitive = conv_acc_primitive(params, halves, splits, true);
   HQP_RETURN_IF_ERROR(detail::require_optimized(*primitive, kName));
   kernel.exec_ = detail::bind_weighted(std::move(primitive), user_weights_md(conv_geometry(q), memory::data_type::s8),

@@ -93,6 +93,14 @@ struct ConvInt8OnednnParams {
   bool has_bias = false;          // s32 bias
   Int8OutputParams out;           // scales, zero points, dst dtype (u8/s8/f32), sum, activation clamp
   int impl_rank = 0;              // see "Implementation choice" below
+  // On CPUs without VNNI, where oneDNN sums pairs of u8*s8 products into int16 with saturation
+  // (detail::require_exact_int8), false refuses the kernel; true keeps it exact there: depthwise
+  // convolutions run as they are (oneDNN widens those to 32 bits), others read the input twice
+  // along channels, [x, x] per group, against the weights halved along K, [w - w/2 | w/2]
+  // (|half| <= 64: no pair can saturate; same sums, twice the MACs). u8 src only, and create()
+  // checks 255 * sum|w[oc]| + |bias[oc]| <= 2^24 (the int32 -> FP32 step of oneDNN's epilogue is
+  // then exact; else kUnsupported). No effect on CPUs with VNNI.
+  bool exact_without_vnni = false;
 };
 
 class ConvInt8Onednn {
@@ -118,10 +126,12 @@ class ConvInt8Onednn {
 
   const ConvInt8OnednnParams& params() const { return params_; }
   const std::string& implementation() const;
-  // Bytes of kernel-owned memory: the prepacked weights and bias.
+  // Whether run() doubles the input (exact_without_vnni on a CPU without VNNI).
+  bool doubles_input() const { return !doubled_src_.empty(); }
+  // Bytes of kernel-owned memory: the prepacked weights and bias (and the doubled input).
   int64_t packed_weight_bytes() const;
   // Whether unpack_* give back exactly what create() took: the packed weights carry no
-  // compensation terms (oneDNN adds them for s8 sources on some ISAs).
+  // compensation terms (oneDNN adds them for s8 sources on some ISAs) and are not halved.
   bool unpackable() const { return unpackable_; }
   // wei: [OC, IC/G, kernel...] s8 as create() took it; bias: [OC] s32 (only with params.has_bias),
   // the zero-point folding of create() undone.
@@ -137,6 +147,7 @@ class ConvInt8Onednn {
   ConvInt8OnednnParams params_;
   int64_t dst_bytes_ = 0;
   bool unpackable_ = false;
+  std::vector<uint8_t> doubled_src_;  // [rows, 2 * IC] when the input is doubled
   std::unique_ptr<detail::Executable> exec_;
 };
 
@@ -154,7 +165,9 @@ class ConvInt8Onednn {
 //    for which 255 * sum |w piece| <= 2^24 for every output channel of every piece (most layers of
 //    real nets need 1).
 // Each piece is one group of a single oneDNN grouped convolution (groups x ic_splits x halves
-// groups, same MACs as the halved convolution); run() adds the pieces per output channel in int32.
+// groups, same MACs as the halved convolution). run() leaves the two halves of a plain convolution
+// (groups 1, ic_splits 1) side by side for the epilogue to add (output_pieces() == 2: one pass
+// less over the accumulators); otherwise it adds the pieces per output channel in int32.
 // The src zero point is folded into the pieces' bias when no tap reads padding, else passed as
 // oneDNN's src zero point.
 struct ConvInt8AccOnednnParams {
@@ -171,8 +184,10 @@ class ConvInt8AccOnednn {
   // wei: [OC, IC/G, kernel...] s8 (ONNX layout). kUnsupported when no split keeps the sums exact.
   static Result<ConvInt8AccOnednn> create(const ConvInt8AccOnednnParams& params, const int8_t* wei);
 
-  // src: [N, IC, in...] u8, acc: [N, OC, out...] int32, both NHWC; acc fully overwritten.
+  // src: [N, IC, in...] u8 NHWC; acc: [rows = N * out..., output_pieces(), OC] int32, fully
+  // overwritten; the accumulator of (row, oc) is the sum of its pieces.
   Status run(const uint8_t* src, int32_t* acc);
+  int output_pieces() const { return pieces_.empty() && halves_ * ic_splits_ == 2 ? 2 : 1; }
 
   const ConvInt8AccOnednnParams& params() const { return params_; }
   const std::string& implementation() const;

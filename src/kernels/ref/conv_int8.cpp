@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/ref/int8_output_impl.h"
@@ -127,24 +128,36 @@ void conv_s8s8__ref(const ConvParams& params, const Int8OutputParams& out, const
 }
 
 void int8_output_nhwc__ref(const Int8OutputParams& out, const float* multipliers, const int32_t* bias, int64_t rows,
-                           int64_t channels, const int32_t* acc, const void* sum, void* dst) {
+                           int64_t channels, const int32_t* acc, const void* sum, void* dst, int pieces) {
+  assert(pieces == 1 || pieces == 2);
   std::vector<int32_t> zeros;
   if (bias == nullptr) {
     zeros.assign(static_cast<size_t>(channels), 0);
     bias = zeros.data();
   }
-  auto run = [&](auto* d) {
+  auto run = [&](auto* d, auto has_sum, auto n_pieces) {
     using Dst = std::remove_pointer_t<decltype(d)>;
+    detail::int8_output_nhwc_impl<Dst, decltype(has_sum)::value, decltype(n_pieces)::value>(
+        out, multipliers, bias, rows, channels, acc, static_cast<const Dst*>(sum), d);
+  };
+  auto by_sum = [&](auto* d, auto n_pieces) {
     if (out.has_sum) {
-      detail::int8_output_nhwc_impl<Dst, true>(out, multipliers, bias, rows, channels, acc, static_cast<const Dst*>(sum), d);
+      run(d, std::true_type{}, n_pieces);
     } else {
-      detail::int8_output_nhwc_impl<Dst, false>(out, multipliers, bias, rows, channels, acc, nullptr, d);
+      run(d, std::false_type{}, n_pieces);
     }
   };
-  switch (out.dst_dtype) {
-    case DType::kU8: return run(static_cast<uint8_t*>(dst));
-    case DType::kS8: return run(static_cast<int8_t*>(dst));
-    default: return run(static_cast<float*>(dst));
+  auto by_dtype = [&](auto n_pieces) {
+    switch (out.dst_dtype) {
+      case DType::kU8: return by_sum(static_cast<uint8_t*>(dst), n_pieces);
+      case DType::kS8: return by_sum(static_cast<int8_t*>(dst), n_pieces);
+      default: return by_sum(static_cast<float*>(dst), n_pieces);
+    }
+  };
+  if (pieces == 2) {
+    by_dtype(std::integral_constant<int, 2>{});
+  } else {
+    by_dtype(std::integral_constant<int, 1>{});
   }
 }
 

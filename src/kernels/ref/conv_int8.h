@@ -33,11 +33,13 @@ void conv_s8s8__ref(const ConvParams& params, const Int8OutputParams& out, const
 void conv_u8s8_acc__ref(const ConvParams& params, int32_t src_zero_point, const uint8_t* src, const int8_t* wei,
                         int32_t* acc);
 
-// The epilogue over rows x channels, channels contiguous (NHWC-style): dst[r, c] from
-// acc[r, c] + bias[c] (bias may be null: zero), multipliers[c] and sum[r, c] (out.has_sum; same
-// dtype as dst), exactly as int8_output_row__ref would compute each element.
+// The epilogue over rows x channels, channels contiguous (NHWC-style): dst[r, c] from the
+// accumulator acc[r, 0, c] + ... + acc[r, pieces - 1, c] + bias[c] (int32; bias may be null: zero),
+// multipliers[c] and sum[r, c] (out.has_sum; same dtype as dst), exactly as int8_output_row__ref
+// computes each element. acc: [rows, pieces, channels], pieces 1 or 2 (an accumulator split in
+// two pieces, as kernels/onednn ConvInt8AccOnednn leaves it).
 void int8_output_nhwc__ref(const Int8OutputParams& out, const float* multipliers, const int32_t* bias, int64_t rows,
-                           int64_t channels, const int32_t* acc, const void* sum, void* dst);
+                           int64_t channels, const int32_t* acc, const void* sum, void* dst, int pieces = 1);
 
 // Applies the epilogue to `count` int32 accumulators of one output channel: dst[i] from acc[i]
 // and sum[i] (same dtype as dst), all contiguous starting at element `offset` of dst / sum.

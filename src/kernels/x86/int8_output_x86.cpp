@@ -31,32 +31,41 @@ bool has_avx2() {
 }
 
 // One function per (ISA, dst dtype, sum): the body inlined into a function of that target.
-#define HQP_EPILOGUE_VARIANT(isa, attr, Dst, has_sum)                                                       \
-  attr void epilogue_##isa##_##Dst##_##has_sum(const Int8OutputParams& o, const float* m, const int32_t* b,  \
-                                               int64_t rows, int64_t ch, const int32_t* acc, const void* sum, \
-                                               void* dst) {                                                  \
-    detail::int8_output_nhwc_impl<Dst, has_sum>(o, m, b, rows, ch, acc, static_cast<const Dst*>(sum),        \
-                                                static_cast<Dst*>(dst));                                     \
+#define HQP_EPILOGUE_VARIANT(isa, attr, Dst, has_sum, pieces)                                                  \
+  attr void epilogue_##isa##_##Dst##_##has_sum##_##pieces(const Int8OutputParams& o, const float* m,           \
+                                                          const int32_t* b, int64_t rows, int64_t ch,          \
+                                                          const int32_t* acc, const void* sum, void* dst) {    \
+    detail::int8_output_nhwc_impl<Dst, has_sum, pieces>(o, m, b, rows, ch, acc, static_cast<const Dst*>(sum),  \
+                                                        static_cast<Dst*>(dst));                               \
   }
-#define HQP_EPILOGUE_ISA(isa, attr)                 \
-  HQP_EPILOGUE_VARIANT(isa, attr, uint8_t, true)    \
-  HQP_EPILOGUE_VARIANT(isa, attr, uint8_t, false)   \
-  HQP_EPILOGUE_VARIANT(isa, attr, int8_t, true)     \
-  HQP_EPILOGUE_VARIANT(isa, attr, int8_t, false)    \
-  HQP_EPILOGUE_VARIANT(isa, attr, float, true)      \
-  HQP_EPILOGUE_VARIANT(isa, attr, float, false)
+#define HQP_EPILOGUE_DTYPES(isa, attr, pieces)               \
+  HQP_EPILOGUE_VARIANT(isa, attr, uint8_t, true, pieces)     \
+  HQP_EPILOGUE_VARIANT(isa, attr, uint8_t, false, pieces)    \
+  HQP_EPILOGUE_VARIANT(isa, attr, int8_t, true, pieces)      \
+  HQP_EPILOGUE_VARIANT(isa, attr, int8_t, false, pieces)     \
+  HQP_EPILOGUE_VARIANT(isa, attr, float, true, pieces)       \
+  HQP_EPILOGUE_VARIANT(isa, attr, float, false, pieces)
+#define HQP_EPILOGUE_ISA(isa, attr) \
+  HQP_EPILOGUE_DTYPES(isa, attr, 1) \
+  HQP_EPILOGUE_DTYPES(isa, attr, 2)
 
 HQP_EPILOGUE_ISA(avx512, HQP_AVX512)
 HQP_EPILOGUE_ISA(avx2, HQP_AVX2)
 
-#define HQP_EPILOGUE_PICK(isa)                                                                             \
-  switch (o.dst_dtype) {                                                                                   \
-    case DType::kU8: return o.has_sum ? epilogue_##isa##_uint8_t_true : epilogue_##isa##_uint8_t_false;    \
-    case DType::kS8: return o.has_sum ? epilogue_##isa##_int8_t_true : epilogue_##isa##_int8_t_false;      \
-    default: return o.has_sum ? epilogue_##isa##_float_true : epilogue_##isa##_float_false;                \
+#define HQP_EPILOGUE_PICK_DTYPE(isa, p)                                                                   \
+  switch (o.dst_dtype) {                                                                                  \
+    case DType::kU8: return o.has_sum ? epilogue_##isa##_uint8_t_true_##p : epilogue_##isa##_uint8_t_false_##p; \
+    case DType::kS8: return o.has_sum ? epilogue_##isa##_int8_t_true_##p : epilogue_##isa##_int8_t_false_##p;   \
+    default: return o.has_sum ? epilogue_##isa##_float_true_##p : epilogue_##isa##_float_false_##p;             \
+  }
+#define HQP_EPILOGUE_PICK(isa)         \
+  if (pieces == 2) {                   \
+    HQP_EPILOGUE_PICK_DTYPE(isa, 2)    \
+  } else {                             \
+    HQP_EPILOGUE_PICK_DTYPE(isa, 1)    \
   }
 
-EpilogueFn pick(const Int8OutputParams& o) {
+EpilogueFn pick(const Int8OutputParams& o, int pieces) {
   if (has_avx512()) {
     HQP_EPILOGUE_PICK(avx512)
   }
@@ -66,16 +75,16 @@ EpilogueFn pick(const Int8OutputParams& o) {
   return nullptr;
 }
 #else
-EpilogueFn pick(const Int8OutputParams&) { return nullptr; }
+EpilogueFn pick(const Int8OutputParams&, int) { return nullptr; }
 #endif
 
 }  // namespace
 
 void int8_output_nhwc__x86(const Int8OutputParams& out, const float* multipliers, const int32_t* bias, int64_t rows,
-                           int64_t channels, const int32_t* acc, const void* sum, void* dst) {
-  const EpilogueFn fn = pick(out);
+                           int64_t channels, const int32_t* acc, const void* sum, void* dst, int pieces) {
+  const EpilogueFn fn = pieces == 1 || pieces == 2 ? pick(out, pieces) : nullptr;
   if (fn == nullptr || bias == nullptr) {
-    int8_output_nhwc__ref(out, multipliers, bias, rows, channels, acc, sum, dst);
+    int8_output_nhwc__ref(out, multipliers, bias, rows, channels, acc, sum, dst, pieces);
     return;
   }
   fn(out, multipliers, bias, rows, channels, acc, sum, dst);

@@ -12,7 +12,7 @@
 namespace hqp::kernels {
 
 void int8_output_nhwc__x86(const Int8OutputParams& out, const float* multipliers, const int32_t* bias, int64_t rows,
-                           int64_t channels, const int32_t* acc, const void* sum, void* dst);
+                           int64_t channels, const int32_t* acc, const void* sum, void* dst, int pieces = 1);
 
 // The path it takes on this CPU: "avx512", "avx2" or "ref".
 std::string_view int8_output__x86_isa();

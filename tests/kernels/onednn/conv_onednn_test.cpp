@@ -225,8 +225,9 @@ float pick_dst_scale(const ConvParams& cp, Int8OutputParams out, DType src_dtype
 // and small data (src within 3 of its zero point, |wei| <= 3, |bias| <= 50) so that outputs stay
 // inside the dtype range instead of saturating.
 // impl_rank > 0: that implementation rank, skipped where oneDNN lists none (see conv_onednn.h).
+// exact_without_vnni: ConvInt8OnednnParams' (the doubled input on CPUs without VNNI).
 void run_int8_case(const ConvCase& c, const Int8Case& q, Layout layout, bool with_bias, float forced_src_scale,
-                   const std::vector<float>* forced_wei_scales, int impl_rank = 0) {
+                   const std::vector<float>* forced_wei_scales, int impl_rank = 0, bool exact_without_vnni = false) {
   const bool small = forced_src_scale > 0.0f;
   const ConvParams cp = to_params(c);
   const int64_t in_s = spatial(cp.in_size, cp.spatial_rank), out_s = spatial(cp.out_size, cp.spatial_rank);
@@ -257,6 +258,7 @@ void run_int8_case(const ConvCase& c, const Int8Case& q, Layout layout, bool wit
   params.src_dtype = q.src_dtype;
   params.has_bias = with_bias;
   params.impl_rank = impl_rank;
+  params.exact_without_vnni = exact_without_vnni;
   Int8OutputParams& out = params.out;
   out.src_scale = small ? forced_src_scale : 0.02f;
   out.src_zero_point = q.src_zero_point;
@@ -289,10 +291,17 @@ void run_int8_case(const ConvCase& c, const Int8Case& q, Layout layout, bool wit
     return;
   }
   if (impl_rank > 0 && ConvInt8Onednn::applies(params).code() == StatusCode::kUnsupported) return;
+  // Doubled per group, a grouped conv of few channels per group has no optimized oneDNN code (the
+  // runtime then takes conv_int8_acc__onednn or the FP32 emulation); plain and depthwise ones do.
+  if (exact_without_vnni && c.groups > 1 && !plain_depthwise && !int8_kernels_exact_on_this_cpu() &&
+      ConvInt8Onednn::applies(params).code() == StatusCode::kUnsupported) {
+    return;
+  }
   Result<ConvInt8Onednn> kernel =
       ConvInt8Onednn::create(params, d.wei.data(), d.wei_scales.data(), with_bias ? d.bias.data() : nullptr);
   ASSERT_TRUE(kernel.ok()) << what << ": " << kernel.status().message();
   if (impl_rank > 0 && !same_isa_as_first(params, kernel->implementation())) return;
+  if (exact_without_vnni && !int8_kernels_exact_on_this_cpu()) EXPECT_EQ(kernel->doubles_input(), !plain_depthwise) << what;
 
   std::vector<uint8_t> want(static_cast<size_t>(dst_n) * dst_elem);
   if (q.src_dtype == DType::kU8) {
@@ -335,6 +344,39 @@ TEST_P(ConvInt8OnednnSweep, BitExactAgainstReference) {
       }
     }
   }
+}
+
+// Without VNNI (exact_without_vnni: the input doubled against halved weights, depthwise as it is):
+// every geometry, output dtype, sum and clamp, u8 sources, every rank, bit for bit.
+TEST_P(ConvInt8OnednnSweep, BitExactWithoutVnni) {
+  if (int8_kernels_exact_on_this_cpu()) GTEST_SKIP() << "this CPU has VNNI: the kernels run as they are";
+  for (int rank = 0; rank < kTuneCandidates; ++rank) {
+    for (const Int8Case& q : kInt8Cases) {
+      if (q.src_dtype != DType::kU8) continue;
+      for (bool with_bias : {false, true}) {
+        run_int8_case(GetParam(), q, Layout::kNhwc, with_bias, 0.0f, nullptr, rank, /*exact_without_vnni=*/true);
+      }
+    }
+  }
+}
+
+TEST(ConvInt8Onednn, WithoutVnniRefusesS8InputAndSumsPastTheFloatRange) {
+  if (int8_kernels_exact_on_this_cpu()) GTEST_SKIP() << "this CPU has VNNI";
+  ConvInt8OnednnParams params;
+  params.conv = to_params({"Deep", 1, 512, 8, 1, {4, 4}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}});
+  params.exact_without_vnni = true;
+  params.src_dtype = DType::kS8;
+  Status st = ConvInt8Onednn::applies(params);
+  EXPECT_EQ(st.code(), StatusCode::kUnsupported);
+  EXPECT_NE(st.message().find("s8 input"), std::string::npos) << st.message();
+  params.src_dtype = DType::kU8;
+  ASSERT_TRUE(ConvInt8Onednn::applies(params).ok());
+  const std::vector<int8_t> wei(static_cast<size_t>(8 * 512 * 9), 100);  // 255 * 100 * 4608 > 2^24
+  const std::vector<float> scales(8, 0.01f);
+  Result<ConvInt8Onednn> k = ConvInt8Onednn::create(params, wei.data(), scales.data(), nullptr);
+  ASSERT_FALSE(k.ok());
+  EXPECT_EQ(k.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(k.status().message().find("2^24"), std::string::npos) << k.status().message();
 }
 
 INSTANTIATE_TEST_SUITE_P(Geometries, ConvInt8OnednnSweep, ::testing::ValuesIn(kCases),
@@ -576,9 +618,19 @@ void expect_acc_equals_reference(const ConvCase& c, AccData kind, int32_t zero_p
   Result<ConvInt8AccOnednn> kernel = ConvInt8AccOnednn::create(params, wei.data());
   ASSERT_TRUE(kernel.ok()) << kernel.status().message();
   const std::vector<uint8_t> src_nhwc = ::hqp::test::to_layout(src, Layout::kNhwc, cp.batch, cp.in_channels, in_s);
-  std::vector<int32_t> acc(expected.size(), 12345);
+  const int pieces = kernel->output_pieces();
+  std::vector<int32_t> acc(expected.size() * static_cast<size_t>(pieces), 12345);
   ASSERT_TRUE(kernel->run(src_nhwc.data(), acc.data()).ok());
-  const std::vector<int32_t> got = ::hqp::test::from_layout(acc, Layout::kNhwc, cp.batch, cp.out_channels, out_s);
+  std::vector<int32_t> summed(expected.size(), 0);  // [rows, pieces, OC] -> [rows, OC]
+  for (size_t r = 0; r < expected.size() / static_cast<size_t>(cp.out_channels); ++r) {
+    for (int k = 0; k < pieces; ++k) {
+      for (int64_t oc = 0; oc < cp.out_channels; ++oc) {
+        summed[r * cp.out_channels + oc] += acc[(r * pieces + k) * cp.out_channels + oc];
+      }
+    }
+  }
+  EXPECT_EQ(pieces, c.groups == 1 && kernel->ic_splits() == 1 ? 2 : 1) << c.name;
+  const std::vector<int32_t> got = ::hqp::test::from_layout(summed, Layout::kNhwc, cp.batch, cp.out_channels, out_s);
   int64_t mismatches = 0;
   for (size_t i = 0; i < got.size(); ++i) mismatches += got[i] != expected[i];
   EXPECT_EQ(mismatches, 0) << c.name << " (" << kernel->implementation() << ", halves " << kernel->halves()

@@ -1,7 +1,8 @@
 // int8_output_nhwc__x86 (the INT8 conv / gemm epilogue, AVX2 / AVX-512 builds) and
 // int8_output_nhwc__ref against the per-element spec int8_output_row__ref applied channel by
 // channel, bit for bit: every dst dtype, with and without the residual sum, clamps, zero points,
-// accumulators across the float-exact range and beyond, channel counts with vector tails.
+// accumulators across the float-exact range and beyond, whole or in two pieces, channel counts
+// with vector tails.
 #include <cstdio>
 #include <limits>
 #include <random>
@@ -29,7 +30,7 @@ std::vector<Dst> random_dst_values(std::mt19937& rng, size_t n) {
 }
 
 template <typename Dst>
-void check(std::mt19937& rng, DType dtype, bool has_sum, bool clamp, bool with_bias) {
+void check(std::mt19937& rng, DType dtype, bool has_sum, bool clamp, bool with_bias, int pieces) {
   for (auto [rows, channels] : {std::pair<int64_t, int64_t>{1, 1}, {3, 7}, {5, 8}, {2, 17}, {9, 64}, {4, 100}}) {
     Int8OutputParams o;
     o.dst_dtype = dtype;
@@ -48,11 +49,20 @@ void check(std::mt19937& rng, DType dtype, bool has_sum, bool clamp, bool with_b
     std::uniform_real_distribution<float> mult_d(1e-5f, 3e-3f);
     std::vector<int32_t> acc(n), bias(static_cast<size_t>(channels));
     for (int32_t& a : acc) a = acc_d(rng) >> (rng() % 20);
+    // The same accumulators cut into `pieces` pieces, [rows, pieces, channels].
+    std::vector<int32_t> split(n * static_cast<size_t>(pieces));
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < channels; ++c) {
+        const int32_t a = acc[static_cast<size_t>(r * channels + c)];
+        const int32_t first = pieces == 2 ? a / 3 : a;
+        split[static_cast<size_t>(r * pieces * channels + c)] = first;
+        if (pieces == 2) split[static_cast<size_t>((r * pieces + 1) * channels + c)] = a - first;
+      }
+    }
     for (int32_t& b : bias) b = acc_d(rng) >> 10;
     std::vector<float> mult(static_cast<size_t>(channels));
     for (float& m : mult) m = mult_d(rng);
-    acc[0] = 2 * 1000 + 1;  // a rounding tie: 2001 * 0.0005 = 1.0005 -> exact ties need the exact rule
-    mult[0] = 0.5f;
+    mult[0] = 0.5f;  // odd accumulators of channel 0 land on rounding ties
     const std::vector<Dst> sum = random_dst_values<Dst>(rng, n);
 
     // The spec: one output channel at a time (stride = channels), acc already including the bias.
@@ -65,8 +75,8 @@ void check(std::mt19937& rng, DType dtype, bool has_sum, bool clamp, bool with_b
       int8_output_row__ref(o, mult[static_cast<size_t>(c)], rows, column.data(), sum.data(), want.data(), c, channels);
     }
     const int32_t* b = with_bias ? bias.data() : nullptr;
-    int8_output_nhwc__ref(o, mult.data(), b, rows, channels, acc.data(), sum.data(), got_ref.data());
-    int8_output_nhwc__x86(o, mult.data(), b, rows, channels, acc.data(), sum.data(), got_x86.data());
+    int8_output_nhwc__ref(o, mult.data(), b, rows, channels, split.data(), sum.data(), got_ref.data(), pieces);
+    int8_output_nhwc__x86(o, mult.data(), b, rows, channels, split.data(), sum.data(), got_x86.data(), pieces);
     for (size_t i = 0; i < n; ++i) {
       // float outputs compared as bits (NaN-free here), 8-bit ones as values
       ASSERT_EQ(got_ref[i], want[i]) << "ref, element " << i << " rows " << rows << " channels " << channels;
@@ -82,9 +92,11 @@ TEST(Int8OutputNhwc, EqualsPerChannelSpecBitForBit) {
   for (bool has_sum : {false, true}) {
     for (bool clamp : {false, true}) {
       for (bool with_bias : {false, true}) {
-        check<uint8_t>(rng, DType::kU8, has_sum, clamp, with_bias);
-        check<int8_t>(rng, DType::kS8, has_sum, clamp, with_bias);
-        check<float>(rng, DType::kF32, has_sum, clamp, with_bias);
+        for (int pieces : {1, 2}) {
+          check<uint8_t>(rng, DType::kU8, has_sum, clamp, with_bias, pieces);
+          check<int8_t>(rng, DType::kS8, has_sum, clamp, with_bias, pieces);
+          check<float>(rng, DType::kF32, has_sum, clamp, with_bias, pieces);
+        }
       }
     }
   }
