@@ -495,7 +495,9 @@ class GemmInt8Op final : public RuntimeOp {
   Status run(std::span<const void* const> in, std::span<void* const> out) override {
     return k_.run(in[0], nullptr, out[0]);
   }
-  std::string implementation() const override { return fmt::format("{} ({})", name_, k_.implementation()); }
+  std::string implementation() const override {
+    return fmt::format("{} ({}{})", name_, k_.implementation(), k_.doubles_input() ? ", input doubled" : "");
+  }
   int64_t weight_bytes() const override { return k_.packed_weight_bytes(); }
   std::vector<size_t> packed_inputs() const override { return int8_packed_inputs(k_); }
   Status unpack_input(size_t input, Tensor& dst) const override {
@@ -522,6 +524,7 @@ Result<OpChoice> try_qgemm(const Node& node, const std::vector<SlotInfo>& in, co
   p.trans_b = a.gemm.trans_b != 0;
   p.src_dtype = in[0].dtype;
   p.has_bias = bias != nullptr;
+  p.exact_without_vnni = true;
   HQP_ASSIGN_OR_RETURN(reference::Int8Quantization q, reference::int8_quantization(node, n));
   p.out = q.out;
   HQP_RETURN_IF_ERROR(dnn::GemmInt8Onednn::applies(p));

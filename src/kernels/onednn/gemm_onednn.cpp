@@ -2,6 +2,7 @@
 // via the shared attributes of onednn_context.h. Semantics: kernels/ref/gemm.h and gemm_int8.h.
 #include "kernels/onednn/gemm_onednn.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -56,8 +57,15 @@ std::shared_ptr<const detail::CachedPrimitive> gemm_f32_primitive(const GemmF32O
 }
 
 // multipliers == nullptr: an applies() probe (unit multipliers, descriptor only).
-std::shared_ptr<const detail::CachedPrimitive> gemm_int8_primitive(const GemmInt8OnednnParams& p,
+// Whether the kernel reads its input twice (GemmInt8OnednnParams::exact_without_vnni).
+bool gemm_doubles_input(const GemmInt8OnednnParams& p) {
+  return p.exact_without_vnni && !int8_kernels_exact_on_this_cpu();
+}
+
+std::shared_ptr<const detail::CachedPrimitive> gemm_int8_primitive(const GemmInt8OnednnParams& params,
                                                                    const std::vector<float>* multipliers) {
+  GemmInt8OnednnParams p = params;  // the inner product oneDNN runs: K doubled with the input
+  if (gemm_doubles_input(params)) p.k *= 2;
   const std::string_view name = GemmInt8Onednn::name(p);
   const bool bias_present = p.has_bias || p.out.src_zero_point != 0;
   const std::vector<float> probe(static_cast<size_t>(p.n), 1.0f);
@@ -136,7 +144,13 @@ Status GemmInt8Onednn::applies(const GemmInt8OnednnParams& params) {
   const std::string_view kernel_name = name(params);
   HQP_RETURN_IF_ERROR(validate_gemm(kernel_name, params.m, params.n, params.k));
   HQP_RETURN_IF_ERROR(detail::validate_int8_output(kernel_name, params.src_dtype, params.out));
-  HQP_RETURN_IF_ERROR(detail::require_exact_int8(kernel_name));
+  if (!int8_kernels_exact_on_this_cpu()) {
+    if (!params.exact_without_vnni) HQP_RETURN_IF_ERROR(detail::require_exact_int8(kernel_name));
+    if (params.src_dtype != DType::kU8) {
+      return make_error(StatusCode::kUnsupported, "cannot create kernel '{}': s8 input on a CPU without VNNI "
+                        "(oneDNN halves its weights there; expected u8)", kernel_name);
+    }
+  }
   return detail::require_optimized(*gemm_int8_primitive(params, nullptr), kernel_name);
 }
 
@@ -158,19 +172,60 @@ Result<GemmInt8Onednn> GemmInt8Onednn::create(const GemmInt8OnednnParams& params
     folded[static_cast<size_t>(j)] = (params.has_bias ? bias[j] : 0) - params.out.src_zero_point * wsum;
   }
 
+  auto w_at = [&](int64_t j, int64_t kk) { return params.trans_b ? wei[j * k + kk] : wei[kk * n + j]; };
+  if (!int8_kernels_exact_on_this_cpu()) {
+    // Without VNNI: the accumulator reaches FP32 before the bias is added; exact below 2^24.
+    for (int64_t j = 0; j < n; ++j) {
+      int64_t abs_sum = 0;
+      for (int64_t kk = 0; kk < k; ++kk) abs_sum += std::abs(static_cast<int32_t>(w_at(j, kk)));
+      const int64_t b = bias_present ? folded[static_cast<size_t>(j)] : 0;
+      if (255 * abs_sum + std::abs(b) > (int64_t{1} << 24)) {
+        return make_error(StatusCode::kUnsupported, "cannot create kernel '{}' without VNNI: sums of output column "
+                          "{} could pass 2^24 (255 * sum|w| + |bias| = {})", kernel_name, j, 255 * abs_sum + std::abs(b));
+      }
+    }
+  }
+  const bool doubled = gemm_doubles_input(params);
+  std::vector<int8_t> halved;
+  if (doubled) {  // [N, 2K] = [w - w/2 | w/2] (or its transpose [2K, N])
+    halved.resize(static_cast<size_t>(2 * n * k));
+    for (int64_t j = 0; j < n; ++j) {
+      for (int64_t kk = 0; kk < k; ++kk) {
+        const int8_t w = w_at(j, kk);
+        const int8_t half = static_cast<int8_t>(w / 2);
+        const size_t lo = static_cast<size_t>(params.trans_b ? j * 2 * k + kk : kk * n + j);
+        const size_t hi = static_cast<size_t>(params.trans_b ? j * 2 * k + k + kk : (k + kk) * n + j);
+        halved[lo] = static_cast<int8_t>(w - half);
+        halved[hi] = half;
+      }
+    }
+  }
+
   GemmInt8Onednn kernel;
   kernel.params_ = params;
   std::shared_ptr<const detail::CachedPrimitive> primitive = gemm_int8_primitive(params, &multipliers);
   HQP_RETURN_IF_ERROR(detail::require_optimized(*primitive, kernel_name));
-  kernel.exec_ = detail::bind_weighted(std::move(primitive), user_weights_md(n, k, params.trans_b, memory::data_type::s8),
-                                      wei, bias_present ? folded.data() : nullptr);
-  kernel.unpackable_ = detail::plain_packing(kernel.exec_->args.at(DNNL_ARG_WEIGHTS));
+  const int64_t k_run = doubled ? 2 * k : k;
+  kernel.exec_ = detail::bind_weighted(std::move(primitive),
+                                       user_weights_md(n, k_run, params.trans_b, memory::data_type::s8),
+                                       doubled ? halved.data() : wei, bias_present ? folded.data() : nullptr);
+  kernel.unpackable_ = !doubled && detail::plain_packing(kernel.exec_->args.at(DNNL_ARG_WEIGHTS));
+  if (doubled) kernel.doubled_src_.resize(static_cast<size_t>(params.m * 2 * k));
   return kernel;
 }
 
 Status GemmInt8Onednn::run(const void* src, const void* sum, void* dst) {
   if (params_.out.has_sum && sum != dst) {
     std::memcpy(dst, sum, static_cast<size_t>(dst_bytes(params_.m, params_.n, params_.out.dst_dtype)));
+  }
+  if (!doubled_src_.empty()) {  // [M, K] -> [M, 2K] = [x | x]
+    const auto* x = static_cast<const uint8_t*>(src);
+    const size_t k = static_cast<size_t>(params_.k);
+    for (int64_t i = 0; i < params_.m; ++i) {
+      std::memcpy(&doubled_src_[static_cast<size_t>(i) * 2 * k], x + static_cast<size_t>(i) * k, k);
+      std::memcpy(&doubled_src_[static_cast<size_t>(i) * 2 * k + k], x + static_cast<size_t>(i) * k, k);
+    }
+    src = doubled_src_.data();
   }
   exec_->bind(DNNL_ARG_SRC, src);
   exec_->bind(DNNL_ARG_DST, dst);
@@ -179,7 +234,9 @@ Status GemmInt8Onednn::run(const void* src, const void* sum, void* dst) {
 
 const std::string& GemmInt8Onednn::implementation() const { return exec_->cached->impl; }
 
-int64_t GemmInt8Onednn::packed_weight_bytes() const { return exec_->owned_bytes(); }
+int64_t GemmInt8Onednn::packed_weight_bytes() const {
+  return exec_->owned_bytes() + static_cast<int64_t>(doubled_src_.size());
+}
 
 Status GemmInt8Onednn::unpack_weights(int8_t* wei) const {
   if (!unpackable_) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/dtype.h"
 #include "core/status.h"
@@ -66,6 +67,10 @@ struct GemmInt8OnednnParams {
   DType src_dtype = DType::kU8;  // kU8 or kS8
   bool has_bias = false;         // bias: [N] s32
   Int8OutputParams out;
+  // As ConvInt8OnednnParams::exact_without_vnni: on CPUs without VNNI the src is read twice,
+  // [x | x] along K, against halved weights, when 255 * sum|w[j]| + |bias'[j]| <= 2^24 (create()
+  // checks it); u8 src only. No effect on CPUs with VNNI.
+  bool exact_without_vnni = false;
 };
 
 class GemmInt8Onednn {
@@ -81,9 +86,12 @@ class GemmInt8Onednn {
 
   const GemmInt8OnednnParams& params() const { return params_; }
   const std::string& implementation() const;
-  // Bytes of kernel-owned memory: the prepacked weights and bias.
+  // Bytes of kernel-owned memory: the prepacked weights and bias (and the doubled input).
   int64_t packed_weight_bytes() const;
-  // Whether unpack_* give back exactly what create() took (no compensation in the packing).
+  // Whether run() doubles the input (exact_without_vnni on a CPU without VNNI).
+  bool doubles_input() const { return !doubled_src_.empty(); }
+  // Whether unpack_* give back exactly what create() took (no compensation in the packing, no
+  // halved weights).
   bool unpackable() const { return unpackable_; }
   // wei: as create() took it ([N, K] when trans_b, else [K, N]) s8; bias: [N] s32 (only with
   // params.has_bias), the zero-point folding of create() undone.
@@ -98,6 +106,7 @@ class GemmInt8Onednn {
   GemmInt8Onednn() = default;
   GemmInt8OnednnParams params_;
   bool unpackable_ = false;
+  std::vector<uint8_t> doubled_src_;  // [M, 2K] when the input is doubled
   std::unique_ptr<detail::Executable> exec_;
 };
 
