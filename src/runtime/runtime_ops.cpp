@@ -63,6 +63,18 @@ dnn::PostOps to_dnn(const ir::PostOps& p) {
 
 Status reject(std::string_view why) { return Status(StatusCode::kUnsupported, std::string(why)); }
 
+// The constant weights (input 1) and optional constant bias (input 2) of a conv / gemm node.
+struct ConstWeights {
+  const Tensor* w = nullptr;
+  const Tensor* b = nullptr;  // null when the node has no bias
+};
+Result<ConstWeights> constant_weights(const Node& node) {
+  ConstWeights cw{constant_of(node, 1), constant_of(node, 2)};
+  if (cw.w == nullptr) return reject("weights are not a constant initializer");
+  if (node.input(2) != nullptr && cw.b == nullptr) return reject("bias is not a constant initializer");
+  return cw;
+}
+
 // ---------------------------------------------------------------- reference fallback
 
 // Runs the node with the reference kernels on views of the plan's buffers (NCHW, or any layout for
@@ -139,10 +151,9 @@ class ConvF32Op final : public RuntimeOp {
 };
 
 Result<OpChoice> try_conv_f32(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
-  const Tensor* w = constant_of(node, 1);
-  const Tensor* b = constant_of(node, 2);
-  if (w == nullptr) return reject("weights are not a constant initializer");
-  if (node.input(2) != nullptr && b == nullptr) return reject("bias is not a constant initializer");
+  HQP_ASSIGN_OR_RETURN(const ConstWeights cw, constant_weights(node));
+  const Tensor* w = cw.w;
+  const Tensor* b = cw.b;
   if (in[0].dtype != DType::kF32) return reject("input is not f32");
   dnn::ConvF32OnednnParams p;
   HQP_ASSIGN_OR_RETURN(p.conv, reference::conv_params(reference::conv_attrs(node), in[0].shape, w->shape()));
@@ -189,10 +200,9 @@ class ConvInt8Op final : public RuntimeOp {
 };
 
 Result<OpChoice> try_qconv(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions& options) {
-  const Tensor* w = constant_of(node, 1);
-  const Tensor* b = constant_of(node, 2);
-  if (w == nullptr) return reject("weights are not a constant initializer");
-  if (node.input(2) != nullptr && b == nullptr) return reject("bias is not a constant initializer");
+  HQP_ASSIGN_OR_RETURN(const ConstWeights cw, constant_weights(node));
+  const Tensor* w = cw.w;
+  const Tensor* b = cw.b;
   dnn::ConvInt8OnednnParams p;
   HQP_ASSIGN_OR_RETURN(p.conv, reference::conv_params(reference::conv_attrs(node), in[0].shape, w->shape()));
   p.layout = dnn::Layout::kNhwc;
@@ -317,10 +327,9 @@ class QConvAccOp final : public RuntimeOp {
 };
 
 Result<OpChoice> try_qconv_acc(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
-  const Tensor* w = constant_of(node, 1);
-  const Tensor* b = constant_of(node, 2);
-  if (w == nullptr) return reject("weights are not a constant initializer");
-  if (node.input(2) != nullptr && b == nullptr) return reject("bias is not a constant initializer");
+  HQP_ASSIGN_OR_RETURN(const ConstWeights cw, constant_weights(node));
+  const Tensor* w = cw.w;
+  const Tensor* b = cw.b;
   if (in[0].dtype != DType::kU8) return reject("input is not u8");
   if (dnn::int8_kernels_exact_on_this_cpu()) return reject("this CPU has VNNI: conv_int8__onednn applies");
   HQP_ASSIGN_OR_RETURN(reference::Int8Quantization q, reference::int8_quantization(node, w->dim(0)));
@@ -381,10 +390,9 @@ class QConvViaF32Op final : public RuntimeOp {
 };
 
 Result<OpChoice> try_qconv_via_f32(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
-  const Tensor* w = constant_of(node, 1);
-  const Tensor* b = constant_of(node, 2);
-  if (w == nullptr) return reject("weights are not a constant initializer");
-  if (node.input(2) != nullptr && b == nullptr) return reject("bias is not a constant initializer");
+  HQP_ASSIGN_OR_RETURN(const ConstWeights cw, constant_weights(node));
+  const Tensor* w = cw.w;
+  const Tensor* b = cw.b;
   if (in[0].dtype != DType::kU8 && in[0].dtype != DType::kS8) return reject("input is not u8/s8");
   if (dnn::int8_kernels_exact_on_this_cpu()) return reject("this CPU has VNNI: conv_int8__onednn applies");
   HQP_ASSIGN_OR_RETURN(reference::Int8Quantization q, reference::int8_quantization(node, w->dim(0)));

@@ -6,8 +6,9 @@
 
 #include "kernels/ref/int8_output_impl.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define HQP_EPILOGUE_X86 1
+#include "kernels/x86/cpu_features.h"
+
+#ifdef HQP_X86_DISPATCH
 #define HQP_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,prefer-vector-width=512")))
 #define HQP_AVX2 __attribute__((target("avx2,fma")))
 #endif
@@ -19,16 +20,10 @@ namespace {
 using EpilogueFn = void (*)(const Int8OutputParams&, const float*, const int32_t*, int64_t, int64_t, const int32_t*,
                             const void*, void*);
 
-#ifdef HQP_EPILOGUE_X86
-bool has_avx512() {
-  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-  return yes;
-}
-bool has_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return yes;
-}
+using x86::has_avx2;
+using x86::has_avx512;
+
+#ifdef HQP_X86_DISPATCH
 
 // One function per (ISA, dst dtype, sum): the body inlined into a function of that target.
 #define HQP_EPILOGUE_VARIANT(isa, attr, Dst, has_sum, pieces)                                                  \
@@ -91,10 +86,8 @@ void int8_output_nhwc__x86(const Int8OutputParams& out, const float* multipliers
 }
 
 std::string_view int8_output__x86_isa() {
-#ifdef HQP_EPILOGUE_X86
   if (has_avx512()) return "avx512";
   if (has_avx2()) return "avx2";
-#endif
   return "ref";
 }
 

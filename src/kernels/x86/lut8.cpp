@@ -2,17 +2,17 @@
 #include "kernels/x86/lut8.h"
 
 #include "kernels/ref/quantize.h"
+#include "kernels/x86/cpu_features.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#ifdef HQP_X86_DISPATCH
 #include <immintrin.h>
-#define HQP_LUT8_VBMI 1
 #endif
 
 namespace hqp::kernels {
 
 namespace {
 
-#ifdef HQP_LUT8_VBMI
+#ifdef HQP_X86_DISPATCH
 #define HQP_VBMI __attribute__((target("avx512f,avx512bw,avx512vbmi")))
 
 // 64 lookups: t0..t3 hold entries 0..63, 64..127, 128..191, 192..255.
@@ -37,12 +37,6 @@ HQP_VBMI void lut8_vbmi(int64_t n, const uint8_t* src, bool src_signed, const ui
     const __mmask64 m = (1ULL << (n - i)) - 1;  // n - i < 64
     _mm512_mask_storeu_epi8(dst + i, m, lookup64(_mm512_maskz_loadu_epi8(m, src + i), flip, t0, t1, t2, t3));
   }
-}
-
-bool has_vbmi() {
-  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vbmi");
-  return yes;
 }
 
 #define HQP_AVX2 __attribute__((target("avx2")))
@@ -76,26 +70,22 @@ HQP_AVX2 void lut8_avx2(int64_t n, const uint8_t* src, bool src_signed, const ui
   if (i < n) lut8__ref(n - i, src + i, src_signed, table, dst + i);
 }
 
-bool has_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2");
-  return yes;
-}
 #endif
 
 }  // namespace
 
 void lut8__x86(int64_t n, const uint8_t* src, bool src_signed, const uint8_t* table, uint8_t* dst) {
-#ifdef HQP_LUT8_VBMI
-  if (has_vbmi()) return lut8_vbmi(n, src, src_signed, table, dst);
-  if (has_avx2()) return lut8_avx2(n, src, src_signed, table, dst);
+#ifdef HQP_X86_DISPATCH
+  if (x86::has_avx512_vbmi()) return lut8_vbmi(n, src, src_signed, table, dst);
+  if (x86::has_avx2()) return lut8_avx2(n, src, src_signed, table, dst);
 #endif
   lut8__ref(n, src, src_signed, table, dst);
 }
 
 std::string_view lut8__x86_isa() {
-#ifdef HQP_LUT8_VBMI
-  if (has_vbmi()) return "avx512_vbmi";
-  if (has_avx2()) return "avx2";
+#ifdef HQP_X86_DISPATCH
+  if (x86::has_avx512_vbmi()) return "avx512_vbmi";
+  if (x86::has_avx2()) return "avx2";
 #endif
   return "ref";
 }

@@ -3,81 +3,54 @@
 
 #include "kernels/ref/quantize_impl.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define HQP_INT8_AVX512 1
+#include "kernels/x86/cpu_features.h"
+
+#ifdef HQP_X86_DISPATCH
 #define HQP_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,prefer-vector-width=512")))
-#define HQP_AVX2 __attribute__((target("avx2")))
+#define HQP_AVX2 __attribute__((target("avx2,fma")))
 #endif
 
 namespace hqp::kernels {
 
 namespace {
 
-#ifdef HQP_INT8_AVX512
-bool has_avx512() {
-  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-  return yes;
-}
+using x86::has_avx2;
+using x86::has_avx512;
 
-HQP_AVX512 void qadd_u8_avx512(const QAddParams& p, const uint8_t* a, const uint8_t* b, uint8_t* d) {
-  detail::qadd_impl(p, a, b, d, kU8Min, kU8Max);
-}
-HQP_AVX512 void qadd_s8_avx512(const QAddParams& p, const int8_t* a, const int8_t* b, int8_t* d) {
-  detail::qadd_impl(p, a, b, d, kS8Min, kS8Max);
-}
-HQP_AVX512 void qmul_u8_avx512(const QMulParams& p, const uint8_t* a, const uint8_t* b, uint8_t* d) {
-  detail::qmul_impl(p, a, b, d, kU8Min, kU8Max);
-}
-HQP_AVX512 void qmul_s8_avx512(const QMulParams& p, const int8_t* a, const int8_t* b, int8_t* d) {
-  detail::qmul_impl(p, a, b, d, kS8Min, kS8Max);
-}
-HQP_AVX512 void qgap_u8_avx512(const QGlobalAveragePoolParams& p, const uint8_t* x, uint8_t* d, float* s) {
-  detail::qgap_impl(p, x, d, s, kU8Min, kU8Max);
-}
-HQP_AVX512 void qgap_s8_avx512(const QGlobalAveragePoolParams& p, const int8_t* x, int8_t* d, float* s) {
-  detail::qgap_impl(p, x, d, s, kS8Min, kS8Max);
-}
-HQP_AVX512 void quantize_u8_avx512(const QuantizeParams& p, const float* src, const float* scale,
-                                   const uint8_t* zp, uint8_t* d) {
-  detail::quantize_impl(p, src, scale, zp, d, kU8Min, kU8Max);
-}
-HQP_AVX512 void quantize_s8_avx512(const QuantizeParams& p, const float* src, const float* scale,
-                                   const int8_t* zp, int8_t* d) {
-  detail::quantize_impl(p, src, scale, zp, d, kS8Min, kS8Max);
-}
-bool has_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2");
-  return yes;
-}
+#ifdef HQP_X86_DISPATCH
+// The eight loops built for one ISA: <name>_<isa>(...), each the reference's loop body inlined.
+#define HQP_INT8_ELTWISE_ISA(isa, attr)                                                                       \
+  attr void qadd_u8_##isa(const QAddParams& p, const uint8_t* a, const uint8_t* b, uint8_t* d) {              \
+    detail::qadd_impl(p, a, b, d, kU8Min, kU8Max);                                                          \
+  }                                                                                                         \
+  attr void qadd_s8_##isa(const QAddParams& p, const int8_t* a, const int8_t* b, int8_t* d) {                 \
+    detail::qadd_impl(p, a, b, d, kS8Min, kS8Max);                                                          \
+  }                                                                                                         \
+  attr void qmul_u8_##isa(const QMulParams& p, const uint8_t* a, const uint8_t* b, uint8_t* d) {              \
+    detail::qmul_impl(p, a, b, d, kU8Min, kU8Max);                                                          \
+  }                                                                                                         \
+  attr void qmul_s8_##isa(const QMulParams& p, const int8_t* a, const int8_t* b, int8_t* d) {                 \
+    detail::qmul_impl(p, a, b, d, kS8Min, kS8Max);                                                          \
+  }                                                                                                         \
+  attr void qgap_u8_##isa(const QGlobalAveragePoolParams& p, const uint8_t* x, uint8_t* d, float* s) {        \
+    detail::qgap_impl(p, x, d, s, kU8Min, kU8Max);                                                          \
+  }                                                                                                         \
+  attr void qgap_s8_##isa(const QGlobalAveragePoolParams& p, const int8_t* x, int8_t* d, float* s) {          \
+    detail::qgap_impl(p, x, d, s, kS8Min, kS8Max);                                                          \
+  }                                                                                                         \
+  attr void quantize_u8_##isa(const QuantizeParams& p, const float* src, const float* scale, const uint8_t* zp, \
+                              uint8_t* d) {                                                                 \
+    detail::quantize_impl(p, src, scale, zp, d, kU8Min, kU8Max);                                            \
+  }                                                                                                         \
+  attr void quantize_s8_##isa(const QuantizeParams& p, const float* src, const float* scale, const int8_t* zp,  \
+                              int8_t* d) {                                                                  \
+    detail::quantize_impl(p, src, scale, zp, d, kS8Min, kS8Max);                                            \
+  }
 
-HQP_AVX2 void qadd_u8_avx2(const QAddParams& p, const uint8_t* a, const uint8_t* b, uint8_t* d) {
-  detail::qadd_impl(p, a, b, d, kU8Min, kU8Max);
-}
-HQP_AVX2 void qadd_s8_avx2(const QAddParams& p, const int8_t* a, const int8_t* b, int8_t* d) {
-  detail::qadd_impl(p, a, b, d, kS8Min, kS8Max);
-}
-HQP_AVX2 void qmul_u8_avx2(const QMulParams& p, const uint8_t* a, const uint8_t* b, uint8_t* d) {
-  detail::qmul_impl(p, a, b, d, kU8Min, kU8Max);
-}
-HQP_AVX2 void qmul_s8_avx2(const QMulParams& p, const int8_t* a, const int8_t* b, int8_t* d) {
-  detail::qmul_impl(p, a, b, d, kS8Min, kS8Max);
-}
-HQP_AVX2 void qgap_u8_avx2(const QGlobalAveragePoolParams& p, const uint8_t* x, uint8_t* d, float* s) {
-  detail::qgap_impl(p, x, d, s, kU8Min, kU8Max);
-}
-HQP_AVX2 void qgap_s8_avx2(const QGlobalAveragePoolParams& p, const int8_t* x, int8_t* d, float* s) {
-  detail::qgap_impl(p, x, d, s, kS8Min, kS8Max);
-}
-HQP_AVX2 void quantize_u8_avx2(const QuantizeParams& p, const float* src, const float* scale,
-                                   const uint8_t* zp, uint8_t* d) {
-  detail::quantize_impl(p, src, scale, zp, d, kU8Min, kU8Max);
-}
-HQP_AVX2 void quantize_s8_avx2(const QuantizeParams& p, const float* src, const float* scale,
-                                   const int8_t* zp, int8_t* d) {
-  detail::quantize_impl(p, src, scale, zp, d, kS8Min, kS8Max);
-}
-#define HQP_DISPATCH(name, args)          \
+HQP_INT8_ELTWISE_ISA(avx512, HQP_AVX512)
+HQP_INT8_ELTWISE_ISA(avx2, HQP_AVX2)
+
+#define HQP_DISPATCH(name, args)                 \
   if (has_avx512()) return name##_avx512 args; \
   if (has_avx2()) return name##_avx2 args
 #else
@@ -122,10 +95,8 @@ void quantize_linear_s8__x86(const QuantizeParams& p, const float* src, const fl
 }
 
 std::string_view int8_eltwise__x86_isa() {
-#ifdef HQP_INT8_AVX512
   if (has_avx512()) return "avx512";
   if (has_avx2()) return "avx2";
-#endif
   return "ref";
 }
 
