@@ -154,6 +154,13 @@ bool is_depthwise_conv(const ConvParams& p) {
   return p.groups > 1 && p.in_channels == p.groups && p.out_channels == p.groups;
 }
 
+// Weights per output channel: IC/G x the kernel's taps.
+int64_t weights_per_oc(const ConvParams& p) {
+  int64_t n = p.in_channels / p.groups;
+  for (int i = 0; i < p.spatial_rank; ++i) n *= p.kernel[i];
+  return n;
+}
+
 // Whether the kernel reads its input twice (ConvInt8OnednnParams::exact_without_vnni).
 bool int8_doubles_input(const ConvInt8OnednnParams& params) {
   return params.exact_without_vnni && !int8_kernels_exact_on_this_cpu() && !is_depthwise_conv(params.conv);
@@ -349,8 +356,7 @@ Result<ConvInt8Onednn> ConvInt8Onednn::create(const ConvInt8OnednnParams& params
   std::vector<int32_t> folded_bias;
   const bool fold = params.out.src_zero_point != 0 && !zp_attr;
   if (fold) {
-    const int64_t per_oc = p.in_channels / p.groups * p.kernel[0] * (p.spatial_rank > 1 ? p.kernel[1] : 1) *
-                           (p.spatial_rank > 2 ? p.kernel[2] : 1);
+    const int64_t per_oc = weights_per_oc(p);
     folded_bias.resize(static_cast<size_t>(p.out_channels));
     for (int64_t oc = 0; oc < p.out_channels; ++oc) {
       int32_t wsum = 0;
@@ -360,18 +366,13 @@ Result<ConvInt8Onednn> ConvInt8Onednn::create(const ConvInt8OnednnParams& params
   }
   const bool bias_present = params.has_bias || params.out.src_zero_point != 0;
   const std::vector<float> multipliers = detail::int8_multipliers(params.out, wei_scales, p.out_channels);
-  const int64_t per_oc_taps = p.in_channels / p.groups * p.kernel[0] * (p.spatial_rank > 1 ? p.kernel[1] : 1) *
-                              (p.spatial_rank > 2 ? p.kernel[2] : 1);
+  const int64_t per_oc_taps = weights_per_oc(p);
   if (!int8_kernels_exact_on_this_cpu()) {
-    // Without VNNI: the accumulator reaches FP32 before the bias is added; exact below 2^24.
     for (int64_t oc = 0; oc < p.out_channels; ++oc) {
       int64_t abs_sum = 0;
       for (int64_t i = 0; i < per_oc_taps; ++i) abs_sum += std::abs(static_cast<int32_t>(wei[oc * per_oc_taps + i]));
       const int64_t b = fold ? folded_bias[static_cast<size_t>(oc)] : (params.has_bias ? bias[oc] : 0);
-      if (255 * abs_sum + std::abs(b) > (int64_t{1} << 24)) {
-        return make_error(StatusCode::kUnsupported, "cannot create kernel '{}' without VNNI: sums of output channel "
-                          "{} could pass 2^24 (255 * sum|w| + |bias| = {})", kernel_name, oc, 255 * abs_sum + std::abs(b));
-      }
+      HQP_RETURN_IF_ERROR(detail::require_float_exact_sums(kernel_name, oc, abs_sum, b));
     }
   }
   // The weights oneDNN gets: as given, or halved along K against the doubled input.
@@ -384,9 +385,8 @@ Result<ConvInt8Onednn> ConvInt8Onednn::create(const ConvInt8OnednnParams& params
       for (int64_t i = 0; i < icg; ++i) {
         for (int64_t t = 0; t < taps; ++t) {
           const int8_t w = wei[(oc * icg + i) * taps + t];
-          const int8_t half = static_cast<int8_t>(w / 2);
-          halved[static_cast<size_t>((oc * 2 * icg + i) * taps + t)] = static_cast<int8_t>(w - half);
-          halved[static_cast<size_t>((oc * 2 * icg + icg + i) * taps + t)] = half;
+          halved[static_cast<size_t>((oc * 2 * icg + i) * taps + t)] = detail::weight_half(w, 0);
+          halved[static_cast<size_t>((oc * 2 * icg + icg + i) * taps + t)] = detail::weight_half(w, 1);
         }
       }
     }
@@ -481,8 +481,7 @@ Status ConvInt8Onednn::unpack_bias(int32_t* bias) const {
   const bool folded = params_.out.src_zero_point != 0 && !int8_uses_src_zero_point_attr(params_);
   if (!folded) return Status::ok_status();
   // create() stored bias - src_zp * sum(wei[oc]): add the product back.
-  const int64_t per_oc = p.in_channels / p.groups * p.kernel[0] * (p.spatial_rank > 1 ? p.kernel[1] : 1) *
-                         (p.spatial_rank > 2 ? p.kernel[2] : 1);
+  const int64_t per_oc = weights_per_oc(p);
   std::vector<int8_t> wei(static_cast<size_t>(p.out_channels * per_oc));
   HQP_RETURN_IF_ERROR(unpack_weights(wei.data()));
   for (int64_t oc = 0; oc < p.out_channels; ++oc) {
@@ -499,16 +498,6 @@ namespace {
 
 constexpr int64_t kExactFloatIntegers = int64_t{1} << 24;
 
-bool is_depthwise(const ConvParams& p) {
-  return p.groups > 1 && p.in_channels == p.groups && p.out_channels == p.groups;
-}
-
-int64_t kernel_taps(const ConvParams& p) {
-  int64_t taps = 1;
-  for (int i = 0; i < p.spatial_rank; ++i) taps *= p.kernel[i];
-  return taps;
-}
-
 // The convolution oneDNN runs: `splits` slices of each group's input channels, each a group of
 // its own whose outputs are `halves` x OC/G channels.
 ConvParams pieces_conv(const ConvParams& p, int halves, int64_t splits) {
@@ -518,12 +507,8 @@ ConvParams pieces_conv(const ConvParams& p, int halves, int64_t splits) {
   return q;
 }
 
-// Weight piece h of w: the halves w / 2 (toward zero) and w - w / 2, or w itself when halves == 1.
-int32_t weight_piece(int8_t w, int halves, int h) {
-  if (halves == 1) return w;
-  const int32_t a = w / 2;
-  return h == 0 ? a : w - a;
-}
+// Weight piece h of w: detail::weight_half, or w itself when halves == 1.
+int32_t weight_piece(int8_t w, int halves, int h) { return halves == 1 ? w : detail::weight_half(w, h); }
 
 bool acc_uses_zero_point_attr(const ConvInt8AccOnednnParams& params) {
   return params.src_zero_point != 0 && conv_geometry(params.conv).reads_padding;
@@ -559,16 +544,16 @@ Status ConvInt8AccOnednn::applies(const ConvInt8AccOnednnParams& params) {
     return make_error(StatusCode::kInvalidArgument, "cannot create kernel '{}': bad src zero point ({}, expected "
                       "0..255 for u8)", kName, params.src_zero_point);
   }
-  const int halves = is_depthwise(params.conv) ? 1 : 2;
+  const int halves = is_depthwise_conv(params.conv) ? 1 : 2;
   return detail::require_optimized(*conv_acc_primitive(params, halves, 1, /*create_primitive=*/false), kName);
 }
 
 Result<ConvInt8AccOnednn> ConvInt8AccOnednn::create(const ConvInt8AccOnednnParams& params, const int8_t* wei) {
   HQP_RETURN_IF_ERROR(applies(params));
   const ConvParams& p = params.conv;
-  const int halves = is_depthwise(p) ? 1 : 2;
+  const int halves = is_depthwise_conv(p) ? 1 : 2;
   const int64_t groups = p.groups, icg = p.in_channels / groups, ocg = p.out_channels / groups;
-  const int64_t taps = kernel_taps(p);
+  const int64_t taps = weights_per_oc(p) / icg;
   // The fewest input-channel slices for which every piece's partial sums stay exact in FP32.
   auto fits = [&](int64_t splits) {
     const int64_t ics = icg / splits;

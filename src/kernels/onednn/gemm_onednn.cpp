@@ -174,15 +174,10 @@ Result<GemmInt8Onednn> GemmInt8Onednn::create(const GemmInt8OnednnParams& params
 
   auto w_at = [&](int64_t j, int64_t kk) { return params.trans_b ? wei[j * k + kk] : wei[kk * n + j]; };
   if (!int8_kernels_exact_on_this_cpu()) {
-    // Without VNNI: the accumulator reaches FP32 before the bias is added; exact below 2^24.
     for (int64_t j = 0; j < n; ++j) {
       int64_t abs_sum = 0;
       for (int64_t kk = 0; kk < k; ++kk) abs_sum += std::abs(static_cast<int32_t>(w_at(j, kk)));
-      const int64_t b = bias_present ? folded[static_cast<size_t>(j)] : 0;
-      if (255 * abs_sum + std::abs(b) > (int64_t{1} << 24)) {
-        return make_error(StatusCode::kUnsupported, "cannot create kernel '{}' without VNNI: sums of output column "
-                          "{} could pass 2^24 (255 * sum|w| + |bias| = {})", kernel_name, j, 255 * abs_sum + std::abs(b));
-      }
+      HQP_RETURN_IF_ERROR(detail::require_float_exact_sums(kernel_name, j, abs_sum, folded[static_cast<size_t>(j)]));
     }
   }
   const bool doubled = gemm_doubles_input(params);
@@ -191,12 +186,10 @@ Result<GemmInt8Onednn> GemmInt8Onednn::create(const GemmInt8OnednnParams& params
     halved.resize(static_cast<size_t>(2 * n * k));
     for (int64_t j = 0; j < n; ++j) {
       for (int64_t kk = 0; kk < k; ++kk) {
-        const int8_t w = w_at(j, kk);
-        const int8_t half = static_cast<int8_t>(w / 2);
         const size_t lo = static_cast<size_t>(params.trans_b ? j * 2 * k + kk : kk * n + j);
         const size_t hi = static_cast<size_t>(params.trans_b ? j * 2 * k + k + kk : (k + kk) * n + j);
-        halved[lo] = static_cast<int8_t>(w - half);
-        halved[hi] = half;
+        halved[lo] = detail::weight_half(w_at(j, kk), 0);
+        halved[hi] = detail::weight_half(w_at(j, kk), 1);
       }
     }
   }

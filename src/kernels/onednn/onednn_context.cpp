@@ -231,6 +231,13 @@ Status require_exact_int8(std::string_view kernel_name) {
                     kernel_name, name);
 }
 
+Status require_float_exact_sums(std::string_view kernel_name, int64_t index, int64_t abs_weight_sum, int64_t bias) {
+  const int64_t bound = 255 * abs_weight_sum + (bias < 0 ? -bias : bias);
+  if (bound <= (int64_t{1} << 24)) return Status::ok_status();
+  return make_error(StatusCode::kUnsupported, "cannot create kernel '{}' without VNNI: sums of output {} could pass "
+                    "2^24 (255 * sum|w| + |bias| = {})", kernel_name, index, bound);
+}
+
 // ---- descriptor helpers ----
 
 dnnl::memory::data_type to_dnnl(DType dtype) {

@@ -112,6 +112,17 @@ Status require_optimized(const CachedPrimitive& entry, std::string_view kernel_n
 // kUnsupported naming this CPU's ISA when it has no VNNI.
 Status require_exact_int8(std::string_view kernel_name);
 
+// The two halves of an s8 weight that oneDNN's INT8 code without VNNI can take without saturating
+// a u8*s8 pair sum: half 0 = w - w / 2, half 1 = w / 2 (toward zero); |half| <= 64, and they add
+// up to w.
+inline int8_t weight_half(int8_t w, int half) {
+  const int8_t low = static_cast<int8_t>(w / 2);
+  return half == 0 ? static_cast<int8_t>(w - low) : low;
+}
+// Without VNNI oneDNN converts the int32 accumulator to FP32 before adding the bias: exact while
+// 255 * sum|w| + |bias| <= 2^24 for u8 sources. kUnsupported naming output `index` otherwise.
+Status require_float_exact_sums(std::string_view kernel_name, int64_t index, int64_t abs_weight_sum, int64_t bias);
+
 dnnl::memory::data_type to_dnnl(DType dtype);
 // Plain tag of an activation tensor of `rank` dims (3..5) in `layout`.
 dnnl::memory::format_tag activation_tag(int rank, Layout layout);
