@@ -11,6 +11,8 @@ PACKAGES=(
   python3 python3-numpy python3-torch python3-torchvision python3-onnx
   libdnnl-dev ocl-icd-opencl-dev
   libtorch-dev
+  # Gloo's headers for libtorch's c10d ProcessGroupGloo (data-parallel training, src/distributed)
+  libgloo-dev
   # libtorch's (and numpy's) BLAS: Debian's default libblas3 is the unoptimized reference BLAS, and
   # its sgemm_ took 23 % of MobileNetV3 training time (perf); the OpenMP build of OpenBLAS takes
   # over the libblas.so.3 alternative and follows torch's thread count.

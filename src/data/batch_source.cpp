@@ -63,6 +63,7 @@ Result<std::optional<Batch>> TensorBatchSource::next() {
   batch.labels = std::move(labels);
   batch.indices.assign(order_.begin() + cursor_, order_.begin() + cursor_ + count);
   batch.index = cursor_ / batch_size_;
+  batch.global_rows = count;
   cursor_ += count;
   return std::optional<Batch>(std::move(batch));
 }

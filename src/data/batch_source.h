@@ -21,6 +21,9 @@ struct Batch {
   Tensor labels;                 // s64 [N]
   std::vector<int64_t> indices;  // dataset index of each row (empty when the source has none)
   int64_t index = 0;             // batch number within the epoch
+  // Rows of this batch summed over every data-parallel shard (== rows unsharded); a shard's loss
+  // weight is rows / global_rows.
+  int64_t global_rows = 0;
 };
 
 class BatchSource {

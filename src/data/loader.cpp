@@ -2,6 +2,7 @@
 // of the consumer; the consumer takes them in batch order.
 #include "data/loader.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "data/rng.h"
@@ -23,6 +24,11 @@ Result<std::unique_ptr<Loader>> Loader::create(DatasetPtr dataset, Pipeline pipe
                       "expected 0..{} threads and prefetch >= 0)",
                       dataset->name(), options.num_threads, options.prefetch_batches, kMaxThreads);
   }
+  if (options.num_shards < 1 || options.shard < 0 || options.shard >= options.num_shards) {
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot create loader for dataset '{}': bad shard {} of {} (expected 0 <= shard < shards)",
+                      dataset->name(), options.shard, options.num_shards);
+  }
   if (dataset->size() == 0) {
     return make_error(StatusCode::kInvalidArgument, "cannot create loader for dataset '{}': the dataset is empty",
                       dataset->name());
@@ -40,12 +46,32 @@ Result<std::unique_ptr<Loader>> Loader::create(DatasetPtr dataset, Pipeline pipe
 
 Loader::~Loader() { stop_workers(); }
 
-int64_t Loader::num_samples() const {
+int64_t Loader::global_samples() const {
   const int64_t n = dataset_->size();
-  return options_.drop_last ? n / options_.batch_size * options_.batch_size : n;
+  return options_.drop_last ? n / global_batch() * global_batch() : n;
 }
 
-int64_t Loader::num_batches() const { return (num_samples() + options_.batch_size - 1) / options_.batch_size; }
+int64_t Loader::num_batches() const { return (global_samples() + global_batch() - 1) / global_batch(); }
+
+void Loader::shard_rows(int64_t b, int64_t* begin, int64_t* end, int64_t* m) const {
+  const int64_t g0 = b * global_batch();
+  *m = std::min(global_batch(), global_samples() - g0);
+  const int64_t s = options_.shard, shards = options_.num_shards;
+  *begin = g0 + *m * s / shards;
+  *end = g0 + *m * (s + 1) / shards;
+}
+
+int64_t Loader::num_samples() const {
+  if (options_.num_shards == 1) return global_samples();
+  int64_t total = 0;
+  const int64_t batches = num_batches();
+  for (int64_t b = 0; b < batches; ++b) {
+    int64_t begin = 0, end = 0, m = 0;
+    shard_rows(b, &begin, &end, &m);
+    total += end - begin;
+  }
+  return total;
+}
 
 void Loader::stop_workers() {
   {
@@ -122,17 +148,18 @@ Result<std::optional<Batch>> Loader::next() {
 }
 
 Result<Batch> Loader::build_batch(int64_t batch_index) const {
-  const int64_t bs = options_.batch_size;
-  const int64_t begin = batch_index * bs;
-  const int64_t end = std::min(begin + bs, num_samples());
+  int64_t begin = 0, end = 0, global_rows = 0;
+  shard_rows(batch_index, &begin, &end, &global_rows);
   const int64_t rows = end - begin;
   Shape images_shape = {rows};
   images_shape.insert(images_shape.end(), sample_shape_.begin(), sample_shape_.end());
   HQP_ASSIGN_OR_RETURN(Tensor images, Tensor::zeros(DType::kF32, images_shape));
   HQP_ASSIGN_OR_RETURN(Tensor labels, Tensor::zeros(DType::kS64, {rows}));
-  const int64_t row_numel = images.numel() / rows;
+  int64_t row_numel = 1;
+  for (int64_t d : sample_shape_) row_numel *= d;
   Batch batch;
   batch.index = batch_index;
+  batch.global_rows = global_rows;
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t idx = order_[static_cast<size_t>(begin + r)];
     HQP_ASSIGN_OR_RETURN(Sample sample, dataset_->get(idx));

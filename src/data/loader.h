@@ -29,6 +29,13 @@ struct LoaderOptions {
   TransformMode mode = TransformMode::kEval;  // kTrain enables random crops and flips
   int num_threads = 1;                        // decode workers; 0 decodes on the caller's thread inside next()
   int prefetch_batches = 0;                   // batches decoded ahead of the consumer; 0 = 2 * max(1, num_threads)
+  // Data-parallel sharding: batch_size is per shard; global batch b is rows [b·G, (b+1)·G) of the
+  // epoch's order (G = batch_size · num_shards, drop_last on G), and shard s takes its s-th
+  // share (rows [s·m/S, (s+1)·m/S) of a global batch of m rows). Every shard sees the same number
+  // of batches (lockstep collectives), no sample twice, and the union over shards is exactly the
+  // unsharded epoch of batch size G. A shard's share of a short last batch may be empty (0 rows).
+  int num_shards = 1;
+  int shard = 0;
 };
 
 // A BatchSource: trainers and evaluators consume a Loader directly. Batches: images f32
@@ -46,8 +53,9 @@ class Loader final : public BatchSource {
   const LoaderOptions& options() const { return options_; }
   // [C, H, W] of every batch row (the pipeline applied to the dataset's sample shape).
   const Shape& sample_shape() const { return sample_shape_; }
-  int64_t num_batches() const override;
-  int64_t num_samples() const override;  // per epoch, after drop_last
+  int64_t num_batches() const override;  // global batches per epoch (the same on every shard)
+  int64_t num_samples() const override;  // per epoch, after drop_last, this shard's rows
+  int64_t global_samples() const;         // per epoch, after drop_last, every shard's rows
 
   // Starts epoch `epoch` (>= 0); stops and discards an epoch in flight.
   void start_epoch(int64_t epoch) override;
@@ -58,6 +66,9 @@ class Loader final : public BatchSource {
  private:
   Loader() = default;
   Result<Batch> build_batch(int64_t batch_index) const;
+  int64_t global_batch() const { return options_.batch_size * options_.num_shards; }
+  // This shard's rows [begin, end) of global batch b, in the epoch's order; global rows in *m.
+  void shard_rows(int64_t b, int64_t* begin, int64_t* end, int64_t* m) const;
   void stop_workers();
   void worker_loop();
 

@@ -20,6 +20,8 @@
 
 #include "core/file_io.h"
 #include "core/json_text.h"
+#include "distributed/gloo_group.h"
+#include "distributed/gradient_sync.h"
 #include "metrics/classification_metrics.h"
 #include "onnx/export.h"
 #include "onnx/import.h"
@@ -48,6 +50,31 @@ Result<Tensor> logits_to_tensor(const at::Tensor& logits) {
   HQP_ASSIGN_OR_RETURN(Tensor out, Tensor::zeros(DType::kF32, {f.size(0), f.size(1)}));
   std::copy_n(f.data_ptr<float>(), f.numel(), out.data<float>());
   return out;
+}
+
+// The metrics of every rank's shard summed into one EvalResult (samples_per_s left to the caller).
+Result<EvalResult> reduce_metrics(distributed::ProcessGroup& group, const metrics::ClassificationMetrics& metrics) {
+  double head[5] = {metrics.loss_sum(), static_cast<double>(metrics.top1_count()),
+                    static_cast<double>(metrics.top5_count()), static_cast<double>(metrics.samples()),
+                    static_cast<double>(metrics.num_classes())};
+  HQP_RETURN_IF_ERROR(group.all_reduce(std::span<double>(head, 4)));
+  HQP_RETURN_IF_ERROR(group.all_reduce(std::span<double>(head + 4, 1), distributed::ReduceOp::kMax));
+  const size_t k = static_cast<size_t>(head[4]);
+  std::vector<int64_t> per_class(2 * k, 0);
+  for (size_t c = 0; c < metrics.class_samples().size(); ++c) {
+    per_class[c] = metrics.class_samples()[c];
+    per_class[k + c] = metrics.class_correct()[c];
+  }
+  HQP_RETURN_IF_ERROR(group.all_reduce(std::span<int64_t>(per_class)));
+  EvalResult r;
+  r.samples = static_cast<int64_t>(std::llround(head[3]));
+  const double n = r.samples > 0 ? static_cast<double>(r.samples) : 1.0;
+  r.loss = r.samples > 0 ? head[0] / n : 0.0;
+  r.top1 = r.samples > 0 ? head[1] / n : 0.0;
+  r.top5 = r.samples > 0 ? head[2] / n : 0.0;
+  r.class_samples.assign(per_class.begin(), per_class.begin() + static_cast<std::ptrdiff_t>(k));
+  r.class_correct.assign(per_class.begin() + static_cast<std::ptrdiff_t>(k), per_class.end());
+  return r;
 }
 
 double seconds_since(Clock::time_point t0) {
@@ -185,6 +212,11 @@ struct Trainer::State {
   int64_t global_step = 0;
   std::vector<EpochRecord> history;
   std::string last_checkpoint;  // model file of the last good checkpoint ("" when none)
+  std::unique_ptr<distributed::GradientSync> sync;  // with config.group
+
+  bool writer() const { return config.group == nullptr || config.group->rank() == 0; }
+  // Every rank takes rank 0's parameters and buffers.
+  Status broadcast_state(bool params);
 
   Status train_epoch(BatchSource& data, int64_t epoch, int64_t total_steps, const ProgressCallback& progress,
                      EpochRecord* record);
@@ -240,6 +272,10 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const ir::Graph& model, const T
   }
   s->generator = at::make_generator<at::CPUGeneratorImpl>(config.seed);
   s->exec->module().set_generator(s->generator);
+  if (config.group != nullptr) {
+    HQP_RETURN_IF_ERROR(s->broadcast_state(true));
+    s->sync = std::make_unique<distributed::GradientSync>(config.group, s->exec->module().parameters());
+  }
   return std::unique_ptr<Trainer>(new Trainer(std::move(s)));
 }
 
@@ -300,6 +336,14 @@ Result<std::unique_ptr<Trainer>> Trainer::resume(const std::string& checkpoint_d
   return t;
 }
 
+Status Trainer::State::broadcast_state(bool params) {
+  TorchModule& m = exec->module();
+  std::vector<at::Tensor> tensors;
+  if (params) tensors = m.parameters();
+  for (const at::Tensor& b : m.buffers()) tensors.push_back(b);
+  return distributed::broadcast_tensors(*config.group, tensors, 0, params ? "weight broadcast" : "buffer broadcast");
+}
+
 Status Trainer::State::train_epoch(BatchSource& data, int64_t epoch, int64_t total_steps,
                                    const ProgressCallback& progress, EpochRecord* record) {
   TorchModule& m = exec->module();
@@ -339,10 +383,24 @@ Status Trainer::State::train_epoch(BatchSource& data, int64_t epoch, int64_t tot
   while (true) {
     HQP_ASSIGN_OR_RETURN(std::optional<Batch> batch, data.next());
     if (!batch) break;
-    HQP_ASSIGN_OR_RETURN(at::Tensor x, batch_tensor(batch->images, DType::kF32, "images", m.float_type()));
-    HQP_ASSIGN_OR_RETURN(at::Tensor y, batch_tensor(batch->labels, DType::kS64, "labels", m.float_type()));
     lr = learning_rate(sched, global_step, total_steps);
     for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
+    if (sync != nullptr && batch->images.dim(0) == 0) {
+      // This rank's share of a short last global batch is empty: it still takes part in the step.
+      try {
+        optimizer->zero_grad();
+        HQP_RETURN_IF_ERROR(sync->contribute_nothing());
+        optimizer->step();
+      } catch (const c10::Error& e) {
+        return make_error(StatusCode::kInvalidArgument, "cannot train model at epoch {} step {}: {}", epoch + 1,
+                          step + 1, e.what_without_backtrace());
+      }
+      ++step;
+      ++global_step;
+      continue;
+    }
+    HQP_ASSIGN_OR_RETURN(at::Tensor x, batch_tensor(batch->images, DType::kF32, "images", m.float_type()));
+    HQP_ASSIGN_OR_RETURN(at::Tensor y, batch_tensor(batch->labels, DType::kS64, "labels", m.float_type()));
     try {
       at::Tensor logits, t_logits;
       {
@@ -381,7 +439,15 @@ Status Trainer::State::train_epoch(BatchSource& data, int64_t epoch, int64_t tot
                           loss_value, epoch + 1, step + 1, lr, last);
       }
       optimizer->zero_grad();
-      loss.backward();
+      if (sync != nullptr) {
+        // Gradients summed over ranks; this rank's mean loss weighted by its share of the rows.
+        const int64_t global_rows = batch->global_rows > 0 ? batch->global_rows : y.size(0);
+        sync->begin();
+        (loss * (static_cast<double>(y.size(0)) / static_cast<double>(global_rows))).backward();
+        HQP_RETURN_IF_ERROR(sync->finish());
+      } else {
+        loss.backward();
+      }
       optimizer->step();
       const int64_t n = y.size(0);
       loss_sum += loss_value * static_cast<double>(n);
@@ -394,6 +460,15 @@ Status Trainer::State::train_epoch(BatchSource& data, int64_t epoch, int64_t tot
     ++step;
     ++global_step;
     if (config.progress_every > 0 && step % config.progress_every == 0 && step < steps) report(false);
+  }
+  if (config.group != nullptr) {
+    // The epoch's figures over every rank; every rank continues from rank 0's BN statistics.
+    double sums[3] = {loss_sum, static_cast<double>(correct), static_cast<double>(seen)};
+    HQP_RETURN_IF_ERROR(config.group->all_reduce(std::span<double>(sums, 3)));
+    loss_sum = sums[0];
+    correct = static_cast<int64_t>(std::llround(sums[1]));
+    seen = static_cast<int64_t>(std::llround(sums[2]));
+    HQP_RETURN_IF_ERROR(broadcast_state(false));
   }
   report(true);
   record->epoch = epoch;
@@ -486,7 +561,7 @@ Result<std::vector<EpochRecord>> Trainer::fit(BatchSource& train, BatchSource* v
     s.epochs_done = epoch + 1;
     s.history.push_back(record);
     records.push_back(record);
-    if (!s.config.checkpoint_dir.empty()) HQP_RETURN_IF_ERROR(s.write_checkpoint());
+    if (!s.config.checkpoint_dir.empty() && s.writer()) HQP_RETURN_IF_ERROR(s.write_checkpoint());
   }
   return records;
 }
@@ -511,6 +586,10 @@ Result<EvalResult> Trainer::evaluate(BatchSource& data, const ProgressCallback& 
     HQP_ASSIGN_OR_RETURN(std::optional<Batch> next, data.next());
     if (!next) break;
     const Batch& batch = *next;
+    if (batch.images.dim(0) == 0) {  // a rank's empty share of a short last batch
+      ++step;
+      continue;
+    }
     Tensor logits;
     try {
       HQP_ASSIGN_OR_RETURN(at::Tensor x, batch_tensor(batch.images, DType::kF32, "images", m.float_type()));
@@ -537,12 +616,16 @@ Result<EvalResult> Trainer::evaluate(BatchSource& data, const ProgressCallback& 
     }
   }
   EvalResult r;
-  r.samples = metrics.samples();
-  r.loss = metrics.loss();
-  r.top1 = metrics.top1();
-  r.top5 = metrics.top5();
-  r.class_samples = metrics.class_samples();
-  r.class_correct = metrics.class_correct();
+  if (s.config.group != nullptr) {
+    HQP_ASSIGN_OR_RETURN(r, reduce_metrics(*s.config.group, metrics));
+  } else {
+    r.samples = metrics.samples();
+    r.loss = metrics.loss();
+    r.top1 = metrics.top1();
+    r.top5 = metrics.top5();
+    r.class_samples = metrics.class_samples();
+    r.class_correct = metrics.class_correct();
+  }
   const double elapsed = seconds_since(t0);
   r.samples_per_s = elapsed > 0.0 ? static_cast<double>(r.samples) / elapsed : 0.0;
   return r;

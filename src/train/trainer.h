@@ -16,6 +16,7 @@
 #include "core/status.h"
 #include "ir/graph.h"
 #include "data/batch_source.h"
+#include "distributed/process_group.h"
 #include "train/schedule.h"
 #include "train/torch_executor.h"
 
@@ -57,6 +58,18 @@ struct TrainConfig {
   int threads = 0;     // torch::set_num_threads when > 0
   std::string checkpoint_dir;  // empty: no checkpoints
   int64_t progress_every = 10;  // steps between progress callbacks (and one at each epoch end)
+
+  // Data-parallel training (nullptr: this process alone). Every rank builds the trainer from the
+  // same model and config and feeds its shard of each global batch (data::LoaderOptions
+  // num_shards / shard); create() broadcasts rank 0's weights and buffers, each step's gradients
+  // are summed over ranks with each rank's loss weighted rows / global rows (GradientSync:
+  // bucketed, overlapping backward), so K steps of R ranks × batch B give the weights of one
+  // process × batch R·B up to float reduction order -- BatchNorm aside: its batch statistics are
+  // per rank unless sync_bn. Rank 0's BN running statistics are broadcast after each epoch.
+  // Epoch records and evaluate() report the whole global batch / data set. Only rank 0 writes
+  // checkpoints (checkpoint_dir); resume() reads them on every rank.
+  distributed::GroupPtr group;
+  bool sync_bn = false;  // with group: BatchNorm mean / variance over the global batch
 };
 
 struct EvalResult {

@@ -58,6 +58,7 @@ struct EpochResult {
   std::vector<std::vector<float>> images;
   std::vector<std::vector<int64_t>> labels;
   std::vector<int64_t> indices;
+  std::vector<std::vector<int64_t>> batch_indices;  // per batch
 };
 
 EpochResult run_epoch(Loader& loader, int64_t epoch) {
@@ -74,6 +75,7 @@ EpochResult run_epoch(Loader& loader, int64_t epoch) {
     r.images.emplace_back(batch.images.span<float>().begin(), batch.images.span<float>().end());
     r.labels.emplace_back(batch.labels.span<int64_t>().begin(), batch.labels.span<int64_t>().end());
     r.indices.insert(r.indices.end(), batch.indices.begin(), batch.indices.end());
+    r.batch_indices.push_back(batch.indices);
   }
   EXPECT_EQ(expected_index, loader.num_batches());
   return r;
@@ -111,6 +113,66 @@ TEST(Loader, DropLast) {
   EXPECT_EQ(loader->num_samples(), 20);
   const EpochResult r = run_epoch(*loader, 0);
   EXPECT_EQ(r.indices.size(), 20u);
+}
+
+// Data-parallel shards: the same number of batches on every shard, shard s's rows are the s-th
+// share of each global batch (batch_size rows per shard), no sample twice, and the shards together
+// are exactly the unsharded epoch of batch_size × shards (also for a short last batch).
+TEST(Loader, ShardsSplitEveryGlobalBatch) {
+  for (const bool drop_last : {false, true}) {
+    LoaderOptions whole;
+    whole.batch_size = 9;
+    whole.shuffle = true;
+    whole.seed = 5;
+    whole.drop_last = drop_last;
+    auto unsharded = make_loader(pattern_dataset(23), whole, "");
+    const EpochResult all = run_epoch(*unsharded, 1);
+    std::vector<EpochResult> parts;
+    int64_t total = 0;
+    for (int s = 0; s < 3; ++s) {
+      LoaderOptions opts = whole;
+      opts.batch_size = 3;
+      opts.num_shards = 3;
+      opts.shard = s;
+      auto loader = make_loader(pattern_dataset(23), opts, "");
+      EXPECT_EQ(loader->num_batches(), unsharded->num_batches());
+      EXPECT_EQ(loader->global_samples(), unsharded->num_samples());
+      loader->start_epoch(1);
+      EpochResult r;
+      int64_t b = 0;
+      while (true) {
+        auto next = loader->next();
+        ASSERT_TRUE(next.ok()) << error_of(next);
+        if (!*next) break;
+        const Batch& batch = **next;
+        const int64_t global = b + 1 < unsharded->num_batches() ? 9 : unsharded->num_samples() - 9 * b;
+        EXPECT_EQ(batch.global_rows, global);
+        EXPECT_EQ(batch.images.dim(0), global * (s + 1) / 3 - global * s / 3);
+        r.indices.insert(r.indices.end(), batch.indices.begin(), batch.indices.end());
+        r.batch_indices.push_back(batch.indices);
+        ++b;
+      }
+      EXPECT_EQ(b, unsharded->num_batches());
+      EXPECT_EQ(static_cast<int64_t>(r.indices.size()), loader->num_samples());
+      total += loader->num_samples();
+      parts.push_back(std::move(r));
+    }
+    EXPECT_EQ(total, unsharded->num_samples());
+    // Global batch b of the unsharded loader = shard 0's batch b, then shard 1's, then shard 2's.
+    for (size_t b = 0; b < all.batch_indices.size(); ++b) {
+      std::vector<int64_t> joined;
+      for (const EpochResult& p : parts) joined.insert(joined.end(), p.batch_indices[b].begin(), p.batch_indices[b].end());
+      EXPECT_EQ(joined, all.batch_indices[b]) << "global batch " << b << (drop_last ? " (drop_last)" : "");
+    }
+  }
+  LoaderOptions bad;
+  bad.num_shards = 2;
+  bad.shard = 2;
+  auto p = Pipeline::parse("");
+  ASSERT_TRUE(p.ok());
+  auto l = Loader::create(pattern_dataset(4), *p, bad);
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(error_of(l).find("bad shard 2 of 2"), std::string::npos) << error_of(l);
 }
 
 TEST(Loader, DeterministicAcrossThreadCountsAndPrefetch) {

@@ -19,6 +19,7 @@
 #include "commands.h"
 #include "data/loader.h"
 #include "data_flags.h"
+#include "dist_flags.h"
 #include "ir/model_stats.h"
 #include "modeldata/metadata.h"
 #include "modeldata/preprocess.h"
@@ -67,6 +68,7 @@ struct TrainOptions {
   double kd_alpha = 0.5;
   double kd_temperature = 4.0;
   bool json = false;
+  distributed::DistFlags dist;
 };
 
 nlohmann::json eval_json(const train::EvalResult& r) {
@@ -85,7 +87,8 @@ Result<ir::Graph> load_model(const std::string& path, const char* what) {
 // stdout (unless --json).
 class EpochReporter {
  public:
-  EpochReporter(bool has_val, bool lines) : bar_(stderr_is_terminal()), has_val_(has_val), lines_(lines) {}
+  EpochReporter(bool has_val, bool lines, bool bar = true)
+      : bar_(bar && stderr_is_terminal()), has_val_(has_val), lines_(lines) {}
   bool live() const { return bar_.enabled(); }
   ProgressBar& bar() { return bar_; }
 
@@ -153,7 +156,13 @@ Status run_train(const TrainOptions& o) {
   config.threads = o.threads;
   config.bf16 = o.precision == "bf16";
   config.checkpoint_dir = o.checkpoint_dir;
-  config.progress_every = stderr_is_terminal() ? 1 : 0;
+  // Data-parallel: join before any heavy work so that a rank with bad flags fails everyone early.
+  HQP_ASSIGN_OR_RETURN(config.group, join_group(o.dist));
+  const bool writer = is_writer(config.group);
+  const int shards = config.group ? config.group->world_size() : 1;
+  const int shard = config.group ? config.group->rank() : 0;
+  config.sync_bn = o.dist.sync_bn;
+  config.progress_every = stderr_is_terminal() && writer ? 1 : 0;
 
   modeldata::PreprocessRequest prep = preprocess_request(o.data, modeldata::PreprocessFallback::kDatasetDefault);
   prep.want_channels = o.in_channels;
@@ -230,16 +239,16 @@ Status run_train(const TrainOptions& o) {
     HQP_ASSIGN_OR_RETURN(trainer, train::Trainer::create(*model, config, teacher_ptr));
   }
 
-  HQP_ASSIGN_OR_RETURN(auto train_src, make_loader(train_ds, pipeline, o.batch_size, true, o.seed, o.data.workers));
+  HQP_ASSIGN_OR_RETURN(auto train_src, make_loader(train_ds, pipeline, o.batch_size, true, o.seed, o.data.workers, shards, shard));
   std::unique_ptr<data::Loader> val_src, test_src;
   if (val_ds) {
-    HQP_ASSIGN_OR_RETURN(val_src, make_loader(val_ds, pipeline, o.batch_size, false, o.seed, o.data.workers));
+    HQP_ASSIGN_OR_RETURN(val_src, make_loader(val_ds, pipeline, o.batch_size, false, o.seed, o.data.workers, shards, shard));
   }
   if (test_ds) {
-    HQP_ASSIGN_OR_RETURN(test_src, make_loader(test_ds, pipeline, o.batch_size, false, o.seed, o.data.workers));
+    HQP_ASSIGN_OR_RETURN(test_src, make_loader(test_ds, pipeline, o.batch_size, false, o.seed, o.data.workers, shards, shard));
   }
 
-  if (!o.json) {
+  if (!o.json && writer) {
     const ir::ModelStats stats = ir::compute_stats(*model);
     cli::print("train      {} on {} ({} train, {} val, {} test samples), {:.2f} M params\n",
                arch.empty() ? o.init : arch, o.data.data, train_ds->size(), val_size, test_ds ? test_ds->size() : 0,
@@ -247,9 +256,13 @@ Status run_train(const TrainOptions& o) {
     cli::print("preprocess {}\n", pipeline.to_string());
     cli::print("val split  {}\n", data::val_split_to_string(splits.val_split));
     if (o.resume) cli::print("resume     from '{}' after epoch {}\n", o.checkpoint_dir, trainer->epochs_done());
+    if (config.group) {
+      cli::print("parallel   {} ranks x batch {} (global batch {}), gradients over c10d/Gloo{}\n", shards, o.batch_size,
+                 o.batch_size * shards, config.sync_bn ? ", synchronized BatchNorm" : "");
+    }
     std::fflush(stdout);
   }
-  EpochReporter reporter(val_src != nullptr, !o.json);
+  EpochReporter reporter(val_src != nullptr, !o.json && writer, writer);
   HQP_RETURN_IF_ERROR(
       trainer->fit(*train_src, val_src.get(), [&](const train::Progress& p) { reporter.on_progress(p); }).status());
   reporter.bar().clear();
@@ -278,7 +291,9 @@ Status run_train(const TrainOptions& o) {
   if (!o.teacher.empty()) record["teacher"] = o.teacher;
   if (val_result) record["val_top1"] = val_result->top1;
   if (test_result) record["test_top1"] = test_result->top1;
+  if (config.group) record["world_size"] = shards;
   set_metadata(trained, modeldata::kTrainMetadataKey, json_text(record));
+  if (!writer) return Status();  // rank 0 writes the model and prints
   HQP_RETURN_IF_ERROR(onnx_io::export_model_file(trained, o.output));
 
   if (o.json) {
@@ -296,7 +311,7 @@ Status run_train(const TrainOptions& o) {
                           {"train_top1", r.train_top1},
                           {"lr", r.lr},
                           {"seconds", r.seconds},
-                          {"samples_per_s", r.seconds > 0.0 ? static_cast<double>(train_src->num_samples()) / r.seconds : 0.0}};
+                          {"samples_per_s", r.seconds > 0.0 ? static_cast<double>(train_src->global_samples()) / r.seconds : 0.0}};
       if (r.val) e["val"] = eval_json(*r.val);
       j["epochs"].push_back(e);
     }
@@ -373,6 +388,7 @@ Runner add_train_command(CLI::App& app) {
       ->check(CLI::Range(0.0, 1000.0))
       ->capture_default_str();
   sub->add_flag("--json", o->json, "Print a JSON summary (epochs, val, test) instead of text");
+  add_dist_flags(sub, o->dist);
   return [o] { return run_train(*o); };
 }
 

@@ -22,6 +22,7 @@ Runner add_eval_command(CLI::App& app);
 Runner add_prune_command(CLI::App& app);
 Runner add_quantize_command(CLI::App& app);
 Runner add_compress_command(CLI::App& app);
+Runner add_launch_command(CLI::App& app);
 
 // The process's command line, shell-quoted where needed (for reports); set once by main.
 const std::string& command_line();

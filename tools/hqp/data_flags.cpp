@@ -85,11 +85,14 @@ Result<ModelData> open_model_data(const DataFlags& flags, const std::string& mod
 }
 
 Result<std::unique_ptr<data::Loader>> make_loader(data::DatasetPtr dataset, const data::Pipeline& pipeline,
-                                                  int64_t batch_size, bool train, uint64_t seed, int workers) {
+                                                  int64_t batch_size, bool train, uint64_t seed, int workers,
+                                                  int shards, int shard) {
   data::LoaderOptions lo;
   lo.batch_size = batch_size;
   lo.shuffle = train;
-  lo.drop_last = train && dataset->size() > batch_size;
+  lo.drop_last = train && dataset->size() > batch_size * shards;
+  lo.num_shards = shards;
+  lo.shard = shard;
   lo.seed = seed;
   lo.mode = train ? data::TransformMode::kTrain : data::TransformMode::kEval;
   lo.num_threads = workers;

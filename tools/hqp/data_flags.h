@@ -50,9 +50,11 @@ Result<ModelData> open_model_data(const DataFlags& flags, const std::string& mod
 
 // A loader over `dataset`: train = shuffled (seed), drop_last when there is more than one batch (a
 // last batch of one sample breaks batch-norm statistics),
-// augmented; otherwise in order, eval transforms.
+// augmented; otherwise in order, eval transforms. Data-parallel: shard `shard` of `shards`, each
+// with `batch_size` rows of every global batch (data::LoaderOptions).
 Result<std::unique_ptr<data::Loader>> make_loader(data::DatasetPtr dataset, const data::Pipeline& pipeline,
-                                                  int64_t batch_size, bool train, uint64_t seed, int workers);
+                                                  int64_t batch_size, bool train, uint64_t seed, int workers,
+                                                  int shards = 1, int shard = 0);
 
 // Calibration batches: a seeded random order (shuffled, `seed`) of `dataset` without augmentation
 // (eval transforms), so that its first N samples are a random subset.

@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   add(hqp::cli::add_prune_command);
   add(hqp::cli::add_quantize_command);
   add(hqp::cli::add_compress_command);
+  add(hqp::cli::add_launch_command);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,211 @@
+// Data-parallel training end to end (issue 14): `hqp launch -n 2 -- hqp train ...` on loopback
+// (c10d / Gloo) against one process with the doubled batch, a worker killed mid-epoch, and the
+// flag / rendezvous errors. The model is the tiny classifier without batch norm, so that 2 ranks ×
+// batch B and 1 rank × batch 2B compute the same gradients up to float summation order.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_test_util.h"
+#include "cli/quadrant_data.h"
+
+namespace hqp::test {
+namespace {
+
+std::map<std::string, std::vector<float>> initializers(const std::string& path) {
+  onnx::ModelProto m;
+  EXPECT_TRUE(m.ParseFromString(read_file(path))) << path;
+  std::map<std::string, std::vector<float>> out;
+  for (const onnx::TensorProto& t : m.graph().initializer()) out[t.name()] = float_values(t);
+  return out;
+}
+
+std::string metadata_value(const std::string& model_path, const std::string& key) {
+  onnx::ModelProto m;
+  EXPECT_TRUE(m.ParseFromString(read_file(model_path))) << model_path;
+  for (const onnx::StringStringEntryProto& e : m.metadata_props()) {
+    if (e.key() == key) return e.value();
+  }
+  return "";
+}
+
+nlohmann::json json_of(const ProcessResult& r) {
+  EXPECT_TRUE(r.exited && r.exit_code == 0) << r.describe() << "\nstderr: " << r.err << "\nstdout: " << r.out;
+  nlohmann::json j = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  EXPECT_FALSE(j.is_discarded()) << r.out;
+  return j;
+}
+
+// The pid of a live process whose environment holds `tag` and RANK=`rank` (a launched worker).
+pid_t find_worker(const std::string& tag, int rank) {
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream f(e.path() / "environ", std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    const std::string env = std::string(1, '\0') + ss.str();
+    if (env.find(std::string(1, '\0') + tag + '\0') != std::string::npos &&
+        env.find(std::string(1, '\0') + "RANK=" + std::to_string(rank) + '\0') != std::string::npos) {
+      return static_cast<pid_t>(std::stol(name));
+    }
+  }
+  return -1;
+}
+
+class DistributedTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = std::make_unique<TempDir>();
+    std::filesystem::create_directories(quad());
+    write_quadrant_idx(quad(), "train", 256, 11);
+    write_quadrant_idx(quad(), "t10k", 64, 12);
+    ASSERT_TRUE(write_file(tiny(), serialize(tiny_classifier(1))));
+  }
+  static void TearDownTestSuite() { dir_.reset(); }
+
+  static std::vector<std::string> train_args(const std::string& out, const std::string& batch,
+                                             const std::string& epochs = "2", const std::string& val_size = "40") {
+    return {"train", "--init", tiny(), "--data", quad(), "-o", out, "--epochs", epochs, "--batch-size", batch,
+            "--lr", "0.05", "--val-size", val_size, "--threads", "1", "--workers", "1", "--schedule", "constant",
+            "--json"};
+  }
+
+  static std::string file(const std::string& name) { return dir_->file(name); }
+  static std::string quad() { return file("quad"); }
+  static std::string tiny() { return file("tiny.onnx"); }
+  static std::unique_ptr<TempDir> dir_;
+};
+
+std::unique_ptr<TempDir> DistributedTest::dir_;
+
+TEST_F(DistributedTest, TwoRanksOfBatchBEqualOneRankOfBatch2B) {
+  const std::string one = file("one.onnx"), two = file("two.onnx");
+  const nlohmann::json j1 = json_of(run_hqp(train_args(one, "32")));
+  std::vector<std::string> launch = {"launch", "-n", "2", "--", "hqp"};
+  for (const std::string& a : train_args(two, "16")) launch.push_back(a);
+  const nlohmann::json j2 = json_of(run_hqp(launch));  // rank 0's JSON; rank 1 prints nothing
+
+  // 216 train samples (256 - 40 val), global batch 32: 6 steps per epoch, 12 in all, both ways.
+  const auto w1 = initializers(one), w2 = initializers(two);
+  ASSERT_EQ(w1.size(), 4u);
+  ASSERT_EQ(w1.size(), w2.size());
+  const auto w0 = initializers(tiny());
+  for (const auto& [name, a] : w1) {
+    const auto& b = w2.at(name);
+    ASSERT_EQ(a.size(), b.size()) << name;
+    double diff = 0.0, moved = 0.0, scale = 0.0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      diff = std::max(diff, std::fabs(static_cast<double>(a[i]) - b[i]));
+      moved = std::max(moved, std::fabs(static_cast<double>(a[i]) - w0.at(name)[i]));
+      scale = std::max(scale, std::fabs(static_cast<double>(a[i])));
+    }
+    EXPECT_GT(moved, 1e-3) << name << " did not train";
+    EXPECT_LE(diff, 1e-5 * std::max(1.0, scale)) << name << ": 2 ranks x 16 and 1 rank x 32 differ";
+  }
+  // Epoch figures and evaluation cover the whole data set, not rank 0's shard.
+  ASSERT_EQ(j1["epochs"].size(), 2u);
+  ASSERT_EQ(j2["epochs"].size(), 2u);
+  EXPECT_EQ(j2["val"]["samples"], 40);
+  EXPECT_EQ(j2["test"]["samples"], 64);
+  EXPECT_NEAR(j2["val"]["top1"].get<double>(), j1["val"]["top1"].get<double>(), 1e-9);
+  EXPECT_NEAR(j2["test"]["top1"].get<double>(), j1["test"]["top1"].get<double>(), 1e-9);
+  EXPECT_NEAR(j2["test"]["loss"].get<double>(), j1["test"]["loss"].get<double>(), 1e-4);
+  EXPECT_NEAR(j2["epochs"][1]["train_loss"].get<double>(), j1["epochs"][1]["train_loss"].get<double>(), 1e-4);
+  EXPECT_NE(metadata_value(two, "hqp.train").find("\"world_size\":2"), std::string::npos);
+}
+
+TEST_F(DistributedTest, AShortLastBatchLeavesARankWithoutRowsAndStillMatches) {
+  // Validation is not dropped to whole batches: 41 val samples over 2 ranks × batch 8 end with a
+  // global batch of 1 row, whose share on rank 1 is empty; the counts still add up.
+  const std::string one = file("short1.onnx"), two = file("short2.onnx");
+  const nlohmann::json j1 = json_of(run_hqp(train_args(one, "16", "1", "41")));
+  std::vector<std::string> launch = {"launch", "-n", "2", "--", "hqp"};
+  for (const std::string& a : train_args(two, "8", "1", "41")) launch.push_back(a);
+  const nlohmann::json j2 = json_of(run_hqp(launch));
+  EXPECT_EQ(j2["val"]["samples"], 41);
+  EXPECT_NEAR(j2["val"]["top1"].get<double>(), j1["val"]["top1"].get<double>(), 1e-9);
+}
+
+TEST_F(DistributedTest, AKilledWorkerEndsTheOtherWithinTheTimeoutNamingTheRank) {
+  const std::string tag = "HQP_DIST_TEST_TAG=" + std::to_string(::getpid());
+  ASSERT_EQ(::setenv("HQP_DIST_TEST_TAG", std::to_string(::getpid()).c_str(), 1), 0);
+  const std::string ckpt = file("kill_ckpt");
+  std::vector<std::string> args = {"launch", "-n", "2", "--timeout", "30", "--", "hqp"};
+  for (const std::string& a : train_args(file("killed.onnx"), "16", "100000")) args.push_back(a);
+  args.insert(args.end(), {"--checkpoint-dir", ckpt, "--timeout", "20"});
+
+  std::atomic<bool> done{false};
+  std::chrono::steady_clock::time_point killed_at{};
+  std::atomic<bool> killed{false};
+  std::thread killer([&] {
+    // Mid-training: after the first epoch's checkpoint, kill rank 1 hard.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (!done && std::chrono::steady_clock::now() < give_up) {
+      if (std::filesystem::exists(ckpt + "/checkpoint.json")) {
+        const pid_t pid = find_worker(tag, 1);
+        if (pid > 0) {
+          killed_at = std::chrono::steady_clock::now();
+          ::kill(pid, SIGKILL);
+          killed = true;
+          return;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  const ProcessResult r = run_hqp(args);
+  const auto ended = std::chrono::steady_clock::now();
+  done = true;
+  killer.join();
+  ::unsetenv("HQP_DIST_TEST_TAG");
+  ASSERT_TRUE(killed.load()) << "the worker was never found: " << r.err;
+  ASSERT_TRUE(r.exited) << r.describe();
+  EXPECT_NE(r.exit_code, 0);
+  const double seconds = std::chrono::duration<double>(ended - killed_at).count();
+  EXPECT_LT(seconds, 20.0) << "rank 0 outlived its --timeout: " << r.err;
+  // The launcher names the dead rank; rank 0 names itself and the collective that failed.
+  EXPECT_NE(r.err.find("rank 1 of 2 was killed by signal 9"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("rank 0 of 2: "), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(file("killed.onnx"))) << "no output after a failed run";
+}
+
+TEST_F(DistributedTest, FlagAndRendezvousErrorsAreOneLine) {
+  EXPECT_TRUE(is_one_line_error(run_hqp({"train", "--init", tiny(), "--data", quad(), "-o", file("x.onnx"),
+                                         "--world-size", "2", "--rank", "2"}),
+                                1, "bad rank 2 for world size 2"));
+  EXPECT_TRUE(is_one_line_error(run_hqp({"train", "--init", tiny(), "--data", quad(), "-o", file("x.onnx"),
+                                         "--world-size", "2", "--master", "127.0.0.1:notaport"}),
+                                1, "bad port in --master 'notaport'"));
+  // Rank 1 of 2 alone: the rendezvous at a port nobody serves gives up after --timeout.
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(is_one_line_error(run_hqp({"train", "--init", tiny(), "--data", quad(), "-o", file("x.onnx"),
+                                         "--world-size", "2", "--rank", "1", "--master", "127.0.0.1:9",
+                                         "--timeout", "2"}),
+                                1, "rank 1 of 2: cannot join the process group at 127.0.0.1:9 within 2 s"));
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 60.0);
+  EXPECT_FALSE(std::filesystem::exists(file("x.onnx")));
+  EXPECT_TRUE(is_one_line_error(run_hqp({"launch", "-n", "2"}), 2, ""));
+  // A failing command: the launcher reports the first failed rank and exits non-zero.
+  const ProcessResult r = run_hqp({"launch", "-n", "2", "--", "/bin/false"});
+  EXPECT_TRUE(r.exited && r.exit_code == 1) << r.describe();
+  EXPECT_NE(r.err.find("exited with status 1"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace hqp::test
