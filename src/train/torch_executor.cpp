@@ -9,6 +9,7 @@
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 
+#include "distributed/sync_batch_norm.h"
 #include "ir/shape_inference.h"
 #include "kernels/ref/resize.h"
 #include "reference/node_params.h"
@@ -401,6 +402,11 @@ Status TorchModule::run_node(const Step& step, std::vector<at::Tensor>& env) con
     case OpKind::BatchNormalization: {
       const auto& a = node.attr<ir::BatchNormAttrs>();
       const bool training = mode_ == ExecMode::kTrain;
+      if (training && sync_bn_ != nullptr) {
+        set_out(0, distributed::sync_batch_norm(in(0), in(1), in(2), in(3), in(4), 1.0 - static_cast<double>(a.momentum),
+                                                static_cast<double>(a.epsilon), *sync_bn_));
+        return Status();
+      }
       set_out(0, at::batch_norm(in(0), in(1), in(2), in(3), in(4), training, 1.0 - static_cast<double>(a.momentum),
                                 static_cast<double>(a.epsilon), false));
       return Status();

@@ -11,6 +11,7 @@
 
 #include "core/status.h"
 #include "core/tensor.h"
+#include "distributed/process_group.h"
 #include "ir/graph.h"
 #include "ir/observer.h"
 #include "train/torch_executor.h"
@@ -51,6 +52,8 @@ class TorchModule {
   // Random source of Dropout in train mode; undefined: torch's default CPU generator.
   void set_generator(at::Generator generator) { generator_ = std::move(generator); }
   ExecMode mode() const { return mode_; }
+  // Training-mode BatchNorm with statistics over every rank of `group` (nullptr: this batch only).
+  void set_sync_bn(distributed::GroupPtr group) { sync_bn_ = std::move(group); }
   at::ScalarType float_type() const { return float_type_; }
 
   std::vector<at::Tensor>& parameters() { return params_; }
@@ -70,6 +73,7 @@ class TorchModule {
   ir::Graph graph_;  // structure (initializer data shared with the source graph, never written)
   ExecMode mode_ = ExecMode::kEval;
   at::Generator generator_;
+  distributed::GroupPtr sync_bn_;
   at::ScalarType float_type_ = at::kFloat;
   bool channels_last_ = true;
   int64_t opset_ = 17;

@@ -273,6 +273,7 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const ir::Graph& model, const T
   s->generator = at::make_generator<at::CPUGeneratorImpl>(config.seed);
   s->exec->module().set_generator(s->generator);
   if (config.group != nullptr) {
+    if (config.sync_bn) s->exec->module().set_sync_bn(config.group);
     HQP_RETURN_IF_ERROR(s->broadcast_state(true));
     s->sync = std::make_unique<distributed::GradientSync>(config.group, s->exec->module().parameters());
   }
@@ -387,6 +388,12 @@ Status Trainer::State::train_epoch(BatchSource& data, int64_t epoch, int64_t tot
     for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
     if (sync != nullptr && batch->images.dim(0) == 0) {
       // This rank's share of a short last global batch is empty: it still takes part in the step.
+      if (config.sync_bn) {
+        return make_error(StatusCode::kInvalidArgument,
+                          "cannot train with synchronized BatchNorm: rank {} has no rows in step {} of epoch {} (fewer "
+                          "samples in that global batch than ranks; use a larger batch or fewer ranks)",
+                          config.group->rank(), step + 1, epoch + 1);
+      }
       try {
         optimizer->zero_grad();
         HQP_RETURN_IF_ERROR(sync->contribute_nothing());

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -59,9 +60,12 @@ pid_t find_worker(const std::string& tag, int rank) {
     std::ifstream f(e.path() / "environ", std::ios::binary);
     std::stringstream ss;
     ss << f.rdbuf();
-    const std::string env = std::string(1, '\0') + ss.str();
-    if (env.find(std::string(1, '\0') + tag + '\0') != std::string::npos &&
-        env.find(std::string(1, '\0') + "RANK=" + std::to_string(rank) + '\0') != std::string::npos) {
+    // NUL-separated VAR=value entries; match whole entries.
+    std::vector<std::string> vars;
+    std::string entry;
+    while (std::getline(ss, entry, '\0')) vars.push_back(entry);
+    const auto has = [&](const std::string& v) { return std::find(vars.begin(), vars.end(), v) != vars.end(); };
+    if (has(tag) && has("RANK=" + std::to_string(rank))) {
       return static_cast<pid_t>(std::stol(name));
     }
   }
@@ -76,6 +80,7 @@ class DistributedTest : public ::testing::Test {
     write_quadrant_idx(quad(), "train", 256, 11);
     write_quadrant_idx(quad(), "t10k", 64, 12);
     ASSERT_TRUE(write_file(tiny(), serialize(tiny_classifier(1))));
+    ASSERT_TRUE(write_file(tiny_bn(), serialize(tiny_classifier(1, true))));
   }
   static void TearDownTestSuite() { dir_.reset(); }
 
@@ -89,6 +94,7 @@ class DistributedTest : public ::testing::Test {
   static std::string file(const std::string& name) { return dir_->file(name); }
   static std::string quad() { return file("quad"); }
   static std::string tiny() { return file("tiny.onnx"); }
+  static std::string tiny_bn() { return file("tiny_bn.onnx"); }
   static std::unique_ptr<TempDir> dir_;
 };
 
@@ -128,6 +134,44 @@ TEST_F(DistributedTest, TwoRanksOfBatchBEqualOneRankOfBatch2B) {
   EXPECT_NEAR(j2["test"]["loss"].get<double>(), j1["test"]["loss"].get<double>(), 1e-4);
   EXPECT_NEAR(j2["epochs"][1]["train_loss"].get<double>(), j1["epochs"][1]["train_loss"].get<double>(), 1e-4);
   EXPECT_NE(metadata_value(two, "hqp.train").find("\"world_size\":2"), std::string::npos);
+}
+
+// Largest |a - b| over every initializer of two models (and that the first moved from `init`).
+double max_weight_difference(const std::string& a_path, const std::string& b_path, const std::string& init) {
+  const auto a = initializers(a_path), b = initializers(b_path), w0 = initializers(init);
+  EXPECT_EQ(a.size(), b.size());
+  double diff = 0.0, moved = 0.0;
+  for (const auto& [name, va] : a) {
+    const auto& vb = b.at(name);
+    EXPECT_EQ(va.size(), vb.size()) << name;
+    for (size_t i = 0; i < va.size() && i < vb.size(); ++i) {
+      diff = std::max(diff, std::fabs(static_cast<double>(va[i]) - vb[i]));
+      moved = std::max(moved, std::fabs(static_cast<double>(va[i]) - w0.at(name)[i]));
+    }
+  }
+  EXPECT_GT(moved, 1e-3) << a_path << " did not train";
+  return diff;
+}
+
+// With BatchNorm, per-rank batch statistics differ from the global batch's; --sync-bn makes
+// them the global ones again (weights and running statistics), and without it they differ.
+TEST_F(DistributedTest, SyncBatchNormMatchesTheGlobalBatch) {
+  auto args = [&](const std::string& out, const std::string& batch) {
+    std::vector<std::string> a = train_args(out, batch);
+    a[2] = tiny_bn();
+    return a;
+  };
+  const std::string one = file("bn1.onnx"), synced = file("bn2_sync.onnx"), local = file("bn2_local.onnx");
+  json_of(run_hqp(args(one, "32")));
+  std::vector<std::string> launch = {"launch", "-n", "2", "--", "hqp"};
+  std::vector<std::string> launch_sync = launch;
+  for (const std::string& a : args(synced, "16")) launch_sync.push_back(a);
+  launch_sync.push_back("--sync-bn");
+  json_of(run_hqp(launch_sync));
+  for (const std::string& a : args(local, "16")) launch.push_back(a);
+  json_of(run_hqp(launch));
+  EXPECT_LE(max_weight_difference(synced, one, tiny_bn()), 2e-5);
+  EXPECT_GT(max_weight_difference(local, one, tiny_bn()), 1e-4);
 }
 
 TEST_F(DistributedTest, AShortLastBatchLeavesARankWithoutRowsAndStillMatches) {

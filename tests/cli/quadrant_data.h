@@ -56,7 +56,8 @@ inline void write_quadrant_idx(const std::string& dir, const std::string& prefix
 
 // A tiny classifier without batch norm (so train and eval modes agree after a few steps):
 // input f32 [N, channels, 16, 16] -> Conv 8x8 stride 8 (8 filters) -> Relu -> Flatten -> Gemm -> logits [N, 4].
-inline onnx::ModelProto tiny_classifier(int64_t channels) {
+// with_batch_norm: a BatchNormalization between the Conv and the Relu.
+inline onnx::ModelProto tiny_classifier(int64_t channels, bool with_batch_norm = false) {
   onnx::ModelProto m;
   m.set_ir_version(8);
   m.set_producer_name("hqp-cli-test");
@@ -97,7 +98,17 @@ inline onnx::ModelProto tiny_classifier(int64_t channels) {
   s->set_type(onnx::AttributeProto::INTS);
   s->add_ints(kKernel);
   s->add_ints(kKernel);
-  add_node(g, "Relu", "relu", {"conv"}, {"relu"});
+  if (with_batch_norm) {
+    *g->add_initializer() = float_tensor("bn.weight", {kFilters}, std::vector<float>(kFilters, 1.0f));
+    *g->add_initializer() = float_tensor("bn.bias", {kFilters}, std::vector<float>(kFilters, 0.0f));
+    *g->add_initializer() = float_tensor("bn.running_mean", {kFilters}, std::vector<float>(kFilters, 0.0f));
+    *g->add_initializer() = float_tensor("bn.running_var", {kFilters}, std::vector<float>(kFilters, 1.0f));
+    add_node(g, "BatchNormalization", "bn", {"conv", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"},
+             {"bn"});
+    add_node(g, "Relu", "relu", {"bn"}, {"relu"});
+  } else {
+    add_node(g, "Relu", "relu", {"conv"}, {"relu"});
+  }
   add_node(g, "Flatten", "flatten", {"relu"}, {"flat"});
   onnx::NodeProto* fc = add_node(g, "Gemm", "fc", {"flat", "fc.weight", "fc.bias"}, {"logits"});
   onnx::AttributeProto* tb = fc->add_attribute();
