@@ -61,6 +61,17 @@ void Loader::shard_rows(int64_t b, int64_t* begin, int64_t* end, int64_t* m) con
   *end = g0 + *m * (s + 1) / shards;
 }
 
+int64_t Loader::shard_rows_in_prefix(int64_t prefix) const {
+  int64_t total = 0;
+  const int64_t batches = num_batches();
+  for (int64_t b = 0; b < batches && b * global_batch() < prefix; ++b) {
+    int64_t begin = 0, end = 0, m = 0;
+    shard_rows(b, &begin, &end, &m);
+    total += std::max<int64_t>(0, std::min(end, prefix) - begin);
+  }
+  return total;
+}
+
 int64_t Loader::num_samples() const {
   if (options_.num_shards == 1) return global_samples();
   int64_t total = 0;

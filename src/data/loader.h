@@ -56,6 +56,9 @@ class Loader final : public BatchSource {
   int64_t num_batches() const override;  // global batches per epoch (the same on every shard)
   int64_t num_samples() const override;  // per epoch, after drop_last, this shard's rows
   int64_t global_samples() const;         // per epoch, after drop_last, every shard's rows
+  // This shard's rows among the first `prefix` rows of the epoch's order (a shard's share of
+  // "the first N samples", e.g. for calibration).
+  int64_t shard_rows_in_prefix(int64_t prefix) const;
 
   // Starts epoch `epoch` (>= 0); stops and discards an epoch in flight.
   void start_epoch(int64_t epoch) override;

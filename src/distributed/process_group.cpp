@@ -113,6 +113,28 @@ Status ProcessGroup::broadcast(std::span<uint8_t> bytes, int root) {
   });
 }
 
+Status ProcessGroup::broadcast(std::span<double> values, int root) {
+  return broadcast(std::span<uint8_t>(reinterpret_cast<uint8_t*>(values.data()), values.size_bytes()), root);
+}
+
+Status ProcessGroup::broadcast(std::string& text, int root) {
+  double size = static_cast<double>(text.size());
+  HQP_RETURN_IF_ERROR(broadcast(std::span<double>(&size, 1), root));
+  text.resize(static_cast<size_t>(size));
+  return broadcast(std::span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), text.size()), root);
+}
+
+Result<double> global_fraction(ProcessGroup* group, int64_t hits, int64_t total) {
+  int64_t v[2] = {hits, total};
+  if (group != nullptr) HQP_RETURN_IF_ERROR(group->all_reduce(std::span<int64_t>(v, 2)));
+  return v[1] > 0 ? static_cast<double>(v[0]) / static_cast<double>(v[1]) : 0.0;
+}
+
+Result<double> rank0_value(ProcessGroup* group, double value) {
+  if (group != nullptr) HQP_RETURN_IF_ERROR(group->broadcast(std::span<double>(&value, 1), 0));
+  return value;
+}
+
 Status ProcessGroup::barrier() {
   // An allreduce rather than c10d's barrier: Gloo's barrier ignores the timeout on some paths.
   int64_t one = 1;

@@ -38,8 +38,11 @@ class ProcessGroup {
   Status all_reduce(std::span<double> values, ReduceOp op = ReduceOp::kSum);
   Status all_reduce(std::span<float> values, ReduceOp op = ReduceOp::kSum);
   Status all_reduce(std::span<int64_t> values, ReduceOp op = ReduceOp::kSum);
-  // Rank `root`'s bytes to every rank (size must agree).
+  // Rank `root`'s bytes / values to every rank (size must agree).
   Status broadcast(std::span<uint8_t> bytes, int root = 0);
+  Status broadcast(std::span<double> values, int root = 0);
+  // Rank `root`'s string to every rank (any length).
+  Status broadcast(std::string& text, int root = 0);
   Status barrier();
 
   // A failure of collective `what` (c10d's message) as the Status every caller returns.
@@ -54,5 +57,12 @@ class ProcessGroup {
 };
 
 using GroupPtr = std::shared_ptr<ProcessGroup>;
+
+// Helpers that are the identity without a group (nullptr), so callers need no branch.
+// hits / total over every rank's counts (0 when the total is 0).
+Result<double> global_fraction(ProcessGroup* group, int64_t hits, int64_t total);
+// Rank 0's value on every rank: for figures each rank measures differently (a latency, a clock)
+// that decisions depend on.
+Result<double> rank0_value(ProcessGroup* group, double value);
 
 }  // namespace hqp::distributed

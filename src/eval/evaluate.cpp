@@ -42,6 +42,10 @@ Result<ClassificationReport> evaluate_classifier(const ir::Graph& graph, data::B
   while (true) {
     HQP_ASSIGN_OR_RETURN(std::optional<data::Batch> batch, data.next());
     if (!batch) break;
+    if (batch->images.dim(0) == 0) {  // a data-parallel rank's empty share of a short last batch
+      ++step;
+      continue;
+    }
     Tensor images = std::move(batch->images);
     if (static_batch > 0 && images.dim(0) < static_batch) {
       HQP_ASSIGN_OR_RETURN(images, pad_rows(images, static_batch));

@@ -222,6 +222,27 @@ void GroupGradientAccumulator::end_batch() {
   samples_ += rows;
 }
 
+std::vector<double> GroupGradientAccumulator::sums() const {
+  std::vector<double> v = {static_cast<double>(samples_)};
+  for (const auto& f : fisher_) v.insert(v.end(), f.begin(), f.end());
+  for (const auto& f : sum_) v.insert(v.end(), f.begin(), f.end());
+  return v;
+}
+
+void GroupGradientAccumulator::set_sums(const std::vector<double>& v) {
+  size_t i = 0;
+  HQP_CHECK(!v.empty());
+  samples_ = static_cast<int64_t>(std::llround(v[i++]));
+  for (auto* table : {&fisher_, &sum_}) {
+    for (auto& f : *table) {
+      HQP_CHECK(i + f.size() <= v.size());
+      std::copy_n(v.begin() + static_cast<std::ptrdiff_t>(i), f.size(), f.begin());
+      i += f.size();
+    }
+  }
+  HQP_CHECK(i == v.size());
+}
+
 GroupScores GroupGradientAccumulator::fisher() const {
   GroupScores out(fisher_.size());
   const double n = samples_ > 0 ? static_cast<double>(samples_) : 1.0;

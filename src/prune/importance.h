@@ -68,6 +68,11 @@ class GroupGradientAccumulator final : public ir::GradientObserver {
   void end_batch();
 
   int64_t samples() const { return samples_; }
+  // Everything accumulated so far as one flat vector (samples, then each group's Σ_n (Σ a·g)² and
+  // Σ_n Σ a·g), and back: data-parallel ranks add their vectors up before scoring, which gives
+  // the scores of all their samples together.
+  std::vector<double> sums() const;
+  void set_sums(const std::vector<double>& sums);
   GroupScores fisher() const;  // Σ_n (Σ a·g)² / samples
   GroupScores taylor() const;  // |Σ_n Σ a·g| / samples
 

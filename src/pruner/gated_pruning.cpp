@@ -107,16 +107,23 @@ Result<prune::GroupScores> importance(const ir::Graph& graph, const std::vector<
   for (int64_t b = 0; b < config.importance_batches; ++b) {
     HQP_ASSIGN_OR_RETURN(std::optional<data::Batch> batch, train.next());
     if (!batch) break;
-    HQP_RETURN_IF_ERROR(exec->gradient_pass(batch->images, batch->labels, acc).status());
-    acc.end_batch();
+    if (batch->images.dim(0) > 0) {  // a data-parallel rank's share may be empty
+      HQP_RETURN_IF_ERROR(exec->gradient_pass(batch->images, batch->labels, acc).status());
+      acc.end_batch();
+    }
     if (cb.progress) cb.progress({PruneProgress::Phase::kImportance, attempt, b + 1, config.importance_batches});
+  }
+  if (config.group != nullptr) {
+    std::vector<double> sums = acc.sums();
+    HQP_RETURN_IF_ERROR(config.group->all_reduce(std::span<double>(sums)));
+    acc.set_sums(sums);
   }
   if (acc.samples() == 0) return make_error(StatusCode::kInvalidArgument, "cannot score channels: the training data has no batches");
   return config.criterion == prune::Criterion::kFisher ? acc.fisher() : acc.taylor();
 }
 
 Result<double> val_top1(const ir::Graph& graph, data::BatchSource& val, int threads, int64_t attempt,
-                        const PruneCallbacks& cb) {
+                        const PruneCallbacks& cb, distributed::ProcessGroup* group) {
   eval::EngineOptions eo;
   eo.kind = eval::EngineKind::kFast;
   eo.threads = threads;
@@ -126,7 +133,7 @@ Result<double> val_top1(const ir::Graph& graph, data::BatchSource& val, int thre
     progress = [&](const eval::EvalProgress& p) { cb.progress({PruneProgress::Phase::kValidate, attempt, p.step, p.steps}); };
   }
   HQP_ASSIGN_OR_RETURN(eval::ClassificationReport r, eval::evaluate_classifier(graph, val, *engine, {}, progress));
-  return r.metrics.top1();
+  return distributed::global_fraction(group, r.metrics.top1_count(), r.metrics.samples());
 }
 
 Result<double> latency_ms(const ir::Graph& graph, const Shape& sample, const PruneConfig& config) {
@@ -276,6 +283,11 @@ std::string_view phase_name(PruneProgress::Phase phase) {
 Result<PruneOutcome> prune_model(const ir::Graph& model, data::BatchSource& train, data::BatchSource& val,
                                  const PruneConfig& config, const PruneCallbacks& cb) {
   HQP_RETURN_IF_ERROR(check_config(config));
+  if (config.group != nullptr && config.deploy) {
+    return make_error(StatusCode::kUnsupported, "cannot prune on several ranks with a deploy step (compress is single-process)");
+  }
+  // Only rank 0 writes the checkpoint (every rank reads it on --resume).
+  const bool writer = !config.checkpoint_dir.empty() && (config.group == nullptr || config.group->rank() == 0);
   const auto t0 = Clock::now();
   for (const auto& n : model.nodes()) {
     if (n->kind == ir::OpKind::QuantizeLinear || n->kind == ir::OpKind::DequantizeLinear) {
@@ -312,15 +324,16 @@ Result<PruneOutcome> prune_model(const ir::Graph& model, data::BatchSource& trai
     const ir::ModelStats s = ir::compute_stats(model);
     out.macs_before = s.macs;
     out.params_before = s.params;
-    HQP_ASSIGN_OR_RETURN(out.baseline_val_top1, val_top1(model, val, config.threads, -1, cb));
+    HQP_ASSIGN_OR_RETURN(out.baseline_val_top1, val_top1(model, val, config.threads, -1, cb, config.group.get()));
     out.val_top1 = out.baseline_val_top1;
     if (cb.progress) cb.progress({PruneProgress::Phase::kLatency, 0, 0, 1});
     HQP_ASSIGN_OR_RETURN(out.latency_before_ms, latency_ms(model, sample, config));
+    HQP_ASSIGN_OR_RETURN(out.latency_before_ms, distributed::rank0_value(config.group.get(), out.latency_before_ms));
     out.latency_after_ms = out.latency_before_ms;
     if (config.target_speedup > 0.0 && out.latency_before_ms <= 0.0) {
       return make_error(StatusCode::kInvalidArgument, "cannot prune: the original model's latency measured 0 ms");
     }
-    if (!config.checkpoint_dir.empty()) {
+    if (writer) {
       std::error_code ec;
       std::filesystem::create_directories(config.checkpoint_dir, ec);
       if (ec) {
@@ -350,7 +363,8 @@ Result<PruneOutcome> prune_model(const ir::Graph& model, data::BatchSource& trai
       st.stop_reason = fmt::format("step fell below --min-step {:g}: every larger step exceeded the bound", config.min_step);
       break;
     }
-    if (config.time_budget_s > 0.0 && elapsed() >= config.time_budget_s) {
+    HQP_ASSIGN_OR_RETURN(const double now_s, distributed::rank0_value(config.group.get(), elapsed()));
+    if (config.time_budget_s > 0.0 && now_s >= config.time_budget_s) {
       st.stop_reason = fmt::format("time budget of {:.0f} s spent", config.time_budget_s);
       break;
     }
@@ -388,6 +402,7 @@ Result<PruneOutcome> prune_model(const ir::Graph& model, data::BatchSource& trai
 
     if (config.finetune_steps > 0) {
       train::TrainConfig tc = config.finetune;
+      tc.group = config.group;
       tc.epochs = 1;
       tc.warmup_epochs = 0.0;
       tc.seed = config.seed + static_cast<uint64_t>(attempt);
@@ -411,11 +426,11 @@ Result<PruneOutcome> prune_model(const ir::Graph& model, data::BatchSource& trai
       if (d.val_top1 >= 0.0) {
         rec.val_top1 = d.val_top1;
       } else {
-        HQP_ASSIGN_OR_RETURN(rec.val_top1, val_top1(d.model, val, config.threads, attempt, cb));
+        HQP_ASSIGN_OR_RETURN(rec.val_top1, val_top1(d.model, val, config.threads, attempt, cb, config.group.get()));
       }
       deployed = std::move(d.model);
     } else {
-      HQP_ASSIGN_OR_RETURN(rec.val_top1, val_top1(candidate, val, config.threads, attempt, cb));
+      HQP_ASSIGN_OR_RETURN(rec.val_top1, val_top1(candidate, val, config.threads, attempt, cb, config.group.get()));
     }
     const ir::ModelStats cs = ir::compute_stats(candidate);
     rec.macs = cs.macs;
@@ -426,11 +441,14 @@ Result<PruneOutcome> prune_model(const ir::Graph& model, data::BatchSource& trai
     if (rec.accepted) {
       if (cb.progress) cb.progress({PruneProgress::Phase::kLatency, attempt, 0, 1});
       HQP_ASSIGN_OR_RETURN(rec.latency_ms, latency_ms(deployed ? *deployed : candidate, sample, config));
+      HQP_ASSIGN_OR_RETURN(rec.latency_ms, distributed::rank0_value(config.group.get(), rec.latency_ms));
       current = std::move(candidate);
       out.val_top1 = rec.val_top1;
       out.latency_after_ms = rec.latency_ms;
       if (!config.checkpoint_dir.empty()) {
         st.model_file = fmt::format("model-a{:04d}.onnx", attempt);
+      }
+      if (writer) {
         HQP_RETURN_IF_ERROR(
             onnx_io::export_model_file(current, (std::filesystem::path(config.checkpoint_dir) / st.model_file).string()));
       }
@@ -440,13 +458,13 @@ Result<PruneOutcome> prune_model(const ir::Graph& model, data::BatchSource& trai
     rec.seconds = seconds_since(ta);
     out.steps.push_back(rec);
     st.attempts_done = attempt + 1;
-    st.elapsed_s = elapsed();
-    if (!config.checkpoint_dir.empty()) HQP_RETURN_IF_ERROR(write_state(config, st, out));
+    HQP_ASSIGN_OR_RETURN(st.elapsed_s, distributed::rank0_value(config.group.get(), elapsed()));
+    if (writer) HQP_RETURN_IF_ERROR(write_state(config, st, out));
     if (cb.step) cb.step(rec);
   }
   st.finished = true;
-  st.elapsed_s = elapsed();
-  if (!config.checkpoint_dir.empty()) HQP_RETURN_IF_ERROR(write_state(config, st, out));
+  HQP_ASSIGN_OR_RETURN(st.elapsed_s, distributed::rank0_value(config.group.get(), elapsed()));
+  if (writer) HQP_RETURN_IF_ERROR(write_state(config, st, out));
   const ir::ModelStats fin = ir::compute_stats(current);
   out.macs_after = fin.macs;
   out.params_after = fin.params;

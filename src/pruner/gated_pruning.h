@@ -42,6 +42,11 @@ struct PruneConfig {
   // candidate, against the float original's val top-1: the bound holds on what is deployed.
   // Must be deterministic for --resume to reproduce a run.
   DeployFn deploy;
+  // Data-parallel (nullptr: one process): `train` and `val` are this rank's shards
+  // (data::LoaderOptions num_shards / shard); Fisher / Taylor sums and val counts are all-reduced
+  // and rank 0's latencies and clock broadcast, so every rank takes the same decisions; the
+  // fine-tuning trains on the group; only rank 0 writes the checkpoint. `deploy` must be unset.
+  distributed::GroupPtr group;
   double step = 0.1;            // fraction of the current MACs one step removes, (0, 1)
   double min_step = 0.0125;     // stop once a halved step falls below this
   int64_t importance_batches = 8;  // training batches per importance estimate (gradient criteria)

@@ -58,6 +58,8 @@ class ActivationStatistics {
   bool histogram_pass() const { return histogram_pass_; }
   const TensorStatistics* find(const std::string& name) const;
   const std::unordered_map<std::string, TensorStatistics>& tensors() const { return tensors_; }
+  // For merging statistics gathered elsewhere (data-parallel ranks): ranges, then histograms.
+  std::unordered_map<std::string, TensorStatistics>& mutable_tensors() { return tensors_; }
 
  private:
   std::unordered_map<std::string, TensorStatistics> tensors_;

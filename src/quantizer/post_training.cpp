@@ -41,7 +41,7 @@ Result<Tensor> row_slice(const Tensor& t, int64_t begin, int64_t rows) {
 }
 
 Result<double> val_top1(const ir::Graph& graph, data::BatchSource& val, int threads, const QuantizeCallbacks& cb,
-                        QuantizeProgress::Phase phase, const std::string& detail) {
+                        QuantizeProgress::Phase phase, const std::string& detail, distributed::ProcessGroup* group) {
   eval::EngineOptions eo;
   eo.kind = eval::EngineKind::kFast;
   eo.threads = threads;
@@ -49,7 +49,58 @@ Result<double> val_top1(const ir::Graph& graph, data::BatchSource& val, int thre
   eval::EvalProgressCallback progress;
   if (cb.progress) progress = [&](const eval::EvalProgress& p) { report(cb, phase, p.step, p.steps, detail); };
   HQP_ASSIGN_OR_RETURN(eval::ClassificationReport r, eval::evaluate_classifier(graph, val, *engine, {}, progress));
-  return r.metrics.top1();
+  return distributed::global_fraction(group, r.metrics.top1_count(), r.metrics.samples());
+}
+
+// Data-parallel calibration: every rank's statistics merged into each rank's `stats` -- after
+// pass 1 the ranges (min of mins, max of maxes, non-finite counts summed), after pass 2 the
+// histograms over those common ranges (bins and zeros summed). Tensors in name order.
+Status merge_statistics(distributed::ProcessGroup& group, quant::ActivationStatistics& stats, bool histogram) {
+  auto& tensors = stats.mutable_tensors();
+  std::vector<std::string> names;
+  for (const auto& [name, t] : tensors) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  int64_t count[2] = {static_cast<int64_t>(names.size()), -static_cast<int64_t>(names.size())};
+  HQP_RETURN_IF_ERROR(group.all_reduce(std::span<int64_t>(count, 2), distributed::ReduceOp::kMax));
+  if (count[0] != -count[1]) {
+    return make_error(StatusCode::kInternal, "cannot merge calibration statistics: ranks observed {} to {} tensors",
+                      -count[1], count[0]);
+  }
+  if (!histogram) {
+    std::vector<float> lo, hi;
+    std::vector<int64_t> nonfinite;
+    for (const std::string& n : names) {
+      lo.push_back(tensors[n].range.min);
+      hi.push_back(tensors[n].range.max);
+      nonfinite.push_back(tensors[n].nonfinite);
+    }
+    HQP_RETURN_IF_ERROR(group.all_reduce(std::span<float>(lo), distributed::ReduceOp::kMin));
+    HQP_RETURN_IF_ERROR(group.all_reduce(std::span<float>(hi), distributed::ReduceOp::kMax));
+    HQP_RETURN_IF_ERROR(group.all_reduce(std::span<int64_t>(nonfinite)));
+    for (size_t i = 0; i < names.size(); ++i) {
+      quant::TensorStatistics& t = tensors[names[i]];
+      t.range.min = lo[i];
+      t.range.max = hi[i];
+      t.nonfinite = nonfinite[i];
+    }
+    return Status();
+  }
+  std::vector<double> flat;
+  for (const std::string& n : names) {
+    quant::TensorStatistics& t = tensors[n];
+    if (t.histogram.empty()) t.histogram.assign(quant::kHistogramBins, 0.0);
+    flat.insert(flat.end(), t.histogram.begin(), t.histogram.end());
+    flat.push_back(t.zeros);
+  }
+  HQP_RETURN_IF_ERROR(group.all_reduce(std::span<double>(flat)));
+  size_t i = 0;
+  for (const std::string& n : names) {
+    quant::TensorStatistics& t = tensors[n];
+    std::copy_n(flat.begin() + static_cast<std::ptrdiff_t>(i), t.histogram.size(), t.histogram.begin());
+    i += t.histogram.size();
+    t.zeros = flat[i++];
+  }
+  return Status();
 }
 
 // Calls fn(x) for the first `samples` rows of `calib` (epoch 0), in runs of the model's static batch
@@ -150,7 +201,7 @@ std::string_view phase_name(QuantizeProgress::Phase phase) {
 
 Result<quant::ActivationStatistics> collect_statistics(const ir::Graph& g, data::BatchSource& calib, int64_t samples,
                                                        bool histogram, int threads, const QuantizeCallbacks& cb,
-                                                       int64_t* samples_used) {
+                                                       int64_t* samples_used, distributed::ProcessGroup* group) {
   if (g.inputs().empty() || g.inputs()[0]->dtype != DType::kF32) {
     return make_error(StatusCode::kInvalidArgument, "cannot calibrate model '{}': its first input is not f32",
                       g.info.graph_name);
@@ -176,7 +227,9 @@ Result<quant::ActivationStatistics> collect_statistics(const ir::Graph& g, data:
                                      return Status();
                                    },
                                    [&](int64_t done) { report(cb, phase, done, samples); }));
+    if (group != nullptr) HQP_RETURN_IF_ERROR(merge_statistics(*group, stats, pass == 1));
   }
+  if (group != nullptr) HQP_RETURN_IF_ERROR(group->all_reduce(std::span<int64_t>(&used, 1)));
   if (samples_used != nullptr) *samples_used = used;
   return stats;
 }
@@ -211,7 +264,8 @@ std::optional<Tensor> dequantized_constant(const ir::Value* v) {
 }  // namespace
 
 Result<ChannelMeans> input_channel_means(const ir::Graph& prepared, const std::vector<std::string>& nodes,
-                                         data::BatchSource& calib, int64_t samples, int threads) {
+                                         data::BatchSource& calib, int64_t samples, int threads,
+                                         distributed::ProcessGroup* group) {
   std::vector<std::string> inputs;
   for (const std::string& n : nodes) {
     const ir::Node* node = prepared.find_node(n);
@@ -249,6 +303,30 @@ Result<ChannelMeans> input_channel_means(const ir::Graph& prepared, const std::v
                         if (std::find(inputs.begin(), inputs.end(), graph_input) != inputs.end()) add(graph_input, x);
                         return Status();
                       }).status());
+  if (group != nullptr) {
+    // Every rank's sums and counts, value by value in `inputs` order (all ranks saw all of them).
+    std::vector<double> flat;
+    for (const std::string& n : inputs) {
+      const std::vector<double>& sum = sums[n];
+      flat.push_back(static_cast<double>(sum.size()));
+      flat.insert(flat.end(), sum.begin(), sum.end());
+      flat.push_back(static_cast<double>(counts[n]));
+    }
+    std::vector<double> check = {static_cast<double>(flat.size()), -static_cast<double>(flat.size())};
+    HQP_RETURN_IF_ERROR(group->all_reduce(std::span<double>(check), distributed::ReduceOp::kMax));
+    if (check[0] != -check[1]) {
+      return make_error(StatusCode::kInternal, "cannot merge channel means: the ranks measured different tensors");
+    }
+    HQP_RETURN_IF_ERROR(group->all_reduce(std::span<double>(flat)));
+    size_t i = 0;
+    for (const std::string& n : inputs) {
+      std::vector<double>& sum = sums[n];
+      i += 1;
+      std::copy_n(flat.begin() + static_cast<std::ptrdiff_t>(i), sum.size(), sum.begin());
+      i += sum.size();
+      counts[n] = static_cast<int64_t>(std::llround(flat[i++]));
+    }
+  }
   ChannelMeans means;
   for (auto& [name, sum] : sums) {
     if (counts[name] == 0) continue;
@@ -354,15 +432,23 @@ Result<QuantizeOutcome> quantize_model(const ir::Graph& model, data::BatchSource
     }
   }
 
+  // This rank's calibration rows (all of calib_samples without a group).
+  const int64_t calib_rows = config.group != nullptr ? config.calib_quota : config.calib_samples;
+  if (config.group != nullptr && calib_rows < 1) {
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot calibrate on rank {} of {}: it holds none of the first {} calibration samples (give "
+                      "--calib-samples >= the global batch)",
+                      config.group->rank(), config.group->world_size(), config.calib_samples);
+  }
   if (config.cle) {
     HQP_ASSIGN_OR_RETURN(quant::CleStats cle, quant::equalize_cross_layer(prepared));
     out.cle_pairs = cle.pairs;
     say(fmt::format("cross-layer equalization: {} conv pairs ({} sweeps)", cle.pairs, cle.iterations));
   }
   HQP_ASSIGN_OR_RETURN(quant::ActivationStatistics stats,
-                       collect_statistics(prepared, calib, config.calib_samples,
+                       collect_statistics(prepared, calib, calib_rows,
                                           quant::needs_histogram(config.calibrator.method), config.threads, cb,
-                                          &out.calib_samples));
+                                          &out.calib_samples, config.group.get()));
   out.observed_tensors = static_cast<int64_t>(stats.tensors().size());
   HQP_ASSIGN_OR_RETURN(quant::RangeMap ranges, quant::choose_ranges(stats, config.calibrator));
   say(fmt::format("calibrated on {} samples, {} tensors ({})", out.calib_samples, out.observed_tensors,
@@ -372,8 +458,8 @@ Result<QuantizeOutcome> quantize_model(const ir::Graph& model, data::BatchSource
   // The float inputs' channel means do not depend on which layers stay float: measured once.
   ChannelMeans input_means;
   if (config.bias_correction) {
-    HQP_ASSIGN_OR_RETURN(input_means, input_channel_means(prepared, candidates_all, calib, config.calib_samples,
-                                                          config.threads));
+    HQP_ASSIGN_OR_RETURN(input_means, input_channel_means(prepared, candidates_all, calib, calib_rows,
+                                                          config.threads, config.group.get()));
   }
   const auto build = [&](const std::vector<std::string>& keep) -> Result<std::pair<ir::Graph, quant::QdqStats>> {
     quant::QdqOptions o;
@@ -398,12 +484,14 @@ Result<QuantizeOutcome> quantize_model(const ir::Graph& model, data::BatchSource
   };
 
   HQP_ASSIGN_OR_RETURN(out.float_val_top1,
-                       val_top1(model, val, config.threads, cb, QuantizeProgress::Phase::kValidateFloat, {}));
+                       val_top1(model, val, config.threads, cb, QuantizeProgress::Phase::kValidateFloat, {},
+                                config.group.get()));
   std::vector<std::string> keep = config.keep_float;
   HQP_ASSIGN_OR_RETURN(auto built, build(keep));
   if (config.bias_correction) say(fmt::format("bias correction: {} layers", biases_corrected));
   HQP_ASSIGN_OR_RETURN(out.int8_val_top1,
-                       val_top1(built.first, val, config.threads, cb, QuantizeProgress::Phase::kValidateInt8, {}));
+                       val_top1(built.first, val, config.threads, cb, QuantizeProgress::Phase::kValidateInt8, {},
+                                config.group.get()));
   out.all_int8_val_top1 = out.int8_val_top1;
   out.reference_val_top1 = config.reference_val_top1 >= 0.0 ? config.reference_val_top1 : out.float_val_top1;
   const auto drop_pp = [&](double top1) { return (out.reference_val_top1 - top1) * 100.0; };
@@ -425,7 +513,8 @@ Result<QuantizeOutcome> quantize_model(const ir::Graph& model, data::BatchSource
       HQP_ASSIGN_OR_RETURN(auto b, build(k));
       HQP_ASSIGN_OR_RETURN(double top1, val_top1(b.first, val, config.threads, cb,
                                                  QuantizeProgress::Phase::kSensitivity,
-                                                 fmt::format("{}/{} {}", i + 1, candidates.size(), candidates[i])));
+                                                 fmt::format("{}/{} {}", i + 1, candidates.size(), candidates[i]),
+                                                 config.group.get()));
       out.sensitivity.push_back({candidates[i], top1, (top1 - out.all_int8_val_top1) * 100.0});
     }
     std::stable_sort(out.sensitivity.begin(), out.sensitivity.end(),
@@ -439,7 +528,8 @@ Result<QuantizeOutcome> quantize_model(const ir::Graph& model, data::BatchSource
       keep.push_back(s.node);
       HQP_ASSIGN_OR_RETURN(built, build(keep));
       HQP_ASSIGN_OR_RETURN(out.int8_val_top1, val_top1(built.first, val, config.threads, cb,
-                                                        QuantizeProgress::Phase::kFallback, s.node));
+                                                        QuantizeProgress::Phase::kFallback, s.node,
+                                                        config.group.get()));
       say(fmt::format("kept float {} -> val top1 {:.2f}% (drop {:.2f} pp)", s.node, 100.0 * out.int8_val_top1,
                       drop_pp(out.int8_val_top1)));
       if (drop_pp(out.int8_val_top1) <= config.max_drop + kEps) {

@@ -16,6 +16,7 @@
 
 #include "core/status.h"
 #include "data/batch_source.h"
+#include "distributed/process_group.h"
 #include "ir/graph.h"
 #include "quant/calibrators.h"
 #include "quant/insert_qdq.h"
@@ -36,6 +37,13 @@ struct QuantizeConfig {
   bool sensitivity = false;     // rank every layer's sensitivity even when no search is needed (report)
   std::vector<std::string> keep_float;  // Conv / Gemm nodes the user keeps float from the start
   int threads = 1;              // fast-runtime threads
+  // Data-parallel calibration (nullptr: one process): `calib` and `val` are this rank's shards
+  // (data::LoaderOptions num_shards / shard) and calib_quota this rank's rows among the first
+  // calib_samples rows of the whole calibration order (data::Loader::shard_rows_in_prefix), >= 1.
+  // Ranges are min / max over every rank, histograms (over those ranges) and channel means
+  // summed, val counts summed: every rank builds the same QDQ model and takes the same fallbacks.
+  distributed::GroupPtr group;
+  int64_t calib_quota = -1;
 };
 
 // The val top-1 with one layer kept float (all others quantized), and the gain over all quantized.
@@ -91,7 +99,8 @@ Result<QuantizeOutcome> quantize_model(const ir::Graph& model, data::BatchSource
 Result<quant::ActivationStatistics> collect_statistics(const ir::Graph& g, data::BatchSource& calib, int64_t samples,
                                                        bool histogram, int threads,
                                                        const QuantizeCallbacks& callbacks = {},
-                                                       int64_t* samples_used = nullptr);
+                                                       int64_t* samples_used = nullptr,
+                                                       distributed::ProcessGroup* group = nullptr);
 
 // Empirical bias correction (Nagel et al. 2019, section 4.2): for every node of `nodes` (Conv /
 // Gemm of `prepared`, quantized in `qdq`, which was built from `prepared`), the mean output shift
@@ -105,10 +114,12 @@ Result<int> correct_biases(ir::Graph& prepared, const ir::Graph& qdq, const std:
 
 // The two halves of correct_biases: per-channel means of the float inputs of `nodes` (keyed by value
 // name; they depend only on `prepared`, so one measurement serves every layer set of a fallback
-// search), and the correction from them.
+// search), and the correction from them. With a group: `calib` is this rank's shard, `samples`
+// its quota, and the means are over every rank's rows.
 using ChannelMeans = std::unordered_map<std::string, std::vector<double>>;
 Result<ChannelMeans> input_channel_means(const ir::Graph& prepared, const std::vector<std::string>& nodes,
-                                         data::BatchSource& calib, int64_t samples, int threads);
+                                         data::BatchSource& calib, int64_t samples, int threads,
+                                         distributed::ProcessGroup* group = nullptr);
 Result<int> correct_biases(ir::Graph& prepared, const ir::Graph& qdq, const std::vector<std::string>& nodes,
                            const ChannelMeans& means);
 

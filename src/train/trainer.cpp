@@ -308,6 +308,15 @@ Result<std::unique_ptr<Trainer>> Trainer::resume(const std::string& checkpoint_d
   } catch (const nlohmann::json::exception& e) {
     return make_error(StatusCode::kParseError, "cannot resume training from '{}': {}", index.string(), e.what());
   }
+  const int world = config.group ? config.group->world_size() : 1;
+  const int checkpoint_world =
+      j.contains("world_size") && j["world_size"].is_number_integer() ? j["world_size"].get<int>() : 1;
+  if (checkpoint_world != world) {
+    return make_error(StatusCode::kInvalidArgument,
+                      "cannot resume training from '{}': the checkpoint was written by a run of {} rank(s) (world size "
+                      "{}, expected {}: the global batch and data order depend on it)",
+                      checkpoint_dir, checkpoint_world, world, checkpoint_world);
+  }
   if (opt_name != optimizer_name(config.optimizer)) {
     return make_error(StatusCode::kInvalidArgument,
                       "cannot resume training from '{}': the checkpoint's optimizer is {} (optimizer={}, expected {})",
@@ -529,6 +538,7 @@ Status Trainer::State::write_checkpoint() {
                       {"global_step", global_step},
                       {"optimizer", std::string(optimizer_name(config.optimizer))},
                       {"seed", config.seed},
+                      {"world_size", config.group ? config.group->world_size() : 1},
                       {"model", model_file},
                       {"state", state_file},
                       {"history", nlohmann::json::array()}};

@@ -110,7 +110,8 @@ using ProgressCallback = std::function<void(const Progress&)>;
 // Checkpoint layout in TrainConfig::checkpoint_dir, rewritten after every epoch (each file written
 // to a temporary name and renamed; checkpoint.json last, so it always names a complete set):
 //   checkpoint.json        {"format":"hqp-train-checkpoint","version":1,"epochs_done":E,"global_step":S,
-//                           "optimizer":"sgd","model":"model-eNNNN.onnx","state":"state-eNNNN.pt","history":[...]}
+//                           "optimizer":"sgd","world_size":W,"model":"model-eNNNN.onnx","state":"state-eNNNN.pt",
+//                           "history":[...]}   (resume() requires the same world size; absent = 1)
 //   model-eNNNN.onnx       the model after E epochs (weights and BN running stats written back)
 //   state-eNNNN.pt         torch archive: "optimizer" (momentum / Adam moments), "rng" (the trainer's generator)
 inline constexpr const char* kCheckpointIndex = "checkpoint.json";

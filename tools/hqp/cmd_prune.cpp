@@ -21,6 +21,7 @@
 #include "core/file_io.h"
 #include "data/loader.h"
 #include "data_flags.h"
+#include "dist_flags.h"
 #include "eval/evaluate.h"
 #include "ir/model_stats.h"
 #include "modeldata/metadata.h"
@@ -57,6 +58,7 @@ struct PruneOptions {
   bool resume = false;
   std::string report;
   bool no_test = false;
+  distributed::DistFlags dist;
 };
 
 Status print_groups(const PruneOptions& o) {
@@ -132,6 +134,15 @@ Status run_prune(const PruneOptions& o) {
   }
   HQP_ASSIGN_OR_RETURN(pruner::PruneConfig config, prune_config(o.prune, "prune"));
   HQP_RETURN_IF_ERROR(check_output_path(o.output, "model"));
+  // Data-parallel: every rank checks the flags and paths above and below before the first
+  // collective (the baseline evaluation), so rank 0's checkpoint cannot trip another rank's check.
+  HQP_ASSIGN_OR_RETURN(config.group, join_group(o.dist));
+  config.finetune.group = config.group;
+  config.finetune.sync_bn = o.dist.sync_bn;
+  const bool writer = is_writer(config.group);
+  const int shards = config.group ? config.group->world_size() : 1;
+  const int shard = config.group ? config.group->rank() : 0;
+  distributed::ProcessGroup* group = config.group.get();
   // Checkpoints always: in --checkpoint-dir, else next to the output (removed once the pruned
   // model is written; a killed or failed run leaves it for --resume).
   const bool own_checkpoints = o.checkpoint_dir.empty();
@@ -163,20 +174,27 @@ Status run_prune(const PruneOptions& o) {
                       "cannot prune {}: its input has a fixed batch size of {} (fine-tuning needs a dynamic batch dim)",
                       what, input_shape[0]);
   }
-  HQP_ASSIGN_OR_RETURN(auto train_src, make_loader(splits.train, pipeline, o.prune.batch_size, true, o.prune.seed, o.data.workers));
-  HQP_ASSIGN_OR_RETURN(auto val_src, make_loader(splits.val, pipeline, 256, false, o.prune.seed, o.data.workers));
+  HQP_ASSIGN_OR_RETURN(auto train_src, make_loader(splits.train, pipeline, o.prune.batch_size, true, o.prune.seed, o.data.workers, shards, shard));
+  HQP_ASSIGN_OR_RETURN(auto val_src, make_loader(splits.val, pipeline, 256, false, o.prune.seed, o.data.workers, shards, shard));
   std::unique_ptr<data::Loader> test_src;
   if (splits.test && !o.no_test) {
-    HQP_ASSIGN_OR_RETURN(test_src, make_loader(splits.test, pipeline, 256, false, o.prune.seed, o.data.workers));
+    HQP_ASSIGN_OR_RETURN(test_src, make_loader(splits.test, pipeline, 256, false, o.prune.seed, o.data.workers, shards, shard));
   }
   if (config.cost == prune::CostKind::kLatency) {
-    // Hardware-aware: the float model's per-node time on the fast runtime, measured once.
+    // Hardware-aware: the float model's per-node time on the fast runtime, measured once (on
+    // rank 0, and its table used by every rank: the same costs, the same selections).
     Shape sample = md.sample_shape;
     sample.insert(sample.begin(), 1);
     HQP_ASSIGN_OR_RETURN(config.latency_table, pruner::measure_latency_table(model, model, sample, o.threads, 100));
+    if (group != nullptr) {
+      json table(config.latency_table);
+      std::string text = table.dump();
+      HQP_RETURN_IF_ERROR(group->broadcast(text, 0));
+      config.latency_table = json::parse(text).get<prune::LatencyTable>();
+    }
   }
 
-  const bool lines = !o.json;
+  const bool lines = !o.json && writer;
   if (lines) {
     const ir::ModelStats s = ir::compute_stats(model);
     cli::print("prune      {} ({:.2f} M params, {:.1f} M MACs) on {} ({} train, {} val samples)\n", o.model,
@@ -187,7 +205,7 @@ Status run_prune(const PruneOptions& o) {
     std::fflush(stdout);
   }
 
-  ProgressBar bar(stderr_is_terminal());
+  ProgressBar bar(stderr_is_terminal() && writer);
   pruner::PruneCallbacks cb;
   cb.progress = [&](const pruner::PruneProgress& p) {
     const std::string label = p.phase == pruner::PruneProgress::Phase::kBaseline || p.attempt < 0
@@ -211,8 +229,8 @@ Status run_prune(const PruneOptions& o) {
 
   std::optional<double> test_before, test_after;
   if (test_src) {
-    HQP_ASSIGN_OR_RETURN(test_before, top1_with_progress(model, *test_src, o.threads, bar, "test (original)"));
-    HQP_ASSIGN_OR_RETURN(test_after, top1_with_progress(out.model, *test_src, o.threads, bar, "test (pruned)"));
+    HQP_ASSIGN_OR_RETURN(test_before, top1_with_progress(model, *test_src, o.threads, bar, "test (original)", group));
+    HQP_ASSIGN_OR_RETURN(test_after, top1_with_progress(out.model, *test_src, o.threads, bar, "test (pruned)", group));
   }
 
   json record = {{"criterion", o.prune.criterion},
@@ -225,7 +243,9 @@ Status run_prune(const PruneOptions& o) {
                  {"val_top1_before", out.baseline_val_top1},
                  {"val_top1_after", out.val_top1}};
   if (test_after) record["test_top1_after"] = *test_after;
+  if (group != nullptr) record["world_size"] = shards;
   modeldata::set_metadata(out.model, "hqp.prune", json_text(record));
+  if (!writer) return Status();  // rank 0 writes the model, the report and the summary
   HQP_RETURN_IF_ERROR(onnx_io::export_model_file(out.model, o.output));
   if (own_checkpoints) {
     std::error_code ec;
@@ -313,6 +333,7 @@ Runner add_prune_command(CLI::App& app) {
   sub->add_flag("--resume", o->resume, "Continue the run saved in the checkpoint directory");
   sub->add_option("--report", o->report, "Write the trajectory and final figures as JSON");
   sub->add_flag("--no-test", o->no_test, "Skip the test-split evaluation of the original and pruned models");
+  add_dist_flags(sub, o->dist);
   return [o] { return run_prune(*o); };
 }
 

@@ -21,6 +21,7 @@
 #include "core/file_io.h"
 #include "data/loader.h"
 #include "data_flags.h"
+#include "dist_flags.h"
 #include "eval/evaluate.h"
 #include "eval/latency.h"
 #include "ir/model_stats.h"
@@ -62,6 +63,7 @@ struct QuantizeOptions {
   std::string report;
   bool no_test = false;
   bool json = false;
+  distributed::DistFlags dist;
 };
 
 Status run_quantize(const QuantizeOptions& o) {
@@ -80,6 +82,12 @@ Status run_quantize(const QuantizeOptions& o) {
   config.max_drop = o.max_drop;
   config.keep_float = o.keep_float;
   config.threads = o.threads;
+  // Data-parallel calibration: each rank observes its share of the calibration rows.
+  HQP_ASSIGN_OR_RETURN(config.group, join_group(o.dist));
+  distributed::ProcessGroup* group = config.group.get();
+  const bool writer = is_writer(config.group);
+  const int shards = group ? group->world_size() : 1;
+  const int shard = group ? group->rank() : 0;
 
   HQP_ASSIGN_OR_RETURN(ModelData md, open_model_data(o.data, o.model, "quantize"));
   const ir::Graph& model = md.model;
@@ -88,14 +96,16 @@ Status run_quantize(const QuantizeOptions& o) {
   const Shape& sample_shape = md.sample_shape;
 
   // Calibration: a seeded random subset of the training split, without augmentation.
-  HQP_ASSIGN_OR_RETURN(auto calib_src, make_calibration_loader(splits.train, pipeline, o.batch_size, o.seed, o.data.workers));
-  HQP_ASSIGN_OR_RETURN(auto val_src, make_loader(splits.val, pipeline, 256, false, o.seed, o.data.workers));
+  HQP_ASSIGN_OR_RETURN(auto calib_src, make_calibration_loader(splits.train, pipeline, o.batch_size, o.seed,
+                                                               o.data.workers, shards, shard));
+  config.calib_quota = calib_src->shard_rows_in_prefix(o.calib_samples);
+  HQP_ASSIGN_OR_RETURN(auto val_src, make_loader(splits.val, pipeline, 256, false, o.seed, o.data.workers, shards, shard));
   std::unique_ptr<data::Loader> test_src;
   if (splits.test && !o.no_test) {
-    HQP_ASSIGN_OR_RETURN(test_src, make_loader(splits.test, pipeline, 256, false, o.seed, o.data.workers));
+    HQP_ASSIGN_OR_RETURN(test_src, make_loader(splits.test, pipeline, 256, false, o.seed, o.data.workers, shards, shard));
   }
 
-  const bool lines = !o.json;
+  const bool lines = !o.json && writer;
   if (lines) {
     const ir::ModelStats s = ir::compute_stats(model);
     cli::print("quantize   {} ({:.2f} M params, {:.1f} M MACs) on {} ({} calibration of {} train, {} val samples)\n",
@@ -108,7 +118,7 @@ Status run_quantize(const QuantizeOptions& o) {
                o.bias_correction ? ", bias correction" : "", o.qdq_style, o.max_drop);
     std::fflush(stdout);
   }
-  ProgressBar bar(stderr_is_terminal());
+  ProgressBar bar(stderr_is_terminal() && writer);
   quantizer::QuantizeCallbacks cb;
   cb.progress = [&](const quantizer::QuantizeProgress& p) {
     const std::string label = p.detail.empty() ? std::string(quantizer::phase_name(p.phase))
@@ -136,9 +146,10 @@ Status run_quantize(const QuantizeOptions& o) {
 
   std::optional<double> test_float, test_int8;
   if (test_src) {
-    HQP_ASSIGN_OR_RETURN(test_float, top1_with_progress(model, *test_src, o.threads, bar, "test (float)"));
-    HQP_ASSIGN_OR_RETURN(test_int8, top1_with_progress(out.model, *test_src, o.threads, bar, "test (int8)"));
+    HQP_ASSIGN_OR_RETURN(test_float, top1_with_progress(model, *test_src, o.threads, bar, "test (float)", group));
+    HQP_ASSIGN_OR_RETURN(test_int8, top1_with_progress(out.model, *test_src, o.threads, bar, "test (int8)", group));
   }
+  if (!writer) return Status();  // rank 0 measures latency, writes the model and the report
   HQP_ASSIGN_OR_RETURN(double lat_float, median_latency_ms(model, sample_shape, o.threads, o.latency_runs));
   HQP_ASSIGN_OR_RETURN(double lat_int8, median_latency_ms(out.model, sample_shape, o.threads, o.latency_runs));
 
@@ -260,6 +271,7 @@ Runner add_quantize_command(CLI::App& app) {
   sub->add_option("--report", o->report, "Write the figures, config and layer sensitivities as JSON");
   sub->add_flag("--no-test", o->no_test, "Skip the test-split evaluation");
   sub->add_flag("--json", o->json, "Print the final figures as JSON");
+  add_dist_flags(sub, o->dist);
   return [o] { return run_quantize(*o); };
 }
 

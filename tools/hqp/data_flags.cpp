@@ -100,9 +100,12 @@ Result<std::unique_ptr<data::Loader>> make_loader(data::DatasetPtr dataset, cons
 }
 
 Result<std::unique_ptr<data::Loader>> make_calibration_loader(data::DatasetPtr dataset, const data::Pipeline& pipeline,
-                                                              int64_t batch_size, uint64_t seed, int workers) {
+                                                              int64_t batch_size, uint64_t seed, int workers,
+                                                              int shards, int shard) {
   data::LoaderOptions lo;
   lo.batch_size = batch_size;
+  lo.num_shards = shards;
+  lo.shard = shard;
   lo.shuffle = true;
   lo.seed = seed;
   lo.mode = data::TransformMode::kEval;

@@ -59,6 +59,7 @@ Result<std::unique_ptr<data::Loader>> make_loader(data::DatasetPtr dataset, cons
 // Calibration batches: a seeded random order (shuffled, `seed`) of `dataset` without augmentation
 // (eval transforms), so that its first N samples are a random subset.
 Result<std::unique_ptr<data::Loader>> make_calibration_loader(data::DatasetPtr dataset, const data::Pipeline& pipeline,
-                                                              int64_t batch_size, uint64_t seed, int workers);
+                                                              int64_t batch_size, uint64_t seed, int workers,
+                                                              int shards = 1, int shard = 0);
 
 }  // namespace hqp::cli

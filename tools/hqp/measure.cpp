@@ -10,7 +10,7 @@
 namespace hqp::cli {
 
 Result<double> top1_with_progress(const ir::Graph& graph, data::BatchSource& src, int threads, ProgressBar& bar,
-                                  const std::string& label) {
+                                  const std::string& label, distributed::ProcessGroup* group) {
   eval::EngineOptions eo;
   eo.threads = threads;
   HQP_ASSIGN_OR_RETURN(std::unique_ptr<eval::InferenceEngine> engine, eval::InferenceEngine::create(graph, eo));
@@ -19,7 +19,7 @@ Result<double> top1_with_progress(const ir::Graph& graph, data::BatchSource& src
                          bar.update(label, p.step, p.steps, p.loss, p.top1, p.samples_per_s, p.eta_s);
                        }));
   bar.clear();
-  return r.metrics.top1();
+  return distributed::global_fraction(group, r.metrics.top1_count(), r.metrics.samples());
 }
 
 Result<double> median_latency_ms(const ir::Graph& graph, const Shape& sample, int threads, int runs) {
