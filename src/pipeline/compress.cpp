@@ -56,14 +56,14 @@ class Reporter {
 };
 
 Result<double> top1(const ir::Graph& g, data::BatchSource& src, int threads, const Reporter& r, const std::string& phase,
-                    const std::string& detail) {
+                    const std::string& detail, distributed::ProcessGroup* group) {
   eval::EngineOptions eo;
   eo.kind = eval::EngineKind::kFast;
   eo.threads = threads;
   HQP_ASSIGN_OR_RETURN(std::unique_ptr<eval::InferenceEngine> engine, eval::InferenceEngine::create(g, eo));
   const eval::EvalProgressCallback progress = [&](const eval::EvalProgress& p) { r.progress(phase, detail, p.step, p.steps); };
   HQP_ASSIGN_OR_RETURN(eval::ClassificationReport rep, eval::evaluate_classifier(g, src, *engine, {}, progress));
-  return rep.metrics.top1();
+  return distributed::global_fraction(group, rep.metrics.top1_count(), rep.metrics.samples());
 }
 
 // Medians of `rounds` alternating rounds (each model `runs` timed runs after 5 warm-up runs) on one
@@ -161,6 +161,8 @@ quantizer::QuantizeCallbacks quant_callbacks(const Context& c, const std::string
 Result<pruner::PruneOutcome> run_pruning(const Context& c, const std::string& name, pruner::PruneConfig pc, bool deploy_int8) {
   pc.max_drop = c.config.max_drop;
   pc.threads = c.config.threads;
+  pc.group = c.config.group;
+  pc.finetune.group = c.config.group;
   pc.latency_runs = c.config.latency_runs;
   pc.checkpoint_dir.clear();
   pc.resume = false;
@@ -209,6 +211,7 @@ Result<CompressOutcome> compress_model(const ir::Graph& model, data::BatchSource
   HQP_RETURN_IF_ERROR(check_config(config));
   const auto t0 = Clock::now();
   const Reporter r(cb);
+  const bool writer = config.group == nullptr || config.group->rank() == 0;
   const bool int8 = config.target == Target::kInt8;
   if (!config.work_dir.empty()) {
     std::error_code ec;
@@ -224,7 +227,7 @@ Result<CompressOutcome> compress_model(const ir::Graph& model, data::BatchSource
   CompressOutcome out;
   Context c{model, train, calib, val, config, cb, r, 0.0, {}};
   // 1. Baseline.
-  HQP_ASSIGN_OR_RETURN(c.original_val, top1(model, val, config.threads, r, "baseline", "val"));
+  HQP_ASSIGN_OR_RETURN(c.original_val, top1(model, val, config.threads, r, "baseline", "val", config.group.get()));
   const ir::ModelStats s0 = ir::compute_stats(model);
   out.original.name = "original";
   out.original.val_top1 = c.original_val;
@@ -278,11 +281,20 @@ Result<CompressOutcome> compress_model(const ir::Graph& model, data::BatchSource
       HQP_ASSIGN_OR_RETURN(out.latency_table, load_table(table_path, out.table_estimate_ms));
     } else {
       r.progress("latency table", std::string(target_name(config.target)), 0, 1);
-      HQP_ASSIGN_OR_RETURN(out.latency_table,
-                           pruner::measure_latency_table(model, int8 ? *deployed_original : model, sample,
-                                                         config.threads, config.table_runs));
+      if (writer) {
+        HQP_ASSIGN_OR_RETURN(out.latency_table,
+                             pruner::measure_latency_table(model, int8 ? *deployed_original : model, sample,
+                                                           config.threads, config.table_runs));
+      }
+      if (config.group != nullptr) {  // rank 0's table on every rank: the same costs, the same selections
+        std::string text = json(out.latency_table).dump();
+        HQP_RETURN_IF_ERROR(config.group->broadcast(text, 0));
+        out.latency_table = json::parse(text).get<prune::LatencyTable>();
+      }
       out.table_estimate_ms = prune::estimated_latency_ms(model, out.latency_table);
-      if (!table_path.empty()) HQP_RETURN_IF_ERROR(save_table(table_path, out.latency_table, out.table_estimate_ms));
+      if (!table_path.empty() && writer) {
+        HQP_RETURN_IF_ERROR(save_table(table_path, out.latency_table, out.table_estimate_ms));
+      }
     }
     r.say(fmt::format("latency table ({} on the fast runtime, {} thread{}): {} nodes, {:.3f} ms profiled",
                       target_name(config.target), config.threads, config.threads == 1 ? "" : "s",
@@ -399,11 +411,15 @@ Result<CompressOutcome> compress_model(const ir::Graph& model, data::BatchSource
   for (ModelFigures& f : out.baselines) figures.push_back(&f);
   if (test != nullptr) {
     for (size_t i = 0; i < graphs.size(); ++i) {
-      HQP_ASSIGN_OR_RETURN(figures[i]->test_top1, top1(*graphs[i], *test, config.threads, r, "test", figures[i]->name));
+      HQP_ASSIGN_OR_RETURN(figures[i]->test_top1, top1(*graphs[i], *test, config.threads, r, "test", figures[i]->name,
+                                                          config.group.get()));
     }
   }
-  HQP_ASSIGN_OR_RETURN(std::vector<double> lat, compare_latency(graphs, sample, config.threads, config.latency_runs,
-                                                                config.latency_rounds, r));
+  std::vector<double> lat(graphs.size(), 0.0);
+  if (writer) {  // rank 0 alone times (the others would share its cores); only its report is written
+    HQP_ASSIGN_OR_RETURN(lat, compare_latency(graphs, sample, config.threads, config.latency_runs,
+                                              config.latency_rounds, r));
+  }
   for (size_t i = 0; i < graphs.size(); ++i) figures[i]->latency_ms = lat[i];
   out.seconds = seconds_since(t0);
   return out;

@@ -24,6 +24,7 @@
 
 #include "core/status.h"
 #include "data/batch_source.h"
+#include "distributed/process_group.h"
 #include "ir/graph.h"
 #include "pruner/gated_pruning.h"
 #include "quantizer/post_training.h"
@@ -51,6 +52,11 @@ struct CompressConfig {
   int table_runs = 100;            // profiled runs for the latency table
   std::string work_dir;            // checkpoints (prune runs, latency table); empty: none
   bool resume = false;             // continue the runs saved in work_dir
+  // Data-parallel (nullptr: one process): train / calib / val / test are this rank's shards, and
+  // quant.group / quant.calib_quota, prune.finetune.group are set alike by the caller. Accuracies
+  // are over every rank's samples, latencies rank 0's (measured by it alone; the others' latency
+  // figures are 0), so every rank takes the same decisions; only rank 0 writes the work dir.
+  distributed::GroupPtr group;
 };
 
 // One model's figures. Accuracies are fractions; -1 when not measured.

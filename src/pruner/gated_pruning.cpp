@@ -280,12 +280,23 @@ std::string_view phase_name(PruneProgress::Phase phase) {
   return "?";
 }
 
+namespace {
+
+// latency_ms on rank 0 alone, its figure on every rank: ranks timing at once on shared cores would
+// skew each other, and a latency steers the target-speedup stop.
+Result<double> rank0_latency_ms(const ir::Graph& graph, const Shape& sample, const PruneConfig& config) {
+  double ms = 0.0;
+  if (config.group == nullptr || config.group->rank() == 0) {
+    HQP_ASSIGN_OR_RETURN(ms, latency_ms(graph, sample, config));
+  }
+  return distributed::rank0_value(config.group.get(), ms);
+}
+
+}  // namespace
+
 Result<PruneOutcome> prune_model(const ir::Graph& model, data::BatchSource& train, data::BatchSource& val,
                                  const PruneConfig& config, const PruneCallbacks& cb) {
   HQP_RETURN_IF_ERROR(check_config(config));
-  if (config.group != nullptr && config.deploy) {
-    return make_error(StatusCode::kUnsupported, "cannot prune on several ranks with a deploy step (compress is single-process)");
-  }
   // Only rank 0 writes the checkpoint (every rank reads it on --resume).
   const bool writer = !config.checkpoint_dir.empty() && (config.group == nullptr || config.group->rank() == 0);
   const auto t0 = Clock::now();
@@ -327,8 +338,7 @@ Result<PruneOutcome> prune_model(const ir::Graph& model, data::BatchSource& trai
     HQP_ASSIGN_OR_RETURN(out.baseline_val_top1, val_top1(model, val, config.threads, -1, cb, config.group.get()));
     out.val_top1 = out.baseline_val_top1;
     if (cb.progress) cb.progress({PruneProgress::Phase::kLatency, 0, 0, 1});
-    HQP_ASSIGN_OR_RETURN(out.latency_before_ms, latency_ms(model, sample, config));
-    HQP_ASSIGN_OR_RETURN(out.latency_before_ms, distributed::rank0_value(config.group.get(), out.latency_before_ms));
+    HQP_ASSIGN_OR_RETURN(out.latency_before_ms, rank0_latency_ms(model, sample, config));
     out.latency_after_ms = out.latency_before_ms;
     if (config.target_speedup > 0.0 && out.latency_before_ms <= 0.0) {
       return make_error(StatusCode::kInvalidArgument, "cannot prune: the original model's latency measured 0 ms");
@@ -440,8 +450,7 @@ Result<PruneOutcome> prune_model(const ir::Graph& model, data::BatchSource& trai
     rec.accepted = drop_pp <= config.max_drop;
     if (rec.accepted) {
       if (cb.progress) cb.progress({PruneProgress::Phase::kLatency, attempt, 0, 1});
-      HQP_ASSIGN_OR_RETURN(rec.latency_ms, latency_ms(deployed ? *deployed : candidate, sample, config));
-      HQP_ASSIGN_OR_RETURN(rec.latency_ms, distributed::rank0_value(config.group.get(), rec.latency_ms));
+      HQP_ASSIGN_OR_RETURN(rec.latency_ms, rank0_latency_ms(deployed ? *deployed : candidate, sample, config));
       current = std::move(candidate);
       out.val_top1 = rec.val_top1;
       out.latency_after_ms = rec.latency_ms;

@@ -44,8 +44,9 @@ struct PruneConfig {
   DeployFn deploy;
   // Data-parallel (nullptr: one process): `train` and `val` are this rank's shards
   // (data::LoaderOptions num_shards / shard); Fisher / Taylor sums and val counts are all-reduced
-  // and rank 0's latencies and clock broadcast, so every rank takes the same decisions; the
-  // fine-tuning trains on the group; only rank 0 writes the checkpoint. `deploy` must be unset.
+  // and rank 0's latencies (measured by rank 0 alone) and clock broadcast, so every rank takes the
+  // same decisions; the fine-tuning trains on the group; only rank 0 writes the checkpoint.
+  // `deploy` must then give the same result on every rank (quantize_model on the same group).
   distributed::GroupPtr group;
   double step = 0.1;            // fraction of the current MACs one step removes, (0, 1)
   double min_step = 0.0125;     // stop once a halved step falls below this

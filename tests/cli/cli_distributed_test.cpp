@@ -272,6 +272,34 @@ TEST_F(DistributedTest, ResumeWithTheSameWorldSizeEqualsAnUninterruptedRun) {
   EXPECT_TRUE(is_one_line_error(run_hqp(single), 1, "written by a run of 2 rank(s)"));
 }
 
+// The whole pipeline on 2 ranks: pruning gated on the quantized candidate (the deploy step
+// calibrates on the group), the final INT8 model, the same decisions as one process.
+TEST_F(DistributedTest, CompressTakesTheSameDecisionsOnTwoRanks) {
+  const std::string dir = HQP_PYTORCH_EVAL_DIR;
+  if (std::filesystem::exists(dir + "/SKIPPED")) GTEST_SKIP() << "fixture skipped (no dataset)";
+  std::ifstream f(dir + "/expected.json");
+  ASSERT_TRUE(f) << dir << "/expected.json missing (fixture pytorch_eval_generate did not run)";
+  const nlohmann::json expected = nlohmann::json::parse(f);
+  auto args = [&](const std::string& out, const std::string& batch) {
+    return std::vector<std::string>{
+        "compress", dir + "/model.onnx", "--data", dir + "/data", "--mean", expected["mean"].dump(), "--std",
+        expected["std"].dump(), "--val-split", "random:600", "-o", out, "--max-drop", "2", "--target-macs", "0.7",
+        "--step", "0.2", "--min-step", "0.1", "--finetune-steps", "10", "--importance-batches", "4", "--batch-size",
+        batch, "--calib-samples", "128", "--latency-runs", "5", "--threads", "1", "--workers", "1", "--json"};
+  };
+  const nlohmann::json j1 = json_of(run_hqp(args(file("c1.onnx"), "64")));
+  std::vector<std::string> launch = {"launch", "-n", "2", "--", "hqp"};
+  for (const std::string& a : args(file("c2.onnx"), "32")) launch.push_back(a);
+  const nlohmann::json j2 = json_of(run_hqp(launch));
+  EXPECT_EQ(j1["steps_kept"], j2["steps_kept"]);
+  EXPECT_EQ(j1["after"]["macs"], j2["after"]["macs"]);
+  EXPECT_EQ(j1["kept_float"], j2["kept_float"]);
+  EXPECT_DOUBLE_EQ(j1["before"]["val_top1"].get<double>(), j2["before"]["val_top1"].get<double>());
+  EXPECT_NEAR(j1["after"]["val_top1"].get<double>(), j2["after"]["val_top1"].get<double>(), 0.005);
+  EXPECT_LE(j2["val_drop_pp"].get<double>(), 2.0 + 1e-9);
+  EXPECT_FALSE(std::filesystem::exists(file("c2.onnx.compress-work"))) << "rank 0 removes its work dir";
+}
+
 TEST_F(DistributedTest, AShortLastBatchLeavesARankWithoutRowsAndStillMatches) {
   // Validation is not dropped to whole batches: 41 val samples over 2 ranks × batch 8 end with a
   // global batch of 1 row, whose share on rank 1 is empty; the counts still add up.

@@ -21,6 +21,7 @@
 #include "core/file_io.h"
 #include "data/loader.h"
 #include "data_flags.h"
+#include "dist_flags.h"
 #include "ir/model_stats.h"
 #include "modeldata/metadata.h"
 #include "modeldata/splits.h"
@@ -59,6 +60,7 @@ struct CompressOptions {
   int latency_runs = 50;
   bool no_test = false;
   bool json = false;
+  distributed::DistFlags dist;
 };
 
 std::string utc_now() {
@@ -118,6 +120,15 @@ Status run_compress(const CompressOptions& o) {
   config.latency_runs = o.latency_runs;
   config.work_dir = work_dir;
   config.resume = o.resume;
+  // Data-parallel: every rank passed the checks above before the first collective (the baseline
+  // evaluation), so rank 0's work dir cannot trip another rank's.
+  HQP_ASSIGN_OR_RETURN(config.group, join_group(o.dist));
+  config.quant.group = config.group;
+  config.prune.finetune.group = config.group;
+  config.prune.finetune.sync_bn = o.dist.sync_bn;
+  const bool writer = is_writer(config.group);
+  const int shards = config.group ? config.group->world_size() : 1;
+  const int shard = config.group ? config.group->rank() : 0;
 
   HQP_ASSIGN_OR_RETURN(ModelData md, open_model_data(o.data, o.model, "compress"));
   const ir::Graph& model = md.model;
@@ -129,15 +140,19 @@ Status run_compress(const CompressOptions& o) {
                       "cannot compress model '{}': its input has a fixed batch size of {} (fine-tuning needs a dynamic "
                       "batch dim)", o.model, input_shape[0]);
   }
-  HQP_ASSIGN_OR_RETURN(auto train_src, make_loader(splits.train, pipeline, o.prune.batch_size, true, o.prune.seed, o.data.workers));
-  HQP_ASSIGN_OR_RETURN(auto calib_src, make_calibration_loader(splits.train, pipeline, 64, o.prune.seed, o.data.workers));
-  HQP_ASSIGN_OR_RETURN(auto val_src, make_loader(splits.val, pipeline, 256, false, o.prune.seed, o.data.workers));
+  HQP_ASSIGN_OR_RETURN(auto train_src, make_loader(splits.train, pipeline, o.prune.batch_size, true, o.prune.seed,
+                                                   o.data.workers, shards, shard));
+  // Calibration batches of 64 rows in all (per rank: 64 / ranks, at least 1).
+  HQP_ASSIGN_OR_RETURN(auto calib_src, make_calibration_loader(splits.train, pipeline, std::max(1, 64 / shards),
+                                                               o.prune.seed, o.data.workers, shards, shard));
+  config.quant.calib_quota = calib_src->shard_rows_in_prefix(o.calib_samples);
+  HQP_ASSIGN_OR_RETURN(auto val_src, make_loader(splits.val, pipeline, 256, false, o.prune.seed, o.data.workers, shards, shard));
   std::unique_ptr<data::Loader> test_src;
   if (splits.test && !o.no_test) {
-    HQP_ASSIGN_OR_RETURN(test_src, make_loader(splits.test, pipeline, 256, false, o.prune.seed, o.data.workers));
+    HQP_ASSIGN_OR_RETURN(test_src, make_loader(splits.test, pipeline, 256, false, o.prune.seed, o.data.workers, shards, shard));
   }
 
-  const bool lines = !o.json;
+  const bool lines = !o.json && writer;
   if (lines) {
     const ir::ModelStats s = ir::compute_stats(model);
     cli::print("compress   {} ({:.2f} M params, {:.1f} M MACs) on {} ({} train, {} val samples)\n", o.model,
@@ -150,7 +165,7 @@ Status run_compress(const CompressOptions& o) {
                o.prune.time_budget_min > 0.0 ? fmt::format(", pruning budget {:g} min", o.prune.time_budget_min) : std::string());
     std::fflush(stdout);
   }
-  ProgressBar bar(stderr_is_terminal());
+  ProgressBar bar(stderr_is_terminal() && writer);
   pipeline::CompressCallbacks cb;
   cb.progress = [&](const pipeline::CompressProgress& p) {
     bar.phase(p.detail.empty() ? p.phase : p.phase + " " + p.detail, p.done, p.total);
@@ -185,7 +200,9 @@ Status run_compress(const CompressOptions& o) {
                  {"macs", out.result.macs},
                  {"kept_float", out.result.kept_float}};
   if (out.result.test_top1 >= 0.0) record["test_top1"] = out.result.test_top1;
+  if (config.group) record["world_size"] = shards;
   modeldata::set_metadata(out.model, "hqp.compress", json_text(record));
+  if (!writer) return Status();  // rank 0 writes the report, the model and the summary
 
   // The report first (it can fail on a bad directory), then the model; the work dir goes last.
   if (!o.report_dir.empty()) {
@@ -315,6 +332,7 @@ Runner add_compress_command(CLI::App& app) {
   sub->add_option("--latency-runs", o->latency_runs, "Timed batch-1 runs per latency figure and round")->check(CLI::Range(1, 100000))->capture_default_str();
   sub->add_flag("--no-test", o->no_test, "Skip the test-split evaluation");
   sub->add_flag("--json", o->json, "Print the final figures as JSON");
+  add_dist_flags(sub, o->dist);
   return [o] { return run_compress(*o); };
 }
 

@@ -185,7 +185,9 @@ Status run_prune(const PruneOptions& o) {
     // rank 0, and its table used by every rank: the same costs, the same selections).
     Shape sample = md.sample_shape;
     sample.insert(sample.begin(), 1);
-    HQP_ASSIGN_OR_RETURN(config.latency_table, pruner::measure_latency_table(model, model, sample, o.threads, 100));
+    if (writer) {
+      HQP_ASSIGN_OR_RETURN(config.latency_table, pruner::measure_latency_table(model, model, sample, o.threads, 100));
+    }
     if (group != nullptr) {
       json table(config.latency_table);
       std::string text = table.dump();
