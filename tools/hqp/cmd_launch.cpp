@@ -3,8 +3,10 @@
 // LOCAL_RANK=r, MASTER_ADDR=127.0.0.1 and MASTER_PORT (a free port unless given) in its
 // environment; "hqp" as CMD means this executable. The launcher waits for all of them. When one
 // fails (non-zero exit or a signal) it says which rank and how, gives the others --timeout seconds
-// to end on their own (their collectives fail as soon as the peer is gone), then terminates them;
-// its exit status is the first failing rank's. SIGINT / SIGTERM to the launcher go to every child.
+// to end on their own (their collectives fail as soon as the peer is gone), then terminates them,
+// and exits with status 1. SIGINT / SIGTERM to the launcher go to every child. Unless set already,
+// OMP_NUM_THREADS is the machine's cores / N (at least 1), as torchrun does, so that N workers
+// with default thread counts do not oversubscribe the cores.
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -12,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -88,6 +91,8 @@ Status run_launch(const LaunchOptions& o) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
+  const long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
+  const long threads_per_worker = std::max(1L, (cores > 0 ? cores : 1) / o.workers);
   std::fflush(stdout);
   std::fflush(stderr);
   const pid_t launcher = ::getpid();
@@ -115,6 +120,7 @@ Status run_launch(const LaunchOptions& o) {
       ::setenv("LOCAL_WORLD_SIZE", std::to_string(o.workers).c_str(), 1);
       ::setenv("MASTER_ADDR", "127.0.0.1", 1);
       ::setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
+      ::setenv("OMP_NUM_THREADS", std::to_string(threads_per_worker).c_str(), 0);
       ::execvp(argv[0], argv.data());
       std::fprintf(stderr, "hqp launch: rank %d: cannot run '%s': %s\n", r, argv[0], std::strerror(errno));
       ::_exit(127);
