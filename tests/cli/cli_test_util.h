@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <onnx/onnx_pb.h>
 
 #include "common/subprocess.h"
@@ -113,6 +114,24 @@ inline onnx::TensorProto read_tensor_proto(const std::string& path) {
   onnx::TensorProto t;
   EXPECT_TRUE(t.ParseFromString(read_file(path))) << path;
   return t;
+}
+
+// The value of metadata_props[key] of an ONNX file ("" when absent).
+inline std::string metadata(const std::string& model_path, const std::string& key) {
+  onnx::ModelProto m;
+  EXPECT_TRUE(m.ParseFromString(read_file(model_path))) << model_path;
+  for (const onnx::StringStringEntryProto& e : m.metadata_props()) {
+    if (e.key() == key) return e.value();
+  }
+  return "";
+}
+
+// The JSON a successful `hqp ... --json` printed (a failed test expectation otherwise).
+inline nlohmann::json parse_json(const ProcessResult& r) {
+  EXPECT_TRUE(r.exited && r.exit_code == 0) << r.describe() << "\nstderr: " << r.err << "\nstdout: " << r.out;
+  nlohmann::json j = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  EXPECT_FALSE(j.is_discarded()) << r.out;
+  return j;
 }
 
 }  // namespace hqp::test

@@ -33,22 +33,6 @@ onnx::ModelProto two_input_model() {
   return m;
 }
 
-std::string metadata(const std::string& model_path, const std::string& key) {
-  onnx::ModelProto m;
-  EXPECT_TRUE(m.ParseFromString(read_file(model_path))) << model_path;
-  for (const onnx::StringStringEntryProto& e : m.metadata_props()) {
-    if (e.key() == key) return e.value();
-  }
-  return "";
-}
-
-nlohmann::json parse_json(const ProcessResult& r) {
-  EXPECT_TRUE(r.exited && r.exit_code == 0) << r.describe() << "\nstderr: " << r.err << "\nstdout: " << r.out;
-  nlohmann::json j = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
-  EXPECT_FALSE(j.is_discarded()) << r.out;
-  return j;
-}
-
 // One temp dir for the whole suite: datasets "quad" (256 train / 64 test) and "small"
 // (64 train / 16 test), the tiny model (1 channel) and a 2-channel variant, and the model trained
 // from the tiny one (shared by the eval tests).
