@@ -2,6 +2,8 @@
 // (kernel choice, layouts, prepacked weights, arena offsets), executed step by step.
 #include "runtime/session.h"
 
+#include <time.h>
+
 #include <chrono>
 #include <cstring>
 #include <algorithm>
@@ -21,6 +23,7 @@
 #include "runtime/memory_planner.h"
 #include "reference/executor.h"
 #include "runtime/runtime_ops.h"
+#include "runtime/thread_adapter.h"
 
 namespace hqp {
 
@@ -78,6 +81,12 @@ struct Plan {
   std::vector<NodePlanInfo> info;
   int64_t weight_bytes = 0;   // packed bytes of every op + graph constants the plan still reads
   std::unordered_map<std::string, ReleasedWeight> packed;  // initializers only packed ops read
+  bool ran = false;  // executed at least once (the first run pays first-touch costs: not timed)
+  // SessionOptions::adapt_threads: the one-thread alternative of this plan (compiled on first use)
+  // and the policy choosing between them run by run.
+  std::unique_ptr<Plan> narrow;
+  bool narrow_failed = false;  // it could not be compiled or run: this plan stays on its threads
+  runtime::ThreadAdapter adapter;
 };
 
 std::string shape_key(std::span<const Tensor> inputs) {
@@ -108,6 +117,8 @@ struct Session::Impl {
   std::unordered_map<std::string, ReleasedWeight> released;
 
   Result<Plan*> plan_for(std::span<const Tensor> inputs);
+  // adapt_threads: the plan to execute for this run (`plan` or its one-thread alternative).
+  Plan* choose(Plan& plan, std::span<const Tensor> inputs, runtime::ThreadAdapter::Choice& choice);
   Result<std::unique_ptr<Plan>> compile(std::span<const Tensor> inputs, int threads);
   // compile() with options.threads, then (tune_threads) the one-thread alternative if it is faster.
   Result<std::unique_ptr<Plan>> compile_tuned(std::span<const Tensor> inputs);
@@ -148,6 +159,7 @@ Result<std::unique_ptr<Plan>> Session::Impl::compile(std::span<const Tensor> inp
   HQP_RETURN_IF_ERROR(kernels::onednn::set_num_threads(threads));
   auto plan = std::make_unique<Plan>();
   plan->threads = threads;
+  plan->adapter = runtime::ThreadAdapter(threads);
   plan->graph = graph.clone();
   ir::Graph& g = plan->graph;
   for (size_t i = 0; i < inputs.size(); ++i) g.inputs()[i]->shape = ir::dims_from_shape(inputs[i].shape());
@@ -370,6 +382,13 @@ Status Session::Impl::execute(Plan& plan, std::span<const Tensor> inputs, bool p
 
 namespace {
 
+// CPU time of the whole process so far (ms; -1 when the clock is unavailable).
+double process_cpu_ms() {
+  timespec ts{};
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return -1.0;
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
+}
+
 // Median of `rounds` x `runs` timed executions (ms per run), one round per call of `round`.
 double median_of(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -432,6 +451,32 @@ Result<Plan*> Session::Impl::plan_for(std::span<const Tensor> inputs) {
   return last;
 }
 
+Plan* Session::Impl::choose(Plan& plan, std::span<const Tensor> inputs, runtime::ThreadAdapter::Choice& choice) {
+  using Choice = runtime::ThreadAdapter::Choice;
+  choice = plan.adapter.next();
+  if (choice == Choice::kWide) return &plan;
+  if (!plan.narrow) {
+    // Compiled as plan_for compiles a new shape: the released weights are written back for the
+    // new plan's kernels to pack, then released again (each plan keeps its own packed copy).
+    const std::unordered_map<std::string, ReleasedWeight> before = released;
+    Status restored = restore_released();
+    Result<std::unique_ptr<Plan>> narrow =
+        restored.ok() ? compile(inputs, 1) : Result<std::unique_ptr<Plan>>(restored);
+    if (!narrow.ok()) {
+      for (const auto& [name, r] : before) {
+        if (ir::Value* v = graph.find_value(name)) v->data = Tensor();
+      }
+      released = before;
+      plan.narrow_failed = true;
+      choice = Choice::kWide;
+      return &plan;
+    }
+    plan.narrow = std::move(narrow).value();
+    release_packed(*plan.narrow);
+  }
+  return plan.narrow.get();
+}
+
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
@@ -461,8 +506,29 @@ Result<Session> Session::create(const ir::Graph& graph, const SessionOptions& op
 }
 
 Result<std::vector<Tensor>> Session::run(std::span<const Tensor> inputs) {
-  HQP_ASSIGN_OR_RETURN(Plan * plan, impl_->plan_for(inputs));
-  HQP_RETURN_IF_ERROR(impl_->execute(*plan, inputs, impl_->options.profile));
+  HQP_ASSIGN_OR_RETURN(Plan * chosen, impl_->plan_for(inputs));
+  Plan* plan = chosen;
+  const bool adapt = impl_->options.adapt_threads && impl_->options.engine == Engine::kFast &&
+                     chosen->threads > 1 && !chosen->narrow_failed;
+  runtime::ThreadAdapter::Choice choice = runtime::ThreadAdapter::Choice::kWide;
+  if (adapt) plan = impl_->choose(*chosen, inputs, choice);
+  const auto t0 = std::chrono::steady_clock::now();
+  const double cpu0 = adapt ? process_cpu_ms() : 0.0;
+  Status ran = impl_->execute(*plan, inputs, impl_->options.profile);
+  if (!ran.ok() && plan != chosen) {
+    // The one-thread alternative failed where the chosen plan runs: never use it again.
+    chosen->narrow_failed = true;
+    plan = chosen;
+    ran = impl_->execute(*plan, inputs, impl_->options.profile);
+  }
+  HQP_RETURN_IF_ERROR(ran);
+  if (adapt && plan->ran) {
+    const double cpu = process_cpu_ms() - cpu0;
+    chosen->adapter.record(choice, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(),
+                           cpu0 >= 0.0 ? cpu : -1.0);
+  }
+  plan->ran = true;
+  impl_->last = plan;
   std::byte* arena = plan->arena_memory.get();
   auto pointer = [&](int id) -> void* {
     const Slot& s = plan->slots[static_cast<size_t>(id)];
@@ -493,6 +559,14 @@ int64_t Session::naive_activation_bytes() const { return impl_->last ? impl_->la
 int64_t Session::weight_bytes() const { return impl_->last ? impl_->last->weight_bytes : 0; }
 int64_t Session::plan_count() const { return static_cast<int64_t>(impl_->plans.size()); }
 int Session::plan_threads() const { return impl_->last ? impl_->last->threads : impl_->options.threads; }
+void Session::force_narrow_for_testing() {
+  for (auto& [key, plan] : impl_->plans) plan->adapter.force_narrow();
+}
+int64_t Session::thread_switches() const {
+  int64_t n = 0;
+  for (const auto& [key, plan] : impl_->plans) n += plan->adapter.switches();
+  return n;
+}
 
 std::vector<StepProfile> Session::profile() const {
   std::vector<StepProfile> out;

@@ -37,6 +37,14 @@ struct SessionOptions {
   // small models lose more to OpenMP's per-op fork/join than a second core gives them.
   // `threads` stays the maximum; plan_threads() says what the last plan uses.
   bool tune_threads = true;
+  // threads > 1: hold latency when another process takes a core (runtime/thread_adapter.h). The
+  // session times each run; when the plan's recent runs are clearly slower than its quiet latency
+  // it tries the plan's one-thread alternative (compiled on first need: a second copy of the
+  // packed weights) and keeps whichever is faster, probing the N-thread plan again now and then.
+  // On a quiet machine nothing changes. INT8 outputs are bit-equal either way; FP32 outputs of the
+  // two plans may differ by float reassociation, so a caller that needs run-to-run bit-identical
+  // FP32 output (an accuracy gate) sets this to false.
+  bool adapt_threads = true;
   // Small INT8 convolutions: pick the fastest of oneDNN's first implementations by timing them at
   // plan time (kernels/onednn/conv_onednn.h, "Implementation choice"); results are bit-equal.
   bool tune_kernels = true;
@@ -92,6 +100,10 @@ class Session {
   int64_t weight_bytes() const;           // prepacked weights and biases + graph constants still read
   int64_t plan_count() const;             // compiled plans (one per distinct input-shape signature)
   int plan_threads() const;               // threads of the most recently used plan (see tune_threads)
+  int64_t thread_switches() const;        // adapt_threads decisions so far, over all plans
+  // Tests: the current plans behave as if contention had been measured (adapt_threads: their next
+  // runs use the one-thread alternative until a probe of the N-thread plan wins again).
+  void force_narrow_for_testing();
   std::vector<StepProfile> profile() const;
   void reset_profile();
 

@@ -131,6 +131,7 @@ Status run_bench(const BenchOptions& o) {
     eo.profile = o.profile;
     eo.fuse_requantize = o.fuse_requantize;
     eo.tune_threads = !o.fixed_threads;
+    eo.adapt_threads = !o.fixed_threads;
     eo.tune_kernels = !o.first_kernels;
     HQP_ASSIGN_OR_RETURN(engine, eval::InferenceEngine::create(graph, eo));
   }
@@ -170,6 +171,7 @@ Status run_bench(const BenchOptions& o) {
     j["naive_activation_bytes"] = session->naive_activation_bytes();
     j["weight_bytes"] = session->weight_bytes();
     j["plan_threads"] = session->plan_threads();
+    j["thread_switches"] = session->thread_switches();
   }
   j["resident_growth_bytes"] = resident_model;
   j["resident_library_growth_bytes"] = resident_code;
@@ -194,6 +196,11 @@ Status run_bench(const BenchOptions& o) {
              shape_to_string(input.shape()));
   cli::print("latency     median {:.3f} ms, min {:.3f} ms, p90 {:.3f} ms ({} runs)\n", median, min, p90, o.runs);
   cli::print("throughput  {:.1f} samples/s\n", throughput);
+  if (session != nullptr && session->thread_switches() > 0) {
+    cli::print("threads     {} switch(es) between the {}-thread plan and its one-thread alternative (another "
+               "process slowed the threads down; see SessionOptions::adapt_threads)\n",
+               session->thread_switches(), o.threads);
+  }
   if (session != nullptr) {
     cli::print("memory      activations {} bytes peak ({} without sharing), weights {} bytes\n",
                session->peak_activation_bytes(), session->naive_activation_bytes(), session->weight_bytes());
@@ -232,7 +239,8 @@ Runner add_bench_command(CLI::App& app) {
   sub->add_flag("--profile", o->profile, "Time every node and report GOP/s");
   sub->add_flag("--verbose", o->verbose, "Show the passes and which kernel runs each node (and why not others)");
   sub->add_flag("--fixed-threads", o->fixed_threads,
-                "Run on exactly --threads (default: a small model's plan may run on one thread when that is faster)");
+                "Run on exactly --threads (default: a small model's plan may run on one thread when that is faster, and any "
+                "plan switches to one thread while another process slows its threads down)");
   sub->add_flag("--first-kernels", o->first_kernels,
                 "INT8 convolutions on oneDNN's first-choice implementation (default: the fastest of its first few, "
                 "timed at plan time; the results are the same)");
