@@ -82,7 +82,7 @@ struct Plan {
   int64_t weight_bytes = 0;   // packed bytes of every op + graph constants the plan still reads
   std::unordered_map<std::string, ReleasedWeight> packed;  // initializers only packed ops read
   bool ran = false;  // executed at least once (the first run pays first-touch costs: not timed)
-  // SessionOptions::adapt_threads: the one-thread alternative of this plan (compiled on first use)
+  // SessionOptions::adapt_threads: the alternative of this plan on one thread fewer (compiled on first use)
   // and the policy choosing between them run by run.
   std::unique_ptr<Plan> narrow;
   bool narrow_failed = false;  // it could not be compiled or run: this plan stays on its threads
@@ -461,7 +461,7 @@ Plan* Session::Impl::choose(Plan& plan, std::span<const Tensor> inputs, runtime:
     const std::unordered_map<std::string, ReleasedWeight> before = released;
     Status restored = restore_released();
     Result<std::unique_ptr<Plan>> narrow =
-        restored.ok() ? compile(inputs, 1) : Result<std::unique_ptr<Plan>>(restored);
+        restored.ok() ? compile(inputs, plan.threads - 1) : Result<std::unique_ptr<Plan>>(restored);
     if (!narrow.ok()) {
       for (const auto& [name, r] : before) {
         if (ir::Value* v = graph.find_value(name)) v->data = Tensor();

@@ -39,8 +39,9 @@ struct SessionOptions {
   bool tune_threads = true;
   // threads > 1: hold latency when another process takes a core (runtime/thread_adapter.h). The
   // session times each run; when the plan's recent runs are clearly slower than its quiet latency
-  // it tries the plan's one-thread alternative (compiled on first need: a second copy of the
-  // packed weights) and keeps whichever is faster, probing the N-thread plan again now and then.
+  // it tries the plan's alternative on one thread fewer (on two cores: one thread; compiled on
+  // first need, a second copy of the packed weights) and keeps whichever is faster, probing the
+  // N-thread plan again now and then.
   // On a quiet machine nothing changes. INT8 outputs are bit-equal either way; FP32 outputs of the
   // two plans may differ by float reassociation, so a caller that needs run-to-run bit-identical
   // FP32 output (an accuracy gate) sets this to false.
@@ -102,7 +103,7 @@ class Session {
   int plan_threads() const;               // threads of the most recently used plan (see tune_threads)
   int64_t thread_switches() const;        // adapt_threads decisions so far, over all plans
   // Tests: the current plans behave as if contention had been measured (adapt_threads: their next
-  // runs use the one-thread alternative until a probe of the N-thread plan wins again).
+  // runs use the alternative on one thread fewer until a probe of the N-thread plan wins again).
   void force_narrow_for_testing();
   std::vector<StepProfile> profile() const;
   void reset_profile();

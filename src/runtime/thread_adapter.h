@@ -1,13 +1,14 @@
 // ThreadAdapter — chooses, run by run, between a plan on the session's N threads ("wide") and the
-// same plan on one thread ("narrow"), from the latencies of the caller's own runs.
+// same plan on N - 1 threads ("narrow"; one thread on two cores), from the latencies of the
+// caller's own runs.
 //
 // Why: oneDNN (OpenMP build) splits every primitive statically across N threads and joins them at
 // its end. When another process takes one of the cores, the thread that shares it gets a fraction
 // of its time slices and every primitive waits for it: the N-thread plan becomes slower than a
-// one-thread plan that the scheduler puts on a free core (issue 10: EfficientNet-B0 2.1-3.1x
-// slower with one core busy, one-thread 1.6-1.8x). A work-stealing pool would balance within a
-// primitive; the Debian oneDNN cannot take one (its threading runtime is fixed at its build), so
-// the session balances between plans instead.
+// plan on fewer threads, which the scheduler keeps on free cores (EfficientNet-B0, two cores, one
+// busy: 2 threads 2.1-3.1x slower than quiet; 1 thread on the free core ~1.4x; docs/PERFORMANCE.md).
+// A work-stealing pool would balance within a primitive; the Debian oneDNN cannot take one (its
+// threading runtime is fixed at its build), so the session balances between plans instead.
 //
 // Contract (pure policy: no clock, no threads; the session feeds it each run's wall time and the
 // process CPU time it used):

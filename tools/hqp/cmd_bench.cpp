@@ -197,7 +197,7 @@ Status run_bench(const BenchOptions& o) {
   cli::print("latency     median {:.3f} ms, min {:.3f} ms, p90 {:.3f} ms ({} runs)\n", median, min, p90, o.runs);
   cli::print("throughput  {:.1f} samples/s\n", throughput);
   if (session != nullptr && session->thread_switches() > 0) {
-    cli::print("threads     {} switch(es) between the {}-thread plan and its one-thread alternative (another "
+    cli::print("threads     {} switch(es) between the {}-thread plan and its alternative on one thread fewer (another "
                "process slowed the threads down; see SessionOptions::adapt_threads)\n",
                session->thread_switches(), o.threads);
   }
