@@ -53,7 +53,8 @@ TEST(CliBench, JsonHasTheDocumentedKeys) {
   const nlohmann::json j = bench_json({"--threads", "2"});
   ASSERT_TRUE(j.is_object());
   for (const char* key : {"median_ms", "min_ms", "p90_ms", "throughput_per_s", "peak_bytes", "weight_bytes",
-                          "resident_growth_bytes", "resident_library_growth_bytes"}) {
+                          "resident_growth_bytes", "resident_library_growth_bytes", "plan_threads",
+                          "thread_switches"}) {
     ASSERT_TRUE(j.contains(key)) << key << " missing: " << j.dump();
     EXPECT_TRUE(j[key].is_number()) << key;
   }
@@ -68,6 +69,14 @@ TEST(CliBench, JsonHasTheDocumentedKeys) {
   EXPECT_EQ(j["threads"], 2);
   EXPECT_EQ(j["input_shape"], nlohmann::json::parse("[1, 1, 28, 28]"));
   EXPECT_FALSE(j.contains("profile")) << "per-node rows only with --profile";
+  EXPECT_GE(j["thread_switches"].get<int64_t>(), 0);
+  EXPECT_TRUE(j["plan_threads"] == 1 || j["plan_threads"] == 2) << j["plan_threads"];
+}
+
+TEST(CliBench, FixedThreadsNeverSwitches) {
+  const nlohmann::json j = bench_json({"--threads", "2", "--fixed-threads"});
+  EXPECT_EQ(j["plan_threads"], 2);
+  EXPECT_EQ(j["thread_switches"], 0);
 }
 
 TEST(CliBench, BatchSetsTheDynamicDim) {
