@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <algorithm>
 #include <map>
 #include <new>
@@ -117,7 +118,11 @@ struct Session::Impl {
   std::unordered_map<std::string, ReleasedWeight> released;
 
   Result<Plan*> plan_for(std::span<const Tensor> inputs);
-  // adapt_threads: the plan to execute for this run (`plan` or its one-thread alternative).
+  // Compiles one more plan (`make`) next to the existing ones: the released weights are written
+  // back for its kernels to pack, then released again (each plan keeps its own packed copy). On
+  // failure the earlier plans and `released` are as before.
+  Result<std::unique_ptr<Plan>> compile_beside(const std::function<Result<std::unique_ptr<Plan>>()>& make);
+  // adapt_threads: the plan to execute for this run (`plan` or its alternative on one thread fewer).
   Plan* choose(Plan& plan, std::span<const Tensor> inputs, runtime::ThreadAdapter::Choice& choice);
   Result<std::unique_ptr<Plan>> compile(std::span<const Tensor> inputs, int threads);
   // compile() with options.threads, then (tune_threads) the one-thread alternative if it is faster.
@@ -427,25 +432,30 @@ Result<std::unique_ptr<Plan>> Session::Impl::compile_tuned(std::span<const Tenso
   return wide;
 }
 
+Result<std::unique_ptr<Plan>> Session::Impl::compile_beside(
+    const std::function<Result<std::unique_ptr<Plan>>()>& make) {
+  const std::unordered_map<std::string, ReleasedWeight> before = released;
+  Status restored = restore_released();
+  Result<std::unique_ptr<Plan>> p = restored.ok() ? make() : Result<std::unique_ptr<Plan>>(restored);
+  if (!p.ok()) {
+    // The earlier plans still hold the packed copies: drop the restored graph copies again.
+    for (const auto& [name, r] : before) {
+      if (ir::Value* v = graph.find_value(name)) v->data = Tensor();
+    }
+    released = before;
+    return p.status();
+  }
+  release_packed(**p);
+  return p;
+}
+
 Result<Plan*> Session::Impl::plan_for(std::span<const Tensor> inputs) {
   HQP_RETURN_IF_ERROR(reference::check_run_inputs(graph, inputs));
   const std::string key = shape_key(inputs);
   auto it = plans.find(key);
   if (it == plans.end()) {
-    const std::unordered_map<std::string, ReleasedWeight> before = released;
-    HQP_RETURN_IF_ERROR(restore_released());
-    Result<std::unique_ptr<Plan>> p = compile_tuned(inputs);
-    if (!p.ok()) {
-      // The earlier plans still hold the packed copies: drop the restored graph copies again.
-      for (const auto& [name, r] : before) {
-        if (ir::Value* v = graph.find_value(name)) v->data = Tensor();
-      }
-      released = before;
-      return p.status();
-    }
-    Plan& plan = **p;
-    it = plans.emplace(key, std::move(p).value()).first;
-    release_packed(plan);
+    HQP_ASSIGN_OR_RETURN(std::unique_ptr<Plan> plan, compile_beside([&] { return compile_tuned(inputs); }));
+    it = plans.emplace(key, std::move(plan)).first;
   }
   last = it->second.get();
   return last;
@@ -456,23 +466,13 @@ Plan* Session::Impl::choose(Plan& plan, std::span<const Tensor> inputs, runtime:
   choice = plan.adapter.next();
   if (choice == Choice::kWide) return &plan;
   if (!plan.narrow) {
-    // Compiled as plan_for compiles a new shape: the released weights are written back for the
-    // new plan's kernels to pack, then released again (each plan keeps its own packed copy).
-    const std::unordered_map<std::string, ReleasedWeight> before = released;
-    Status restored = restore_released();
-    Result<std::unique_ptr<Plan>> narrow =
-        restored.ok() ? compile(inputs, plan.threads - 1) : Result<std::unique_ptr<Plan>>(restored);
+    Result<std::unique_ptr<Plan>> narrow = compile_beside([&] { return compile(inputs, plan.threads - 1); });
     if (!narrow.ok()) {
-      for (const auto& [name, r] : before) {
-        if (ir::Value* v = graph.find_value(name)) v->data = Tensor();
-      }
-      released = before;
       plan.narrow_failed = true;
       choice = Choice::kWide;
       return &plan;
     }
     plan.narrow = std::move(narrow).value();
-    release_packed(*plan.narrow);
   }
   return plan.narrow.get();
 }
@@ -516,7 +516,7 @@ Result<std::vector<Tensor>> Session::run(std::span<const Tensor> inputs) {
   const double cpu0 = adapt ? process_cpu_ms() : 0.0;
   Status ran = impl_->execute(*plan, inputs, impl_->options.profile);
   if (!ran.ok() && plan != chosen) {
-    // The one-thread alternative failed where the chosen plan runs: never use it again.
+    // The alternative on fewer threads failed where the chosen plan runs: never use it again.
     chosen->narrow_failed = true;
     plan = chosen;
     ran = impl_->execute(*plan, inputs, impl_->options.profile);

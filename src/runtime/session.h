@@ -38,8 +38,8 @@ struct SessionOptions {
   // `threads` stays the maximum; plan_threads() says what the last plan uses.
   bool tune_threads = true;
   // threads > 1: hold latency when another process takes a core (runtime/thread_adapter.h). The
-  // session times each run; when the plan's recent runs are clearly slower than its quiet latency
-  // it tries the plan's alternative on one thread fewer (on two cores: one thread; compiled on
+  // session times each run and reads the CPU time it used; when the plan's recent runs are clearly
+  // slower than its quiet latency, or its threads got clearly less than their cores, it tries the plan's alternative on one thread fewer (on two cores: one thread; compiled on
   // first need, a second copy of the packed weights) and keeps whichever is faster, probing the
   // N-thread plan again now and then.
   // On a quiet machine nothing changes. INT8 outputs are bit-equal either way; FP32 outputs of the

@@ -2,20 +2,21 @@
 #include "runtime/thread_adapter.h"
 
 #include <algorithm>
-#include <vector>
 
 namespace hqp::runtime {
 
-double ThreadAdapter::median(const std::deque<double>& v) {
-  if (v.empty()) return 0.0;
-  std::vector<double> s(v.begin(), v.end());
-  std::nth_element(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(s.size() / 2), s.end());
-  return s[s.size() / 2];
+void ThreadAdapter::Window::push(double v) {
+  v_[static_cast<size_t>(next_)] = v;
+  next_ = (next_ + 1) % kWindow;
+  size_ = std::min(size_ + 1, kWindow);
 }
 
-void ThreadAdapter::push(std::deque<double>& v, double ms) {
-  v.push_back(ms);
-  while (v.size() > static_cast<size_t>(kWindow)) v.pop_front();
+double ThreadAdapter::Window::median() const {
+  if (size_ == 0) return 0.0;
+  std::array<double, kWindow> s = v_;
+  const auto mid = s.begin() + size_ / 2;
+  std::nth_element(s.begin(), mid, s.begin() + size_);
+  return *mid;
 }
 
 ThreadAdapter::Choice ThreadAdapter::next() const {
@@ -45,24 +46,24 @@ void ThreadAdapter::record(Choice choice, double ms, double cpu_ms) {
       // contention would pass the first test alone), or simply faster than narrow.
       const bool threads_busy = !(cpu_ms >= 0.0 && ms > 0.0) || cpu_ms / (ms * threads_) >= kUtilization;
       const bool quiet_again = baseline_ > 0.0 && ms <= kSlowdown * baseline_ && threads_busy;
-      if (quiet_again || ms < median(narrow_)) {
+      if (quiet_again || ms < narrow_.median()) {
         state_ = State::kWide;
         ++switches_;
         wide_.clear();  // the wide runs before the switch to narrow are stale
         util_.clear();
-        push(wide_, ms);
+        wide_.push(ms);
       }
       return;
     }
     if (state_ != State::kWide) return;  // a wide run while probing narrow: not asked for
-    push(wide_, ms);
-    if (cpu_ms >= 0.0 && ms > 0.0) push(util_, cpu_ms / (ms * threads_));
+    wide_.push(ms);
+    if (cpu_ms >= 0.0 && ms > 0.0) util_.push(cpu_ms / (ms * threads_));
     if (util_ignored_ > 0) --util_ignored_;
-    if (wide_.size() < static_cast<size_t>(kWindow)) return;
-    const double m = median(wide_);
+    if (!wide_.full()) return;
+    const double m = wide_.median();
     const bool slow = baseline_ > 0.0 && m > kSlowdown * baseline_;
-    const bool starved = util_ignored_ == 0 && util_.size() == static_cast<size_t>(kWindow) &&
-                         median(util_) < kUtilization;
+    const bool starved = util_ignored_ == 0 && util_.full() &&
+                         util_.median() < kUtilization;
     if (baseline_ == 0.0 || m < baseline_) baseline_ = m;
     if (slow || starved) {
       state_ = State::kProbingNarrow;
@@ -72,10 +73,10 @@ void ThreadAdapter::record(Choice choice, double ms, double cpu_ms) {
   }
   // choice == kNarrow
   if (state_ == State::kProbingNarrow) {
-    push(narrow_, ms);
-    if (narrow_.size() < static_cast<size_t>(kWindow)) return;
-    const double wide_now = median(wide_);
-    if (median(narrow_) < kMargin * wide_now) {
+    narrow_.push(ms);
+    if (!narrow_.full()) return;
+    const double wide_now = wide_.median();
+    if (narrow_.median() < kMargin * wide_now) {
       state_ = State::kNarrow;
       ++switches_;
       since_probe_ = 0;
@@ -94,7 +95,7 @@ void ThreadAdapter::record(Choice choice, double ms, double cpu_ms) {
     return;
   }
   if (state_ == State::kNarrow) {
-    push(narrow_, ms);
+    narrow_.push(ms);
     if (++since_probe_ >= kRecheckEvery) probe_due_ = true;
   }
 }

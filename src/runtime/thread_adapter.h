@@ -31,8 +31,8 @@
 // (as between any two thread counts).
 #pragma once
 
+#include <array>
 #include <cstdint>
-#include <deque>
 
 namespace hqp::runtime {
 
@@ -65,13 +65,24 @@ class ThreadAdapter {
 
  private:
   enum class State { kWide, kProbingNarrow, kNarrow };
-  static double median(const std::deque<double>& v);
-  void push(std::deque<double>& v, double ms);
+  // The last kWindow values (a ring; no allocation on the run path).
+  class Window {
+   public:
+    void push(double v);
+    void clear() { size_ = next_ = 0; }  // then values fill [0, size_) until full
+    bool full() const { return size_ == kWindow; }
+    int size() const { return size_; }
+    double median() const;  // 0 when empty
+   private:
+    std::array<double, kWindow> v_{};
+    int size_ = 0;
+    int next_ = 0;
+  };
 
   State state_ = State::kWide;
-  std::deque<double> wide_;    // last kWindow wide latencies
-  std::deque<double> narrow_;  // last kWindow narrow latencies
-  std::deque<double> util_;    // last kWindow wide CPU utilizations (when known)
+  Window wide_;    // wide latencies
+  Window narrow_;  // narrow latencies
+  Window util_;    // wide CPU utilizations (when known)
   int threads_ = 2;
   int backoff_ = kFirstBackoff;
   int util_ignored_ = 0;       // wide runs left whose utilization is not a trigger
