@@ -38,6 +38,7 @@ Result<std::unique_ptr<InferenceEngine>> InferenceEngine::create(const ir::Graph
       so.fuse_requantize = options.fuse_requantize;
       so.tune_threads = options.tune_threads;
       so.tune_kernels = options.tune_kernels;
+      so.f32_layout = options.f32_layout;
       so.adapt_threads = options.adapt_threads;
       HQP_ASSIGN_OR_RETURN(Session s, Session::create(graph, so));
       e->session_ = std::make_unique<Session>(std::move(s));

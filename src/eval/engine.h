@@ -34,6 +34,7 @@ struct EngineOptions {
   bool fuse_requantize = false;  // fast: SessionOptions::fuse_requantize
   bool tune_threads = true;      // fast: SessionOptions::tune_threads
   bool tune_kernels = true;      // fast: SessionOptions::tune_kernels
+  F32Layout f32_layout = F32Layout::kAuto;  // fast: SessionOptions::f32_layout
   // fast: SessionOptions::adapt_threads. Off here: accuracy figures (every gate of prune / quantize
   // / compress) must not depend on which plan a noisy moment picked; latency tools turn it on.
   bool adapt_threads = false;

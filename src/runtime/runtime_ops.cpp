@@ -37,7 +37,14 @@ using ir::OpKind;
 
 const Tensor* constant_of(const Node& node, size_t i) { return ir::constant_of(node.input(i)); }
 
-dnn::Layout to_dnn(Layout layout) { return layout == Layout::kNhwc ? dnn::Layout::kNhwc : dnn::Layout::kNchw; }
+dnn::Layout to_dnn(Layout layout) {
+  switch (layout) {
+    case Layout::kNchw: return dnn::Layout::kNchw;
+    case Layout::kNhwc: return dnn::Layout::kNhwc;
+    case Layout::kNchw8c: return dnn::Layout::kNchw8c;
+  }
+  return dnn::Layout::kNchw;
+}
 
 dnn::Activation to_dnn(ir::Activation a) {
   switch (a) {
@@ -137,7 +144,14 @@ class ConvF32Op final : public RuntimeOp {
     const void* sum = in.size() > 3 ? in[3] : nullptr;
     return k_.run(static_cast<const float*>(in[0]), static_cast<const float*>(sum), static_cast<float*>(out[0]));
   }
-  std::string implementation() const override { return fmt::format("{} ({})", dnn::ConvF32Onednn::kName, k_.implementation()); }
+  std::string implementation() const override {
+    const dnn::ConvF32OnednnParams& p = k_.params();
+    if (p.src_layout && *p.src_layout != p.layout) {
+      return fmt::format("{} ({}, {} -> {})", dnn::ConvF32Onednn::kName, k_.implementation(),
+                         dnn::layout_name(*p.src_layout), dnn::layout_name(p.layout));
+    }
+    return fmt::format("{} ({}, {})", dnn::ConvF32Onednn::kName, k_.implementation(), dnn::layout_name(p.layout));
+  }
   int64_t weight_bytes() const override { return k_.packed_weight_bytes(); }
   std::vector<size_t> packed_inputs() const override {
     return k_.params().has_bias ? std::vector<size_t>{1, 2} : std::vector<size_t>{1};
@@ -150,24 +164,79 @@ class ConvF32Op final : public RuntimeOp {
   dnn::ConvF32Onednn k_;
 };
 
-Result<OpChoice> try_conv_f32(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
+// True when every consumer of the node's first output runs on kNchw8c data as it is (convs,
+// pooling, element-wise activations, Add / Mul, Concat): a conv feeding anything else (Transpose,
+// Flatten, BatchNorm, ...) stays kNhwc, so no reorder runs between them.
+bool consumers_keep_blocked(const Node& node) {
+  const ir::Value* out = node.output(0);
+  if (out == nullptr) return false;
+  for (const ir::Use& use : out->uses()) {
+    switch (use.node->kind) {
+      case OpKind::Conv:
+      case OpKind::FusedConv:
+      case OpKind::MaxPool:
+      case OpKind::AveragePool:
+      case OpKind::GlobalAveragePool:
+      case OpKind::Relu:
+      case OpKind::Clip:
+      case OpKind::Sigmoid:
+      case OpKind::HardSigmoid:
+      case OpKind::HardSwish:
+      case OpKind::LeakyRelu:
+      case OpKind::Tanh:
+      case OpKind::Gelu:
+      case OpKind::Add:
+      case OpKind::Mul:
+      case OpKind::Concat: break;
+      default: return false;
+    }
+  }
+  return true;
+}
+
+// FP32 convolution in kNchw8c when options.blocked_f32, both channel counts are multiples of 8 and
+// its consumers keep that layout (consumers_keep_blocked)
+// (falling back to kNhwc where oneDNN has no optimized blocked kernel, e.g. grouped convs with few
+// channels per group), in kNhwc otherwise. The residual (sum) input takes the output's layout.
+Result<OpChoice> try_conv_f32(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions& options) {
   HQP_ASSIGN_OR_RETURN(const ConstWeights cw, constant_weights(node));
   const Tensor* w = cw.w;
   const Tensor* b = cw.b;
   if (in[0].dtype != DType::kF32) return reject("input is not f32");
   dnn::ConvF32OnednnParams p;
   HQP_ASSIGN_OR_RETURN(p.conv, reference::conv_params(reference::conv_attrs(node), in[0].shape, w->shape()));
-  p.layout = dnn::Layout::kNhwc;
   p.has_bias = b != nullptr;
   p.post_ops = to_dnn(reference::post_ops(node));
-  HQP_RETURN_IF_ERROR(dnn::ConvF32Onednn::applies(p));
-  HQP_ASSIGN_OR_RETURN(dnn::ConvF32Onednn k,
-                       dnn::ConvF32Onednn::create(p, w->data<float>(), b ? b->data<float>() : nullptr));
-  OpChoice c;
-  c.op = std::make_unique<ConvF32Op>(std::move(k));
-  c.input_layouts.assign(in.size(), Layout::kNhwc);
-  c.output_layout = Layout::kNhwc;
-  return c;
+  struct Layouts {
+    Layout src, dst;
+  };
+  std::vector<Layouts> layouts;
+  if (options.blocked_f32 && p.conv.out_channels % 8 == 0 && consumers_keep_blocked(node)) {
+    if (blockable(in[0].shape)) layouts.push_back({Layout::kNchw8c, Layout::kNchw8c});
+    // A first conv (a 1..7-channel image in): kNchw in, blocked out.
+    else if (p.conv.in_channels < 8 && p.conv.groups == 1) layouts.push_back({Layout::kNchw, Layout::kNchw8c});
+  }
+  layouts.push_back({Layout::kNhwc, Layout::kNhwc});
+  Status last;
+  for (const auto [src_layout, layout] : layouts) {
+    p.layout = to_dnn(layout);
+    p.src_layout = src_layout == layout ? std::nullopt : std::optional<dnn::Layout>(to_dnn(src_layout));
+    last = dnn::ConvF32Onednn::applies(p);
+    if (!last.ok()) continue;
+    Result<dnn::ConvF32Onednn> k = dnn::ConvF32Onednn::create(p, w->data<float>(), b ? b->data<float>() : nullptr);
+    if (!k.ok()) {
+      last = k.status();
+      if (last.code() != StatusCode::kUnsupported) return last;
+      continue;
+    }
+    OpChoice c;
+    c.op = std::make_unique<ConvF32Op>(std::move(k).value());
+    c.input_layouts.assign(in.size(), layout);
+    c.input_layouts[0] = src_layout;
+    c.output_layout = layout;
+    return c;
+  }
+  return last;
 }
 
 // Inputs an INT8 kernel can give back exactly (weights, and the bias when there is one).
@@ -640,12 +709,15 @@ Result<OpChoice> try_pool(const Node& node, const std::vector<SlotInfo>& in, con
     p.dtype = in[0].dtype;
     p.layout = dnn::Layout::kNhwc;
   }
+  // Pooling keeps a kNchw8c input blocked (the conv chain around it stays so); kNhwc otherwise.
+  const Layout layout = in[0].layout == Layout::kNchw8c && blockable(x) ? Layout::kNchw8c : Layout::kNhwc;
+  p.layout = to_dnn(layout);
   HQP_RETURN_IF_ERROR(dnn::PoolOnednn::applies(p));
   HQP_ASSIGN_OR_RETURN(dnn::PoolOnednn k, dnn::PoolOnednn::create(p));
   OpChoice c;
   c.op = std::make_unique<PoolOp>(std::move(k), std::string(dnn::PoolOnednn::name(p)));
-  c.input_layouts = {Layout::kNhwc};
-  c.output_layout = Layout::kNhwc;
+  c.input_layouts = {layout};
+  c.output_layout = layout;
   return c;
 }
 
@@ -739,6 +811,12 @@ Result<OpChoice> try_binary(const Node& node, const std::vector<SlotInfo>& in, c
   if (!layout_agnostic(in[0].shape)) layout = in[0].layout;
   else if (!layout_agnostic(in[1].shape)) layout = in[1].layout;
   if (rank < 3 || rank > 5) layout = Layout::kNchw;
+  // kNchw8c holds only C % 8 == 0 tensors: a broadcast operand with fewer channels ([N, 1, H, W],
+  // a scalar) sends both to kNhwc.
+  if (layout == Layout::kNchw8c &&
+      (!blockable(Shape(p.src0_dims, p.src0_dims + rank)) || !blockable(Shape(p.src1_dims, p.src1_dims + rank)))) {
+    layout = Layout::kNhwc;
+  }
   p.layout = to_dnn(layout);
   HQP_RETURN_IF_ERROR(dnn::BinaryF32Onednn::applies(p));
   HQP_ASSIGN_OR_RETURN(dnn::BinaryF32Onednn k, dnn::BinaryF32Onednn::create(p));
@@ -800,7 +878,8 @@ Result<OpChoice> try_transpose(const Node& node, const std::vector<SlotInfo>& in
     for (int i = 0; i < r; ++i) perm.push_back(r - 1 - i);
   }
   if (static_cast<int>(perm.size()) != r) return reject("perm length differs from the input rank");
-  const Layout in_layout = layout_agnostic(x) ? Layout::kNchw : in[0].layout;
+  // kNchw8c has no per-dim strides: such an input is reordered to kNchw first.
+  const Layout in_layout = layout_agnostic(x) || in[0].layout == Layout::kNchw8c ? Layout::kNchw : in[0].layout;
   const std::vector<int64_t> in_strides = physical_strides(x, in_layout);
   dnn::StridedCopyOnednnParams p;
   p.dtype = in[0].dtype;
@@ -912,7 +991,14 @@ Result<OpChoice> try_concat(const Node& node, const std::vector<SlotInfo>& in, c
     lens.push_back(in[i].shape[static_cast<size_t>(axis)]);
     all_agnostic = all_agnostic && layout_agnostic(in[i].shape);
   }
-  const Layout layout = r >= 3 && r <= 5 && !all_agnostic ? in[0].layout : Layout::kNchw;
+  Layout layout = r >= 3 && r <= 5 && !all_agnostic ? in[0].layout : Layout::kNchw;
+  // kNchw8c along the channel axis with every input's C % 8 == 0: each input's part of one image is
+  // contiguous as in kNchw ([C_i / 8, spatial..., 8]), so the kNchw arithmetic below applies.
+  if (layout == Layout::kNchw8c) {
+    bool blocked = axis == 1;
+    for (const SlotInfo& s : in) blocked = blocked && blockable(s.shape);
+    if (!blocked) layout = Layout::kNhwc;
+  }
   // Physical order of the logical dims: channels-last puts axis 1 last.
   std::vector<int64_t> order;
   for (int64_t i = 0; i < r; ++i) order.push_back(i);
@@ -1142,7 +1228,8 @@ Result<OpChoice> try_qmul(const Node& node, const std::vector<SlotInfo>& in, con
   const bool equal = in[0].shape == in[1].shape;
   // Equal shapes: element-wise in A's layout (B reordered to it). A gate ([N, C, 1...]) has no
   // layout of its own; A keeps the one it has.
-  const Layout layout = in[0].layout;
+  // A gate over kNchw8c data runs on kNhwc (the gate kernel knows kNchw and kNhwc).
+  const Layout layout = !equal && in[0].layout == Layout::kNchw8c ? Layout::kNhwc : in[0].layout;
   const bool channels_last = !equal && layout == Layout::kNhwc && !layout_agnostic(in[0].shape);
   HQP_ASSIGN_OR_RETURN(kernels::QMulParams p,
                        reference::qmul_params(node, in[0].shape, in[1].shape, channels_last));
@@ -1181,7 +1268,7 @@ class QGlobalAveragePoolOp final : public RuntimeOp {
 
 Result<OpChoice> try_qglobal_average_pool(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
   if (in[0].dtype != DType::kU8 && in[0].dtype != DType::kS8) return reject("input is not 8-bit");
-  const Layout layout = in[0].layout;
+  const Layout layout = in[0].layout == Layout::kNchw8c ? Layout::kNhwc : in[0].layout;  // kernels: NCHW / NHWC
   const bool channels_last = layout == Layout::kNhwc && !layout_agnostic(in[0].shape);
   HQP_ASSIGN_OR_RETURN(kernels::QGlobalAveragePoolParams p,
                        reference::qglobal_average_pool_params(node, in[0].shape, channels_last));
@@ -1264,6 +1351,10 @@ Result<OpChoice> select_op(const ir::Node& node, const std::vector<SlotInfo>& in
 }
 
 Result<std::unique_ptr<RuntimeOp>> make_reorder(const SlotInfo& src, Layout dst_layout) {
+  if ((src.layout == Layout::kNchw8c || dst_layout == Layout::kNchw8c) && !blockable(src.shape)) {
+    return make_error(StatusCode::kInternal, "cannot reorder a tensor of shape {} to or from {}: C % 8 != 0",
+                      shape_to_string(src.shape), layout_name(Layout::kNchw8c));
+  }
   dnn::LayoutReorderOnednnParams p;
   p.dtype = src.dtype;
   p.rank = static_cast<int>(src.shape.size());

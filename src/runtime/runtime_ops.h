@@ -53,6 +53,9 @@ struct SelectOptions {
   // INT8 convolutions: time oneDNN's first few implementations on scratch data and keep the
   // fastest (kernels/onednn/conv_onednn.h, "Implementation choice"; bit-equal results).
   bool tune_kernels = true;
+  // FP32 convolutions (and the pooling / element-wise ops after them) on kNchw8c activations where
+  // the channel counts allow it (runtime/layout.h); kNhwc otherwise.
+  bool blocked_f32 = false;
 };
 
 // Picks the first applicable candidate for `node` (whose graph has static shapes: every output
@@ -62,7 +65,7 @@ struct SelectOptions {
 Result<OpChoice> select_op(const ir::Node& node, const std::vector<SlotInfo>& inputs, int64_t opset,
                            const SelectOptions& options, std::vector<std::string>* rejected);
 
-// A layout conversion of one activation tensor (NCHW <-> NHWC).
+// A layout conversion of one activation tensor (between any two layouts; kNchw8c only for blockable shapes).
 Result<std::unique_ptr<RuntimeOp>> make_reorder(const SlotInfo& src, Layout dst_layout);
 
 }  // namespace hqp::runtime

@@ -200,6 +200,8 @@ Result<std::unique_ptr<Plan>> Session::Impl::compile(std::span<const Tensor> inp
   runtime::SelectOptions select;
   select.fast_kernels = options.engine == Engine::kFast;
   select.tune_kernels = options.tune_kernels;
+  select.blocked_f32 = options.f32_layout == F32Layout::kNchw8c ||
+                       (options.f32_layout == F32Layout::kAuto && kernels::onednn::blocked_f32_layout_preferred());
   // Returns the slot holding `v` in `layout`, inserting a reorder step when needed.
   auto slot_in_layout = [&](const ir::Value* v, Layout layout) -> Result<int> {
     const int src = primary.at(v);
@@ -583,6 +585,13 @@ void Session::reset_profile() {
     s.total_ms = 0;
     s.runs = 0;
   }
+}
+
+std::optional<F32Layout> f32_layout_from_name(std::string_view name) {
+  if (name == "auto") return F32Layout::kAuto;
+  if (name == "nhwc") return F32Layout::kNhwc;
+  if (name == "nchw8c") return F32Layout::kNchw8c;
+  return std::nullopt;
 }
 
 }  // namespace hqp

@@ -5,8 +5,10 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -22,6 +24,11 @@ enum class Engine {
 
 // Most threads a session may use (OpenMP's own limits crash far below INT_MAX).
 inline constexpr int kMaxSessionThreads = 256;
+
+// Activation layout of FP32 convolution chains (runtime/layout.h): kAuto = kNchw8c on CPUs where
+// oneDNN's FP32 convolutions run faster blocked (AVX2 without AVX-512), kNhwc elsewhere.
+enum class F32Layout : uint8_t { kAuto, kNhwc, kNchw8c };
+std::optional<F32Layout> f32_layout_from_name(std::string_view name);  // "auto", "nhwc", "nchw8c"
 
 struct SessionOptions {
   int threads = 1;            // oneDNN threads; 1..kMaxSessionThreads
@@ -49,6 +56,9 @@ struct SessionOptions {
   // Small INT8 convolutions: pick the fastest of oneDNN's first implementations by timing them at
   // plan time (kernels/onednn/conv_onednn.h, "Implementation choice"); results are bit-equal.
   bool tune_kernels = true;
+  // FP32 convolutions, and the pooling / element-wise ops between them, on blocked (kNchw8c)
+  // activations where channel counts are multiples of 8. Outputs equal within float reassociation.
+  F32Layout f32_layout = F32Layout::kAuto;
 };
 
 // Why a node runs where it runs: the chosen implementation and, for each candidate before it,

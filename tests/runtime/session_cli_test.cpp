@@ -79,6 +79,17 @@ TEST(CliBench, FixedThreadsNeverSwitches) {
   EXPECT_EQ(j["thread_switches"], 0);
 }
 
+// --f32-layout reaches the plan: --verbose names each FP32 conv's layout.
+TEST(CliBench, F32LayoutPicksTheConvLayout) {
+  for (const std::string layout : {"nhwc", "nchw8c"}) {
+    const ProcessResult r = run_hqp({"bench", kDemoModel, "--runs", "2", "--warmup", "0", "--verbose", "--f32-layout", layout});
+    ASSERT_TRUE(r.exited && r.exit_code == 0) << r.describe() << ": " << r.err;
+    EXPECT_NE(r.out.find(", " + layout + ")"), std::string::npos) << r.out;
+    if (layout == "nhwc") EXPECT_EQ(r.out.find("nchw8c"), std::string::npos) << r.out;
+  }
+  EXPECT_TRUE(is_one_line_error(run_hqp({"bench", kDemoModel, "--f32-layout", "nchw16c"}), 2, "--f32-layout"));
+}
+
 TEST(CliBench, BatchSetsTheDynamicDim) {
   const nlohmann::json j = bench_json({"--batch", "4"});
   EXPECT_EQ(j["input_shape"], nlohmann::json::parse("[4, 1, 28, 28]"));

@@ -13,6 +13,7 @@
 #include "common/tensor_compare.h"
 #include "ir/verifier.h"
 #include "reference/executor.h"
+#include "runtime/runtime_ops.h"
 #include "runtime/session_test_util.h"
 #include "runtime/session_tolerances.h"
 
@@ -208,6 +209,92 @@ TEST(SessionLayoutOps, ConcatAndBatchNormStayChannelsLast) {
     if (n.op == "Conv") EXPECT_EQ(n.implementation.rfind("conv_f32__onednn", 0), 0u) << n.implementation;
   }
   EXPECT_EQ(steps, "conv_a conv_b cat bn relu conv_c hcat conv_d ");  // no reorder step
+}
+
+// FP32 convolution chains on blocked (nChw8c) activations: a residual conv pair, max pooling, a 1x1
+// and a depthwise conv, an SE gate ([N, C, 1, 1] broadcast), a spatial gate ([N, 1, H, W]: not
+// blockable, so that Mul runs channels-last), a conv with 12 outputs (not blockable), a channel
+// Concat of blocked tensors and a Transpose of it. Both layouts agree with the reference, and the
+// blocked plan really holds blocked tensors (a conv reports nchw8c).
+TEST(SessionLayoutOps, BlockedConvChainsMatchTheReference) {
+  Graph g;
+  Value* x = g.add_input("x", DType::kF32, dims({2, 8, 10, 10}));
+  ir::ConvAttrs same;
+  same.pads = {1, 1, 1, 1};
+  Value* c1 = add(g, OpKind::Conv, "c1", {x, g.add_initializer("w1", random_f32({16, 8, 3, 3}, 1)),
+                                          g.add_initializer("b1", random_f32({16}, 2))}, same);
+  Value* r1 = add(g, OpKind::Relu, "r1", {c1});
+  Value* c2 = add(g, OpKind::Conv, "c2", {r1, g.add_initializer("w2", random_f32({16, 16, 3, 3}, 3))}, same);
+  Value* res = add(g, OpKind::Add, "res", {c2, r1});
+  ir::PoolAttrs pool;
+  pool.kernel_shape = {2, 2};
+  pool.strides = {2, 2};
+  Value* mp = add(g, OpKind::MaxPool, "mp", {res}, pool);
+  Value* c3 = add(g, OpKind::Conv, "c3", {mp, g.add_initializer("w3", random_f32({24, 16, 1, 1}, 4))}, ir::ConvAttrs{});
+  ir::ConvAttrs dw = same;
+  dw.group = 24;
+  Value* d = add(g, OpKind::Conv, "dw", {c3, g.add_initializer("wd", random_f32({24, 1, 3, 3}, 5))}, dw);
+  Value* gap = add(g, OpKind::GlobalAveragePool, "gap", {d});
+  Value* gate = add(g, OpKind::Sigmoid, "gate", {gap});
+  Value* se = add(g, OpKind::Mul, "se", {d, gate});
+  Value* sm = add(g, OpKind::Conv, "sm", {se, g.add_initializer("ws", random_f32({1, 24, 1, 1}, 6))}, ir::ConvAttrs{});
+  Value* sg = add(g, OpKind::Sigmoid, "sg", {sm});
+  Value* spatial = add(g, OpKind::Mul, "spatial", {se, sg});
+  Value* c4 = add(g, OpKind::Conv, "c4", {se, g.add_initializer("w4", random_f32({12, 24, 3, 3}, 7))}, same);
+  Value* cat = add(g, OpKind::Concat, "cat", {d, c3, se}, ir::AxisAttrs{1, true});
+  Value* t = add(g, OpKind::Transpose, "t", {cat}, ir::TransposeAttrs{{0, 2, 3, 1}});
+  // A first conv: a 3-channel image in (kNchw), blocked out, then a blocked 3x3 conv.
+  Value* img = g.add_input("img", DType::kF32, dims({2, 3, 9, 9}));
+  ir::ConvAttrs stem = same;
+  stem.strides = {2, 2};
+  Value* s1 = add(g, OpKind::Conv, "stem", {img, g.add_initializer("wst", random_f32({8, 3, 3, 3}, 9))}, stem);
+  Value* s2 = add(g, OpKind::Conv, "after_stem", {s1, g.add_initializer("wa", random_f32({8, 8, 3, 3}, 10))}, same);
+  for (Value* v : {spatial, c4, cat, t, s2}) g.add_output(v);
+  HQP_ASSERT_OK(ir::verify_and_infer(g));
+  const std::vector<Tensor> inputs = {random_f32({2, 8, 10, 10}, 8), random_f32({2, 3, 9, 9}, 11)};
+  Result<std::vector<Tensor>> want = reference::run_reference(g, inputs);
+  HQP_ASSERT_OK(want.status());
+  for (const F32Layout layout : {F32Layout::kNchw8c, F32Layout::kNhwc, F32Layout::kAuto}) {
+    for (int threads : {1, 2}) {
+      SessionOptions o = session_options(Engine::kFast, threads);
+      o.f32_layout = layout;
+      Result<Session> s = Session::create(g, o);
+      HQP_ASSERT_OK(s.status());
+      Result<std::vector<Tensor>> got = s->run(inputs);
+      HQP_ASSERT_OK(got.status());
+      ASSERT_EQ(got->size(), want->size());
+      for (size_t i = 0; i < got->size(); ++i) {
+        EXPECT_LE(max_relative_error((*got)[i], (*want)[i]), kSessionFastMaxRelErr)
+            << "output " << i << ", layout " << static_cast<int>(layout) << ", " << threads << " threads";
+      }
+      int blocked = 0;
+      for (const NodePlanInfo& n : s->plan_info()) {
+        if (n.implementation.find("nchw8c") != std::string::npos) ++blocked;
+        if (n.node == "c4") EXPECT_EQ(n.implementation.find("nchw8c"), std::string::npos) << "12 output channels";
+        if (n.node == "stem" && layout == F32Layout::kNchw8c) {
+          EXPECT_NE(n.implementation.find("nchw -> nchw8c"), std::string::npos) << n.implementation;
+        }
+      }
+      if (layout == F32Layout::kNchw8c) EXPECT_GE(blocked, 5) << "c2, c3, dw, stem and after_stem run blocked";
+      if (layout == F32Layout::kNhwc) EXPECT_EQ(blocked, 0);
+    }
+  }
+}
+
+// kNchw8c holds only tensors with C % 8 == 0 (no padding, so every layout has the same size): a
+// reorder of any other tensor to or from it is refused instead of overrunning a buffer.
+TEST(SessionLayoutOps, BlockedReorderNeedsWholeChannelBlocks) {
+  using runtime::Layout;
+  const runtime::SlotInfo twelve{DType::kF32, {1, 12, 4, 4}, Layout::kNchw};
+  Result<std::unique_ptr<runtime::RuntimeOp>> bad = runtime::make_reorder(twelve, Layout::kNchw8c);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("C % 8 != 0"), std::string::npos) << bad.status().message();
+  EXPECT_TRUE(runtime::make_reorder(twelve, Layout::kNhwc).ok());
+  const runtime::SlotInfo sixteen{DType::kF32, {1, 16, 4, 4}, Layout::kNchw8c};
+  EXPECT_TRUE(runtime::make_reorder(sixteen, Layout::kNhwc).ok());
+  EXPECT_TRUE(runtime::blockable({2, 16, 3, 3}));
+  EXPECT_FALSE(runtime::blockable({2, 12, 3, 3}));
+  EXPECT_FALSE(runtime::blockable({2, 16}));
 }
 
 }  // namespace

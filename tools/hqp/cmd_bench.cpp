@@ -35,6 +35,7 @@ struct BenchOptions {
   bool fuse_requantize = false;
   bool fixed_threads = false;
   bool first_kernels = false;
+  std::string f32_layout = "auto";
 };
 
 Result<Shape> parse_shape(const std::string& text) {
@@ -133,6 +134,7 @@ Status run_bench(const BenchOptions& o) {
     eo.tune_threads = !o.fixed_threads;
     eo.adapt_threads = !o.fixed_threads;
     eo.tune_kernels = !o.first_kernels;
+    eo.f32_layout = *f32_layout_from_name(o.f32_layout);
     HQP_ASSIGN_OR_RETURN(engine, eval::InferenceEngine::create(graph, eo));
   }
   const std::vector<Tensor> inputs = {input};
@@ -244,6 +246,11 @@ Runner add_bench_command(CLI::App& app) {
   sub->add_flag("--first-kernels", o->first_kernels,
                 "INT8 convolutions on oneDNN's first-choice implementation (default: the fastest of its first few, "
                 "timed at plan time; the results are the same)");
+  sub->add_option("--f32-layout", o->f32_layout,
+                  "Activation layout of FP32 convolution chains: nchw8c (blocked by 8 channels), nhwc, or auto (nchw8c "
+                  "on CPUs whose best ISA is AVX2, nhwc elsewhere)")
+      ->check(CLI::IsMember({"auto", "nhwc", "nchw8c"}))
+      ->capture_default_str();
   sub->add_flag("--fuse-requantize", o->fuse_requantize,
                 "QDQ in ONNX Runtime's placement: skip the conv-output requantization before residual Adds and float "
                 "activations, as TensorRT does (faster; not the file's exact QDQ semantics)");

@@ -99,10 +99,10 @@ Status validate_impl_rank(std::string_view name, int impl_rank) {
 
 // impl_rank k: oneDNN's k-th implementation after its first choice (primitive_desc::next_impl);
 // throws dnnl::error (-> kUnsupported) when the list is shorter.
-dnnl::primitive_desc make_conv_pd(const ConvGeometry& g, Layout layout, memory::data_type src_dt,
+dnnl::primitive_desc make_conv_pd(const ConvGeometry& g, Layout src_layout, Layout layout, memory::data_type src_dt,
                                   memory::data_type wei_dt, memory::data_type bias_dt, memory::data_type dst_dt,
                                   const dnnl::primitive_attr& attr, int impl_rank) {
-  const memory::desc src_md(g.src, src_dt, detail::activation_tag(g.rank + 2, layout));
+  const memory::desc src_md(g.src, src_dt, detail::activation_tag(g.rank + 2, src_layout));
   const memory::desc wei_md(g.wei, wei_dt, memory::format_tag::any);
   const memory::desc bias_md = bias_dt == memory::data_type::undef
                                    ? memory::desc()
@@ -128,6 +128,7 @@ memory::desc user_weights_md(const ConvGeometry& g, memory::data_type dt) {
 std::shared_ptr<const detail::CachedPrimitive> conv_f32_primitive(const ConvF32OnednnParams& params) {
   CacheKey key(ConvF32Onednn::kName);
   add_conv_key(key, params.conv, params.layout);
+  key.add(static_cast<int64_t>(params.src_layout.value_or(params.layout)));
   key.add(int64_t{params.has_bias}).add(int64_t{params.post_ops.has_sum});
   key.add(static_cast<int64_t>(params.post_ops.activation)).add(params.post_ops.alpha).add(params.post_ops.beta);
   return Context::get().get_or_create(key, ConvF32Onednn::kName, [&] {
@@ -138,7 +139,8 @@ std::shared_ptr<const detail::CachedPrimitive> conv_f32_primitive(const ConvF32O
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
     using dt = memory::data_type;
-    return make_conv_pd(g, params.layout, dt::f32, dt::f32, params.has_bias ? dt::f32 : dt::undef, dt::f32, attr,
+    return make_conv_pd(g, params.src_layout.value_or(params.layout), params.layout, dt::f32, dt::f32,
+                        params.has_bias ? dt::f32 : dt::undef, dt::f32, attr,
                         /*impl_rank=*/0);
   });
 }
@@ -192,7 +194,7 @@ std::shared_ptr<const detail::CachedPrimitive> conv_int8_primitive(const ConvInt
     const ConvGeometry g = conv_geometry(conv);
     const dnnl::primitive_attr attr = detail::int8_attr(params.out, scales, zp_attr, /*scale_mask=*/1 << 1);
     using dt = memory::data_type;
-    return make_conv_pd(g, params.layout, detail::to_dnnl(params.src_dtype), dt::s8, bias_present ? dt::s32 : dt::undef,
+    return make_conv_pd(g, params.layout, params.layout, detail::to_dnnl(params.src_dtype), dt::s8, bias_present ? dt::s32 : dt::undef,
                         detail::to_dnnl(params.out.dst_dtype), attr, params.impl_rank);
   }, /*create_primitive=*/multipliers != nullptr);
 }
@@ -527,7 +529,7 @@ std::shared_ptr<const detail::CachedPrimitive> conv_acc_primitive(const ConvInt8
     dnnl::primitive_attr attr;
     if (zp_attr) attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
     using dt = memory::data_type;
-    return make_conv_pd(conv_geometry(q), Layout::kNhwc, dt::u8, dt::s8, bias_present ? dt::s32 : dt::undef, dt::s32,
+    return make_conv_pd(conv_geometry(q), Layout::kNhwc, Layout::kNhwc, dt::u8, dt::s8, bias_present ? dt::s32 : dt::undef, dt::s32,
                         attr, /*impl_rank=*/0);
   }, create_primitive);
 }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,10 @@ inline constexpr double kTuneBelowMs = 0.05;
 struct ConvF32OnednnParams {
   ConvParams conv;                // geometry (kernels/ref/conv.h), spatial_rank 1..3
   Layout layout = Layout::kNchw;  // of src, sum and dst
+  // Of src when it differs from `layout`: the first conv of a blocked chain reads the 1..7-channel
+  // model input as kNchw and writes kNchw8c (oneDNN's AVX2 kernels run that pair; others fall to
+  // its reference implementation, which applies() rejects).
+  std::optional<Layout> src_layout;
   bool has_bias = false;
   PostOps post_ops;
 };

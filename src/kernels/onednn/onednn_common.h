@@ -17,9 +17,17 @@ struct Executable;  // a bound oneDNN primitive (onednn_context.h); kernels hold
 // Memory layout of activation tensors ([N, C, spatial...] logically) at a kernel boundary.
 //   kNchw: channels-first, contiguous row-major (ONNX's layout)
 //   kNhwc: channels-last ([N, spatial..., C] in memory), what oneDNN's INT8 convolutions prefer
+//   kNchw8c: channels in blocks of 8 ([N, C/8, spatial..., 8] in memory; oneDNN's nChw8c), what its
+//            AVX2 FP32 convolutions run fastest on. Callers use it only for C % 8 == 0, where it has
+//            no padding: the same number of elements as the other two.
 // Weights are never described by a Layout: they are given in ONNX layout and prepacked.
-enum class Layout { kNchw, kNhwc };
+enum class Layout { kNchw, kNhwc, kNchw8c };
 std::string_view layout_name(Layout layout);
+
+// True when oneDNN's FP32 convolutions on this CPU run faster on kNchw8c activations than on kNhwc
+// (CPUs whose best ISA is AVX2: measured in docs/PERFORMANCE.md, "Issue 10, part 6"; AVX-512 CPUs
+// block by 16 and run kNhwc as fast).
+bool blocked_f32_layout_preferred();
 
 // Activation fused after a kernel (or computed by the eltwise kernel). FP32 semantics, exactly as
 // the reference kernels in kernels/ref/elementwise.h:

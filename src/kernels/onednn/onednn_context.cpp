@@ -17,6 +17,7 @@ std::string_view layout_name(Layout layout) {
   switch (layout) {
     case Layout::kNchw: return "nchw";
     case Layout::kNhwc: return "nhwc";
+    case Layout::kNchw8c: return "nchw8c";
   }
   return "?";
 }
@@ -205,6 +206,11 @@ Status require_optimized(const CachedPrimitive& entry, std::string_view kernel_n
 
 }  // namespace detail
 
+bool blocked_f32_layout_preferred() {
+  const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+  return isa == dnnl::cpu_isa::avx2 || isa == dnnl::cpu_isa::avx2_vnni;
+}
+
 bool int8_kernels_exact_on_this_cpu() { return detail::require_exact_int8("probe").ok(); }
 
 namespace detail {
@@ -255,6 +261,14 @@ dnnl::memory::data_type to_dnnl(DType dtype) {
 
 dnnl::memory::format_tag activation_tag(int rank, Layout layout) {
   using tag = dnnl::memory::format_tag;
+  if (layout == Layout::kNchw8c) {
+    switch (rank) {
+      case 3: return tag::nCw8c;
+      case 4: return tag::nChw8c;
+      case 5: return tag::nCdhw8c;
+      default: break;
+    }
+  }
   const bool last = layout == Layout::kNhwc;
   switch (rank) {
     case 3: return last ? tag::acb : tag::abc;
