@@ -11,7 +11,8 @@ PyTorch (Debian python3-torch) builds torchvision's architecture with the small-
 `hqp train --small-input` uses (1x28x28 input, 10 classes; bench/train_vs_torch.py's twin), in eval
 mode with its random initial weights, and exports it to ONNX (opset 13): hqp and ONNX Runtime run
 that PyTorch export, PyTorch runs the module itself -- the same weights everywhere. Per round and
-architecture, alternating: `hqp bench FILE --shape Bx1x28x28 --threads T`, ONNX Runtime
+architecture, alternating: `hqp bench FILE --shape Bx1x28x28 --threads T` (default layouts, and again
+with --f32-layout nhwc), ONNX Runtime
 (bench/ort/ort_bench.js, CPU EP, intra-op threads T), PyTorch eager under no_grad in its default
 NCHW layout, and PyTorch with channels_last model and input. Each figure: samples/s from the median
 of --runs timed batches after 2 warm-up batches; the table gives medians over rounds.
@@ -30,9 +31,9 @@ sys.path.insert(0, os.path.join(REPO, "bench"))
 from train_vs_torch import torch_model, NAMES  # noqa: E402  (the small-input twins)
 
 
-def hqp_rate(hqp, path, batch, threads, runs):
+def hqp_rate(hqp, path, batch, threads, runs, layout="auto"):
     cmd = [hqp, "bench", path, "--shape", f"{batch}x1x28x28", "--threads", str(threads), "--runs", str(runs),
-           "--warmup", "2", "--json"]
+           "--warmup", "2", "--json", "--f32-layout", layout]
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{p.stderr}")
@@ -84,14 +85,14 @@ def main():
         torch.onnx.export(m, torch.zeros(1, 1, 28, 28), files[arch], opset_version=13, input_names=["input"],
                           output_names=["logits"], dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}})
         models[arch] = m
-    engines = ("hqp", "ONNX Runtime", "PyTorch", "PyTorch channels_last")
+    engines = ("hqp", "hqp nhwc", "ONNX Runtime", "PyTorch", "PyTorch channels_last")
     rates = {}
     for r in range(1, a.rounds + 1):
         for arch in archs:
             order = engines if r % 2 else tuple(reversed(engines))
             for e in order:
-                if e == "hqp":
-                    v = hqp_rate(a.hqp, files[arch], a.batch, a.threads, a.runs)
+                if e.startswith("hqp"):
+                    v = hqp_rate(a.hqp, files[arch], a.batch, a.threads, a.runs, "nhwc" if e.endswith("nhwc") else "auto")
                 elif e == "ONNX Runtime":
                     v = ort_rate(files[arch], a.batch, a.threads, a.runs)
                 else:
@@ -105,13 +106,13 @@ def main():
     print(f"Batch {a.batch}, {a.threads} threads, {a.rounds} alternating rounds x {a.runs} batches "
           f"(median), samples/s; files: PyTorch exports (opset 13) of the small-input twins")
     print()
-    print("| model | hqp | ONNX Runtime | PyTorch | PyTorch channels_last | hqp / ORT | hqp / PyTorch | "
-          "hqp / PyTorch channels_last |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| model | hqp | hqp --f32-layout nhwc | ONNX Runtime | PyTorch | PyTorch channels_last | hqp / ORT | "
+          "hqp / PyTorch | hqp / PyTorch channels_last |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for arch in archs:
         med = {e: statistics.median(rates[(arch, e)]) for e in engines}
         h = med["hqp"]
-        print(f"| {NAMES.get(arch, arch)} | {h:.0f} | {med['ONNX Runtime']:.0f} | {med['PyTorch']:.0f} | "
+        print(f"| {NAMES.get(arch, arch)} | {h:.0f} | {med['hqp nhwc']:.0f} | {med['ONNX Runtime']:.0f} | {med['PyTorch']:.0f} | "
               f"{med['PyTorch channels_last']:.0f} | {h / med['ONNX Runtime']:.2f}x | {h / med['PyTorch']:.2f}x | "
               f"{h / med['PyTorch channels_last']:.2f}x |")
 

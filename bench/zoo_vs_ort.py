@@ -7,6 +7,7 @@
 Usage:
     /usr/bin/python3 bench/zoo_vs_ort.py --hqp build/hqp --zoo-dir build/zoo [--models a,b,...]
         [--threads 2] [--rounds 3] [--runs 20] [--warmup 5] [--doc docs/PERFORMANCE.md] [--no-write]
+        [--layouts auto|nhwc,nchw8c]   (each hqp --f32-layout its own column, all alternating in one run)
 
 Per model and round: `hqp bench MODEL --threads T --runs R --warmup W --shape 1x3xSxS --json` and
 `node bench/ort/ort_bench.js MODEL ...` one after the other, the first engine alternating between
@@ -62,32 +63,40 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--doc", default=os.path.join(REPO, "docs", "PERFORMANCE.md"))
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--layouts", default="auto",
+                    help="comma list of hqp --f32-layout values, each timed as its own engine (e.g. nhwc,nchw8c)")
     a = ap.parse_args(argv)
+    layouts = [x for x in a.layouts.split(",") if x]
+    engines = [f"hqp:{x}" for x in layouts] + ["ort"]
     rows = []
     for name in [m for m in a.models.split(",") if m]:
         path = os.path.join(a.zoo_dir, name, "model.onnx")
         with open(os.path.join(a.zoo_dir, name, "meta.json")) as f:
             shape = "x".join(str(d) for d in json.load(f)["input_shape"])
         common = ["--threads", str(a.threads), "--runs", str(a.runs), "--warmup", str(a.warmup), "--shape", shape]
-        t = {"hqp": [], "ort": []}
+        t = {e: [] for e in engines}
         for r in range(a.rounds):
-            order = ["hqp", "ort"] if r % 2 == 0 else ["ort", "hqp"]
+            order = engines if r % 2 == 0 else engines[::-1]
             for engine in order:
-                cmd = [a.hqp, "bench", path] + common + ["--json"] if engine == "hqp" else \
-                      ["node", ORT_BENCH, path] + common
+                cmd = [a.hqp, "bench", path] + common + ["--json", "--f32-layout", engine[4:]] \
+                    if engine.startswith("hqp:") else ["node", ORT_BENCH, path] + common
                 t[engine].append(run_json(cmd)["median_ms"])
-        h, o = statistics.median(t["hqp"]), statistics.median(t["ort"])
-        rows.append((name, shape, h, o))
-        print(f"{name}: hqp {h:.2f} ms, ORT {o:.2f} ms, ratio {h / o:.2f}", flush=True)
+        med = {e: statistics.median(v) for e, v in t.items()}
+        rows.append((name, shape, med))
+        print(f"{name}: " + ", ".join(f"{e} {m:.2f} ms" for e, m in med.items()), flush=True)
     cmd = "/usr/bin/python3 bench/zoo_vs_ort.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
     lines = [BEGIN,
              f"Generated {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC by `{cmd}` on {cpu_name()} "
              f"({os.cpu_count()} vCPUs), {a.threads} threads, batch 1, {a.rounds} alternating rounds x {a.runs} runs "
              "(median of per-round medians). Files: tests/golden/make_zoo.py's exports (PyTorch, opset 13, "
              "random weights).", "",
-             "| model | input | hqp ms | ONNX Runtime ms | hqp / ORT |", "|---|---|---|---|---|"]
-    for name, shape, h, o in rows:
-        lines.append(f"| {name} | {shape} | {h:.2f} | {o:.2f} | {h / o:.2f} |")
+             "| model | input | " + " | ".join(f"hqp {x} ms" for x in layouts) + " | ONNX Runtime ms | " +
+             " | ".join(f"hqp {x} / ORT" for x in layouts) + " |",
+             "|---|---|" + "---|" * (2 * len(layouts) + 1)]
+    for name, shape, med in rows:
+        o = med["ort"]
+        lines.append(f"| {name} | {shape} | " + " | ".join(f"{med['hqp:' + x]:.2f}" for x in layouts) +
+                     f" | {o:.2f} | " + " | ".join(f"{med['hqp:' + x] / o:.2f}" for x in layouts) + " |")
     lines.append(END)
     block = "\n".join(lines)
     print(block)

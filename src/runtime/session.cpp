@@ -23,6 +23,7 @@
 #include "runtime/layout.h"
 #include "runtime/memory_planner.h"
 #include "reference/executor.h"
+#include "reference/node_params.h"
 #include "runtime/runtime_ops.h"
 #include "runtime/thread_adapter.h"
 
@@ -200,8 +201,19 @@ Result<std::unique_ptr<Plan>> Session::Impl::compile(std::span<const Tensor> inp
   runtime::SelectOptions select;
   select.fast_kernels = options.engine == Engine::kFast;
   select.tune_kernels = options.tune_kernels;
+  // kAuto: blocked on AVX2 CPUs, for graphs without grouped / depthwise convolutions. oneDNN's AVX2
+  // depthwise kernels and global pooling run slower blocked than channels-last at small spatial
+  // sizes (MobileNetV3-Small at batch 128: 1.8x slower), while dense 3x3 convs gain 10-30 %
+  // (docs/PERFORMANCE.md, "Issue 10, part 6").
+  bool grouped = false;
+  for (const ir::Node* node : order) {
+    if (node->kind == ir::OpKind::Conv || node->kind == ir::OpKind::FusedConv) {
+      grouped = grouped || reference::conv_attrs(*node).group > 1;
+    }
+  }
   select.blocked_f32 = options.f32_layout == F32Layout::kNchw8c ||
-                       (options.f32_layout == F32Layout::kAuto && kernels::onednn::blocked_f32_layout_preferred());
+                       (options.f32_layout == F32Layout::kAuto && !grouped &&
+                        kernels::onednn::blocked_f32_layout_preferred());
   // Returns the slot holding `v` in `layout`, inserting a reorder step when needed.
   auto slot_in_layout = [&](const ir::Value* v, Layout layout) -> Result<int> {
     const int src = primary.at(v);
