@@ -164,14 +164,41 @@ class ConvF32Op final : public RuntimeOp {
   dnn::ConvF32Onednn k_;
 };
 
+// True when the value's static shape is blockable (runtime/layout.h).
+bool value_blockable(const ir::Value* v) {
+  if (v == nullptr || !v->shape) return false;
+  const std::optional<Shape> shape = ir::static_shape(*v->shape);
+  return shape && blockable(*shape);
+}
+
 // True when every consumer of the node's first output runs on kNchw8c data as it is (convs,
-// pooling, element-wise activations, Add / Mul, Concat): a conv feeding anything else (Transpose,
-// Flatten, BatchNorm, ...) stays kNhwc, so no reorder runs between them.
+// pooling, BatchNorm, element-wise activations, Add / Mul of blockable operands, Concat of
+// blockable inputs along channels): a conv feeding anything else (Transpose, Flatten, a gate with
+// fewer channels, ...) stays kNhwc, so no reorder runs between them.
 bool consumers_keep_blocked(const Node& node) {
   const ir::Value* out = node.output(0);
   if (out == nullptr) return false;
   for (const ir::Use& use : out->uses()) {
-    switch (use.node->kind) {
+    const Node& consumer = *use.node;
+    switch (consumer.kind) {
+      case OpKind::Add:
+      case OpKind::Mul:
+      case OpKind::Concat: {
+        if (consumer.kind == OpKind::Concat) {
+          const int64_t axis = consumer.attr<ir::AxisAttrs>().axis;
+          const ir::Value* v = consumer.output(0);
+          if (v == nullptr || !v->shape || (axis != 1 && axis != 1 - static_cast<int64_t>(v->shape->size()))) {
+            return false;
+          }
+        }
+        for (size_t i = 0; i < consumer.num_inputs(); ++i) {
+          if (!value_blockable(consumer.input(i))) return false;
+        }
+        continue;
+      }
+      default: break;
+    }
+    switch (consumer.kind) {
       case OpKind::Conv:
       case OpKind::FusedConv:
       case OpKind::MaxPool:
@@ -185,9 +212,7 @@ bool consumers_keep_blocked(const Node& node) {
       case OpKind::LeakyRelu:
       case OpKind::Tanh:
       case OpKind::Gelu:
-      case OpKind::Add:
-      case OpKind::Mul:
-      case OpKind::Concat: break;
+      case OpKind::BatchNormalization: break;
       default: return false;
     }
   }
@@ -1037,7 +1062,7 @@ class BatchNormOp final : public RuntimeOp {
 };
 
 // Inference BatchNormalization with constant parameters that no conv absorbed (fold_batchnorm
-// folds the others), channels-last.
+// folds the others), channels-last or blocked.
 Result<OpChoice> try_batch_norm(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
   const Shape& x = in[0].shape;
   if (in[0].dtype != DType::kF32 || x.size() < 3 || x.size() > 5) return reject("X is not an f32 tensor of rank 3..5");
@@ -1056,7 +1081,9 @@ Result<OpChoice> try_batch_norm(const Node& node, const std::vector<SlotInfo>& i
   p.rank = static_cast<int>(x.size());
   for (size_t i = 0; i < x.size(); ++i) p.dims[i] = x[i];
   p.epsilon = node.attr<ir::BatchNormAttrs>().epsilon;
-  p.layout = dnn::Layout::kNhwc;
+  // Channels-last, or blocked when the input is (DenseNet's conv -> Concat -> BatchNorm chains).
+  const Layout layout = in[0].layout == Layout::kNchw8c && blockable(x) ? Layout::kNchw8c : Layout::kNhwc;
+  p.layout = to_dnn(layout);
   HQP_RETURN_IF_ERROR(dnn::BatchNormF32Onednn::applies(p));
   HQP_ASSIGN_OR_RETURN(dnn::BatchNormF32Onednn k,
                        dnn::BatchNormF32Onednn::create(p, t[0]->data<float>(), t[1]->data<float>(),
@@ -1064,8 +1091,8 @@ Result<OpChoice> try_batch_norm(const Node& node, const std::vector<SlotInfo>& i
   OpChoice c;
   c.op = std::make_unique<BatchNormOp>(std::move(k));
   c.input_layouts.assign(in.size(), Layout::kNchw);
-  c.input_layouts[0] = Layout::kNhwc;
-  c.output_layout = Layout::kNhwc;
+  c.input_layouts[0] = layout;
+  c.output_layout = layout;
   return c;
 }
 

@@ -27,7 +27,8 @@ inline constexpr int kMaxSessionThreads = 256;
 
 // Activation layout of FP32 convolution chains (runtime/layout.h): kAuto = kNchw8c on CPUs where
 // oneDNN's FP32 convolutions run faster blocked (AVX2 without AVX-512) for graphs without grouped
-// or depthwise convolutions, kNhwc elsewhere.
+// or depthwise convolutions whose spatial (k > 1) convs do at least half the conv MACs, kNhwc
+// elsewhere.
 enum class F32Layout : uint8_t { kAuto, kNhwc, kNchw8c };
 std::optional<F32Layout> f32_layout_from_name(std::string_view name);  // "auto", "nhwc", "nchw8c"
 

@@ -12,6 +12,7 @@
 #include "common/ir_test_util.h"
 #include "common/tensor_compare.h"
 #include "ir/verifier.h"
+#include "kernels/onednn/onednn_common.h"
 #include "reference/executor.h"
 #include "runtime/runtime_ops.h"
 #include "runtime/session_test_util.h"
@@ -243,13 +244,21 @@ TEST(SessionLayoutOps, BlockedConvChainsMatchTheReference) {
   Value* c4 = add(g, OpKind::Conv, "c4", {se, g.add_initializer("w4", random_f32({12, 24, 3, 3}, 7))}, same);
   Value* cat = add(g, OpKind::Concat, "cat", {d, c3, se}, ir::AxisAttrs{1, true});
   Value* t = add(g, OpKind::Transpose, "t", {cat}, ir::TransposeAttrs{{0, 2, 3, 1}});
+  // DenseNet's Concat -> BatchNorm -> ReLU -> conv, blocked throughout.
+  Tensor var = random_f32({72}, 12);
+  for (int64_t i = 0; i < var.numel(); ++i) var.data<float>()[i] = std::fabs(var.data<float>()[i]) + 0.5f;
+  Value* bn = add(g, OpKind::BatchNormalization, "bn",
+                  {cat, g.add_initializer("bn_s", random_f32({72}, 13)), g.add_initializer("bn_b", random_f32({72}, 14)),
+                   g.add_initializer("bn_m", random_f32({72}, 15)), g.add_initializer("bn_v", var)});
+  Value* bnr = add(g, OpKind::Relu, "bnr", {bn});
+  Value* c5 = add(g, OpKind::Conv, "c5", {bnr, g.add_initializer("w5", random_f32({16, 72, 3, 3}, 16))}, same);
   // A first conv: a 3-channel image in (kNchw), blocked out, then a blocked 3x3 conv.
   Value* img = g.add_input("img", DType::kF32, dims({2, 3, 9, 9}));
   ir::ConvAttrs stem = same;
   stem.strides = {2, 2};
   Value* s1 = add(g, OpKind::Conv, "stem", {img, g.add_initializer("wst", random_f32({8, 3, 3, 3}, 9))}, stem);
   Value* s2 = add(g, OpKind::Conv, "after_stem", {s1, g.add_initializer("wa", random_f32({8, 8, 3, 3}, 10))}, same);
-  for (Value* v : {spatial, c4, cat, t, s2}) g.add_output(v);
+  for (Value* v : {spatial, c4, cat, t, s2, c5}) g.add_output(v);
   HQP_ASSERT_OK(ir::verify_and_infer(g));
   const std::vector<Tensor> inputs = {random_f32({2, 8, 10, 10}, 8), random_f32({2, 3, 9, 9}, 11)};
   Result<std::vector<Tensor>> want = reference::run_reference(g, inputs);
@@ -275,7 +284,7 @@ TEST(SessionLayoutOps, BlockedConvChainsMatchTheReference) {
           EXPECT_NE(n.implementation.find("nchw -> nchw8c"), std::string::npos) << n.implementation;
         }
       }
-      if (layout == F32Layout::kNchw8c) EXPECT_GE(blocked, 5) << "c2, c3, dw, stem and after_stem run blocked";
+      if (layout == F32Layout::kNchw8c) EXPECT_GE(blocked, 6) << "c2, c3, dw, stem, after_stem and c5 run blocked";
       if (layout == F32Layout::kNhwc) EXPECT_EQ(blocked, 0);
     }
   }
@@ -295,6 +304,41 @@ TEST(SessionLayoutOps, BlockedReorderNeedsWholeChannelBlocks) {
   EXPECT_TRUE(runtime::blockable({2, 16, 3, 3}));
   EXPECT_FALSE(runtime::blockable({2, 12, 3, 3}));
   EXPECT_FALSE(runtime::blockable({2, 16}));
+}
+
+// f32_layout kAuto: blocked only on CPUs where oneDNN's AVX2 convolutions prefer it, and only for
+// graphs without grouped / depthwise convs whose spatial convs do at least half the conv MACs.
+TEST(SessionLayoutOps, AutoLayoutBlocksOnlySpatialDenseConvChains) {
+  auto chain = [](int64_t kernel, int64_t group) {
+    Graph g;
+    Value* x = g.add_input("x", DType::kF32, dims({1, 16, 12, 12}));
+    ir::ConvAttrs a;
+    const int64_t pad = kernel / 2;
+    a.pads = {pad, pad, pad, pad};
+    Value* c1 = add(g, OpKind::Conv, "c1", {x, g.add_initializer("w1", random_f32({16, 16, kernel, kernel}, 1))}, a);
+    ir::ConvAttrs b = a;
+    b.group = group;
+    Value* c2 = add(g, OpKind::Conv, "c2", {c1, g.add_initializer("w2", random_f32({16, 16 / group, kernel, kernel}, 2))}, b);
+    Value* c3 = add(g, OpKind::Conv, "c3", {c2, g.add_initializer("w3", random_f32({16, 16, kernel, kernel}, 3))}, a);
+    g.add_output(c3);
+    return g;
+  };
+  struct Case {
+    int64_t kernel, group;
+    bool blocked_on_avx2;
+  };
+  for (const Case& c : {Case{3, 1, true}, Case{1, 1, false}, Case{3, 16, false}}) {
+    Graph g = chain(c.kernel, c.group);
+    HQP_ASSERT_OK(ir::verify_and_infer(g));
+    Result<Session> s = Session::create(g, session_options(Engine::kFast, 1));
+    HQP_ASSERT_OK(s.status());
+    const std::vector<Tensor> inputs = {random_f32({1, 16, 12, 12}, 4)};
+    HQP_ASSERT_OK(s->run(inputs).status());
+    int blocked = 0;
+    for (const NodePlanInfo& n : s->plan_info()) blocked += n.implementation.find("nchw8c") != std::string::npos;
+    const bool want = c.blocked_on_avx2 && kernels::onednn::blocked_f32_layout_preferred();
+    EXPECT_EQ(blocked > 0, want) << "kernel " << c.kernel << ", group " << c.group;
+  }
 }
 
 }  // namespace
