@@ -164,6 +164,28 @@ class ConvF32Op final : public RuntimeOp {
   dnn::ConvF32Onednn k_;
 };
 
+using Candidate = Result<OpChoice> (*)(const Node&, const std::vector<SlotInfo>&, const SelectOptions&);
+
+struct NamedCandidate {
+  const char* name;
+  Candidate fn;
+};
+
+// The ordered fast candidates per op kind (defined at the end of this file).
+std::vector<NamedCandidate> fast_candidates(OpKind kind);
+// The candidates that run a kNchw8c input in kNchw8c (each checks blockable() itself).
+Result<OpChoice> try_conv_f32(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions& options);
+Result<OpChoice> try_pool(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&);
+Result<OpChoice> try_eltwise(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&);
+Result<OpChoice> try_batch_norm(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&);
+
+// True when the first fast candidate of `kind` keeps a kNchw8c input blocked.
+bool keeps_blocked(OpKind kind) {
+  const std::vector<NamedCandidate> c = fast_candidates(kind);
+  return !c.empty() &&
+         (c[0].fn == try_conv_f32 || c[0].fn == try_pool || c[0].fn == try_eltwise || c[0].fn == try_batch_norm);
+}
+
 // True when the value's static shape is blockable (runtime/layout.h).
 bool value_blockable(const ir::Value* v) {
   if (v == nullptr || !v->shape) return false;
@@ -171,8 +193,8 @@ bool value_blockable(const ir::Value* v) {
   return shape && blockable(*shape);
 }
 
-// True when every consumer of the node's first output runs on kNchw8c data as it is (convs,
-// pooling, BatchNorm, element-wise activations, Add / Mul of blockable operands, Concat of
+// True when every consumer of the node's first output runs on kNchw8c data as it is (keeps_blocked:
+// convs, pooling, BatchNorm, element-wise activations; Add / Mul of blockable operands, Concat of
 // blockable inputs along channels): a conv feeding anything else (Transpose, Flatten, a gate with
 // fewer channels, ...) stays kNhwc, so no reorder runs between them.
 bool consumers_keep_blocked(const Node& node) {
@@ -198,23 +220,7 @@ bool consumers_keep_blocked(const Node& node) {
       }
       default: break;
     }
-    switch (consumer.kind) {
-      case OpKind::Conv:
-      case OpKind::FusedConv:
-      case OpKind::MaxPool:
-      case OpKind::AveragePool:
-      case OpKind::GlobalAveragePool:
-      case OpKind::Relu:
-      case OpKind::Clip:
-      case OpKind::Sigmoid:
-      case OpKind::HardSigmoid:
-      case OpKind::HardSwish:
-      case OpKind::LeakyRelu:
-      case OpKind::Tanh:
-      case OpKind::Gelu:
-      case OpKind::BatchNormalization: break;
-      default: return false;
-    }
+    if (!keeps_blocked(consumer.kind)) return false;
   }
   return true;
 }
@@ -1306,14 +1312,8 @@ Result<OpChoice> try_qglobal_average_pool(const Node& node, const std::vector<Sl
   return c;
 }
 
-using Candidate = Result<OpChoice> (*)(const Node&, const std::vector<SlotInfo>&, const SelectOptions&);
-
-struct NamedCandidate {
-  const char* name;
-  Candidate fn;
-};
-
 // The ordered fast candidates per op kind; the reference fallback is appended by select_op.
+// keeps_blocked() reads this list too.
 std::vector<NamedCandidate> fast_candidates(OpKind kind) {
   switch (kind) {
     case OpKind::Conv:
