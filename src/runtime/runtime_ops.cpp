@@ -202,25 +202,18 @@ bool consumers_keep_blocked(const Node& node) {
   if (out == nullptr) return false;
   for (const ir::Use& use : out->uses()) {
     const Node& consumer = *use.node;
-    switch (consumer.kind) {
-      case OpKind::Add:
-      case OpKind::Mul:
-      case OpKind::Concat: {
-        if (consumer.kind == OpKind::Concat) {
-          const int64_t axis = consumer.attr<ir::AxisAttrs>().axis;
-          const ir::Value* v = consumer.output(0);
-          if (v == nullptr || !v->shape || (axis != 1 && axis != 1 - static_cast<int64_t>(v->shape->size()))) {
-            return false;
-          }
-        }
-        for (size_t i = 0; i < consumer.num_inputs(); ++i) {
-          if (!value_blockable(consumer.input(i))) return false;
-        }
-        continue;
-      }
-      default: break;
+    if (consumer.kind == OpKind::Concat) {
+      const int64_t axis = consumer.attr<ir::AxisAttrs>().axis;
+      const ir::Value* v = consumer.output(0);
+      if (v == nullptr || !v->shape || (axis != 1 && axis != 1 - static_cast<int64_t>(v->shape->size()))) return false;
     }
-    if (!keeps_blocked(consumer.kind)) return false;
+    if (consumer.kind == OpKind::Add || consumer.kind == OpKind::Mul || consumer.kind == OpKind::Concat) {
+      for (size_t i = 0; i < consumer.num_inputs(); ++i) {
+        if (!value_blockable(consumer.input(i))) return false;
+      }
+    } else if (!keeps_blocked(consumer.kind)) {
+      return false;
+    }
   }
   return true;
 }
@@ -738,7 +731,6 @@ Result<OpChoice> try_pool(const Node& node, const std::vector<SlotInfo>& in, con
     HQP_ASSIGN_OR_RETURN(p.pool, reference::pool_params(node.attr<ir::PoolAttrs>(), x, is_max));
     p.algorithm = is_max ? dnn::PoolAlgorithm::kMax : dnn::PoolAlgorithm::kAverage;
     p.dtype = in[0].dtype;
-    p.layout = dnn::Layout::kNhwc;
   }
   // Pooling keeps a kNchw8c input blocked (the conv chain around it stays so); kNhwc otherwise.
   const Layout layout = in[0].layout == Layout::kNchw8c && blockable(x) ? Layout::kNchw8c : Layout::kNhwc;

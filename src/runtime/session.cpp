@@ -160,6 +160,39 @@ void Session::Impl::release_packed(Plan& plan) {
   if (!plan.packed.empty()) release_free_memory();
 }
 
+namespace {
+
+// F32Layout::kAuto: blocked on AVX2 CPUs, for graphs without grouped / depthwise convolutions.
+// oneDNN's AVX2 depthwise kernels and global pooling run slower blocked than channels-last at small
+// spatial sizes (MobileNetV3-Small at batch 128: 1.8x slower), while dense 3x3 convs gain 10-30 %
+// (docs/PERFORMANCE.md, "Issue 10, part 6"). Of the rest, only those where spatial (k > 1) convs do
+// at least half the conv MACs: the gain is theirs; 1x1 convs run level or slower blocked
+// (DenseNet-121, 48 % spatial MACs: 4-8 % slower overall; ResNet-50, also 48 %: level at 2 threads).
+bool auto_layout_blocks(const std::vector<ir::Node*>& order,
+                        const std::unordered_map<std::string, int64_t>& macs_by_node) {
+  if (!kernels::onednn::blocked_f32_layout_preferred()) return false;
+  int64_t conv_macs = 0, spatial_macs = 0;
+  for (const ir::Node* node : order) {
+    if (node->kind != ir::OpKind::Conv && node->kind != ir::OpKind::FusedConv) continue;
+    if (reference::conv_attrs(*node).group > 1) return false;
+    const auto it = macs_by_node.find(node->name);
+    const int64_t macs = it == macs_by_node.end() ? 0 : it->second;
+    conv_macs += macs;
+    const ir::Value* w = node->input(1);
+    bool spatial = false;
+    if (w != nullptr && w->shape) {
+      for (size_t i = 2; i < w->shape->size(); ++i) {
+        const ir::Dim& d = (*w->shape)[i];
+        spatial = spatial || !d.is_static() || d.value > 1;
+      }
+    }
+    if (spatial) spatial_macs += macs;
+  }
+  return 2 * spatial_macs >= conv_macs;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Plan>> Session::Impl::compile(std::span<const Tensor> inputs, int threads) {
   // Primitives are created for the current thread count (it is part of their cache key).
   HQP_RETURN_IF_ERROR(kernels::onednn::set_num_threads(threads));
@@ -201,34 +234,8 @@ Result<std::unique_ptr<Plan>> Session::Impl::compile(std::span<const Tensor> inp
   runtime::SelectOptions select;
   select.fast_kernels = options.engine == Engine::kFast;
   select.tune_kernels = options.tune_kernels;
-  // kAuto: blocked on AVX2 CPUs, for graphs without grouped / depthwise convolutions. oneDNN's AVX2
-  // depthwise kernels and global pooling run slower blocked than channels-last at small spatial
-  // sizes (MobileNetV3-Small at batch 128: 1.8x slower), while dense 3x3 convs gain 10-30 %
-  // (docs/PERFORMANCE.md, "Issue 10, part 6").
-  // Of the rest, only those where spatial (k > 1) convs do at least half the conv MACs: the gain is
-  // theirs; 1x1 convs run level or slower blocked (DenseNet-121, 48 % spatial MACs: 4-8 % slower
-  // overall; ResNet-50, also 48 %: level at 2 threads).
-  bool grouped = false;
-  int64_t conv_macs = 0, spatial_macs = 0;
-  for (const ir::Node* node : order) {
-    if (node->kind != ir::OpKind::Conv && node->kind != ir::OpKind::FusedConv) continue;
-    grouped = grouped || reference::conv_attrs(*node).group > 1;
-    const auto it = macs_by_node.find(node->name);
-    const int64_t macs = it == macs_by_node.end() ? 0 : it->second;
-    conv_macs += macs;
-    const ir::Value* w = node->input(1);
-    bool spatial = false;
-    if (w != nullptr && w->shape) {
-      for (size_t i = 2; i < w->shape->size(); ++i) {
-        const ir::Dim& d = (*w->shape)[i];
-        spatial = spatial || !d.is_static() || d.value > 1;
-      }
-    }
-    if (spatial) spatial_macs += macs;
-  }
   select.blocked_f32 = options.f32_layout == F32Layout::kNchw8c ||
-                       (options.f32_layout == F32Layout::kAuto && !grouped && 2 * spatial_macs >= conv_macs &&
-                        kernels::onednn::blocked_f32_layout_preferred());
+                       (options.f32_layout == F32Layout::kAuto && auto_layout_blocks(order, macs_by_node));
   // Returns the slot holding `v` in `layout`, inserting a reorder step when needed.
   auto slot_in_layout = [&](const ir::Value* v, Layout layout) -> Result<int> {
     const int src = primary.at(v);
