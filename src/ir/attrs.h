@@ -203,7 +203,8 @@ struct SoftmaxAttrs {
 
 // Activation fused into the op that produces a value (internal ops only).
 // kGelu: x * (1 + erf(x / sqrt(2))) / 2, the internal Gelu op (reference gelu_erf_f32__ref).
-enum class Activation : uint8_t { kNone, kRelu, kClip, kHardSwish, kHardSigmoid, kSigmoid, kGelu };
+// kSilu: x * Sigmoid(x) (SiLU / Swish; exporters write Sigmoid + Mul; reference silu_f32__ref).
+enum class Activation : uint8_t { kNone, kRelu, kClip, kHardSwish, kHardSigmoid, kSigmoid, kGelu, kSilu };
 
 // What happens after the main computation of a fused op, in this order:
 //   y = main(...); if (has_sum) y += Sum; y = act(y).

@@ -119,7 +119,7 @@ struct AttrFormatter {
     add("value", fmt::format("{}{}", dtype_name(a.value.dtype()), dims_to_string(dims_from_shape(a.value.shape()))));
   }
   void post(const PostOps& p) {
-    static constexpr const char* kNames[] = {"none", "relu", "clip", "hardswish", "hardsigmoid", "sigmoid", "gelu"};
+    static constexpr const char* kNames[] = {"none", "relu", "clip", "hardswish", "hardsigmoid", "sigmoid", "gelu", "silu"};
     if (p.activation != Activation::kNone) add("activation", kNames[static_cast<int>(p.activation)]);
     if (p.activation == Activation::kClip || p.activation == Activation::kHardSigmoid) {
       add("act_alpha", fmt::format("{}", p.alpha));

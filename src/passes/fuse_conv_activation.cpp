@@ -31,27 +31,32 @@ struct ActivationMatch {
   std::vector<ir::Node*> nodes;  // the activation's nodes; the last one writes the result
 };
 
-// x * HardSigmoid(x) where `y` (the producer's output) feeds exactly those two nodes.
-std::optional<ActivationMatch> match_hardswish_pattern(const ir::Graph& graph, const ir::Value* y) {
+// y * Gate(y) where `y` (the producer's output) feeds exactly those two nodes, as exporters write
+// HardSwish (Gate = HardSigmoid with alpha 1/6, beta 0.5) and SiLU / Swish (Gate = Sigmoid).
+std::optional<ActivationMatch> match_gated_pattern(const ir::Graph& graph, const ir::Value* y) {
   if (y->uses().size() != 2 || graph.is_graph_output(y)) return std::nullopt;
-  ir::Node* hsig = nullptr;
+  ir::Node* gate_node = nullptr;
   ir::Node* mul = nullptr;
   for (const ir::Use& u : y->uses()) {
-    if (u.node->kind == ir::OpKind::HardSigmoid) hsig = u.node;
+    if (u.node->kind == ir::OpKind::HardSigmoid || u.node->kind == ir::OpKind::Sigmoid) gate_node = u.node;
     if (u.node->kind == ir::OpKind::Mul) mul = u.node;
   }
-  if (hsig == nullptr || mul == nullptr) return std::nullopt;
-  const auto& a = hsig->attr<ir::HardSigmoidAttrs>();
-  if (std::fabs(a.alpha - kHardSwishAlpha) > kHardSwishParamTol || std::fabs(a.beta - kHardSwishBeta) > kHardSwishParamTol) {
-    return std::nullopt;
+  if (gate_node == nullptr || mul == nullptr) return std::nullopt;
+  ActivationMatch m;
+  if (gate_node->kind == ir::OpKind::HardSigmoid) {
+    const auto& a = gate_node->attr<ir::HardSigmoidAttrs>();
+    if (std::fabs(a.alpha - kHardSwishAlpha) > kHardSwishParamTol || std::fabs(a.beta - kHardSwishBeta) > kHardSwishParamTol) {
+      return std::nullopt;
+    }
+    m.post.activation = ir::Activation::kHardSwish;
+  } else {
+    m.post.activation = ir::Activation::kSilu;
   }
-  const ir::Value* gate = hsig->output(0);
-  if (ir::sole_consumer(graph, gate) != mul) return std::nullopt;
+  const ir::Value* gate = gate_node->output(0);
+  if (ir::sole_consumer(graph, gate) != mul || mul->output(0)->dtype != DType::kF32) return std::nullopt;
   const bool operands = (mul->input(0) == y && mul->input(1) == gate) || (mul->input(0) == gate && mul->input(1) == y);
   if (!operands) return std::nullopt;
-  ActivationMatch m;
-  m.post.activation = ir::Activation::kHardSwish;
-  m.nodes = {hsig, mul};
+  m.nodes = {gate_node, mul};
   return m;
 }
 
@@ -61,7 +66,7 @@ std::optional<ActivationMatch> match_activation(const ir::Graph& graph, const ir
     if (!post) return std::nullopt;
     return ActivationMatch{*post, {act}};
   }
-  return match_hardswish_pattern(graph, y);
+  return match_gated_pattern(graph, y);
 }
 
 // Rebuilds `producer` as its fused kind with the activation; keeps a residual sum if present.
@@ -103,7 +108,8 @@ Result<FuseActivationStats> fuse_conv_activation(ir::Graph& graph) {
     if (!m) continue;
     const bool is_conv = p->kind == ir::OpKind::Conv || p->kind == ir::OpKind::FusedConv;
     ++(is_conv ? stats.fused_conv : stats.fused_gemm);
-    if (m->nodes.size() == 2) ++stats.hardswish_patterns;
+    if (m->post.activation == ir::Activation::kHardSwish && m->nodes.size() == 2) ++stats.hardswish_patterns;
+    if (m->post.activation == ir::Activation::kSilu) ++stats.silu_patterns;
     fuse(graph, p, *m);
   }
   graph.remove_dead_code();

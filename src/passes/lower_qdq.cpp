@@ -253,17 +253,24 @@ std::optional<LoweringPlan> plan_lowering(const ir::Graph& graph, const ir::Node
   return plan;
 }
 
-ir::Node* add_activation_node(ir::Graph& graph, const std::string& name, const ir::PostOps& post, ir::Value* in,
-                              ir::Value* out) {
+// The float node(s) of a split activation, from `in` to `out` (SiLU: Sigmoid, then Mul by `in`).
+void add_activation_nodes(ir::Graph& graph, const std::string& name, const ir::PostOps& post, ir::Value* in,
+                          ir::Value* out) {
   switch (post.activation) {
-    case ir::Activation::kHardSwish: return graph.add_node(ir::OpKind::HardSwish, name, {in}, {out});
-    case ir::Activation::kSigmoid: return graph.add_node(ir::OpKind::Sigmoid, name, {in}, {out});
-    case ir::Activation::kGelu: return graph.add_node(ir::OpKind::Gelu, name, {in}, {out});
+    case ir::Activation::kHardSwish: graph.add_node(ir::OpKind::HardSwish, name, {in}, {out}); return;
+    case ir::Activation::kSigmoid: graph.add_node(ir::OpKind::Sigmoid, name, {in}, {out}); return;
+    case ir::Activation::kGelu: graph.add_node(ir::OpKind::Gelu, name, {in}, {out}); return;
     case ir::Activation::kHardSigmoid:
-      return graph.add_node(ir::OpKind::HardSigmoid, name, {in}, {out}, ir::HardSigmoidAttrs{post.alpha, post.beta});
+      graph.add_node(ir::OpKind::HardSigmoid, name, {in}, {out}, ir::HardSigmoidAttrs{post.alpha, post.beta});
+      return;
+    case ir::Activation::kSilu: {
+      ir::Value* gate = graph.add_value(graph.unique_name(name + "_sigmoid"));
+      graph.add_node(ir::OpKind::Sigmoid, graph.unique_name(name + "_sigmoid"), {in}, {gate});
+      graph.add_node(ir::OpKind::Mul, name, {in, gate}, {out});
+      return;
+    }
     default: HQP_CHECK_MSG(false, "activation is applied by the INT8 output stage");
   }
-  return nullptr;
 }
 
 // Rewrites `node` into `kind` with `attrs` per `plan`; with a split activation, `act` (stripped
@@ -300,7 +307,7 @@ ir::Node* apply_plan(ir::Graph& graph, ir::Node* node, LoweringPlan& plan, ir::O
   if (plan.split_activation) {
     ir::Value* real = graph.add_value(graph.unique_name(name + "_real"));
     ir::replace_nodes(graph, remove, kind, name, inputs, {real}, std::move(attrs));
-    add_activation_node(graph, graph.unique_name(name + "_act"), act, real, out);
+    add_activation_nodes(graph, graph.unique_name(name + "_act"), act, real, out);
   } else {
     ir::replace_nodes(graph, remove, kind, name, inputs, {out}, std::move(attrs));
   }

@@ -78,6 +78,7 @@ void apply_post_ops(const ir::PostOps& post, const Tensor* sum, Tensor& dst) {
     case ir::Activation::kHardSigmoid: k::hardsigmoid_f32__ref(n, post.alpha, post.beta, d, d); break;
     case ir::Activation::kSigmoid: k::sigmoid_f32__ref(n, d, d); break;
     case ir::Activation::kGelu: k::gelu_erf_f32__ref(n, d, d); break;
+    case ir::Activation::kSilu: k::silu_f32__ref(n, d, d); break;
   }
 }
 

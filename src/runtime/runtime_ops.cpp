@@ -55,6 +55,7 @@ dnn::Activation to_dnn(ir::Activation a) {
     case ir::Activation::kHardSigmoid: return dnn::Activation::kHardSigmoid;
     case ir::Activation::kSigmoid: return dnn::Activation::kSigmoid;
     case ir::Activation::kGelu: return dnn::Activation::kGeluErf;
+    case ir::Activation::kSilu: return dnn::Activation::kSwish;
   }
   return dnn::Activation::kNone;
 }
@@ -717,11 +718,28 @@ class PoolOp final : public RuntimeOp {
   std::string name_;
 };
 
+// True when a ReduceMean averages exactly the spatial axes 2.. of its rank-3..5 input (torchvision's
+// `x.mean([2, 3])`, MNASNet's head): the same values as GlobalAveragePool, whose output bytes
+// ([N, C, 1..] in any layout) are those of the [N, C] a keepdims = 0 reduction writes.
+// (ReduceMean's axes are an attribute up to opset 17, the importer's limit for it.)
+bool reduces_spatial_axes(const Node& node, size_t rank) {
+  Result<std::vector<bool>> reduce = ir::reduced_axes(node.attr<ir::ReduceAttrs>(), std::nullopt, static_cast<int64_t>(rank));
+  if (!reduce.ok()) return false;
+  for (size_t i = 0; i < rank; ++i) {
+    if ((*reduce)[i] != (i >= 2)) return false;
+  }
+  return true;
+}
+
 Result<OpChoice> try_pool(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
   const Shape& x = in[0].shape;
   if (x.size() < 3 || x.size() > 5) return reject("input rank is not 3..5");
   dnn::PoolOnednnParams p;
-  if (node.kind == OpKind::GlobalAveragePool) {
+  const bool global_average = node.kind == OpKind::GlobalAveragePool || node.kind == OpKind::ReduceMean;
+  if (node.kind == OpKind::ReduceMean && !reduces_spatial_axes(node, x.size())) {
+    return reject("ReduceMean is not over exactly the spatial axes");
+  }
+  if (global_average) {
     if (in[0].dtype != DType::kF32) return reject("input is not f32");
     Shape sp(x.begin() + 2, x.end());
     p = dnn::global_average_pool_params(x[0], x[1], static_cast<int>(sp.size()), sp.data(), dnn::Layout::kNhwc);
@@ -740,7 +758,9 @@ Result<OpChoice> try_pool(const Node& node, const std::vector<SlotInfo>& in, con
   OpChoice c;
   c.op = std::make_unique<PoolOp>(std::move(k), std::string(dnn::PoolOnednn::name(p)));
   c.input_layouts = {layout};
-  c.output_layout = layout;
+  // A global average's output is layout-agnostic; ReduceMean with keepdims = 0 writes a row-major [N, C].
+  const bool drops_spatial = node.kind == OpKind::ReduceMean && node.attr<ir::ReduceAttrs>().keepdims == 0;
+  c.output_layout = drops_spatial ? Layout::kNchw : layout;
   return c;
 }
 
@@ -1320,7 +1340,8 @@ std::vector<NamedCandidate> fast_candidates(OpKind kind) {
     case OpKind::QGemm: return {{"gemm_int8__onednn", try_qgemm}, {"gemm_int8_via_f32__onednn", try_qgemm_via_f32}};
     case OpKind::MaxPool:
     case OpKind::AveragePool:
-    case OpKind::GlobalAveragePool: return {{"pool__onednn", try_pool}};
+    case OpKind::GlobalAveragePool:
+    case OpKind::ReduceMean: return {{"pool__onednn", try_pool}};
     case OpKind::Relu:
     case OpKind::Clip:
     case OpKind::Sigmoid:

@@ -62,6 +62,7 @@ at::Tensor apply_activation(const ir::PostOps& post, const at::Tensor& y) {
     case ir::Activation::kHardSigmoid: return at::clamp(y * post.alpha + post.beta, 0.0, 1.0);
     case ir::Activation::kSigmoid: return at::sigmoid(y);
     case ir::Activation::kGelu: return at::gelu(y);
+    case ir::Activation::kSilu: return at::silu(y);
   }
   return y;
 }

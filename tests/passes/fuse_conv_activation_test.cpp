@@ -1,5 +1,5 @@
 // fuse_conv_activation: every supported activation into Conv / Gemm (bit-identical results), the
-// torch hardswish pattern, and the producers / activations that must not fuse.
+// torch hardswish and SiLU (x * Sigmoid(x)) patterns, and the producers / activations that must not fuse.
 #include <gtest/gtest.h>
 
 #include "passes/fuse_conv_activation.h"
@@ -14,7 +14,7 @@ using ir::OpKind;
 
 // How the test builds the activation after the conv.
 enum class ActCase { kRelu, kClipAttrs, kClipInitializers, kClipConstantNodes, kClipMinOnly, kHardSwish,
-                     kHardSigmoid, kSigmoid };
+                     kHardSigmoid, kSigmoid, kSiluPattern };
 
 ir::Value* add_activation(GraphBuilder& b, ir::Value* x, ActCase c) {
   switch (c) {
@@ -32,6 +32,7 @@ ir::Value* add_activation(GraphBuilder& b, ir::Value* x, ActCase c) {
     case ActCase::kHardSwish: return b.op(OpKind::HardSwish, {x});
     case ActCase::kHardSigmoid: return b.op(OpKind::HardSigmoid, {x}, ir::HardSigmoidAttrs{0.3f, 0.4f});
     case ActCase::kSigmoid: return b.op(OpKind::Sigmoid, {x});
+    case ActCase::kSiluPattern: return b.op(OpKind::Mul, {x, b.op(OpKind::Sigmoid, {x})});
   }
   return nullptr;
 }
@@ -60,7 +61,32 @@ TEST_P(FuseEachActivation, IntoConvAndGemm) {
 INSTANTIATE_TEST_SUITE_P(Activations, FuseEachActivation,
                          ::testing::Values(ActCase::kRelu, ActCase::kClipAttrs, ActCase::kClipInitializers,
                                            ActCase::kClipConstantNodes, ActCase::kClipMinOnly, ActCase::kHardSwish,
-                                           ActCase::kHardSigmoid, ActCase::kSigmoid));
+                                           ActCase::kHardSigmoid, ActCase::kSigmoid, ActCase::kSiluPattern));
+
+TEST(FuseConvActivation, SiluPatternEitherOperandOrder) {
+  for (bool gate_first : {false, true}) {
+    GraphBuilder b;
+    ir::Value* x = b.input("x", {1, 4, 6, 6});
+    ir::Value* c = b.conv(x, 4, 8, 3);
+    ir::Value* gate = b.op(OpKind::Sigmoid, {c});
+    ir::Value* y = b.g.add_value("y");
+    b.g.add_node(OpKind::Mul, "silu", gate_first ? std::vector<ir::Value*>{gate, c} : std::vector<ir::Value*>{c, gate},
+                 {y});
+    b.finish({y});
+    ir::Graph before = b.g.clone();
+    Result<passes::FuseActivationStats> s = passes::fuse_conv_activation(b.g);
+    HQP_ASSERT_OK(s.status());
+    EXPECT_EQ(s->silu_patterns, 1);
+    EXPECT_EQ(s->hardswish_patterns, 0);
+    ASSERT_EQ(b.g.nodes().size(), 1u);
+    const ir::Node& n = *b.g.nodes()[0];
+    EXPECT_EQ(n.kind, OpKind::FusedConv);
+    EXPECT_EQ(n.attr<ir::FusedConvAttrs>().post.activation, Activation::kSilu);
+    EXPECT_EQ(b.g.outputs()[0]->name, "y");
+    // The reference rounds SiLU exactly as Sigmoid then Mul: the fused graph gives the same bits.
+    expect_same_outputs(before, b.g, b.random_inputs(), 0.0);
+  }
+}
 
 TEST(FuseConvActivation, TorchHardSwishPatternEitherOperandOrder) {
   for (bool gate_first : {false, true}) {
@@ -102,13 +128,24 @@ TEST(FuseConvActivation, DoesNotFuseSharedOutputComputedBoundsOrOtherHardSigmoid
   // (4) conv output that is a graph output.
   ir::Value* c4 = b.conv(x, 3, 3, 3);
   ir::Value* r4 = b.op(OpKind::Relu, {c4});
-  b.finish({r1, s1, clip, m, c4, r4});
+  // (5) c5 * Sigmoid(another value): a gate, not SiLU.
+  ir::Value* c5 = b.conv(x, 3, 3, 3);
+  ir::Value* c5b = b.conv(x, 3, 3, 3);
+  ir::Value* gated = b.op(OpKind::Mul, {c5, b.op(OpKind::Sigmoid, {c5b})});
+  ir::Value* c5c = b.op(OpKind::Relu, {c5});  // c5 has a second reader
+  // (6) x * Sigmoid(x) whose Sigmoid output is read again.
+  ir::Value* c6 = b.conv(x, 3, 3, 3);
+  ir::Value* s6 = b.op(OpKind::Sigmoid, {c6});
+  ir::Value* m6 = b.op(OpKind::Mul, {c6, s6});
+  b.finish({r1, s1, clip, m, c4, r4, gated, c5c, m6, s6});
   ir::Graph before = b.g.clone();
   Result<passes::FuseActivationStats> s = passes::fuse_conv_activation(b.g);
   HQP_ASSERT_OK(s.status());
-  EXPECT_EQ(s->fused_conv, 0);
-  EXPECT_EQ(count_kind(b.g, OpKind::FusedConv), 0);
-  EXPECT_EQ(count_kind(b.g, OpKind::Conv), 4);
+  // Only (5)'s second conv fuses: its output feeds nothing but the Sigmoid (a plain activation).
+  EXPECT_EQ(s->fused_conv, 1);
+  EXPECT_EQ(s->silu_patterns, 0);
+  EXPECT_EQ(count_kind(b.g, OpKind::FusedConv), 1);
+  EXPECT_EQ(count_kind(b.g, OpKind::Conv), 6);
   std::vector<Tensor> in = b.random_inputs();
   in[1] = Tensor::scalar<float>(0.4f);
   expect_same_outputs(before, b.g, in, 0.0);

@@ -157,6 +157,36 @@ TEST(LowerQdq, ArbitraryScalesOneLayerWithinOneLsb) {
   }
 }
 
+// DQ -> Conv -> x * Sigmoid(x) -> Q (hqp's own placement of an EfficientNet block): the float
+// fusion makes a SiLU FusedConv; lowering keeps the convolution INT8 with a float output and puts
+// the activation back as Sigmoid and Mul, since the INT8 output stage only clamps.
+TEST(LowerQdq, SiluConvKeepsItsActivationInFloat) {
+  GraphBuilder b;
+  ir::Value* x = b.input("x", {2, 7, 11, 11});
+  const float sx = 0.0123f;
+  ir::Value* xd = b.qdq(x, sx, 131);
+  GraphBuilder::QWeight w = b.dq_weight({9, 7, 3, 3}, false);
+  ir::ConvAttrs a;
+  a.pads = {1, 1, 1, 1};
+  ir::Value* c = b.op(OpKind::Conv, {xd, w.dq, b.dq_bias(sx, w.scale)}, a);
+  ir::Value* silu = b.op(OpKind::Mul, {c, b.op(OpKind::Sigmoid, {c})});
+  ir::Value* yq = b.g.add_value("yq");
+  b.g.add_node(OpKind::QuantizeLinear, "q_out", {silu, b.init("ys", Tensor::scalar<float>(0.0371f)),
+                                                 b.init("yz", Tensor::scalar<uint8_t>(3))}, {yq}, ir::AxisAttrs{});
+  b.finish({yq});
+  ir::Graph before = b.g.clone();
+  Result<passes::LowerQdqStats> s = fuse_and_lower(b.g);
+  HQP_ASSERT_OK(s.status());
+  EXPECT_EQ(s->qconv, 1);
+  EXPECT_EQ(s->float_outputs, 1);
+  EXPECT_EQ(count_kind(b.g, OpKind::QConv), 1);
+  EXPECT_EQ(count_kind(b.g, OpKind::Sigmoid), 1);
+  EXPECT_EQ(count_kind(b.g, OpKind::Mul), 1);
+  EXPECT_EQ(count_kind(b.g, OpKind::FusedConv), 0);
+  HQP_EXPECT_OK(ir::verify(b.g));
+  expect_same_outputs(before, b.g, b.random_inputs(), 0.0, kQdqOneLayerMaxLsb, kQdqOneLayerMaxMismatchFraction);
+}
+
 TEST(LowerQdq, RemovesRoundTripsWithEqualParameters) {
   GraphBuilder b;
   ir::Value* x = b.input("x", {1, 3, 4, 4}, DType::kU8);

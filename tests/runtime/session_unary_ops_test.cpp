@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
 #include "common/ir_test_util.h"
@@ -102,6 +104,59 @@ TEST(SessionUnaryOps, PowPReluAndReductionsRunInAFastPlan) {
   Result<std::vector<Tensor>> got = s->run(inputs);
   HQP_ASSERT_OK(got.status());
   EXPECT_LE(max_relative_error((*got)[0], (*want)[0]), kSessionFastMaxRelErr);
+}
+
+// x [2, 16, 5, 5] -> conv 3x3 -> ReduceMean over the spatial axes, written as exporters write it
+// (axes in either order or negative, keepdims 0 / 1) -> y: the fast engine
+// runs it as oneDNN's global average pooling on the conv's channels-last output, without a
+// reorder; other axes stay on the reference kernel. Values agree with the reference executor.
+TEST(SessionUnaryOps, SpatialReduceMeanRunsAsGlobalAveragePool) {
+  struct Case {
+    std::vector<int64_t> axes;
+    int64_t keepdims;
+    bool pooled;
+  };
+  const Case cases[] = {{{2, 3}, 0, true},  {{-1, -2}, 1, true},    {{3, 2}, 0, true},
+                        {{1}, 1, false}, {{1, 2, 3}, 0, false}, {{2}, 1, false}};
+  for (const Case& c : cases) {
+    const std::string what = fmt::format("axes [{}] keepdims {}", fmt::join(c.axes, ","), c.keepdims);
+    SCOPED_TRACE(what);
+    Graph g;
+    Value* x = g.add_input("x", DType::kF32, dims({2, 16, 5, 5}));
+    Value* w = g.add_initializer("w", random_f32({16, 16, 3, 3}, 5));
+    Value* conv = g.add_value("conv");
+    Value* y = g.add_value("y");
+    ir::ConvAttrs ca;
+    ca.pads = std::vector<int64_t>{1, 1, 1, 1};
+    g.add_node(OpKind::Conv, "conv", {x, w}, {conv}, ca);
+    ir::ReduceAttrs ra;
+    ra.keepdims = c.keepdims;
+    ra.axes = c.axes;
+    g.add_node(OpKind::ReduceMean, "mean", {conv}, {y}, ra);
+    g.add_output(y);
+    HQP_ASSERT_OK(ir::verify_and_infer(g));
+    const std::vector<Tensor> inputs = {random_f32({2, 16, 5, 5}, 13)};
+    Result<std::vector<Tensor>> want = reference::run_reference(g, inputs);
+    HQP_ASSERT_OK(want.status());
+    for (int threads : {1, 2}) {
+      SessionOptions options = session_options(Engine::kFast, threads);
+      options.profile = true;
+      Result<Session> s = Session::create(g, options);
+      HQP_ASSERT_OK(s.status());
+      Result<std::vector<Tensor>> got = s->run(inputs);
+      HQP_ASSERT_OK(got.status());
+      ASSERT_EQ((*got)[0].shape(), (*want)[0].shape()) << what;
+      EXPECT_LE(max_relative_error((*got)[0], (*want)[0]), kSessionFastMaxRelErr) << what;
+      bool pooled = false;
+      bool reordered = false;
+      for (const StepProfile& step : s->profile()) {
+        if (step.node == "mean") pooled = step.implementation.find("averagepool") != std::string::npos;
+        if (step.node == "reorder:conv") reordered = true;
+      }
+      EXPECT_EQ(pooled, c.pooled) << what;
+      EXPECT_EQ(reordered, !c.pooled) << what;  // the reference kernel reads NCHW
+    }
+  }
 }
 
 // x [1, 7, 7, 96] (channels last, as ConvNeXt's blocks hold it) -> MatMul(W [96, 384]) -> y: one

@@ -52,6 +52,7 @@ std::vector<std::tuple<dnnl::algorithm, float, float>> eltwise_steps(const Eltwi
     case Activation::kExp: return {{alg::eltwise_exp, 0.0f, 0.0f}};
     case Activation::kSqrt: return {{alg::eltwise_sqrt, 0.0f, 0.0f}};
     case Activation::kGeluErf: return {{alg::eltwise_gelu_erf, 0.0f, 0.0f}};
+    case Activation::kSwish: return {{alg::eltwise_swish, 1.0f, 0.0f}};
     case Activation::kNone: break;
   }
   return {};
@@ -189,6 +190,7 @@ std::string_view EltwiseF32Onednn::name(const EltwiseF32OnednnParams& params) {
     case Activation::kExp: return "exp_f32__onednn";
     case Activation::kSqrt: return "sqrt_f32__onednn";
     case Activation::kGeluErf: return "gelu_erf_f32__onednn";
+    case Activation::kSwish: return "swish_f32__onednn";
     case Activation::kNone: break;
   }
   return "identity_f32__onednn";
@@ -198,7 +200,7 @@ Status EltwiseF32Onednn::applies(const EltwiseF32OnednnParams& params) {
   const std::string_view kernel_name = name(params);
   if (params.activation == Activation::kNone) {
     return make_error(StatusCode::kInvalidArgument, "cannot create kernel '{}': no activation (activation=none, "
-                      "expected relu, clip, hardswish, hardsigmoid, sigmoid, leaky_relu, tanh, exp or sqrt)", kernel_name);
+                      "expected relu, clip, hardswish, hardsigmoid, sigmoid, leaky_relu, tanh, exp, sqrt, gelu_erf or swish)", kernel_name);
   }
   if (params.count < 1) {
     return make_error(StatusCode::kInvalidArgument, "cannot create kernel '{}': empty tensor (count={}, expected >= 1)",

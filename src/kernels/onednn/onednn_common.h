@@ -39,7 +39,9 @@ bool blocked_f32_layout_preferred();
 //   kLeakyRelu   x >= 0 ? x : alpha * x                         (ONNX LeakyRelu; beta unused)
 //   kTanh, kExp, kSqrt                                          (alpha/beta unused)
 //   kGeluErf     x * (1 + erf(x / sqrt(2))) / 2 (oneDNN's polynomial erf: within float rounding, not bit-equal)
-enum class Activation { kNone, kRelu, kClip, kHardSwish, kHardSigmoid, kSigmoid, kLeakyRelu, kTanh, kExp, kSqrt, kGeluErf };
+//   kSwish       x * sigmoid(x) (SiLU; oneDNN's eltwise_swish with alpha 1: within float rounding)
+enum class Activation { kNone, kRelu, kClip, kHardSwish, kHardSigmoid, kSigmoid, kLeakyRelu, kTanh, kExp, kSqrt, kGeluErf,
+                        kSwish };
 std::string_view activation_name(Activation activation);
 
 // Post-ops of an FP32 conv / gemm, in this order: bias (owned by the kernel params), then

@@ -35,6 +35,7 @@ std::string_view activation_name(Activation activation) {
     case Activation::kExp: return "exp";
     case Activation::kSqrt: return "sqrt";
     case Activation::kGeluErf: return "gelu_erf";
+    case Activation::kSwish: return "swish";
   }
   return "?";
 }
@@ -313,6 +314,7 @@ void append_activation(dnnl::post_ops& ops, Activation activation, float alpha, 
     case Activation::kExp: ops.append_eltwise(1.0f, alg::eltwise_exp, 0.0f, 0.0f); break;
     case Activation::kSqrt: ops.append_eltwise(1.0f, alg::eltwise_sqrt, 0.0f, 0.0f); break;
     case Activation::kGeluErf: ops.append_eltwise(1.0f, alg::eltwise_gelu_erf, 0.0f, 0.0f); break;
+    case Activation::kSwish: ops.append_eltwise(1.0f, alg::eltwise_swish, 1.0f, 0.0f); break;
   }
 }
 

@@ -101,6 +101,13 @@ void sigmoid_f32__ref(int64_t count, const float* src, float* dst) {
   for (int64_t i = 0; i < count; ++i) dst[i] = 1.0f / (1.0f + std::exp(-src[i]));
 }
 
+void silu_f32__ref(int64_t count, const float* src, float* dst) {
+  for (int64_t i = 0; i < count; ++i) {
+    const float s = 1.0f / (1.0f + std::exp(-src[i]));
+    dst[i] = src[i] * s;
+  }
+}
+
 void leaky_relu_f32__ref(int64_t count, float alpha, const float* src, float* dst) {
   for (int64_t i = 0; i < count; ++i) dst[i] = src[i] >= 0.0f ? src[i] : alpha * src[i];
 }

@@ -16,6 +16,8 @@ namespace hqp::kernels {
 void relu_f32__ref(int64_t count, const float* src, float* dst);
 // dst = 1 / (1 + exp(-src))
 void sigmoid_f32__ref(int64_t count, const float* src, float* dst);
+// dst = src * sigmoid(src), rounded as Sigmoid then Mul (sigmoid_f32__ref, then one float product)
+void silu_f32__ref(int64_t count, const float* src, float* dst);
 // dst = src >= 0 ? src : alpha * src   (ONNX LeakyRelu, default alpha=0.01)
 void leaky_relu_f32__ref(int64_t count, float alpha, const float* src, float* dst);
 // dst = tanh(src), exp(src), sqrt(src) (NaN for src < 0), erf(src): the C library's functions.

@@ -95,6 +95,7 @@ const PostOpCase kPostOps[] = {
     {"SumRelu", true, Activation::kRelu, 0, 0},        {"Clip", false, Activation::kClip, -0.5f, 0.75f},
     {"HardSwish", false, Activation::kHardSwish, 0, 0}, {"HardSigmoid", false, Activation::kHardSigmoid, 0.2f, 0.5f},
     {"Sigmoid", false, Activation::kSigmoid, 0, 0},    {"SumOnly", true, Activation::kNone, 0, 0},
+    {"Swish", false, Activation::kSwish, 0, 0},        {"SumSwish", true, Activation::kSwish, 0, 0},
 };
 
 class ConvF32OnednnSweep : public ::testing::TestWithParam<ConvCase> {};

@@ -45,7 +45,7 @@ TEST(EltwiseF32Onednn, EveryActivationMatchesReference) {
                        A{Activation::kHardSwish, 0, 0}, A{Activation::kHardSigmoid, 0.2f, 0.5f},
                        A{Activation::kHardSigmoid, 1.0f / 6.0f, 0.5f}, A{Activation::kSigmoid, 0, 0},
                        A{Activation::kLeakyRelu, 0.01f, 0}, A{Activation::kLeakyRelu, 0.2f, 0}, A{Activation::kTanh, 0, 0},
-                       A{Activation::kExp, 0, 0}}) {
+                       A{Activation::kExp, 0, 0}, A{Activation::kSwish, 0, 0}}) {
       EltwiseF32OnednnParams params{count, a.act, a.alpha, a.beta};
       const std::string what = std::string(EltwiseF32Onednn::name(params)) + "/" + std::to_string(count);
       Result<EltwiseF32Onednn> k = EltwiseF32Onednn::create(params);

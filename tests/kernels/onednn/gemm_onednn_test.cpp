@@ -51,7 +51,7 @@ TEST_P(GemmOnednnSweep, F32MatchesReference) {
   const std::vector<float> sum = test::random_floats(static_cast<size_t>(c.m * c.n), kRefTestSeed + 3);
   for (bool trans_b : {true, false}) {
     for (const auto& [act, has_sum] : {std::pair{Activation::kNone, false}, std::pair{Activation::kRelu, true},
-                                       std::pair{Activation::kHardSwish, false}}) {
+                                       std::pair{Activation::kHardSwish, false}, std::pair{Activation::kSwish, false}}) {
       const std::string what = c.name + (trans_b ? "/transB" : "/noTransB") + "/" + std::string(activation_name(act)) +
                                (has_sum ? "+sum" : "");
       GemmF32OnednnParams params{c.m, c.n, c.k, trans_b, true, {has_sum, act, 0.0f, 0.0f}};

@@ -86,6 +86,7 @@ inline void apply_activation_ref(kernels::onednn::Activation act, float alpha, f
     case Activation::kExp: kernels::exp_f32__ref(count, v.data(), v.data()); break;
     case Activation::kSqrt: kernels::sqrt_f32__ref(count, v.data(), v.data()); break;
     case Activation::kGeluErf: kernels::gelu_erf_f32__ref(count, v.data(), v.data()); break;
+    case Activation::kSwish: kernels::silu_f32__ref(count, v.data(), v.data()); break;
   }
 }
 
