@@ -24,11 +24,13 @@ Status validate_gemm(std::string_view name, int64_t m, int64_t n, int64_t k) {
   return Status::ok_status();
 }
 
+// plain_weights: the weights stay row-major [N, K] instead of oneDNN's choice (format any: blocked).
 dnnl::primitive_desc make_ip_pd(int64_t m, int64_t n, int64_t k, memory::data_type src_dt, memory::data_type wei_dt,
-                                memory::data_type bias_dt, memory::data_type dst_dt, const dnnl::primitive_attr& attr) {
+                                memory::data_type bias_dt, memory::data_type dst_dt, const dnnl::primitive_attr& attr,
+                                bool plain_weights = false) {
   using tag = memory::format_tag;
   const memory::desc src_md({m, k}, src_dt, tag::ab);
-  const memory::desc wei_md({n, k}, wei_dt, tag::any);
+  const memory::desc wei_md({n, k}, wei_dt, plain_weights ? tag::ab : tag::any);
   const memory::desc bias_md = bias_dt == memory::data_type::undef ? memory::desc() : memory::desc({n}, bias_dt, tag::a);
   const memory::desc dst_md({m, n}, dst_dt, tag::ab);
   const dnnl::inner_product_forward::desc desc(dnnl::prop_kind::forward_inference, src_md, wei_md, bias_md, dst_md);
@@ -52,7 +54,8 @@ std::shared_ptr<const detail::CachedPrimitive> gemm_f32_primitive(const GemmF32O
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
     using dt = memory::data_type;
-    return make_ip_pd(p.m, p.n, p.k, dt::f32, dt::f32, p.has_bias ? dt::f32 : dt::undef, dt::f32, attr);
+    return make_ip_pd(p.m, p.n, p.k, dt::f32, dt::f32, p.has_bias ? dt::f32 : dt::undef, dt::f32, attr,
+                      GemmF32Onednn::plain_weights(p));
   });
 }
 
@@ -91,6 +94,10 @@ int64_t dst_bytes(int64_t m, int64_t n, DType dtype) { return m * n * static_cas
 GemmF32Onednn::GemmF32Onednn(GemmF32Onednn&&) noexcept = default;
 GemmF32Onednn& GemmF32Onednn::operator=(GemmF32Onednn&&) noexcept = default;
 GemmF32Onednn::~GemmF32Onednn() = default;
+
+bool GemmF32Onednn::plain_weights(const GemmF32OnednnParams& params) {
+  return params.m <= kStreamingMaxRows && params.n * params.k * static_cast<int64_t>(sizeof(float)) >= kStreamingMinWeightBytes;
+}
 
 Status GemmF32Onednn::applies(const GemmF32OnednnParams& params) {
   HQP_RETURN_IF_ERROR(validate_gemm(kName, params.m, params.n, params.k));

@@ -33,6 +33,14 @@ struct GemmF32OnednnParams {
 class GemmF32Onednn {
  public:
   static constexpr std::string_view kName = "gemm_f32__onednn";
+  // A few rows (batch-1 classifiers) against weights far past the caches: the run streams the
+  // weights, and oneDNN's GEMV on plain row-major [N, K] weights ("gemm:jit") streams them faster
+  // than its blocked inner product (AVX-512: 151 MB 6.55 -> 4.08 ms, 67 MB 1.85 -> 1.66 ms at 2
+  // threads; for weights that fit the caches the blocked kernel is as fast or faster:
+  // docs/PERFORMANCE.md, "Issue 10, part 7"). plain_weights(): the kernel keeps them plain.
+  static constexpr int64_t kStreamingMaxRows = 4;
+  static constexpr int64_t kStreamingMinWeightBytes = int64_t{32} << 20;
+  static bool plain_weights(const GemmF32OnednnParams& params);
   static Status applies(const GemmF32OnednnParams& params);
   static Result<GemmF32Onednn> create(const GemmF32OnednnParams& params, const float* wei, const float* bias);
   // src: [M, K], sum/dst: [M, N], row-major; sum read when post_ops.has_sum, may equal dst.

@@ -72,6 +72,36 @@ TEST_P(GemmOnednnSweep, F32MatchesReference) {
   }
 }
 
+// AlexNet's classifier at batch 1 in miniature: two rows against 33.6 MB of weights, which the
+// kernel keeps plain for oneDNN's GEMV (GemmF32Onednn::plain_weights); same results as the
+// reference, in both weight layouts, and the weights come back out unchanged.
+TEST(GemmF32OnednnStreaming, PlainWeightsMatchReference) {
+  const int64_t m = 2, n = 8192, k = 1025;  // K within kGemmOnednnTol's range
+  const std::vector<float> src = test::random_floats(static_cast<size_t>(m * k), kRefTestSeed);
+  const std::vector<float> wei = test::random_floats(static_cast<size_t>(n * k), kRefTestSeed + 1);
+  const std::vector<float> bias = test::random_floats(static_cast<size_t>(n), kRefTestSeed + 2);
+  for (bool trans_b : {true, false}) {
+    GemmF32OnednnParams params{m, n, k, trans_b, true, {false, Activation::kRelu, 0.0f, 0.0f}};
+    EXPECT_TRUE(GemmF32Onednn::plain_weights(params));
+    EXPECT_FALSE(GemmF32Onednn::plain_weights({64, n, k, trans_b, true, {}}));  // a batch: blocked
+    EXPECT_FALSE(GemmF32Onednn::plain_weights({1, 1000, 512, trans_b, true, {}}));  // ResNet's fc: cached
+    const std::vector<float> wei_user = trans_b ? wei : transpose(wei, n, k);
+    Result<GemmF32Onednn> kernel = GemmF32Onednn::create(params, wei_user.data(), bias.data());
+    ASSERT_TRUE(kernel.ok()) << kernel.status().message();
+    GemmParams ref{m, n, k, false, trans_b, 1.0f, 1.0f, 0, 1};
+    std::vector<float> want(static_cast<size_t>(m * n));
+    gemm_f32__ref(ref, src.data(), wei_user.data(), bias.data(), want.data());
+    test::apply_activation_ref(Activation::kRelu, 0.0f, 0.0f, want);
+    std::vector<float> got(want.size(), 777.0f);
+    ASSERT_TRUE(kernel->run(src.data(), nullptr, got.data()).ok());
+    test::expect_all_near(got, want, kGemmOnednnTol, std::string(trans_b ? "transB" : "noTransB") + " [" +
+                                                         kernel->implementation() + "]");
+    std::vector<float> back(wei_user.size());
+    ASSERT_TRUE(kernel->unpack_weights(back.data()).ok());
+    EXPECT_EQ(back, wei_user);
+  }
+}
+
 // With VNNI as oneDNN runs it; without, with exact_without_vnni (the input doubled against halved
 // weights; u8 sources; refused where sums could pass 2^24, i.e. long K with full-range weights).
 TEST_P(GemmOnednnSweep, Int8BitExact) {
