@@ -360,9 +360,15 @@ Rewrite lower_gemm(ir::Graph& graph, ir::Node* node) {
   return {true, apply_plan(graph, node, *plan, ir::OpKind::QGemm, f, act)};
 }
 
-// DQ -> op -> Q with identical per-tensor parameters, where `op` only moves or selects elements:
-// the op runs on the INT8 tensor and both conversions disappear (exact: requantizing a
-// dequantized value with the same parameters returns it).
+std::optional<Tensor> run_on(const ir::Node& node, const Tensor& x, int64_t opset);
+Tensor all_codes(DType dtype);
+
+// DQ -> op -> Q with per-tensor parameters, where `op` only moves or selects elements (MaxPool
+// takes a maximum: Q(DQ(.)) is non-decreasing, so it commutes with max): the op runs on the INT8
+// tensor and both conversions disappear (exact: requantizing a dequantized value with the same
+// parameters returns it). With other parameters on the Q (TensorRT's placement quantizes a
+// MaxPool's input and its consumer's input separately), a QLut after the op requantizes:
+// table[c] = Q(DQ(c)) computed by the reference kernels of those two nodes, so bit-exact too.
 Rewrite lower_data_movement(ir::Graph& graph, ir::Node* node) {
   switch (node->kind) {
     case ir::OpKind::MaxPool:
@@ -377,15 +383,29 @@ Rewrite lower_data_movement(ir::Graph& graph, ir::Node* node) {
   }
   std::optional<DqMatch> src = match_activation_dq(node->input(0));
   if (!src || !can_adopt(src->q, src->params)) return {};
-  if (node->kind == ir::OpKind::MaxPool && src->q->dtype != DType::kU8) return {};  // reference MaxPool: f32/u8
   std::optional<QMatch> dst = match_output_q(graph, node->output(0));
-  if (!dst || !same_params(dst->params, src->params)) return {};
+  if (!dst) return {};
+  std::optional<Tensor> table;
+  if (!same_params(dst->params, src->params)) {
+    table = run_on(*src->node, all_codes(src->q->dtype), graph.opset());
+    if (table) table = run_on(*dst->node, *table, graph.opset());
+    if (!table || table->dtype() != dst->params.storage || table->numel() != 256) return {};
+  }
   src->q->quant = src->params;
   ir::Value* out = dst->node->output(0);
   out->quant = dst->params;
   std::vector<ir::Value*> inputs = node->inputs();
   inputs[0] = src->q;
-  ir::replace_nodes(graph, {node, dst->node}, node->kind, node->name, inputs, {out}, node->attrs);
+  if (!table) {
+    ir::replace_nodes(graph, {node, dst->node}, node->kind, node->name, inputs, {out}, node->attrs);
+    return {true, dst->node};
+  }
+  const std::string name = node->name;
+  ir::Value* moved = graph.add_value(graph.unique_name(name + "_int8"));
+  moved->quant = src->params;
+  ir::replace_nodes(graph, {node, dst->node}, node->kind, name, inputs, {moved}, node->attrs);
+  ir::Value* t = graph.add_initializer(graph.unique_name(name + "_requantize_lut"), std::move(*table));
+  graph.add_node(ir::OpKind::QLut, graph.unique_name(name + "_requantize"), {moved, t}, {out});
   return {true, dst->node};
 }
 

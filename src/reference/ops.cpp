@@ -134,6 +134,7 @@ Status run_pool(const OpCtx& c, bool is_max) {
   switch (x.dtype()) {
     case DType::kF32: k::maxpool_f32__ref(p, x.data<float>(), c.out[0].data<float>(), indices); break;
     case DType::kU8: k::maxpool_u8__ref(p, x.data<uint8_t>(), c.out[0].data<uint8_t>(), indices); break;
+    case DType::kS8: k::maxpool_s8__ref(p, x.data<int8_t>(), c.out[0].data<int8_t>(), indices); break;
     default: return c.error(StatusCode::kUnsupported, "dtype {} is not supported", dtype_name(x.dtype()));
   }
   return Status();

@@ -1146,6 +1146,34 @@ class QuantizeOp final : public RuntimeOp {
 // Per-tensor QuantizeLinear / DequantizeLinear are element-wise: they run on the bytes in whatever
 // layout they are, so no reorder is needed around them. QuantizeLinear f32 -> u8/s8 on the x86
 // kernel; the rest (DequantizeLinear, other dtypes) on the reference kernel.
+class DequantizeOp final : public RuntimeOp {
+ public:
+  DequantizeOp(int64_t n, float scale, int32_t zero_point, DType dtype)
+      : n_(n), scale_(scale), zero_u8_(static_cast<uint8_t>(zero_point)), zero_s8_(static_cast<int8_t>(zero_point)),
+        dtype_(dtype) {}
+  Status run(std::span<const void* const> in, std::span<void* const> out) override {
+    kernels::QuantizeParams p;
+    p.inner = n_;
+    float* y = static_cast<float*>(out[0]);
+    if (dtype_ == DType::kU8) {
+      kernels::dequantize_linear_u8__x86(p, static_cast<const uint8_t*>(in[0]), &scale_, &zero_u8_, y);
+    } else {
+      kernels::dequantize_linear_s8__x86(p, static_cast<const int8_t*>(in[0]), &scale_, &zero_s8_, y);
+    }
+    return Status();
+  }
+  std::string implementation() const override {
+    return fmt::format("dequantize_linear__x86 ({})", kernels::int8_eltwise__x86_isa());
+  }
+
+ private:
+  int64_t n_;
+  float scale_;
+  uint8_t zero_u8_;
+  int8_t zero_s8_;
+  DType dtype_;
+};
+
 Result<OpChoice> try_qdq_any_layout(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
   const Tensor* scale = constant_of(node, 1);
   if (scale == nullptr || scale->numel() != 1) return reject("scale is not a constant scalar (per-axis)");
@@ -1158,6 +1186,11 @@ Result<OpChoice> try_qdq_any_layout(const Node& node, const std::vector<SlotInfo
       (zp == nullptr || zp->dtype() == out) && s > 0.0f && std::isfinite(s)) {
     HQP_ASSIGN_OR_RETURN(const int64_t n, checked_numel(in[0].shape));
     c.op = std::make_unique<QuantizeOp>(n, s, zp != nullptr ? static_cast<int32_t>(zp->element_as_int64(0)) : 0, out);
+  } else if (node.kind == OpKind::DequantizeLinear && (in[0].dtype == DType::kU8 || in[0].dtype == DType::kS8) &&
+             out == DType::kF32 && scale->dtype() == DType::kF32 && (zp == nullptr || zp->dtype() == in[0].dtype)) {
+    HQP_ASSIGN_OR_RETURN(const int64_t n, checked_numel(in[0].shape));
+    c.op = std::make_unique<DequantizeOp>(n, s, zp != nullptr ? static_cast<int32_t>(zp->element_as_int64(0)) : 0,
+                                          in[0].dtype);
   } else {
     HQP_ASSIGN_OR_RETURN(c.op, RefOp::create(node, in, /*opset=*/13));  // Q/DQ semantics of opset >= 13
   }

@@ -126,10 +126,9 @@ TEST(LowerQdq, Pow2ScalesChainIsBitExactS8) {
   ir::Graph before = net.b.g.clone();
   Result<passes::LowerQdqStats> s = fuse_and_lower(net.b.g);
   HQP_ASSERT_OK(s.status());
-  // s8 MaxPool has no reference kernel: the DQ -> MaxPool -> Q stays float.
   EXPECT_EQ(s->qconv, 4);
   EXPECT_EQ(s->qgemm, 1);
-  EXPECT_EQ(s->quantized_moves, 0);
+  EXPECT_EQ(s->quantized_moves, 1);  // MaxPool on the s8 tensor
   expect_same_outputs(before, net.b.g, net.b.random_inputs(), 0.0, kQdqPow2MaxLsb, 0.0);
 }
 
@@ -185,6 +184,48 @@ TEST(LowerQdq, SiluConvKeepsItsActivationInFloat) {
   EXPECT_EQ(count_kind(b.g, OpKind::FusedConv), 0);
   HQP_EXPECT_OK(ir::verify(b.g));
   expect_same_outputs(before, b.g, b.random_inputs(), 0.0, kQdqOneLayerMaxLsb, kQdqOneLayerMaxMismatchFraction);
+}
+
+// TensorRT's placement: Q/DQ on a MaxPool's input, and separately on its consumer's input (s8
+// symmetric, each with its own amax). x (s8) -> DQ -> MaxPool -> Q (other scale) -> DQ -> y: the
+// MaxPool runs on the s8 codes and a QLut requantizes them, bit-equal to the float graph; with
+// equal parameters (and for u8) no table is needed. Flatten moves elements the same way.
+TEST(LowerQdq, DataMovementRequantizesToOtherParameters) {
+  struct Case {
+    OpKind kind;
+    DType storage;
+    float out_scale;
+    int32_t out_zero;
+    bool table;
+  };
+  for (const Case& c : {Case{OpKind::MaxPool, DType::kS8, 0.0437f, 0, true}, Case{OpKind::MaxPool, DType::kS8, 0.02f, 0, false},
+                        Case{OpKind::MaxPool, DType::kU8, 0.031f, 9, true}, Case{OpKind::Flatten, DType::kS8, 0.011f, 0, true}}) {
+    SCOPED_TRACE(std::string(ir::op_name(c.kind)) + (c.storage == DType::kS8 ? " s8" : " u8") + " scale " +
+                 std::to_string(c.out_scale));
+    GraphBuilder b;
+    ir::Value* x = b.input("x", {2, 5, 7, 7});
+    ir::Value* xd = b.qdq(x, 0.02f, c.storage == DType::kS8 ? 0 : 128, c.storage);
+    ir::Value* moved;
+    if (c.kind == OpKind::MaxPool) {
+      ir::PoolAttrs pool;
+      pool.kernel_shape = {3, 3};
+      pool.strides = {2, 2};
+      pool.pads = {1, 1, 1, 1};
+      moved = b.op(OpKind::MaxPool, {xd}, pool);
+    } else {
+      moved = b.op(OpKind::Flatten, {xd}, ir::FlattenAttrs{});
+    }
+    b.finish({b.qdq(moved, c.out_scale, c.out_zero, c.storage)});
+    ir::Graph before = b.g.clone();
+    Result<passes::LowerQdqStats> s = passes::lower_qdq(b.g);
+    HQP_ASSERT_OK(s.status());
+    EXPECT_EQ(s->quantized_moves, 1);
+    EXPECT_EQ(count_kind(b.g, OpKind::QLut), c.table ? 1 : 0);
+    EXPECT_EQ(count_kind(b.g, OpKind::QuantizeLinear), 1);    // the input's
+    EXPECT_EQ(count_kind(b.g, OpKind::DequantizeLinear), 1);  // the output's
+    HQP_EXPECT_OK(ir::verify(b.g));
+    expect_same_outputs(before, b.g, b.random_inputs(), 0.0);
+  }
 }
 
 TEST(LowerQdq, RemovesRoundTripsWithEqualParameters) {
@@ -472,6 +513,7 @@ TEST(LowerQdq, FastInt8ConvolutionsAreExactOnThisCpu) {
     }
     int int8_ops = 0, int8_kernels_without_vnni = 0;  // the 4 QConv and the QGemm
     for (const NodePlanInfo& p : fast.plan_info()) {
+      if (p.op != "QConv" && p.op != "QGemm") continue;  // (the INT8 MaxPool is "maxpool_s8__onednn")
       const bool int8_kernel = p.implementation.find("s8__onednn") != std::string::npos;
       const bool via_f32 = p.implementation.find("_int8_via_f32__onednn") != std::string::npos;
       const bool acc = p.implementation.find("conv_int8_acc__onednn") != std::string::npos;

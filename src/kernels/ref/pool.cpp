@@ -78,6 +78,10 @@ void maxpool_u8__ref(const PoolParams& params, const uint8_t* src, uint8_t* dst,
   maxpool_impl(params, src, dst, indices);
 }
 
+void maxpool_s8__ref(const PoolParams& params, const int8_t* src, int8_t* dst, int64_t* indices) {
+  maxpool_impl(params, src, dst, indices);
+}
+
 void averagepool_f32__ref(const PoolParams& params, const float* src, float* dst) {
   const detail::Window3 w = pool_window(params);
   const int64_t in_plane = w.in[0] * w.in[1] * w.in[2];

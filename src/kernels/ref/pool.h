@@ -41,6 +41,7 @@ struct PoolParams {
 //          ((n*C + c)*D + d)*H + h)*W + w (including the batch and channel offsets).
 void maxpool_f32__ref(const PoolParams& params, const float* src, float* dst, int64_t* indices);
 void maxpool_u8__ref(const PoolParams& params, const uint8_t* src, uint8_t* dst, int64_t* indices);
+void maxpool_s8__ref(const PoolParams& params, const int8_t* src, int8_t* dst, int64_t* indices);
 
 // Mean over each window. count_include_pad=false: divisor = positions inside the input.
 // count_include_pad=true: divisor = positions inside the padded input (see PoolParams).

@@ -18,7 +18,7 @@ using x86::has_avx2;
 using x86::has_avx512;
 
 #ifdef HQP_X86_DISPATCH
-// The eight loops built for one ISA: <name>_<isa>(...), each the reference's loop body inlined.
+// The ten loops built for one ISA: <name>_<isa>(...), each the reference's loop body inlined.
 #define HQP_INT8_ELTWISE_ISA(isa, attr)                                                                       \
   attr void qadd_u8_##isa(const QAddParams& p, const uint8_t* a, const uint8_t* b, uint8_t* d) {              \
     detail::qadd_impl(p, a, b, d, kU8Min, kU8Max);                                                          \
@@ -45,6 +45,14 @@ using x86::has_avx512;
   attr void quantize_s8_##isa(const QuantizeParams& p, const float* src, const float* scale, const int8_t* zp,  \
                               int8_t* d) {                                                                  \
     detail::quantize_impl(p, src, scale, zp, d, kS8Min, kS8Max);                                            \
+  }                                                                                                         \
+  attr void dequantize_u8_##isa(const QuantizeParams& p, const uint8_t* src, const float* scale,             \
+                                const uint8_t* zp, float* d) {                                              \
+    detail::dequantize_impl(p, src, scale, zp, d);                                                          \
+  }                                                                                                         \
+  attr void dequantize_s8_##isa(const QuantizeParams& p, const int8_t* src, const float* scale,              \
+                                const int8_t* zp, float* d) {                                               \
+    detail::dequantize_impl(p, src, scale, zp, d);                                                          \
   }
 
 HQP_INT8_ELTWISE_ISA(avx512, HQP_AVX512)
@@ -92,6 +100,17 @@ void quantize_linear_s8__x86(const QuantizeParams& p, const float* src, const fl
                              int8_t* d) {
   HQP_DISPATCH(quantize_s8, (p, src, scale, zp, d));
   quantize_linear_s8__ref(p, src, scale, zp, d);
+}
+
+void dequantize_linear_u8__x86(const QuantizeParams& p, const uint8_t* src, const float* scale, const uint8_t* zp,
+                               float* d) {
+  HQP_DISPATCH(dequantize_u8, (p, src, scale, zp, d));
+  dequantize_linear_u8__ref(p, src, scale, zp, d);
+}
+void dequantize_linear_s8__x86(const QuantizeParams& p, const int8_t* src, const float* scale, const int8_t* zp,
+                               float* d) {
+  HQP_DISPATCH(dequantize_s8, (p, src, scale, zp, d));
+  dequantize_linear_s8__ref(p, src, scale, zp, d);
 }
 
 std::string_view int8_eltwise__x86_isa() {

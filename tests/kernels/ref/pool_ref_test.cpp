@@ -166,6 +166,16 @@ TEST_P(PoolRefSweep, MatchesPaddedFormulation) {
   const std::vector<float> dst_u8_as_f32(dst_u8.begin(), dst_u8.end());
   test::expect_all_near(dst_u8_as_f32, want_u8.max, 0.0, c.name + " maxpool u8");
   EXPECT_EQ(indices, want_u8.argmax) << c.name << " maxpool u8 indices";
+
+  // s8 maxpool: negative codes too (padding never wins over a real element).
+  const std::vector<int8_t> src_s8 = test::random_ints<int8_t>(src_n, test::kRefTestSeed + 12, -128, 127);
+  const std::vector<float> src_s8_as_f32(src_s8.begin(), src_s8.end());
+  const NaivePool want_s8 = naive_pool(c, src_s8_as_f32);
+  std::vector<int8_t> dst_s8(dst_n, 0);
+  maxpool_s8__ref(to_params(c, false), src_s8.data(), dst_s8.data(), indices.data());
+  const std::vector<float> dst_s8_as_f32(dst_s8.begin(), dst_s8.end());
+  test::expect_all_near(dst_s8_as_f32, want_s8.max, 0.0, c.name + " maxpool s8");
+  EXPECT_EQ(indices, want_s8.argmax) << c.name << " maxpool s8 indices";
 }
 
 // name, N, C, in, kernel, stride, dilation, pad_begin, pad_end, ceil_mode

@@ -121,5 +121,40 @@ TEST(QuantizeX86, QuantizeLinearEqualsTheReferenceOnEdgeValues) {
   }
 }
 
+// Every code of both types, per tensor and per axis (an axis length that is not a multiple of
+// the vector width), against dequantize_linear_*__ref bit for bit.
+TEST(QuantizeX86, DequantizeLinearEqualsTheReference) {
+  std::vector<uint8_t> xu;
+  for (int rep = 0; rep < 5; ++rep) {
+    for (int v = 0; v < 256; ++v) xu.push_back(static_cast<uint8_t>((v * 37 + rep) & 255));
+  }
+  std::vector<int8_t> xs(xu.size());
+  for (size_t i = 0; i < xu.size(); ++i) xs[i] = static_cast<int8_t>(static_cast<int>(xu[i]) - 128);
+  const int64_t n = static_cast<int64_t>(xu.size());  // 1280 = 5 x 256
+  const std::vector<float> scales = {0.0371f, 1.0f, 3.0f, 0.5f, 1e-3f};
+  const std::vector<uint8_t> zu = {0, 3, 128, 255, 17};
+  const std::vector<int8_t> zs = {0, -128, 127, -3, 5};
+  for (bool per_axis : {false, true}) {
+    QuantizeParams p;
+    if (per_axis) {
+      p.outer = 2;
+      p.axis_len = 5;
+      p.inner = n / 10;  // 128
+    } else {
+      p.inner = n;
+    }
+    for (size_t k = 0; k < (per_axis ? size_t{1} : scales.size()); ++k) {
+      const float* s = per_axis ? scales.data() : &scales[k];
+      std::vector<float> want(static_cast<size_t>(n)), got(want.size(), -1.0f);
+      dequantize_linear_u8__ref(p, xu.data(), s, per_axis ? zu.data() : &zu[k], want.data());
+      dequantize_linear_u8__x86(p, xu.data(), s, per_axis ? zu.data() : &zu[k], got.data());
+      EXPECT_EQ(got, want) << "u8 per_axis " << per_axis << " case " << k;
+      dequantize_linear_s8__ref(p, xs.data(), s, per_axis ? zs.data() : &zs[k], want.data());
+      dequantize_linear_s8__x86(p, xs.data(), s, per_axis ? zs.data() : &zs[k], got.data());
+      EXPECT_EQ(got, want) << "s8 per_axis " << per_axis << " case " << k;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace hqp::kernels
