@@ -1114,66 +1114,51 @@ Result<OpChoice> try_batch_norm(const Node& node, const std::vector<SlotInfo>& i
   return c;
 }
 
-// Per-tensor QuantizeLinear f32 -> u8/s8 (kernels/x86/quantize_x86.h), in any layout.
-class QuantizeOp final : public RuntimeOp {
+// Per-tensor QuantizeLinear f32 -> u8/s8 or DequantizeLinear u8/s8 -> f32 on the x86 INT8 loops
+// (kernels/x86/quantize_x86.h: the reference's loop bodies, bit-equal), in any layout.
+class PerTensorQdqOp final : public RuntimeOp {
  public:
-  QuantizeOp(int64_t n, float scale, int32_t zero_point, DType dtype)
-      : n_(n), scale_(scale), zero_u8_(static_cast<uint8_t>(zero_point)), zero_s8_(static_cast<int8_t>(zero_point)),
-        dtype_(dtype) {}
+  // int8: the 8-bit side's type (the output of a Quantize, the input of a Dequantize).
+  PerTensorQdqOp(bool quantize, int64_t n, float scale, int32_t zero_point, DType int8)
+      : quantize_(quantize), n_(n), scale_(scale), zero_u8_(static_cast<uint8_t>(zero_point)),
+        zero_s8_(static_cast<int8_t>(zero_point)), u8_(int8 == DType::kU8) {}
   Status run(std::span<const void* const> in, std::span<void* const> out) override {
     kernels::QuantizeParams p;
     p.inner = n_;
-    const float* x = static_cast<const float*>(in[0]);
-    if (dtype_ == DType::kU8) {
-      kernels::quantize_linear_u8__x86(p, x, &scale_, &zero_u8_, static_cast<uint8_t*>(out[0]));
+    if (quantize_) {
+      const float* x = static_cast<const float*>(in[0]);
+      if (u8_) {
+        kernels::quantize_linear_u8__x86(p, x, &scale_, &zero_u8_, static_cast<uint8_t*>(out[0]));
+      } else {
+        kernels::quantize_linear_s8__x86(p, x, &scale_, &zero_s8_, static_cast<int8_t*>(out[0]));
+      }
     } else {
-      kernels::quantize_linear_s8__x86(p, x, &scale_, &zero_s8_, static_cast<int8_t*>(out[0]));
+      float* y = static_cast<float*>(out[0]);
+      if (u8_) {
+        kernels::dequantize_linear_u8__x86(p, static_cast<const uint8_t*>(in[0]), &scale_, &zero_u8_, y);
+      } else {
+        kernels::dequantize_linear_s8__x86(p, static_cast<const int8_t*>(in[0]), &scale_, &zero_s8_, y);
+      }
     }
     return Status();
   }
   std::string implementation() const override {
-    return fmt::format("quantize_linear__x86 ({})", kernels::int8_eltwise__x86_isa());
+    return fmt::format("{}__x86 ({})", quantize_ ? "quantize_linear" : "dequantize_linear",
+                       kernels::int8_eltwise__x86_isa());
   }
 
  private:
+  bool quantize_;
   int64_t n_;
   float scale_;
   uint8_t zero_u8_;
   int8_t zero_s8_;
-  DType dtype_;
+  bool u8_;
 };
 
 // Per-tensor QuantizeLinear / DequantizeLinear are element-wise: they run on the bytes in whatever
-// layout they are, so no reorder is needed around them. QuantizeLinear f32 -> u8/s8 on the x86
-// kernel; the rest (DequantizeLinear, other dtypes) on the reference kernel.
-class DequantizeOp final : public RuntimeOp {
- public:
-  DequantizeOp(int64_t n, float scale, int32_t zero_point, DType dtype)
-      : n_(n), scale_(scale), zero_u8_(static_cast<uint8_t>(zero_point)), zero_s8_(static_cast<int8_t>(zero_point)),
-        dtype_(dtype) {}
-  Status run(std::span<const void* const> in, std::span<void* const> out) override {
-    kernels::QuantizeParams p;
-    p.inner = n_;
-    float* y = static_cast<float*>(out[0]);
-    if (dtype_ == DType::kU8) {
-      kernels::dequantize_linear_u8__x86(p, static_cast<const uint8_t*>(in[0]), &scale_, &zero_u8_, y);
-    } else {
-      kernels::dequantize_linear_s8__x86(p, static_cast<const int8_t*>(in[0]), &scale_, &zero_s8_, y);
-    }
-    return Status();
-  }
-  std::string implementation() const override {
-    return fmt::format("dequantize_linear__x86 ({})", kernels::int8_eltwise__x86_isa());
-  }
-
- private:
-  int64_t n_;
-  float scale_;
-  uint8_t zero_u8_;
-  int8_t zero_s8_;
-  DType dtype_;
-};
-
+// layout they are, so no reorder is needed around them. f32 <-> u8/s8 on the x86 loops; the rest
+// (per-axis, s32, other dtypes) on the reference kernel.
 Result<OpChoice> try_qdq_any_layout(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
   const Tensor* scale = constant_of(node, 1);
   if (scale == nullptr || scale->numel() != 1) return reject("scale is not a constant scalar (per-axis)");
@@ -1185,12 +1170,13 @@ Result<OpChoice> try_qdq_any_layout(const Node& node, const std::vector<SlotInfo
   if (node.kind == OpKind::QuantizeLinear && in[0].dtype == DType::kF32 && (out == DType::kU8 || out == DType::kS8) &&
       (zp == nullptr || zp->dtype() == out) && s > 0.0f && std::isfinite(s)) {
     HQP_ASSIGN_OR_RETURN(const int64_t n, checked_numel(in[0].shape));
-    c.op = std::make_unique<QuantizeOp>(n, s, zp != nullptr ? static_cast<int32_t>(zp->element_as_int64(0)) : 0, out);
+    c.op = std::make_unique<PerTensorQdqOp>(true, n, s, zp != nullptr ? static_cast<int32_t>(zp->element_as_int64(0)) : 0,
+                                            out);
   } else if (node.kind == OpKind::DequantizeLinear && (in[0].dtype == DType::kU8 || in[0].dtype == DType::kS8) &&
              out == DType::kF32 && scale->dtype() == DType::kF32 && (zp == nullptr || zp->dtype() == in[0].dtype)) {
     HQP_ASSIGN_OR_RETURN(const int64_t n, checked_numel(in[0].shape));
-    c.op = std::make_unique<DequantizeOp>(n, s, zp != nullptr ? static_cast<int32_t>(zp->element_as_int64(0)) : 0,
-                                          in[0].dtype);
+    c.op = std::make_unique<PerTensorQdqOp>(false, n, s, zp != nullptr ? static_cast<int32_t>(zp->element_as_int64(0)) : 0,
+                                            in[0].dtype);
   } else {
     HQP_ASSIGN_OR_RETURN(c.op, RefOp::create(node, in, /*opset=*/13));  // Q/DQ semantics of opset >= 13
   }
