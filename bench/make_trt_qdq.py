@@ -38,6 +38,7 @@ def act_qdq(name, at):
 
 
 def weight_qdq(name, at):
+    if name in quantized: return quantized[name]  # a weight shared by two layers: one Q/DQ pair
     w = numpy_helper.to_array(inits[name]).astype(np.float32)
     ws = np.maximum(np.abs(w.reshape(w.shape[0], -1)).max(1) / 127.0, 1e-8).astype(np.float32)
     new_inits.extend([numpy_helper.from_array(ws, name + "_trt_wscale"),
@@ -47,7 +48,8 @@ def weight_qdq(name, at):
                          name=name + "_trt_WQ"),
         helper.make_node("DequantizeLinear", [name + "_trt_wq", name + "_trt_wscale", name + "_trt_wzp"], [name + "_trt_wdq"],
                          axis=0, name=name + "_trt_WDQ")])
-    return name + "_trt_wdq"
+    quantized[name] = name + "_trt_wdq"
+    return quantized[name]
 
 
 def is_activation(v): return v and v not in inits and v not in const_outputs and v in ranges
@@ -67,4 +69,4 @@ for n in g.node:
     ordered += before.get(n.name, []); ordered.append(n)
 del g.node[:]; g.node.extend(ordered); g.initializer.extend(new_inits)
 onnx.checker.check_model(m, full_check=True)
-onnx.save(m, sys.argv[3]); print("nodes", len(g.node), "quantized activations", len(quantized))
+onnx.save(m, sys.argv[3]); print("nodes", len(g.node), "quantized tensors", len(quantized))
