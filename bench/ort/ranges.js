@@ -1,10 +1,14 @@
 // Min/max of every float output of MODEL (see bench/ort_ranges.py) over 4 seeded N(0,1) inputs of
-// SHAPE (default 1x3x224x224), as JSON. Usage: node ranges.js MODEL.onnx [SHAPE]
+// SHAPE (default 1x3x224x224), as JSON. Usage: node ranges.js MODEL.onnx [SHAPE] [CHANNELS.json]
+// With CHANNELS.json: also the per-channel (axis 1) min/max of every 4-D output, written there as
+// {name: [[min per channel], [max per channel]]} (bench/make_nncf_qdq.py's depthwise inputs).
 const ort = require('onnxruntime-node');
+const fs = require('fs');
 (async () => {
   const s = await ort.InferenceSession.create(process.argv[2]);
   const shape = (process.argv[3] || '1x3x224x224').split('x').map(Number);
-  const ranges = {};
+  const ranges = {}, channels = {};
+  const channelsOut = process.argv[4];
   let seed = 1;
   const rnd = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
   for (let b = 0; b < 4; ++b) {
@@ -17,7 +21,17 @@ const ort = require('onnxruntime-node');
     const out = await s.run(feeds);
     for (const k of Object.keys(out)) { const t = out[k]; if (t.type !== 'float32') continue;
       let lo = Infinity, hi = -Infinity; for (const v of t.data) { if (v < lo) lo = v; if (v > hi) hi = v; }
-      const r = ranges[k] || [Infinity, -Infinity]; ranges[k] = [Math.min(r[0], lo), Math.max(r[1], hi)]; }
+      const r = ranges[k] || [Infinity, -Infinity]; ranges[k] = [Math.min(r[0], lo), Math.max(r[1], hi)];
+      if (channelsOut && t.dims.length === 4) {
+        const [n, c, h, w] = t.dims, hw = h * w;
+        const cr = channels[k] || [new Array(c).fill(Infinity), new Array(c).fill(-Infinity)];
+        for (let i = 0; i < n; ++i) for (let j = 0; j < c; ++j) {
+          const base = (i * c + j) * hw;
+          for (let e = 0; e < hw; ++e) { const v = t.data[base + e]; if (v < cr[0][j]) cr[0][j] = v; if (v > cr[1][j]) cr[1][j] = v; }
+        }
+        channels[k] = cr;
+      } }
   }
   console.log(JSON.stringify(ranges));
+  if (channelsOut) fs.writeFileSync(channelsOut, JSON.stringify(channels));
 })();

@@ -6,6 +6,7 @@
 
 #include "ir/shape_inference.h"
 #include "ir/rewrite.h"
+#include "kernels/ref/int8_output.h"
 #include "kernels/ref/quantize.h"
 #include "reference/executor.h"
 
@@ -91,11 +92,26 @@ struct QMatch {
   ir::QuantParams params;
 };
 
-std::optional<QMatch> match_output_q(const ir::Graph& graph, const ir::Value* y) {
+// True for per-axis parameters along axis 1 (channels) of a rank-4 value with `channels` scales
+// and one zero point for all of them: NNCF's per-channel activations.
+bool is_per_channel_activation(const ir::QuantParams& p, const ir::Value* v, int64_t channels) {
+  if (!p.axis || *p.axis != 1 || rank_of(v) != 4u || static_cast<int64_t>(p.scale.size()) != channels) return false;
+  for (int32_t z : p.zero_point) {
+    if (z != p.zero_point[0]) return false;
+  }
+  return true;
+}
+
+// per_channel_outputs > 0: also accepts a per-channel Q (axis 1) of that many channels with one
+// zero point (a conv output that NNCF quantizes per channel for the depthwise conv reading it).
+std::optional<QMatch> match_output_q(const ir::Graph& graph, const ir::Value* y, int64_t per_channel_outputs = 0) {
   ir::Node* q = ir::sole_consumer(graph, y);
   if (q == nullptr || q->kind != ir::OpKind::QuantizeLinear || y->dtype != DType::kF32) return std::nullopt;
   std::optional<ir::QuantParams> p = qdq_quant_params(*q, DType::kU8, rank_of(y));
-  if (!p || !is_per_tensor(*p) || (p->storage != DType::kU8 && p->storage != DType::kS8)) return std::nullopt;
+  if (!p || (p->storage != DType::kU8 && p->storage != DType::kS8)) return std::nullopt;
+  if (!is_per_tensor(*p) && !(per_channel_outputs > 0 && is_per_channel_activation(*p, y, per_channel_outputs))) {
+    return std::nullopt;
+  }
   if (q->output(0)->dtype != p->storage) return std::nullopt;
   return QMatch{q, std::move(*p)};
 }
@@ -175,10 +191,15 @@ std::optional<std::vector<float>> bias_values(const ir::Value* b, int64_t channe
   return out;
 }
 
-// Accumulator scales s_x * s_w[oc] (FP32 product, as QDQ quantizers compute the bias scale).
-std::vector<float> accumulator_scales(float src_scale, const std::vector<float>& wei_scale) {
+// Accumulator scales s_x * s_w[oc] (FP32 product, as QDQ quantizers compute the bias scale); with
+// a depthwise conv's per-channel input, s_x of output channel oc's input channel (the product that
+// reference::int8_quantization folds into the weight scales).
+std::vector<float> accumulator_scales(const ir::QuantParams& src, const std::vector<float>& wei_scale) {
   std::vector<float> out;
-  for (float s : wei_scale) out.push_back(src_scale * s);
+  const size_t per_input = src.scale.size() == 1 ? wei_scale.size() : wei_scale.size() / src.scale.size();
+  for (size_t oc = 0; oc < wei_scale.size(); ++oc) {
+    out.push_back(src.scale[src.scale.size() == 1 ? 0 : oc / per_input] * wei_scale[oc]);
+  }
   return out;
 }
 
@@ -222,22 +243,65 @@ struct LoweringPlan {
 };
 
 // Gathers the plan for `node` (inputs 0..3 as in QConv); nullopt when the pattern does not match.
+// The input of a depthwise convolution (group = input channels, one input channel per group)
+// quantized per channel: DQ(xq) along axis 1 with one zero point (NNCF's placement).
+std::optional<DqMatch> match_depthwise_dq(const ir::Node& conv, const WeightMatch& wei) {
+  if (conv.kind != ir::OpKind::Conv && conv.kind != ir::OpKind::FusedConv) return std::nullopt;
+  const int64_t group = conv.kind == ir::OpKind::Conv ? conv.attr<ir::ConvAttrs>().group
+                                                      : conv.attr<ir::FusedConvAttrs>().conv.group;
+  std::optional<DqMatch> m = match_dq(conv.input(0));
+  if (!m || (m->q->dtype != DType::kU8 && m->q->dtype != DType::kS8)) return std::nullopt;
+  const int64_t out_channels = static_cast<int64_t>(wei.scale.size());
+  if (wei.data.rank() < 2 || wei.data.dim(1) != 1 || group < 1 || out_channels % group != 0) return std::nullopt;
+  if (!is_per_channel_activation(m->params, m->q, group)) return std::nullopt;
+  return m;
+}
+
+// The per-channel output clamp of an INT8 dst quantized per channel is one [lo, hi] for all channels
+// (it always is for Relu, and for Clip(0, b) when b saturates every channel's range) -- the condition
+// for reference::int8_quantization to express it with dst scale 1.
+bool uniform_output_clamp(const ir::QuantParams& dst, const ir::PostOps& post) {
+  kernels::Int8OutputParams o;
+  o.dst_dtype = dst.storage;
+  o.dst_zero_point = dst.zero_point[0];
+  if (post.activation == ir::Activation::kRelu) o.act_min = 0.0f;
+  if (post.activation == ir::Activation::kClip) {
+    o.act_min = post.alpha;
+    o.act_max = post.beta;
+  }
+  std::optional<kernels::Int8Clamp> first;
+  for (float s : dst.scale) {
+    o.dst_scale = s;
+    const kernels::Int8Clamp c = kernels::int8_output_clamp(o);
+    if (first && (c.lo != first->lo || c.hi != first->hi)) return false;
+    first = c;
+  }
+  return true;
+}
+
 std::optional<LoweringPlan> plan_lowering(const ir::Graph& graph, const ir::Node& node, int64_t channel_axis,
                                           const ir::PostOps& post) {
-  std::optional<DqMatch> src = match_activation_dq(node.input(0));
-  if (!src || !can_adopt(src->q, src->params)) return std::nullopt;
   std::optional<WeightMatch> wei = match_weight(node.input(1), channel_axis, graph.opset());
   if (!wei) return std::nullopt;
+  std::optional<DqMatch> src = match_activation_dq(node.input(0));
+  if (!src && channel_axis == 0) src = match_depthwise_dq(node, *wei);
+  if (!src || !can_adopt(src->q, src->params)) return std::nullopt;
   const int64_t channels = static_cast<int64_t>(wei->scale.size());
   std::optional<std::vector<float>> bias = bias_values(node.input(2), channels);
   if (!bias) return std::nullopt;
   LoweringPlan plan{std::move(*src), std::move(*wei), std::nullopt, std::nullopt, nullptr, std::nullopt, false};
   if (!bias->empty()) {
-    plan.bias = quantize_bias(*bias, accumulator_scales(plan.src.params.scale[0], plan.wei.scale));
+    plan.bias = quantize_bias(*bias, accumulator_scales(plan.src.params, plan.wei.scale));
     if (!plan.bias) return std::nullopt;
   }
   plan.split_activation = !is_clamp_activation(post);
-  if (!plan.split_activation) plan.dst = match_output_q(graph, node.output(0));
+  if (!plan.split_activation) {
+    // A per-channel dst only on a conv without a residual sum, with one clamp for all channels.
+    plan.dst = match_output_q(graph, node.output(0), channel_axis == 0 && !post.has_sum ? channels : 0);
+    if (plan.dst && !is_per_tensor(plan.dst->params) && !uniform_output_clamp(plan.dst->params, post)) {
+      plan.dst.reset();
+    }
+  }
   if (!plan.dst && node.output(0)->quant) return std::nullopt;  // an f32 output must not look quantized
   if (post.has_sum) {
     if (plan.dst) {
@@ -287,7 +351,7 @@ ir::Node* apply_plan(ir::Graph& graph, ir::Node* node, LoweringPlan& plan, ir::O
   ir::Value* bias = nullptr;
   if (plan.bias) {
     bias = graph.add_initializer(graph.unique_name(node->name + "_bias_s32"), *plan.bias);
-    bias->quant = per_channel(accumulator_scales(plan.src.params.scale[0], plan.wei.scale), DType::kS32);
+    bias->quant = per_channel(accumulator_scales(plan.src.params, plan.wei.scale), DType::kS32);
   }
   std::vector<ir::Value*> inputs = {plan.src.q, wei, bias};
   if (plan.sum != nullptr) {
@@ -363,6 +427,30 @@ Rewrite lower_gemm(ir::Graph& graph, ir::Node* node) {
 std::optional<Tensor> run_on(const ir::Node& node, const Tensor& x, int64_t opset);
 Tensor all_codes(DType dtype);
 
+// DQ -> op with no QuantizeLinear after it (NNCF's placement: a MaxPool or Flatten between the
+// quantizer and the conv or Gemm reading its output): op(DQ(q)) == DQ(op(q)) for an op that only
+// moves or selects elements (DQ is non-decreasing, so it commutes with max), so the op runs on the
+// INT8 tensor and a DequantizeLinear with the same parameters follows -- exact, and the readers
+// see a DQ output again, so their own patterns match.
+Rewrite move_before_dequantize(ir::Graph& graph, ir::Node* node, const DqMatch& src) {
+  ir::Value* out = node->output(0);
+  if (graph.is_graph_output(out) || out->dtype != DType::kF32) return {};
+  src.q->quant = src.params;
+  const std::string name = node->name;
+  ir::Value* moved = graph.add_value(graph.unique_name(name + "_int8"));
+  moved->dtype = src.q->dtype;
+  moved->shape = out->shape;
+  moved->quant = src.params;
+  std::vector<ir::Value*> inputs = node->inputs();
+  inputs[0] = src.q;
+  std::vector<ir::Value*> dq_inputs = src.node->inputs();
+  dq_inputs[0] = moved;
+  ir::replace_nodes(graph, {node}, node->kind, name, inputs, {moved}, node->attrs);
+  graph.add_node(ir::OpKind::DequantizeLinear, graph.unique_name(name + "_dequantize"), dq_inputs, {out},
+                 src.node->attrs);
+  return {true, nullptr};
+}
+
 // DQ -> op -> Q with per-tensor parameters, where `op` only moves or selects elements (MaxPool
 // takes a maximum: Q(DQ(.)) is non-decreasing, so it commutes with max): the op runs on the INT8
 // tensor and both conversions disappear (exact: requantizing a dequantized value with the same
@@ -384,7 +472,7 @@ Rewrite lower_data_movement(ir::Graph& graph, ir::Node* node) {
   std::optional<DqMatch> src = match_activation_dq(node->input(0));
   if (!src || !can_adopt(src->q, src->params)) return {};
   std::optional<QMatch> dst = match_output_q(graph, node->output(0));
-  if (!dst) return {};
+  if (!dst) return move_before_dequantize(graph, node, *src);
   std::optional<Tensor> table;
   if (!same_params(dst->params, src->params)) {
     table = run_on(*src->node, all_codes(src->q->dtype), graph.opset());
@@ -409,6 +497,65 @@ Rewrite lower_data_movement(ir::Graph& graph, ir::Node* node) {
   return {true, dst->node};
 }
 
+// Re-expresses the 8-bit value `q`, read only by per-tensor DequantizeLinear nodes, in the other
+// 8-bit type: code' = code + d and zero point' = zero point + d (d = +128 to u8, -128 to s8) give
+// every DequantizeLinear the same real values bit for bit ((float)(c + d) - (float)(z + d) equals
+// (float)c - (float)z for these small integers). Possible when q is written by a per-tensor
+// QuantizeLinear with a constant zero point (its saturation bounds move with the zero point) or by
+// a lowered QConv / QGemm (whose output stage reads Value::quant), and q is no graph output. NNCF's
+// placement mixes u8 (after a Relu or a gate) and s8 (a conv without activation) operands of one
+// Add or Mul; the binary INT8 kernels take one type.
+// apply false: only says whether it can.
+bool retype_int8(ir::Graph& graph, ir::Value* q, DType to, bool apply) {
+  if (q->dtype == to) return true;
+  if ((q->dtype != DType::kU8 && q->dtype != DType::kS8) || (to != DType::kU8 && to != DType::kS8)) return false;
+  if (graph.is_graph_output(q) || q->uses().empty()) return false;
+  const int32_t delta = to == DType::kU8 ? 128 : -128;
+  auto constant_zero_point = [](const ir::Node& n) -> const Tensor* {
+    const Tensor* scale = ir::constant_of(n.input(1));
+    const Tensor* zp = n.num_inputs() > 2 ? ir::constant_of(n.input(2)) : nullptr;
+    if (scale == nullptr || scale->numel() != 1 || zp == nullptr || zp->numel() != 1) return nullptr;
+    return zp;
+  };
+  for (const ir::Use& u : q->uses()) {
+    if (u.node->kind != ir::OpKind::DequantizeLinear || u.input_index != 0 || constant_zero_point(*u.node) == nullptr) {
+      return false;
+    }
+  }
+  ir::Node* producer = q->producer();
+  if (producer == nullptr) return false;
+  const bool by_quantize = producer->kind == ir::OpKind::QuantizeLinear;
+  if (by_quantize ? constant_zero_point(*producer) == nullptr
+                  : (producer->kind != ir::OpKind::QConv && producer->kind != ir::OpKind::QGemm) || !q->quant ||
+                        !is_per_tensor(*q->quant)) {
+    return false;
+  }
+  if (!apply) return true;
+  auto shifted = [&](const ir::Node& n) {
+    const int64_t z = constant_zero_point(n)->element_as_int64(0) + delta;
+    Tensor t = to == DType::kU8 ? Tensor::from_vector<uint8_t>({}, {static_cast<uint8_t>(z)})
+                                : Tensor::from_vector<int8_t>({}, {static_cast<int8_t>(z)});
+    return graph.add_initializer(graph.unique_name(q->name + "_zero_point"), std::move(t));
+  };
+  const std::vector<ir::Use> uses = q->uses();
+  for (const ir::Use& u : uses) graph.set_input(u.node, 2, shifted(*u.node));
+  if (by_quantize) graph.set_input(producer, 2, shifted(*producer));
+  q->dtype = to;
+  if (q->quant) {
+    q->quant->storage = to;
+    q->quant->zero_point[0] += delta;
+  }
+  return true;
+}
+
+// For a binary INT8 op whose operands and output differ in type: retypes the operand(s) that differ
+// from `out` (retype_int8). True when all three end up of one type.
+bool unify_int8_types(ir::Graph& graph, ir::Value* a, ir::Value* b, DType out) {
+  if (a->dtype == out && b->dtype == out) return true;
+  if (!retype_int8(graph, a, out, false) || !retype_int8(graph, b, out, false)) return false;
+  return retype_int8(graph, a, out, true) && retype_int8(graph, b, out, true);
+}
+
 // DQ(a) + DQ(b) [-> Relu] -> Q with a, b, Q of one INT8 type and equal shapes: QAdd(a, b). A Relu
 // in between goes only when Q's zero point is its type's minimum: Q's clamp then maps every
 // negative sum to the zero point as Relu would, bit for bit (ONNX Runtime drops it the same way).
@@ -416,7 +563,7 @@ Rewrite lower_add(ir::Graph& graph, ir::Node* add) {
   if (add->num_inputs() != 2) return {};
   std::optional<DqMatch> a = match_activation_dq(add->input(0));
   std::optional<DqMatch> b = match_activation_dq(add->input(1));
-  if (!a || !b || a->q->dtype != b->q->dtype) return {};
+  if (!a || !b) return {};
   if (!a->q->shape || !b->q->shape || !(*a->q->shape == *b->q->shape)) return {};
   if (!can_adopt(a->q, a->params) || !can_adopt(b->q, b->params)) return {};
   if (a->q == b->q && !same_params(a->params, b->params)) return {};
@@ -430,8 +577,14 @@ Rewrite lower_add(ir::Graph& graph, ir::Node* add) {
     relu = nullptr;
   }
   std::optional<QMatch> dst = match_output_q(graph, last);
-  if (!dst || dst->params.storage != a->q->dtype) return {};
+  if (!dst) return {};
   if (relu != nullptr && dst->params.zero_point[0] != (dst->params.storage == DType::kU8 ? 0 : -128)) return {};
+  if (a->q->dtype != dst->params.storage || b->q->dtype != dst->params.storage) {
+    if (!unify_int8_types(graph, a->q, b->q, dst->params.storage)) return {};
+    a = match_activation_dq(add->input(0));
+    b = match_activation_dq(add->input(1));
+    if (!a || !b) return {};
+  }
   a->q->quant = a->params;
   b->q->quant = b->params;
   ir::Value* out = dst->node->output(0);
@@ -579,7 +732,7 @@ Rewrite lower_pointwise_chain(ir::Graph& graph, ir::Node* first) {
 Rewrite lower_mul(ir::Graph& graph, ir::Node* mul, bool* as_table) {
   std::optional<DqMatch> a = match_activation_dq(mul->input(0));
   std::optional<DqMatch> b = match_activation_dq(mul->input(1));
-  if (!a || !b || a->q->dtype != b->q->dtype) return {};
+  if (!a || !b) return {};
   if (!a->q->shape || !b->q->shape) return {};
   auto is_gate_of = [](const ir::Dims& gate, const ir::Dims& full) {
     if (gate.size() != full.size() || full.size() < 3) return false;
@@ -599,7 +752,13 @@ Rewrite lower_mul(ir::Graph& graph, ir::Node* mul, bool* as_table) {
   if (a->q == b->q && !same_params(a->params, b->params)) return {};
   if (graph.is_graph_output(mul->output(0))) return {};
   std::optional<QMatch> dst = match_output_q(graph, mul->output(0));
-  if (!dst || dst->params.storage != a->q->dtype) return {};
+  if (!dst) return {};
+  if (a->q->dtype != dst->params.storage || b->q->dtype != dst->params.storage) {
+    if (!unify_int8_types(graph, a->q, b->q, dst->params.storage)) return {};
+    a = match_activation_dq(mul->input(0));
+    b = match_activation_dq(mul->input(1));
+    if (!a || !b) return {};
+  }
   for (bool swap_ab : {false, true}) {
     Rewrite r = swap_ab ? lower_self_product(graph, mul, *b, *a, *dst) : lower_self_product(graph, mul, *a, *b, *dst);
     if (r.done) {

@@ -2,6 +2,8 @@
 #include "reference/node_params.h"
 
 #include <cmath>
+#include <limits>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -181,7 +183,9 @@ Result<Int8Quantization> int8_quantization(const ir::Node& node, int64_t channel
   const ir::PostOps post = post_ops(node);
   Int8Quantization q;
   kernels::Int8OutputParams& o = q.out;
-  HQP_RETURN_IF_ERROR(per_tensor(node.input(0), "input", &o.src_scale, &o.src_zero_point));
+  const ir::Value* x = node.input(0);
+  const bool src_per_channel = x != nullptr && x->quant && x->quant->axis;
+  if (!src_per_channel) HQP_RETURN_IF_ERROR(per_tensor(x, "input", &o.src_scale, &o.src_zero_point));
   const ir::Value* w = node.input(1);
   if (w == nullptr || !w->quant || w->quant->scale.empty()) return invalid("weights carry no quantization scales");
   for (int32_t z : w->quant->zero_point) {
@@ -195,9 +199,32 @@ Result<Int8Quantization> int8_quantization(const ir::Node& node, int64_t channel
     return invalid(fmt::format("weight scales are not per output channel ({} scales, {} channels)",
                                w->quant->scale.size(), channels));
   }
+  if (src_per_channel) {
+    // A depthwise conv's per-channel input: fold s_x of each output channel's input channel.
+    const ir::QuantParams& xq = *x->quant;
+    const int64_t group = node.kind == ir::OpKind::QConv ? node.attr<ir::FusedConvAttrs>().conv.group : 0;
+    const int64_t in_channels = static_cast<int64_t>(xq.scale.size());
+    if (*xq.axis != 1 || group != in_channels || w->shape == std::nullopt || w->shape->size() < 2 ||
+        !((*w->shape)[1].is_static() && (*w->shape)[1].value == 1) || in_channels < 1 || channels % in_channels != 0 ||
+        xq.zero_point.size() != xq.scale.size()) {
+      return invalid(fmt::format("input '{}' is quantized per channel, which only a depthwise QConv takes", x->name));
+    }
+    for (int32_t z : xq.zero_point) {
+      if (z != xq.zero_point[0]) return invalid(fmt::format("input '{}' has per-channel zero points", x->name));
+    }
+    o.src_scale = 1.0f;
+    o.src_zero_point = xq.zero_point[0];
+    const int64_t per_input = channels / in_channels;
+    for (int64_t oc = 0; oc < channels; ++oc) {
+      q.wei_scales[static_cast<size_t>(oc)] = xq.scale[static_cast<size_t>(oc / per_input)] * q.wei_scales[static_cast<size_t>(oc)];
+    }
+  }
   const ir::Value* y = node.output(0);
   o.dst_dtype = y->dtype;
-  if (y->dtype != DType::kF32) HQP_RETURN_IF_ERROR(per_tensor(y, "output", &o.dst_scale, &o.dst_zero_point));
+  const bool dst_per_channel = y->dtype != DType::kF32 && y->quant && y->quant->axis;
+  if (y->dtype != DType::kF32 && !dst_per_channel) {
+    HQP_RETURN_IF_ERROR(per_tensor(y, "output", &o.dst_scale, &o.dst_zero_point));
+  }
   if (post.has_sum) {
     const ir::Value* s = node.num_inputs() > 3 ? node.input(3) : nullptr;
     if (s == nullptr) return invalid("sum input missing");
@@ -214,6 +241,32 @@ Result<Int8Quantization> int8_quantization(const ir::Node& node, int64_t channel
       break;
     default:
       return Status(StatusCode::kUnsupported, "only relu/clip activations fuse into INT8 output stages");
+  }
+  if (dst_per_channel) {
+    // Per-channel Y: one clamp for all channels (checked), then dst scale 1 with s_y folded.
+    const ir::QuantParams& yq = *y->quant;
+    if (node.kind != ir::OpKind::QConv || o.has_sum || *yq.axis != 1 || static_cast<int64_t>(yq.scale.size()) != channels ||
+        yq.zero_point.size() != yq.scale.size()) {
+      return invalid(fmt::format("output '{}' is quantized per channel, which only a QConv without sum writes", y->name));
+    }
+    o.dst_zero_point = yq.zero_point[0];
+    std::optional<kernels::Int8Clamp> clamp;
+    for (size_t oc = 0; oc < yq.scale.size(); ++oc) {
+      if (yq.zero_point[oc] != o.dst_zero_point) return invalid(fmt::format("output '{}' has per-channel zero points", y->name));
+      o.dst_scale = yq.scale[oc];
+      const kernels::Int8Clamp c = kernels::int8_output_clamp(o);
+      if (clamp && (c.lo != clamp->lo || c.hi != clamp->hi)) {
+        return invalid(fmt::format("output '{}': the activation clamps channels differently", y->name));
+      }
+      clamp = c;
+      q.wei_scales[oc] = q.wei_scales[oc] / yq.scale[oc];
+    }
+    o.dst_scale = 1.0f;
+    const int32_t qmin = o.dst_dtype == DType::kU8 ? kernels::kU8Min : kernels::kS8Min;
+    const int32_t qmax = o.dst_dtype == DType::kU8 ? kernels::kU8Max : kernels::kS8Max;
+    const float inf = std::numeric_limits<float>::infinity();
+    o.act_min = clamp->lo == qmin ? -inf : static_cast<float>(clamp->lo - o.dst_zero_point);
+    o.act_max = clamp->hi == qmax ? inf : static_cast<float>(clamp->hi - o.dst_zero_point);
   }
   return q;
 }

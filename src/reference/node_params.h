@@ -48,12 +48,23 @@ Result<kernels::ResizeParams> resize_params(const ir::ResizeAttrs& attrs, const 
 Result<kernels::QuantizeParams> quantize_params(const ir::Node& node, const Shape& x, const Shape& scale);
 
 // INT8 output stage of a QConv / QGemm from the Value::quant of its values (see ops.def):
-//   input 0 (X):   u8/s8, per-tensor scale and zero point (absent zero point = 0)
+//   input 0 (X):   u8/s8, per-tensor scale and zero point (absent zero point = 0); for a depthwise
+//                  QConv (group = input channels, W [channels, 1, ...]) also per channel (axis 1, one
+//                  zero point for all channels)
 //   input 1 (W):   s8, symmetric (zero points 0), one scale or one per output channel along axis 0
-//   output 0 (Y):  u8/s8 per-tensor, or f32 (no output quantization)
+//   output 0 (Y):  u8/s8 per-tensor, or f32 (no output quantization); for a QConv without Sum also
+//                  u8/s8 per channel (axis 1, one zero point), when the activation's clamp quantizes
+//                  to one [lo, hi] in every channel
 //   input 3 (Sum): only with post.has_sum; same dtype as Y, quantized per-tensor like Y
 //   activation:    None, Relu or Clip (a clamp); others are kUnsupported
 // channels: the output channel count (W's dim 0). wei_scales gets one scale per output channel.
+// Per-channel scales are folded into wei_scales, so the kernels see per-tensor src / dst:
+//   per-channel X: src_scale = 1, wei_scales[oc] = s_x[oc / (channels / group)] * s_w[oc]
+//                  (the bias's accumulator scale, passes/lower_qdq.cpp)
+//   per-channel Y: dst_scale = 1, wei_scales[oc] /= s_y[oc], and the activation bounds re-expressed
+//                  so that int8_output_clamp gives the same codes
+// Every INT8 kernel takes its multipliers from these values (int8_output_multiplier), so reference and
+// fast paths stay bit-equal.
 struct Int8Quantization {
   kernels::Int8OutputParams out;
   std::vector<float> wei_scales;

@@ -1156,12 +1156,80 @@ class PerTensorQdqOp final : public RuntimeOp {
   bool u8_;
 };
 
+// QuantizeLinear f32 -> u8/s8 along the channel axis (axis 1: NNCF's per-channel activations) on the
+// x86 loops (bit-equal to the reference), in channels-first or channels-last layout: the axis is
+// the middle or the innermost dimension of the loop.
+class PerChannelQuantizeOp final : public RuntimeOp {
+ public:
+  PerChannelQuantizeOp(kernels::QuantizeParams p, std::vector<float> scale, Tensor zero_point)
+      : p_(p), scale_(std::move(scale)), zero_point_(std::move(zero_point)) {}
+  Status run(std::span<const void* const> in, std::span<void* const> out) override {
+    const float* x = static_cast<const float*>(in[0]);
+    if (zero_point_.dtype() == DType::kU8) {
+      kernels::quantize_linear_u8__x86(p_, x, scale_.data(), zero_point_.data<uint8_t>(), static_cast<uint8_t*>(out[0]));
+    } else {
+      kernels::quantize_linear_s8__x86(p_, x, scale_.data(), zero_point_.data<int8_t>(), static_cast<int8_t*>(out[0]));
+    }
+    return Status();
+  }
+  std::string implementation() const override {
+    return fmt::format("quantize_linear_per_channel__x86 ({}{})", kernels::int8_eltwise__x86_isa(),
+                       p_.inner == 1 ? ", channels last" : "");
+  }
+
+ private:
+  kernels::QuantizeParams p_;
+  std::vector<float> scale_;
+  Tensor zero_point_;  // [C], the output's type
+};
+
+Result<OpChoice> try_quantize_per_channel(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
+  if (node.kind != OpKind::QuantizeLinear) return reject("not a QuantizeLinear");
+  const Tensor* scale = constant_of(node, 1);
+  const Tensor* zp = constant_of(node, 2);
+  const DType out = node.output(0)->dtype;
+  if (scale == nullptr || scale->numel() < 2 || scale->dtype() != DType::kF32 || scale->rank() != 1) {
+    return reject("scale is not a constant vector");
+  }
+  if (zp == nullptr || zp->dtype() != out || zp->numel() != scale->numel()) return reject("zero point is not a constant vector of the output type");
+  if (in[0].dtype != DType::kF32 || (out != DType::kU8 && out != DType::kS8)) return reject("not f32 -> u8/s8");
+  const Shape& x = in[0].shape;
+  const auto& a = node.attr<ir::AxisAttrs>();
+  HQP_ASSIGN_OR_RETURN(const int64_t axis, ir::normalize_axis(a.present ? a.axis : 1, static_cast<int64_t>(x.size()), "axis"));
+  if (axis != 1 || x.size() < 2 || x[1] != scale->numel()) return reject("not per channel (axis 1)");
+  if (in[0].layout == Layout::kNchw8c) return reject("blocked layout");
+  for (int64_t i = 0; i < scale->numel(); ++i) {
+    const float s = scale->data<float>()[i];
+    if (!(s > 0.0f) || !std::isfinite(s)) return reject("a scale is not positive and finite");
+  }
+  kernels::QuantizeParams p;
+  int64_t spatial = 1;
+  for (size_t d = 2; d < x.size(); ++d) spatial *= x[d];
+  const bool channels_last = in[0].layout == Layout::kNhwc && !runtime::layout_agnostic(x);
+  p.outer = channels_last ? x[0] * spatial : x[0];
+  p.axis_len = x[1];
+  p.inner = channels_last ? 1 : spatial;
+  OpChoice c;
+  c.op = std::make_unique<PerChannelQuantizeOp>(p, std::vector<float>(scale->data<float>(), scale->data<float>() + scale->numel()), *zp);
+  c.input_layouts.assign(in.size(), in[0].layout);
+  c.output_layout = in[0].layout;
+  return c;
+}
+
 // Per-tensor QuantizeLinear / DequantizeLinear are element-wise: they run on the bytes in whatever
 // layout they are, so no reorder is needed around them. f32 <-> u8/s8 on the x86 loops; the rest
-// (per-axis, s32, other dtypes) on the reference kernel.
+// (per-axis, s32, other dtypes) on the reference kernel, which reads and writes channels-first.
 Result<OpChoice> try_qdq_any_layout(const Node& node, const std::vector<SlotInfo>& in, const SelectOptions&) {
   const Tensor* scale = constant_of(node, 1);
-  if (scale == nullptr || scale->numel() != 1) return reject("scale is not a constant scalar (per-axis)");
+  if (scale == nullptr) return reject("scale is not constant");
+  if (scale->numel() != 1) {
+    // Per-axis: the reference kernel, on channels-first data (the axis is an index into the logical shape).
+    OpChoice c;
+    HQP_ASSIGN_OR_RETURN(c.op, RefOp::create(node, in, /*opset=*/13));
+    c.input_layouts.assign(in.size(), Layout::kNchw);
+    c.output_layout = Layout::kNchw;
+    return c;
+  }
   const Tensor* zp = constant_of(node, 2);
   if (node.input(2) != nullptr && zp == nullptr) return reject("zero point is not constant");
   OpChoice c;
@@ -1374,6 +1442,7 @@ std::vector<NamedCandidate> fast_candidates(OpKind kind) {
     case OpKind::Add:
     case OpKind::Mul: return {{"binary_f32__onednn", try_binary}};
     case OpKind::QuantizeLinear:
+      return {{"quantize_per_channel__x86", try_quantize_per_channel}, {"qdq_per_tensor__any_layout", try_qdq_any_layout}};
     case OpKind::DequantizeLinear: return {{"qdq_per_tensor__any_layout", try_qdq_any_layout}};
     case OpKind::QAdd: return {{"qadd__x86_any_layout", try_qadd_any_layout}};
     case OpKind::QMul: return {{"qmul__x86_any_layout", try_qmul}};

@@ -560,5 +560,134 @@ TEST(LowerQdq, Int8ConvolutionPastTheFloatBoundRunsExactly) {
   }
 }
 
+// x -> Q -> DQ along axis 1 (one scale per channel, one zero point): NNCF's per-channel activation.
+ir::Value* qdq_per_channel(GraphBuilder& b, ir::Value* x, const std::vector<float>& scale, int32_t zp, DType storage) {
+  const int64_t c = static_cast<int64_t>(scale.size());
+  ir::Value* s = b.init("act_scales", Tensor::from_vector<float>({c}, scale));
+  ir::Value* z = storage == DType::kU8
+                     ? b.init("act_zps", Tensor::from_vector<uint8_t>({c}, std::vector<uint8_t>(static_cast<size_t>(c), static_cast<uint8_t>(zp))))
+                     : b.init("act_zps", Tensor::from_vector<int8_t>({c}, std::vector<int8_t>(static_cast<size_t>(c), static_cast<int8_t>(zp))));
+  ir::Value* q = b.op(OpKind::QuantizeLinear, {x, s, z}, ir::AxisAttrs{1, true});
+  return b.op(OpKind::DequantizeLinear, {q, s, z}, ir::AxisAttrs{1, true});
+}
+
+// NNCF's placement (bench/make_nncf_qdq.py), power-of-two scales (exact fake-quant arithmetic):
+//   x -> Q/DQ s8 -> conv + Relu -> Q/DQ u8 -> MaxPool (no Q after it: its readers read its float output)
+//     -> conv 1x1 + Clip(0, 6) -> Q/DQ u8 per channel -> depthwise 3x3 -> Q/DQ s8 -> conv 1x1 -> Q/DQ s8
+//     -> Add(., MaxPool output) -> Relu -> Q/DQ u8 (the Add mixes s8 and u8 operands)
+//     -> GlobalAveragePool -> Q/DQ u8 -> Flatten (no Q after it) -> Gemm -> logits (f32)
+// saturating_clip false: one channel's scale leaves Clip's upper bound inside its u8 range, so the
+// per-channel clamp differs between channels and the pointwise conv keeps an f32 output.
+struct NncfNet {
+  GraphBuilder b;
+  explicit NncfNet(bool saturating_clip) {
+    ir::Value* x = b.input("x", {2, 6, 9, 9});
+    const float s_in = pow2(-6), s1 = pow2(-3), s3 = pow2(-2), s5 = pow2(-4);
+    ir::Value* xd = b.qdq(x, s_in, 0, DType::kS8);
+    ir::Value* r1d = b.qdq(b.op(OpKind::Relu, {b.qdq_conv(xd, s_in, 6, 8, 3, true)}), s1, 0, DType::kU8);
+    ir::PoolAttrs pool;
+    pool.kernel_shape = {3, 3};
+    pool.pads = {1, 1, 1, 1};
+    ir::Value* mp = b.op(OpKind::MaxPool, {r1d}, pool);
+    ir::Value* c2 = b.op(OpKind::Clip, {b.qdq_conv(mp, s1, 8, 16, 1, true)}, ir::ClipAttrs{0.0f, 6.0f});
+    std::vector<float> sx;
+    for (int c = 0; c < 16; ++c) sx.push_back(!saturating_clip && c == 5 ? pow2(-3) : pow2(c % 2 == 0 ? -6 : -7));
+    ir::Value* c2d = qdq_per_channel(b, c2, sx, 0, DType::kU8);
+    GraphBuilder::QWeight w = b.dq_weight({16, 1, 3, 3}, true);
+    std::vector<float> acc;
+    for (size_t c = 0; c < sx.size(); ++c) acc.push_back(sx[c] * w.scale[c]);
+    ir::ConvAttrs dw;
+    dw.pads = {1, 1, 1, 1};
+    dw.group = 16;
+    ir::Value* dwd = b.qdq(b.op(OpKind::Conv, {c2d, w.dq, b.dq_bias(1.0f, acc)}, dw), s3, 0, DType::kS8);
+    ir::Value* pd = b.qdq(b.qdq_conv(dwd, s3, 16, 8, 1, true), s3, 0, DType::kS8);
+    ir::Value* ad = b.qdq(b.op(OpKind::Relu, {b.op(OpKind::Add, {pd, mp})}), s3, 0, DType::kU8);
+    ir::Value* gd = b.qdq(b.op(OpKind::GlobalAveragePool, {ad}), s5, 0, DType::kU8);
+    ir::Value* f = b.op(OpKind::Flatten, {gd}, ir::FlattenAttrs{});
+    GraphBuilder::QWeight fw = b.dq_weight({10, 8}, true);
+    ir::GemmAttrs a;
+    a.trans_b = 1;
+    ir::Value* logits = b.g.add_value("logits");
+    b.g.add_node(OpKind::Gemm, "fc", {f, fw.dq, b.dq_bias(s5, fw.scale)}, {logits}, a);
+    b.finish({logits});
+  }
+};
+
+TEST(LowerQdq, NncfPlacementRunsInt8BitExact) {
+  for (bool saturating : {true, false}) {
+    SCOPED_TRACE(saturating ? "Clip saturates every channel" : "one channel's Clip bound inside its range");
+    NncfNet net(saturating);
+    ir::Graph before = net.b.g.clone();
+    Result<passes::LowerQdqStats> s = fuse_and_lower(net.b.g);
+    HQP_ASSERT_OK(s.status());
+    const ir::Graph& g = net.b.g;
+    EXPECT_EQ(s->qconv, 4);
+    EXPECT_EQ(s->qgemm, 1);
+    EXPECT_EQ(s->qadd, 1);  // s8 + u8 -> u8: the conv's s8 output re-expressed as u8 (zero point + 128)
+    EXPECT_EQ(s->qglobal_average_pool, 1);
+    EXPECT_EQ(s->quantized_moves, 2);  // MaxPool and Flatten run on the INT8 tensor, a DQ after them
+    EXPECT_EQ(s->float_outputs, saturating ? 1 : 2);  // the Gemm's logits (and the pointwise conv)
+    for (OpKind k : {OpKind::Conv, OpKind::FusedConv, OpKind::Add, OpKind::Relu, OpKind::Gemm, OpKind::GlobalAveragePool,
+                     OpKind::DequantizeLinear}) {
+      EXPECT_EQ(count_kind(g, k), 0) << ir::op_name(k);
+    }
+    // The input's Q, and without a uniform clamp the standalone per-channel Q after the f32 conv.
+    EXPECT_EQ(count_kind(g, OpKind::QuantizeLinear), saturating ? 1 : 2);
+    int per_channel_inputs = 0, per_channel_outputs = 0;
+    for (const auto& n : g.nodes()) {
+      if (n->kind != OpKind::QConv) continue;
+      if (n->input(0)->quant && n->input(0)->quant->axis) ++per_channel_inputs;
+      if (n->output(0)->quant && n->output(0)->quant->axis) ++per_channel_outputs;
+    }
+    EXPECT_EQ(per_channel_inputs, 1);  // the depthwise conv
+    EXPECT_EQ(per_channel_outputs, saturating ? 1 : 0);
+    HQP_EXPECT_OK(ir::verify(g));
+    std::vector<Tensor> in = net.b.random_inputs();
+    for (Tensor& t : in) {
+      for (float& v : t.span<float>()) v *= 2.0f;  // past the input grid: saturation too
+    }
+    expect_same_outputs(before, g, in, 0.0);
+    // The fast runtime (oneDNN INT8 convolutions with the folded scales, the channels-last
+    // per-channel quantizer) equals the reference of the unlowered graph bit for bit.
+    Session fast = Session::create(before).value();
+    const std::vector<Tensor> want = reference::run_reference(before, in).value();
+    const std::vector<Tensor> got = fast.run(in).value();
+    EXPECT_EQ(bitwise_mismatch(got[0], want[0]), std::nullopt);
+    if (!saturating) {
+      std::string impls;
+      for (const NodePlanInfo& p : fast.plan_info()) impls += p.implementation + ";";
+      EXPECT_NE(impls.find("quantize_linear_per_channel__x86"), std::string::npos) << impls;
+    }
+  }
+}
+
+// A squeeze-and-excitation product in NNCF's placement: the s8 activation times a u8 gate (a
+// HardSigmoid's output quantized unsigned) -> Q s8. The gate's QuantizeLinear is re-expressed in s8
+// (zero point - 128), so one QMul takes both, bit-equal to the unfused ops.
+TEST(LowerQdq, MixedTypeGateProductBecomesQMul) {
+  GraphBuilder b;
+  ir::Value* x = b.input("x", {2, 8, 5, 5});
+  ir::Value* gate_in = b.input("gate", {2, 8, 1, 1});
+  ir::Value* xd = b.qdq(x, 0.0173f, 0, DType::kS8);
+  ir::Value* gd = b.qdq(b.op(OpKind::HardSigmoid, {gate_in}, ir::HardSigmoidAttrs{1.0f / 6, 0.5f}), 1.0f / 255, 0, DType::kU8);
+  ir::Value* y = b.qdq(b.op(OpKind::Mul, {xd, gd}), 0.0091f, 0, DType::kS8);
+  b.finish({y});
+  ir::Graph before = b.g.clone();
+  Result<passes::LowerQdqStats> s = passes::lower_qdq(b.g);
+  HQP_ASSERT_OK(s.status());
+  EXPECT_EQ(s->qmul, 1);
+  EXPECT_EQ(count_kind(b.g, OpKind::QMul), 1);
+  EXPECT_EQ(count_kind(b.g, OpKind::Mul), 0);
+  for (const auto& n : b.g.nodes()) {
+    if (n->kind == OpKind::QuantizeLinear) EXPECT_EQ(n->output(0)->dtype, DType::kS8) << n->name;
+  }
+  HQP_EXPECT_OK(ir::verify(b.g));
+  std::vector<Tensor> in = b.random_inputs();
+  for (float& v : in[1].span<float>()) v *= 5.0f;  // the whole gate range, saturating at 0 and 1
+  expect_same_outputs(before, b.g, in, 0.0);
+  Session fast = Session::create(before).value();
+  EXPECT_EQ(bitwise_mismatch(fast.run(in).value()[0], reference::run_reference(before, in).value()[0]), std::nullopt);
+}
+
 }  // namespace
 }  // namespace hqp::test

@@ -22,6 +22,27 @@ inline constexpr int64_t kChannelBlock = 16;
 template <typename Q>
 HQP_KERNEL_INLINE void quantize_impl(const QuantizeParams& p, const float* src, const float* scale, const Q* zero_point, Q* dst,
                    int32_t qmin, int32_t qmax) {
+  constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23, as in requantize.h
+  if (p.inner == 1 && p.axis_len > 1 && zero_point != nullptr) {
+    // The axis innermost (per-channel parameters of a channels-last tensor): the loop runs along
+    // the axis, one scale and zero point per lane; the element operations are the ones below.
+    const int64_t n = p.axis_len;
+    for (int64_t o = 0; o < p.outer; ++o) {
+      const float* x = src + o * n;
+      Q* y = dst + o * n;
+      for (int64_t a = 0; a < n; ++a) {
+        const int32_t zp = static_cast<int32_t>(zero_point[a]);
+        const float lo = static_cast<float>(qmin - zp);
+        const float hi = static_cast<float>(qmax - zp);
+        float v = x[a] / scale[a];
+        v = v != v ? 0.0f : v;
+        v = v < lo ? lo : v;
+        v = v > hi ? hi : v;
+        y[a] = static_cast<Q>(static_cast<int32_t>((v + kRoundMagic) - kRoundMagic) + zp);
+      }
+    }
+    return;
+  }
   int64_t i = 0;
   for (int64_t o = 0; o < p.outer; ++o) {
     for (int64_t a = 0; a < p.axis_len; ++a) {
@@ -32,7 +53,6 @@ HQP_KERNEL_INLINE void quantize_impl(const QuantizeParams& p, const float* src, 
       // same result as the scalar definition, bit for bit.
       const float lo = static_cast<float>(qmin - zp);
       const float hi = static_cast<float>(qmax - zp);
-      constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23, as in requantize.h
       const float* x = src + i;
       Q* y = dst + i;
       const int64_t n = p.inner;  // a local: u8 stores may alias p, which would stop vectorization

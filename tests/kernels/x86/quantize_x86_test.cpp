@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <limits>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -119,6 +120,57 @@ TEST(QuantizeX86, QuantizeLinearEqualsTheReferenceOnEdgeValues) {
       EXPECT_EQ(gs, ws) << "s8 scale " << scale << " zero " << zs;
     }
   }
+}
+
+// Per channel on channels-last data (the axis innermost: inner = 1, the loop form the runtime uses
+// for NNCF's per-channel activations in NHWC) equals the channels-first loop on the same elements,
+// bit for bit, edge values included.
+TEST(QuantizeX86, PerChannelChannelsLastEqualsChannelsFirst) {
+  std::mt19937 rng(5);
+  const int64_t n = 2, c = 37, hw = 15;  // 37 channels: vector tails
+  std::vector<float> nchw(static_cast<size_t>(n * c * hw));
+  std::normal_distribution<float> d(0.0f, 40.0f);
+  for (float& v : nchw) v = d(rng);
+  const float inf = std::numeric_limits<float>::infinity();
+  const float edges[] = {0.5f, -0.5f, 1.5f, 2.5f, 1e30f, -inf, std::numeric_limits<float>::quiet_NaN(), -0.0f};
+  for (size_t i = 0; i < std::size(edges); ++i) nchw[i * 41] = edges[i];
+  std::vector<float> scale(static_cast<size_t>(c));
+  std::uniform_real_distribution<float> ds(0.01f, 2.0f);
+  for (float& s : scale) s = ds(rng);
+  std::vector<uint8_t> zu(static_cast<size_t>(c));
+  std::vector<int8_t> zs(static_cast<size_t>(c));
+  for (int64_t k = 0; k < c; ++k) {
+    zu[static_cast<size_t>(k)] = static_cast<uint8_t>(random_zero<uint8_t>(rng));
+    zs[static_cast<size_t>(k)] = static_cast<int8_t>(random_zero<int8_t>(rng));
+  }
+  std::vector<float> nhwc(nchw.size());
+  for (int64_t b = 0; b < n; ++b) {
+    for (int64_t k = 0; k < c; ++k) {
+      for (int64_t e = 0; e < hw; ++e) nhwc[static_cast<size_t>((b * hw + e) * c + k)] = nchw[static_cast<size_t>((b * c + k) * hw + e)];
+    }
+  }
+  QuantizeParams first{n, c, hw}, last{n * hw, c, 1};
+  auto check = [&](auto* zero, auto tag) {
+    using Q = decltype(tag);
+    std::vector<Q> want(nchw.size()), got(nchw.size());
+    if constexpr (std::is_same_v<Q, uint8_t>) {
+      quantize_linear_u8__ref(first, nchw.data(), scale.data(), zero, want.data());
+      quantize_linear_u8__x86(last, nhwc.data(), scale.data(), zero, got.data());
+    } else {
+      quantize_linear_s8__ref(first, nchw.data(), scale.data(), zero, want.data());
+      quantize_linear_s8__x86(last, nhwc.data(), scale.data(), zero, got.data());
+    }
+    for (int64_t b = 0; b < n; ++b) {
+      for (int64_t k = 0; k < c; ++k) {
+        for (int64_t e = 0; e < hw; ++e) {
+          ASSERT_EQ(got[static_cast<size_t>((b * hw + e) * c + k)], want[static_cast<size_t>((b * c + k) * hw + e)])
+              << "batch " << b << " channel " << k << " element " << e;
+        }
+      }
+    }
+  };
+  check(zu.data(), uint8_t{});
+  check(zs.data(), int8_t{});
 }
 
 // Every code of both types, per tensor and per axis (an axis length that is not a multiple of
