@@ -1,7 +1,9 @@
 // Min/max of every float output of MODEL (see bench/ort_ranges.py) over 4 seeded N(0,1) inputs of
-// SHAPE (default 1x3x224x224), as JSON. Usage: node ranges.js MODEL.onnx [SHAPE] [CHANNELS.json]
+// SHAPE (default 1x3x224x224), as JSON. Usage: node ranges.js MODEL.onnx [SHAPE] [CHANNELS.json] [INPUTS.f32]
 // With CHANNELS.json: also the per-channel (axis 1) min/max of every 4-D output, written there as
 // {name: [[min per channel], [max per channel]]} (bench/make_nncf_qdq.py's depthwise inputs).
+// With INPUTS.f32 (raw little-endian f32, a whole number of SHAPE-sized inputs): those inputs instead
+// of the random ones (calibration on real data).
 const ort = require('onnxruntime-node');
 const fs = require('fs');
 (async () => {
@@ -9,11 +11,15 @@ const fs = require('fs');
   const shape = (process.argv[3] || '1x3x224x224').split('x').map(Number);
   const ranges = {}, channels = {};
   const channelsOut = process.argv[4];
+  const n0 = shape.reduce((a, b) => a * b, 1);
+  let real = null;
+  if (process.argv[5]) { const buf = fs.readFileSync(process.argv[5]); real = new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4); }
+  const batches = real ? real.length / n0 : 4;
   let seed = 1;
   const rnd = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
-  for (let b = 0; b < 4; ++b) {
-    const n = shape.reduce((a, b) => a * b, 1), d = new Float32Array(n);
-    for (let i = 0; i < n; i += 2) { const u = rnd() + 1e-9, v = rnd(); const r = Math.sqrt(-2 * Math.log(u));
+  for (let b = 0; b < batches; ++b) {
+    const n = n0, d = real ? real.slice(b * n, (b + 1) * n) : new Float32Array(n);
+    if (!real) for (let i = 0; i < n; i += 2) { const u = rnd() + 1e-9, v = rnd(); const r = Math.sqrt(-2 * Math.log(u));
       d[i] = r * Math.cos(2 * Math.PI * v); if (i + 1 < n) d[i + 1] = r * Math.sin(2 * Math.PI * v); }
     const feeds = {}; feeds[s.inputNames[0]] = new ort.Tensor('float32', d, shape);
     ranges[s.inputNames[0]] = ranges[s.inputNames[0]] || [Infinity, -Infinity];
