@@ -48,6 +48,7 @@ std::optional<PostOps> activation_post_ops(const Node& node) {
     case OpKind::Relu: post.activation = Activation::kRelu; return post;
     case OpKind::Sigmoid: post.activation = Activation::kSigmoid; return post;
     case OpKind::Gelu: post.activation = Activation::kGelu; return post;
+    case OpKind::Silu: post.activation = Activation::kSilu; return post;
     case OpKind::HardSwish: post.activation = Activation::kHardSwish; return post;
     case OpKind::HardSigmoid: {
       const auto& a = node.attr<HardSigmoidAttrs>();

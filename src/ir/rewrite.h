@@ -28,7 +28,7 @@ Node* sole_consumer(const Graph& graph, const Value* v);
 Node* sole_consumer_of_kind(const Graph& graph, const Value* v, OpKind kind);
 
 // The post-ops of an activation node with one f32 input whose parameters are known at compile time
-// (Relu, Clip with constant or absent bounds, HardSwish, HardSigmoid, Sigmoid, Gelu); nullopt otherwise
+// (Relu, Clip with constant or absent bounds, HardSwish, HardSigmoid, Sigmoid, Gelu, Silu); nullopt otherwise
 // (other ops, Clip with computed bounds).
 std::optional<PostOps> activation_post_ops(const Node& node);
 

@@ -1190,6 +1190,7 @@ Result<Outputs> infer_Exp(const Ctx& c) { return infer_float_unary(c); }
 Result<Outputs> infer_Sqrt(const Ctx& c) { return infer_float_unary(c); }
 Result<Outputs> infer_Erf(const Ctx& c) { return infer_float_unary(c); }
 Result<Outputs> infer_Gelu(const Ctx& c) { return infer_float_unary(c); }
+Result<Outputs> infer_Silu(const Ctx& c) { return infer_float_unary(c); }
 Result<Outputs> infer_Clip(const Ctx& c) { return infer_clip(c); }
 Result<Outputs> infer_Add(const Ctx& c) { return infer_binary(c); }
 Result<Outputs> infer_Pow(const Ctx& c) { return infer_pow(c); }

@@ -515,6 +515,7 @@ Result<ir::Attrs> import_attrs(const NodeImportContext& ctx, ImportNotes& notes)
     case K::QLut:
     case K::QGlobalAveragePool:
     case K::Gelu:
+    case K::Silu:
       return r.error(StatusCode::kUnsupported,
                      fmt::format("internal op '{}' is never imported", ir::op_name(ctx.kind)));
   }
@@ -874,6 +875,7 @@ Status export_attrs(const ir::Node& node, int64_t opset, const onnx::OpSchema& s
     case K::QLut:
     case K::QGlobalAveragePool:
     case K::Gelu:
+    case K::Silu:
       return w.error(StatusCode::kUnsupported,
                      fmt::format("internal op '{}' (domain '{}') has no ONNX form", ir::op_name(node.kind),
                                  ir::kInternalDomain));

@@ -1,6 +1,7 @@
 // QDQ -> QConv / QGemm lowering and INT8 data-movement rewrites.
 #include "passes/lower_qdq.h"
 
+#include <algorithm>
 #include <cmath>
 #include <unordered_set>
 
@@ -242,7 +243,6 @@ struct LoweringPlan {
   bool split_activation = false;  // the activation follows as a float node
 };
 
-// Gathers the plan for `node` (inputs 0..3 as in QConv); nullopt when the pattern does not match.
 // The input of a depthwise convolution (group = input channels, one input channel per group)
 // quantized per channel: DQ(xq) along axis 1 with one zero point (NNCF's placement).
 std::optional<DqMatch> match_depthwise_dq(const ir::Node& conv, const WeightMatch& wei) {
@@ -279,6 +279,7 @@ bool uniform_output_clamp(const ir::QuantParams& dst, const ir::PostOps& post) {
   return true;
 }
 
+// Gathers the plan for `node` (inputs 0..3 as in QConv); nullopt when the pattern does not match.
 std::optional<LoweringPlan> plan_lowering(const ir::Graph& graph, const ir::Node& node, int64_t channel_axis,
                                           const ir::PostOps& post) {
   std::optional<WeightMatch> wei = match_weight(node.input(1), channel_axis, graph.opset());
@@ -297,7 +298,8 @@ std::optional<LoweringPlan> plan_lowering(const ir::Graph& graph, const ir::Node
   plan.split_activation = !is_clamp_activation(post);
   if (!plan.split_activation) {
     // A per-channel dst only on a conv without a residual sum, with one clamp for all channels.
-    plan.dst = match_output_q(graph, node.output(0), channel_axis == 0 && !post.has_sum ? channels : 0);
+    const bool conv = node.kind == ir::OpKind::Conv || node.kind == ir::OpKind::FusedConv;
+    plan.dst = match_output_q(graph, node.output(0), conv && !post.has_sum ? channels : 0);
     if (plan.dst && !is_per_tensor(plan.dst->params) && !uniform_output_clamp(plan.dst->params, post)) {
       plan.dst.reset();
     }
@@ -327,12 +329,7 @@ void add_activation_nodes(ir::Graph& graph, const std::string& name, const ir::P
     case ir::Activation::kHardSigmoid:
       graph.add_node(ir::OpKind::HardSigmoid, name, {in}, {out}, ir::HardSigmoidAttrs{post.alpha, post.beta});
       return;
-    case ir::Activation::kSilu: {
-      ir::Value* gate = graph.add_value(graph.unique_name(name + "_sigmoid"));
-      graph.add_node(ir::OpKind::Sigmoid, graph.unique_name(name + "_sigmoid"), {in}, {gate});
-      graph.add_node(ir::OpKind::Mul, name, {in, gate}, {out});
-      return;
-    }
+    case ir::Activation::kSilu: graph.add_node(ir::OpKind::Silu, name, {in}, {out}); return;
     default: HQP_CHECK_MSG(false, "activation is applied by the INT8 output stage");
   }
 }
@@ -432,9 +429,27 @@ Tensor all_codes(DType dtype);
 // moves or selects elements (DQ is non-decreasing, so it commutes with max), so the op runs on the
 // INT8 tensor and a DequantizeLinear with the same parameters follows -- exact, and the readers
 // see a DQ output again, so their own patterns match.
+// Only when a reader has an INT8 form to lower into (otherwise the DQ would just move).
 Rewrite move_before_dequantize(ir::Graph& graph, ir::Node* node, const DqMatch& src) {
   ir::Value* out = node->output(0);
   if (graph.is_graph_output(out) || out->dtype != DType::kF32) return {};
+  const bool a_reader_lowers = std::any_of(out->uses().begin(), out->uses().end(), [](const ir::Use& u) {
+    switch (u.node->kind) {
+      case ir::OpKind::Conv:
+      case ir::OpKind::FusedConv:
+      case ir::OpKind::Gemm:
+      case ir::OpKind::FusedGemm:
+      case ir::OpKind::Add:
+      case ir::OpKind::Mul:
+      case ir::OpKind::GlobalAveragePool:
+      case ir::OpKind::MaxPool:
+      case ir::OpKind::Flatten:
+      case ir::OpKind::Reshape:
+      case ir::OpKind::QuantizeLinear: return true;
+      default: return false;
+    }
+  });
+  if (!a_reader_lowers) return {};
   src.q->quant = src.params;
   const std::string name = node->name;
   ir::Value* moved = graph.add_value(graph.unique_name(name + "_int8"));
@@ -530,6 +545,8 @@ bool retype_int8(ir::Graph& graph, ir::Value* q, DType to, bool apply) {
                         !is_per_tensor(*q->quant)) {
     return false;
   }
+  // A QConv adding a residual Sum reads it in its output's type: that would have to change too.
+  if (producer->kind == ir::OpKind::QConv && producer->num_inputs() > 3 && producer->input(3) != nullptr) return false;
   if (!apply) return true;
   auto shifted = [&](const ir::Node& n) {
     const int64_t z = constant_zero_point(n)->element_as_int64(0) + delta;

@@ -23,21 +23,26 @@ struct LowerQdqStats {
 };
 
 // Pattern (conv shown; Gemm with transA=0, alpha=1, beta=1 alike, its weight as [N, K]):
-//   X  = DQ(xq)   xq: u8/s8, per-tensor scale and zero point (constants)
+//   X  = DQ(xq)   xq: u8/s8, per-tensor scale and zero point (constants); for a depthwise conv
+//                 (one input channel per group) also per channel (axis 1, one zero point: NNCF)
 //   W  = DQ(wq)   wq: s8 constant (or Q of a float constant), zero point 0, per-tensor or per
 //                 output channel (axis 0; axis 1 for a Gemm with transB=0)
 //   B  = DQ(bq)   bq: s32 constant, zero point 0 — or a float constant, or absent
-//   Y  -> Q -> yq (Y's only reader, per-tensor) — or Y stays f32 when no Q follows
+//   Y  -> Q -> yq (Y's only reader, per-tensor; a conv without Sum also per channel, axis 1, one
+//                 zero point, when its clamp quantizes alike in every channel) — or Y stays f32
+//                 when no Q follows
 //   Sum (FusedConv with has_sum): DQ(sq) with sq of yq's dtype (own scale / zero point) when Y is
 //                 quantized; the f32 value itself when Y stays f32 (kernels/ref/int8_output.h)
 // becomes QConv(xq, wq', bq', sq) -> yq (or Y). The bias is re-expressed in the accumulator scale
 // s_x * s_w[oc] (round half to even; exact when the model's bias scale is that product).
 // Activations: Relu and Clip are clamps of the INT8 output stage and stay in the QConv; any other
-// (HardSwish, HardSigmoid, Sigmoid) follows as a float node after an f32-output QConv, and the
-// QuantizeLinear after it stays. Value::quant is set on every QConv/QGemm input and quantized
+// (HardSwish, HardSigmoid, Sigmoid, SiLU as one internal Silu node) follows as a float node after an
+// f32-output QConv, and the QuantizeLinear after it stays. Value::quant is set on every QConv/QGemm input and quantized
 // output. Also rewrites DQ -> MaxPool(u8)/Flatten/Reshape/Squeeze/Unsqueeze/Transpose -> Q with
-// equal parameters to run on the INT8 tensor, lowers DQ(a) + DQ(b) [-> Relu] -> Q (equal shapes,
-// one INT8 type; a Relu only when Q's zero point is the type's minimum) to QAdd, DQ(a) * DQ(b) -> Q
+// equal parameters to run on the INT8 tensor (DQ -> such an op with no Q after it becomes op -> DQ,
+// so its readers' patterns match), lowers DQ(a) + DQ(b) [-> Relu] -> Q (equal shapes; a Relu only
+// when Q's zero point is the type's minimum; an operand of the other INT8 type than Q re-expressed
+// in Q's type where it is written, codes and zero point shifted by 128) to QAdd, DQ(a) * DQ(b) -> Q
 // (equal shapes, or b one value per channel: an SE gate) to QMul -- or, when b is a QLut of a
 // (x * HardSigmoid(x), HardSwish as opset-13 exports write it), to one QLut of a -- DQ -> GlobalAveragePool -> Q to
 // QGlobalAveragePool, DQ -> Relu / Clip / HardSwish / HardSigmoid / Sigmoid chain -> Q to a

@@ -254,6 +254,7 @@ class Analysis {
       case OpKind::Sqrt:
       case OpKind::Erf:
       case OpKind::Gelu:
+      case OpKind::Silu:
       case OpKind::AveragePool:
       case OpKind::GlobalAveragePool:
         return carry_unary(n);

@@ -34,6 +34,7 @@ bool is_per_channel_unary(const Node& n) {
     case OpKind::Sqrt:
     case OpKind::Erf:
     case OpKind::Gelu:
+    case OpKind::Silu:
     case OpKind::Identity: return true;
     case OpKind::Clip: return ir::activation_post_ops(n).has_value();  // constant bounds
     case OpKind::BatchNormalization:

@@ -207,7 +207,8 @@ Result<Int8Quantization> int8_quantization(const ir::Node& node, int64_t channel
     if (*xq.axis != 1 || group != in_channels || w->shape == std::nullopt || w->shape->size() < 2 ||
         !((*w->shape)[1].is_static() && (*w->shape)[1].value == 1) || in_channels < 1 || channels % in_channels != 0 ||
         xq.zero_point.size() != xq.scale.size()) {
-      return invalid(fmt::format("input '{}' is quantized per channel, which only a depthwise QConv takes", x->name));
+      return invalid(
+          fmt::format("input '{}' is quantized per channel, which only a depthwise QConv takes", x->name));
     }
     for (int32_t z : xq.zero_point) {
       if (z != xq.zero_point[0]) return invalid(fmt::format("input '{}' has per-channel zero points", x->name));
@@ -216,7 +217,8 @@ Result<Int8Quantization> int8_quantization(const ir::Node& node, int64_t channel
     o.src_zero_point = xq.zero_point[0];
     const int64_t per_input = channels / in_channels;
     for (int64_t oc = 0; oc < channels; ++oc) {
-      q.wei_scales[static_cast<size_t>(oc)] = xq.scale[static_cast<size_t>(oc / per_input)] * q.wei_scales[static_cast<size_t>(oc)];
+      float& w_oc = q.wei_scales[static_cast<size_t>(oc)];
+      w_oc = xq.scale[static_cast<size_t>(oc / per_input)] * w_oc;
     }
   }
   const ir::Value* y = node.output(0);
@@ -245,22 +247,27 @@ Result<Int8Quantization> int8_quantization(const ir::Node& node, int64_t channel
   if (dst_per_channel) {
     // Per-channel Y: one clamp for all channels (checked), then dst scale 1 with s_y folded.
     const ir::QuantParams& yq = *y->quant;
-    if (node.kind != ir::OpKind::QConv || o.has_sum || *yq.axis != 1 || static_cast<int64_t>(yq.scale.size()) != channels ||
-        yq.zero_point.size() != yq.scale.size()) {
-      return invalid(fmt::format("output '{}' is quantized per channel, which only a QConv without sum writes", y->name));
+    if (node.kind != ir::OpKind::QConv || o.has_sum || *yq.axis != 1 ||
+        static_cast<int64_t>(yq.scale.size()) != channels || yq.zero_point.size() != yq.scale.size()) {
+      return invalid(
+          fmt::format("output '{}' is quantized per channel, which only a QConv without sum writes", y->name));
     }
     o.dst_zero_point = yq.zero_point[0];
     std::optional<kernels::Int8Clamp> clamp;
     for (size_t oc = 0; oc < yq.scale.size(); ++oc) {
-      if (yq.zero_point[oc] != o.dst_zero_point) return invalid(fmt::format("output '{}' has per-channel zero points", y->name));
+      if (yq.zero_point[oc] != o.dst_zero_point) {
+        return invalid(fmt::format("output '{}' has per-channel zero points", y->name));
+      }
       o.dst_scale = yq.scale[oc];
       const kernels::Int8Clamp c = kernels::int8_output_clamp(o);
       if (clamp && (c.lo != clamp->lo || c.hi != clamp->hi)) {
         return invalid(fmt::format("output '{}': the activation clamps channels differently", y->name));
       }
       clamp = c;
-      q.wei_scales[oc] = q.wei_scales[oc] / yq.scale[oc];
+      // (s_x * s_w) / s_y, the per-tensor multiplier's FP32 operations in its order.
+      q.wei_scales[oc] = (o.src_scale * q.wei_scales[oc]) / yq.scale[oc];
     }
+    o.src_scale = 1.0f;
     o.dst_scale = 1.0f;
     const int32_t qmin = o.dst_dtype == DType::kU8 ? kernels::kU8Min : kernels::kS8Min;
     const int32_t qmax = o.dst_dtype == DType::kU8 ? kernels::kU8Max : kernels::kS8Max;

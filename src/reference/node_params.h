@@ -61,8 +61,9 @@ Result<kernels::QuantizeParams> quantize_params(const ir::Node& node, const Shap
 // Per-channel scales are folded into wei_scales, so the kernels see per-tensor src / dst:
 //   per-channel X: src_scale = 1, wei_scales[oc] = s_x[oc / (channels / group)] * s_w[oc]
 //                  (the bias's accumulator scale, passes/lower_qdq.cpp)
-//   per-channel Y: dst_scale = 1, wei_scales[oc] /= s_y[oc], and the activation bounds re-expressed
-//                  so that int8_output_clamp gives the same codes
+//   per-channel Y: src_scale = dst_scale = 1, wei_scales[oc] = (src_scale * wei_scales[oc]) / s_y[oc]
+//                  (the per-tensor multiplier's operations, so equal scales give per-tensor codes),
+//                  and the activation bounds re-expressed so that int8_output_clamp gives the same codes
 // Every INT8 kernel takes its multipliers from these values (int8_output_multiplier), so reference and
 // fast paths stay bit-equal.
 struct Int8Quantization {

@@ -677,6 +677,10 @@ Status run_Gelu(const OpCtx& c) {
   k::gelu_erf_f32__ref(c.x(0).numel(), c.x(0).data<float>(), c.out[0].data<float>());
   return Status();
 }
+Status run_Silu(const OpCtx& c) {
+  k::silu_f32__ref(c.x(0).numel(), c.x(0).data<float>(), c.out[0].data<float>());
+  return Status();
+}
 Status run_HardSigmoid(const OpCtx& c) {
   const auto& a = c.node.attr<ir::HardSigmoidAttrs>();
   k::hardsigmoid_f32__ref(c.x(0).numel(), a.alpha, a.beta, c.x(0).data<float>(), c.out[0].data<float>());

@@ -794,6 +794,7 @@ Result<OpChoice> try_eltwise(const Node& node, const std::vector<SlotInfo>& in, 
     case OpKind::Exp: p.activation = dnn::Activation::kExp; break;
     case OpKind::Sqrt: p.activation = dnn::Activation::kSqrt; break;
     case OpKind::Gelu: p.activation = dnn::Activation::kGeluErf; break;
+    case OpKind::Silu: p.activation = dnn::Activation::kSwish; break;
     case OpKind::HardSigmoid:
       p.activation = dnn::Activation::kHardSigmoid;
       p.alpha = node.attr<ir::HardSigmoidAttrs>().alpha;
@@ -1161,8 +1162,8 @@ class PerTensorQdqOp final : public RuntimeOp {
 // the middle or the innermost dimension of the loop.
 class PerChannelQuantizeOp final : public RuntimeOp {
  public:
-  PerChannelQuantizeOp(kernels::QuantizeParams p, std::vector<float> scale, Tensor zero_point)
-      : p_(p), scale_(std::move(scale)), zero_point_(std::move(zero_point)) {}
+  PerChannelQuantizeOp(kernels::QuantizeParams p, bool channels_last, std::vector<float> scale, Tensor zero_point)
+      : p_(p), channels_last_(channels_last), scale_(std::move(scale)), zero_point_(std::move(zero_point)) {}
   Status run(std::span<const void* const> in, std::span<void* const> out) override {
     const float* x = static_cast<const float*>(in[0]);
     if (zero_point_.dtype() == DType::kU8) {
@@ -1174,11 +1175,12 @@ class PerChannelQuantizeOp final : public RuntimeOp {
   }
   std::string implementation() const override {
     return fmt::format("quantize_linear_per_channel__x86 ({}{})", kernels::int8_eltwise__x86_isa(),
-                       p_.inner == 1 ? ", channels last" : "");
+                       channels_last_ ? ", channels last" : "");
   }
 
  private:
   kernels::QuantizeParams p_;
+  bool channels_last_;
   std::vector<float> scale_;
   Tensor zero_point_;  // [C], the output's type
 };
@@ -1191,11 +1193,14 @@ Result<OpChoice> try_quantize_per_channel(const Node& node, const std::vector<Sl
   if (scale == nullptr || scale->numel() < 2 || scale->dtype() != DType::kF32 || scale->rank() != 1) {
     return reject("scale is not a constant vector");
   }
-  if (zp == nullptr || zp->dtype() != out || zp->numel() != scale->numel()) return reject("zero point is not a constant vector of the output type");
+  if (zp == nullptr || zp->dtype() != out || zp->numel() != scale->numel()) {
+    return reject("zero point is not a constant vector of the output type");
+  }
   if (in[0].dtype != DType::kF32 || (out != DType::kU8 && out != DType::kS8)) return reject("not f32 -> u8/s8");
   const Shape& x = in[0].shape;
   const auto& a = node.attr<ir::AxisAttrs>();
-  HQP_ASSIGN_OR_RETURN(const int64_t axis, ir::normalize_axis(a.present ? a.axis : 1, static_cast<int64_t>(x.size()), "axis"));
+  HQP_ASSIGN_OR_RETURN(const int64_t axis,
+                       ir::normalize_axis(a.present ? a.axis : 1, static_cast<int64_t>(x.size()), "axis"));
   if (axis != 1 || x.size() < 2 || x[1] != scale->numel()) return reject("not per channel (axis 1)");
   if (in[0].layout == Layout::kNchw8c) return reject("blocked layout");
   for (int64_t i = 0; i < scale->numel(); ++i) {
@@ -1210,7 +1215,8 @@ Result<OpChoice> try_quantize_per_channel(const Node& node, const std::vector<Sl
   p.axis_len = x[1];
   p.inner = channels_last ? 1 : spatial;
   OpChoice c;
-  c.op = std::make_unique<PerChannelQuantizeOp>(p, std::vector<float>(scale->data<float>(), scale->data<float>() + scale->numel()), *zp);
+  std::vector<float> scales(scale->data<float>(), scale->data<float>() + scale->numel());
+  c.op = std::make_unique<PerChannelQuantizeOp>(p, channels_last, std::move(scales), *zp);
   c.input_layouts.assign(in.size(), in[0].layout);
   c.output_layout = in[0].layout;
   return c;
@@ -1438,11 +1444,13 @@ std::vector<NamedCandidate> fast_candidates(OpKind kind) {
     case OpKind::Tanh:
     case OpKind::Exp:
     case OpKind::Sqrt:
-    case OpKind::Gelu: return {{"eltwise_f32__onednn", try_eltwise}};
+    case OpKind::Gelu:
+    case OpKind::Silu: return {{"eltwise_f32__onednn", try_eltwise}};
     case OpKind::Add:
     case OpKind::Mul: return {{"binary_f32__onednn", try_binary}};
     case OpKind::QuantizeLinear:
-      return {{"quantize_per_channel__x86", try_quantize_per_channel}, {"qdq_per_tensor__any_layout", try_qdq_any_layout}};
+      return {{"quantize_per_channel__x86", try_quantize_per_channel},
+              {"qdq_per_tensor__any_layout", try_qdq_any_layout}};
     case OpKind::DequantizeLinear: return {{"qdq_per_tensor__any_layout", try_qdq_any_layout}};
     case OpKind::QAdd: return {{"qadd__x86_any_layout", try_qadd_any_layout}};
     case OpKind::QMul: return {{"qmul__x86_any_layout", try_qmul}};

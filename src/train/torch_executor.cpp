@@ -435,6 +435,7 @@ Status TorchModule::run_node(const Step& step, std::vector<at::Tensor>& env) con
     case OpKind::Sqrt: set_out(0, at::sqrt(in(0))); return Status();
     case OpKind::Erf: set_out(0, at::erf(in(0))); return Status();
     case OpKind::Gelu: set_out(0, at::gelu(in(0))); return Status();
+    case OpKind::Silu: set_out(0, at::silu(in(0))); return Status();
     case OpKind::HardSigmoid: {
       const auto& a = node.attr<ir::HardSigmoidAttrs>();
       // PyTorch's Hardsigmoid (relu6(x + 3) / 6, what torchvision's SE blocks export) is one fused
