@@ -24,48 +24,44 @@ HQP_KERNEL_INLINE void quantize_impl(const QuantizeParams& p, const float* src, 
                    int32_t qmin, int32_t qmax) {
   constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23, as in requantize.h
   if (p.inner == 1 && p.axis_len > 1 && zero_point != nullptr) {
-    // The axis innermost (per-channel parameters of a channels-last tensor): blocks of
-    // kChannelBlock channels down all rows (a fixed-length inner loop, one vector op per row when
-    // the ISA is wide enough -- a loop over the axis alone is not vectorized when it is shorter
-    // than the compiler's 64-lane u8 vector), then the remaining channels. The element operations
-    // are the ones below.
+    // The axis innermost (per-channel parameters of a channels-last tensor), one scale and zero
+    // point per lane; the element operations are the ones below. A row of at least
+    // kWideRow channels runs as one loop along the row. A narrower row is too short for the
+    // compiler's vector of 64 u8 lanes, so the loop runs down the rows instead, in blocks of
+    // kChannelBlock channels (a fixed-length loop: one vector op per row), then the remaining
+    // channels.
+    constexpr int64_t kWideRow = 64;
     const int64_t n = p.axis_len;
     const int64_t rows = p.outer;
+    auto element = [qmin, qmax](float x, float s, int32_t zp) {
+      const float lo = static_cast<float>(qmin - zp);
+      const float hi = static_cast<float>(qmax - zp);
+      float v = x / s;
+      v = v != v ? 0.0f : v;
+      v = v < lo ? lo : v;
+      v = v > hi ? hi : v;
+      return static_cast<Q>(static_cast<int32_t>((v + kRoundMagic) - kRoundMagic) + zp);
+    };
     int64_t c0 = 0;
-    for (; c0 + kChannelBlock <= n; c0 += kChannelBlock) {
-      float sb[kChannelBlock], lo[kChannelBlock], hi[kChannelBlock];
-      int32_t zb[kChannelBlock];
-      for (int64_t k = 0; k < kChannelBlock; ++k) {
-        zb[k] = static_cast<int32_t>(zero_point[c0 + k]);
-        sb[k] = scale[c0 + k];
-        lo[k] = static_cast<float>(qmin - zb[k]);
-        hi[k] = static_cast<float>(qmax - zb[k]);
-      }
-      for (int64_t o = 0; o < rows; ++o) {
-        const float* x = src + o * n + c0;
-        Q* y = dst + o * n + c0;
+    if (n < kWideRow) {
+      for (; c0 + kChannelBlock <= n; c0 += kChannelBlock) {
+        float sb[kChannelBlock];
+        int32_t zb[kChannelBlock];
         for (int64_t k = 0; k < kChannelBlock; ++k) {
-          float v = x[k] / sb[k];
-          v = v != v ? 0.0f : v;
-          v = v < lo[k] ? lo[k] : v;
-          v = v > hi[k] ? hi[k] : v;
-          y[k] = static_cast<Q>(static_cast<int32_t>((v + kRoundMagic) - kRoundMagic) + zb[k]);
+          sb[k] = scale[c0 + k];
+          zb[k] = static_cast<int32_t>(zero_point[c0 + k]);
+        }
+        for (int64_t o = 0; o < rows; ++o) {
+          const float* x = src + o * n + c0;
+          Q* y = dst + o * n + c0;
+          for (int64_t k = 0; k < kChannelBlock; ++k) y[k] = element(x[k], sb[k], zb[k]);
         }
       }
     }
     for (int64_t o = 0; o < rows && c0 < n; ++o) {
       const float* x = src + o * n;
       Q* y = dst + o * n;
-      for (int64_t a = c0; a < n; ++a) {
-        const int32_t zp = static_cast<int32_t>(zero_point[a]);
-        const float lo = static_cast<float>(qmin - zp);
-        const float hi = static_cast<float>(qmax - zp);
-        float v = x[a] / scale[a];
-        v = v != v ? 0.0f : v;
-        v = v < lo ? lo : v;
-        v = v > hi ? hi : v;
-        y[a] = static_cast<Q>(static_cast<int32_t>((v + kRoundMagic) - kRoundMagic) + zp);
-      }
+      for (int64_t a = c0; a < n; ++a) y[a] = element(x[a], scale[a], static_cast<int32_t>(zero_point[a]));
     }
     return;
   }

@@ -125,9 +125,13 @@ TEST(QuantizeX86, QuantizeLinearEqualsTheReferenceOnEdgeValues) {
 // Per channel on channels-last data (the axis innermost: inner = 1, the loop form the runtime uses
 // for NNCF's per-channel activations in NHWC) equals the channels-first loop on the same elements,
 // bit for bit, edge values included.
-TEST(QuantizeX86, PerChannelChannelsLastEqualsChannelsFirst) {
+// Channels-last rows narrower than 64 channels (blocks of 16 down the rows, then a tail) and
+// wider ones (one loop along each row).
+class PerChannelQuantizeX86 : public ::testing::TestWithParam<int64_t> {};
+
+TEST_P(PerChannelQuantizeX86, ChannelsLastEqualsChannelsFirst) {
   std::mt19937 rng(5);
-  const int64_t n = 2, c = 37, hw = 15;  // 37 channels: vector tails
+  const int64_t n = 2, c = GetParam(), hw = 15;
   std::vector<float> nchw(static_cast<size_t>(n * c * hw));
   std::normal_distribution<float> d(0.0f, 40.0f);
   for (float& v : nchw) v = d(rng);
@@ -172,6 +176,8 @@ TEST(QuantizeX86, PerChannelChannelsLastEqualsChannelsFirst) {
   check(zu.data(), uint8_t{});
   check(zs.data(), int8_t{});
 }
+
+INSTANTIATE_TEST_SUITE_P(QuantizeX86, PerChannelQuantizeX86, ::testing::Values(16, 37, 75, 130));
 
 // Every code of both types, per tensor and per axis (an axis length that is not a multiple of
 // the vector width), against dequantize_linear_*__ref bit for bit.
