@@ -3,6 +3,7 @@
 #include "pipeline/compress.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -205,6 +206,12 @@ std::optional<Target> target_from_name(std::string_view name) {
 
 std::string_view target_name(Target target) { return target == Target::kInt8 ? "int8" : "fp32"; }
 
+std::string baseline_file_name(const std::string& name) {
+  std::string f;
+  for (const char ch : name) f += std::isalnum(static_cast<unsigned char>(ch)) != 0 ? ch : '-';
+  return f + ".onnx";
+}
+
 Result<CompressOutcome> compress_model(const ir::Graph& model, data::BatchSource& train, data::BatchSource& calib,
                                        data::BatchSource& val, data::BatchSource* test, const CompressConfig& config,
                                        const CompressCallbacks& cb) {
@@ -351,7 +358,7 @@ Result<CompressOutcome> compress_model(const ir::Graph& model, data::BatchSource
   }
 
   // 6. Baselines at the same bound and fine-tuning budget.
-  std::vector<ir::Graph> baseline_models;
+  std::vector<ir::Graph>& baseline_models = out.baseline_models;
   if (config.baselines) {
     baseline_models.push_back(out.quant_only->model.clone());
     struct Spec {

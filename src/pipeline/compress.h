@@ -91,6 +91,7 @@ struct CompressOutcome {
   ir::Graph model;                 // the result: QDQ INT8 (target int8) or pruned float (fp32)
   ModelFigures original, result;
   std::vector<ModelFigures> baselines;  // with config.baselines: quant-only, prune-only, l1+quant, random+quant
+  std::vector<ir::Graph> baseline_models;  // with config.baselines: each baseline's model (QDQ INT8 or pruned float)
   pruner::PruneOutcome prune;      // the hybrid's pruning run (trajectory)
   std::optional<quantizer::QuantizeOutcome> quant_only;  // target int8
   std::optional<quantizer::QuantizeOutcome> quant;       // the final quantization (target int8)
@@ -101,6 +102,10 @@ struct CompressOutcome {
   bool pruning_dropped = false;    // the final quantization missed the bound: quant-only returned
   double seconds = 0.0;
 };
+
+// The file name a baseline's model is written under in a report directory ("l1+quant" ->
+// "l1-quant.onnx"): letters, digits and '-' only.
+std::string baseline_file_name(const std::string& name);
 
 // model: verified float classifier (first input f32 [N, C, H, W] with a dynamic batch dim, first
 // output logits). train: shuffled, augmented training batches (importance, fine-tuning); calib:

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/file_io.h"
+#include "onnx/export.h"
 
 namespace hqp::pipeline {
 
@@ -270,7 +271,12 @@ std::string report_json(const CompressOutcome& o, const CompressConfig& c, const
   j["original"] = figures_json(o.original);
   j["result"] = figures_json(o.result);
   j["baselines"] = json::array();
-  for (const ModelFigures& f : o.baselines) j["baselines"].push_back(figures_json(f));
+  for (size_t i = 0; i < o.baselines.size(); ++i) {
+    json b = figures_json(o.baselines[i]);
+    // Where write_baseline_models puts its model, relative to the report directory.
+    if (i < o.baseline_models.size()) b["file"] = std::string(kBaselineDir) + "/" + baseline_file_name(o.baselines[i].name);
+    j["baselines"].push_back(std::move(b));
+  }
   const auto ratio = [](double a, double b) { return b > 0.0 ? a / b : 0.0; };
   json summary = {{"speedup", ratio(o.original.latency_ms, o.result.latency_ms)},
                   {"size_ratio", ratio(static_cast<double>(o.result.bytes), static_cast<double>(o.original.bytes))},
@@ -321,6 +327,23 @@ std::string report_html(const std::string& report_json_text) {
   const std::string marker = "@DATA@";
   page.replace(page.find(marker), marker.size(), script_safe(report_json_text));
   return page;
+}
+
+Status write_baseline_models(const std::string& dir, const CompressOutcome& outcome) {
+  if (outcome.baseline_models.empty()) return Status();
+  const std::filesystem::path sub = std::filesystem::path(dir) / kBaselineDir;
+  std::error_code ec;
+  std::filesystem::create_directories(sub, ec);
+  if (ec) return make_error(StatusCode::kIoError, "cannot create directory '{}': {}", sub.string(), ec.message());
+  for (size_t i = 0; i < outcome.baseline_models.size() && i < outcome.baselines.size(); ++i) {
+    const std::string path = (sub / baseline_file_name(outcome.baselines[i].name)).string();
+    const Status s = onnx_io::export_model_file(outcome.baseline_models[i], path);
+    if (!s.ok()) {
+      return make_error(s.code(), "cannot write the {} baseline's model '{}': {}", outcome.baselines[i].name, path,
+                        s.message());
+    }
+  }
+  return Status();
 }
 
 Status write_report(const std::string& dir, const std::string& report_json_text) {

@@ -32,6 +32,13 @@ std::string report_json(const CompressOutcome& outcome, const CompressConfig& co
 // data-rendered="ok" on <body> when every chart is drawn, or shows the error in #errors.
 std::string report_html(const std::string& report_json_text);
 
+// The baselines' models go into DIR/baselines/ (report.json's baselines[i].file, relative to DIR).
+inline constexpr const char* kBaselineDir = "baselines";
+
+// Writes each of outcome.baseline_models to DIR/baselines/<baseline_file_name(name)> (each
+// atomically; nothing when there are none), so that they can be timed or evaluated later.
+Status write_baseline_models(const std::string& dir, const CompressOutcome& outcome);
+
 // Writes DIR/report.json and DIR/report.html (each atomically; DIR is created).
 Status write_report(const std::string& dir, const std::string& report_json_text);
 

@@ -2,7 +2,8 @@
 // PyTorch on real Fashion-MNIST (fixture `pytorch_eval`). The INT8 result passes the full ONNX
 // check, is smaller and pruned, its val top-1 is what compress reported (re-measured by `hqp eval`)
 // and within --max-drop of the original's; the report is written; --resume of the finished run in
-// the same work dir gives the same model; bad input is a one-line error that writes nothing.
+// the same work dir gives the same model; --baselines writes the baselines' models next to the
+// report, each the model its figures describe; bad input is a one-line error that writes nothing.
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -123,6 +124,38 @@ TEST(CliCompressPytorchModel, KilledRunResumesToTheSameModel) {
   EXPECT_EQ(jr["after"]["params"], jw["after"]["params"]);
   EXPECT_DOUBLE_EQ(jr["after"]["val_top1"].get<double>(), jw["after"]["val_top1"].get<double>());
   EXPECT_EQ(slurp(tmp.file("killed.onnx")), slurp(tmp.file("whole.onnx"))) << "the same bytes";
+}
+
+// --baselines with --report-dir writes each baseline's model next to the report, and each file is
+// the model whose figures the report gives (hqp eval re-measures its val top-1).
+TEST(CliCompressPytorchModel, BaselinesWriteTheirModels) {
+  if (std::filesystem::exists(kDir + "/SKIPPED")) GTEST_SKIP() << "fixture skipped (no dataset)";
+  std::ifstream f(kDir + "/expected.json");
+  ASSERT_TRUE(f) << kDir << "/expected.json missing (fixture pytorch_eval_generate did not run)";
+  const nlohmann::json expected = nlohmann::json::parse(f);
+  const std::string mean = expected["mean"].dump(), std_ = expected["std"].dump();
+  TempDir tmp;
+  const std::string report = tmp.file("report");
+  const ProcessResult r = run_hqp({"compress", kDir + "/model.onnx", "--data", kDir + "/data", "--mean", mean, "--std",
+                                   std_, "--val-split", "random:600", "-o", tmp.file("small.onnx"), "--max-drop", "2",
+                                   "--target-macs", "0.7", "--step", "0.2", "--min-step", "0.2", "--finetune-steps",
+                                   "10", "--importance-batches", "1", "--calib-samples", "64", "--latency-runs", "2",
+                                   "--cost", "macs", "--threads", "1", "--workers", "1", "--no-test", "--baselines",
+                                   "--report-dir", report, "--json"});
+  ASSERT_TRUE(r.exited && r.exit_code == 0) << r.describe() << ": " << r.err;
+  const nlohmann::json rep = nlohmann::json::parse(slurp(report + "/report.json"));
+  ASSERT_EQ(rep["baselines"].size(), 4u);
+  std::vector<std::string> files;
+  for (const nlohmann::json& b : rep["baselines"]) {
+    const std::string file = b["file"].get<std::string>();
+    files.push_back(file);
+    const ProcessResult e = run_hqp({"eval", report + "/" + file, "--data", kDir + "/data", "--mean", mean, "--std",
+                                     std_, "--val-split", "random:600", "--split", "val", "--threads", "1", "--json"});
+    ASSERT_TRUE(e.exited && e.exit_code == 0) << file << ": " << e.describe() << ": " << e.err;
+    EXPECT_DOUBLE_EQ(nlohmann::json::parse(e.out)["top1"].get<double>(), b["val_top1"].get<double>()) << file;
+  }
+  EXPECT_EQ(files, (std::vector<std::string>{"baselines/quant-only.onnx", "baselines/prune-only.onnx",
+                                             "baselines/l1-quant.onnx", "baselines/random-quant.onnx"}));
 }
 
 TEST(CliCompress, BadInputIsAOneLineErrorAndWritesNothing) {

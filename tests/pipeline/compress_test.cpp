@@ -15,6 +15,7 @@
 #include "common/temp_dir.h"
 #include "eval/engine.h"
 #include "eval/evaluate.h"
+#include "ir/model_stats.h"
 #include "ir/verifier.h"
 #include "pipeline/compress.h"
 
@@ -147,6 +148,13 @@ TEST(Compress, BaselinesRunAtTheSameBound) {
   EXPECT_FALSE(out->baselines[1].int8);
   EXPECT_TRUE(out->baselines[2].int8);
   EXPECT_TRUE(out->baselines[3].int8);
+  // Each baseline's model is the one its figures describe.
+  ASSERT_EQ(out->baseline_models.size(), out->baselines.size());
+  for (size_t i = 0; i < out->baselines.size(); ++i) {
+    EXPECT_DOUBLE_EQ(top1_of(out->baseline_models[i], *d.val), out->baselines[i].val_top1) << out->baselines[i].name;
+  }
+  EXPECT_EQ(ir::compute_stats(out->baseline_models[1]).macs, out->baselines[1].macs);
+  EXPECT_EQ(pipeline::baseline_file_name("l1+quant"), "l1-quant.onnx");
 }
 
 TEST(Compress, ResumedRunEqualsUninterrupted) {

@@ -213,6 +213,7 @@ Status run_compress(const CompressOptions& o) {
     ctx.data = o.data.data;
     ctx.versions = {{"hqp", "0.1.0"}, {"backend", Session::backend_version()}};
     ctx.created = utc_now();
+    HQP_RETURN_IF_ERROR(pipeline::write_baseline_models(o.report_dir, out));
     HQP_RETURN_IF_ERROR(pipeline::write_report(o.report_dir, pipeline::report_json(out, config, ctx)));
   }
   HQP_RETURN_IF_ERROR(onnx_io::export_model_file(out.model, o.output));
@@ -322,9 +323,11 @@ Runner add_compress_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--qdq-style", o->qdq_style, "QDQ placement: ort or trt")->check(CLI::IsMember({"ort", "trt"}))->capture_default_str();
   sub->add_flag("--baselines", o->baselines,
-                "Also run quant-only, prune-only, l1 + quant and random + quant at the same bound and budget");
+                "Also run quant-only, prune-only, l1 + quant and random + quant at the same bound and budget "
+                "(with --report-dir, their models are written to DIR/baselines/)");
   sub->add_flag("--sensitivity", o->sensitivity, "Rank every layer's INT8 sensitivity on the final model (for the report)");
-  sub->add_option("--report-dir", o->report_dir, "Write report.json and report.html here");
+  sub->add_option("--report-dir", o->report_dir, "Write report.json and report.html here (and, with --baselines, each baseline's model in "
+                  "DIR/baselines/)");
   sub->add_option("--work-dir", o->work_dir,
                   "Checkpoints (default: OUT.compress-work, removed once OUT is written)");
   sub->add_flag("--resume", o->resume, "Continue the run saved in the work directory");
