@@ -25,12 +25,13 @@ HQP_KERNEL_INLINE void quantize_impl(const QuantizeParams& p, const float* src, 
   constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23, as in requantize.h
   if (p.inner == 1 && p.axis_len > 1 && zero_point != nullptr) {
     // The axis innermost (per-channel parameters of a channels-last tensor), one scale and zero
-    // point per lane; the element operations are the ones below. A row of at least
-    // kWideRow channels runs as one loop along the row. A narrower row is too short for the
-    // compiler's vector of 64 u8 lanes, so the loop runs down the rows instead, in blocks of
-    // kChannelBlock channels (a fixed-length loop: one vector op per row), then the remaining
-    // channels.
+    // point per lane; the element operations are the ones below. A row of at least kWideRow
+    // channels runs as one loop along the row. A narrower row is too short for the compiler's
+    // vector of 64 u8 lanes, so tiles of kRowTile rows (a few KB, cache-resident) run in blocks of
+    // kChannelBlock channels down the tile's rows (a fixed-length loop: one vector op per row),
+    // then the tile's remaining channels.
     constexpr int64_t kWideRow = 64;
+    constexpr int64_t kRowTile = 64;
     const int64_t n = p.axis_len;
     const int64_t rows = p.outer;
     auto element = [qmin, qmax](float x, float s, int32_t zp) {
@@ -42,26 +43,30 @@ HQP_KERNEL_INLINE void quantize_impl(const QuantizeParams& p, const float* src, 
       v = v > hi ? hi : v;
       return static_cast<Q>(static_cast<int32_t>((v + kRoundMagic) - kRoundMagic) + zp);
     };
-    int64_t c0 = 0;
-    if (n < kWideRow) {
-      for (; c0 + kChannelBlock <= n; c0 += kChannelBlock) {
-        float sb[kChannelBlock];
-        int32_t zb[kChannelBlock];
-        for (int64_t k = 0; k < kChannelBlock; ++k) {
-          sb[k] = scale[c0 + k];
-          zb[k] = static_cast<int32_t>(zero_point[c0 + k]);
-        }
-        for (int64_t o = 0; o < rows; ++o) {
-          const float* x = src + o * n + c0;
-          Q* y = dst + o * n + c0;
-          for (int64_t k = 0; k < kChannelBlock; ++k) y[k] = element(x[k], sb[k], zb[k]);
+    const int64_t tile = n < kWideRow ? kRowTile : rows;
+    for (int64_t o0 = 0; o0 < rows; o0 += tile) {
+      const int64_t o1 = std::min(rows, o0 + tile);
+      int64_t c0 = 0;
+      if (n < kWideRow) {
+        for (; c0 + kChannelBlock <= n; c0 += kChannelBlock) {
+          float sb[kChannelBlock];
+          int32_t zb[kChannelBlock];
+          for (int64_t k = 0; k < kChannelBlock; ++k) {
+            sb[k] = scale[c0 + k];
+            zb[k] = static_cast<int32_t>(zero_point[c0 + k]);
+          }
+          for (int64_t o = o0; o < o1; ++o) {
+            const float* x = src + o * n + c0;
+            Q* y = dst + o * n + c0;
+            for (int64_t k = 0; k < kChannelBlock; ++k) y[k] = element(x[k], sb[k], zb[k]);
+          }
         }
       }
-    }
-    for (int64_t o = 0; o < rows && c0 < n; ++o) {
-      const float* x = src + o * n;
-      Q* y = dst + o * n;
-      for (int64_t a = c0; a < n; ++a) y[a] = element(x[a], scale[a], static_cast<int32_t>(zero_point[a]));
+      for (int64_t o = o0; o < o1 && c0 < n; ++o) {
+        const float* x = src + o * n;
+        Q* y = dst + o * n;
+        for (int64_t a = c0; a < n; ++a) y[a] = element(x[a], scale[a], static_cast<int32_t>(zero_point[a]));
+      }
     }
     return;
   }
