@@ -5,7 +5,7 @@
 
 Usage:
     /usr/bin/python3 bench/dist_train_bench.py --hqp build/hqp [--train 12288] [--rounds 3] [--epochs 2]
-        [--arch mobilenet_v3_small] [--batch 128]
+        [--arch mobilenet_v3_small] [--batch 128] [--bucket-mb 1,4]
 
 Writes a Fashion-MNIST subset (the first --train training images, IDX) into a temp dir, then per
 round runs, alternating which goes first:
@@ -14,6 +14,7 @@ round runs, alternating which goes first:
   2x B    hqp launch -n 2 -- hqp train --threads 1 --batch-size B     (same per-worker batch)
   2 independent  two `single` runs at once, their throughputs summed: what this machine gives two
           processes without any communication (the ceiling of any data-parallel scheme here)
+  2x B, bucket M   (with --bucket-mb) the 2x B run with `hqp train --bucket-mb M`, one per value
 Throughput = training samples per second of the last epoch (training only: `hqp train --json`'s
 epochs[-1].samples_per_s, all ranks' samples). Prints the per-round figures, the medians and
 the ratios to `single`.
@@ -76,6 +77,9 @@ def main():
     ap.add_argument("--loader-workers", type=int, default=0,
                     help="hqp train --workers (decode threads); 0 decodes on the training thread, so that "
                          "'1 thread per worker' is one thread")
+    ap.add_argument("--bucket-mb", default="",
+                    help="comma-separated gradient bucket sizes (MiB): one more 2 x B configuration per value "
+                         "(hqp train --bucket-mb; the others use the default, 25)")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="hqp_dist_bench_")
     data = os.path.join(tmp, "fmnist")
@@ -92,6 +96,9 @@ def main():
         f"2x{a.batch}": lambda out: [a.hqp, "launch", "-n", "2", "--"] + train_cmd(out, a.batch),
         "2 independent": None,  # two `single` runs at once, summed: the machine's ceiling for 2 processes
     }
+    for mb in filter(None, a.bucket_mb.split(",")):
+        configs[f"2x{a.batch} bucket {mb}"] = (
+            lambda out, mb=mb: [a.hqp, "launch", "-n", "2", "--"] + train_cmd(out, a.batch) + ["--bucket-mb", mb])
     results = {k: [] for k in configs}
     names = list(configs)
     for r in range(a.rounds):
@@ -101,10 +108,10 @@ def main():
                 j = run_two_independent(configs["single"](os.path.join(tmp, "ind_a.onnx")),
                                         configs["single"](os.path.join(tmp, "ind_b.onnx")))
             else:
-                j = run(configs[name](os.path.join(tmp, f"{name}.onnx")))
+                j = run(configs[name](os.path.join(tmp, f"{name.replace(' ', '_')}.onnx")))
             sps = j["epochs"][-1]["samples_per_s"]
             results[name].append(sps)
-            print(f"round {r + 1} {name:>8}: {sps:8.1f} samples/s",
+            print(f"round {r + 1} {name:>18}: {sps:8.1f} samples/s",
                   flush=True)
     base = statistics.median(results["single"])
     print(f"\n{a.arch}, {a.train} Fashion-MNIST training images (28x28), {a.epochs} epochs, last epoch, "
@@ -114,7 +121,7 @@ def main():
     for name in names:
         m = statistics.median(results[name])
         label = {"single": f"1 x {a.batch}", "2 independent": f"2 independent 1 x {a.batch} (no communication)"}.get(
-            name, name.replace("x", " x ") + " (data-parallel)")
+            name, name.replace("x", " x ", 1).replace(" bucket ", ", --bucket-mb ") + " (data-parallel)")
         print(f"| {label} | {m:.1f} | {m / base:.2f}x |")
 
 

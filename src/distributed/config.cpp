@@ -80,6 +80,10 @@ Result<DistConfig> resolve_dist_config(const DistFlags& flags, const char* (*get
     return make_error(StatusCode::kInvalidArgument, "bad --timeout {} (expected seconds in (0, 86400])", c.timeout_s);
   }
   c.sync_bn = flags.sync_bn;
+  if (flags.bucket_mb) c.bucket_mb = *flags.bucket_mb;
+  if (!(c.bucket_mb > 0.0) || c.bucket_mb > 1024.0) {
+    return make_error(StatusCode::kInvalidArgument, "bad --bucket-mb {} (expected MiB in (0, 1024])", c.bucket_mb);
+  }
   return c;
 }
 

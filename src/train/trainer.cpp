@@ -275,7 +275,9 @@ Result<std::unique_ptr<Trainer>> Trainer::create(const ir::Graph& model, const T
   if (config.group != nullptr) {
     if (config.sync_bn) s->exec->module().set_sync_bn(config.group);
     HQP_RETURN_IF_ERROR(s->broadcast_state(true));
-    s->sync = std::make_unique<distributed::GradientSync>(config.group, s->exec->module().parameters());
+    const auto bucket_bytes = static_cast<int64_t>(config.group->config().bucket_mb * (1 << 20));
+    s->sync = std::make_unique<distributed::GradientSync>(config.group, s->exec->module().parameters(),
+                                                          std::max<int64_t>(bucket_bytes, 1));
   }
   return std::unique_ptr<Trainer>(new Trainer(std::move(s)));
 }

@@ -106,6 +106,23 @@ class DistributedTest : public ::testing::Test {
 
 std::unique_ptr<TempDir> DistributedTest::dir_;
 
+// Largest |a - b| over every initializer of two models (and that the first moved from `init`).
+double max_weight_difference(const std::string& a_path, const std::string& b_path, const std::string& init) {
+  const auto a = initializers(a_path), b = initializers(b_path), w0 = initializers(init);
+  EXPECT_EQ(a.size(), b.size());
+  double diff = 0.0, moved = 0.0;
+  for (const auto& [name, va] : a) {
+    const auto& vb = b.at(name);
+    EXPECT_EQ(va.size(), vb.size()) << name;
+    for (size_t i = 0; i < va.size() && i < vb.size(); ++i) {
+      diff = std::max(diff, std::fabs(static_cast<double>(va[i]) - vb[i]));
+      moved = std::max(moved, std::fabs(static_cast<double>(va[i]) - w0.at(name)[i]));
+    }
+  }
+  EXPECT_GT(moved, 1e-3) << a_path << " did not train";
+  return diff;
+}
+
 TEST_F(DistributedTest, TwoRanksOfBatchBEqualOneRankOfBatch2B) {
   const std::string one = file("one.onnx"), two = file("two.onnx");
   const nlohmann::json j1 = parse_json(run_hqp(train_args(one, "32")));
@@ -140,23 +157,15 @@ TEST_F(DistributedTest, TwoRanksOfBatchBEqualOneRankOfBatch2B) {
   EXPECT_NEAR(j2["test"]["loss"].get<double>(), j1["test"]["loss"].get<double>(), 1e-4);
   EXPECT_NEAR(j2["epochs"][1]["train_loss"].get<double>(), j1["epochs"][1]["train_loss"].get<double>(), 1e-4);
   EXPECT_NE(metadata(two, "hqp.train").find("\"world_size\":2"), std::string::npos);
-}
 
-// Largest |a - b| over every initializer of two models (and that the first moved from `init`).
-double max_weight_difference(const std::string& a_path, const std::string& b_path, const std::string& init) {
-  const auto a = initializers(a_path), b = initializers(b_path), w0 = initializers(init);
-  EXPECT_EQ(a.size(), b.size());
-  double diff = 0.0, moved = 0.0;
-  for (const auto& [name, va] : a) {
-    const auto& vb = b.at(name);
-    EXPECT_EQ(va.size(), vb.size()) << name;
-    for (size_t i = 0; i < va.size() && i < vb.size(); ++i) {
-      diff = std::max(diff, std::fabs(static_cast<double>(va[i]) - vb[i]));
-      moved = std::max(moved, std::fabs(static_cast<double>(va[i]) - w0.at(name)[i]));
-    }
-  }
-  EXPECT_GT(moved, 1e-3) << a_path << " did not train";
-  return diff;
+  // Buckets of at most 10 bytes: one per parameter (4, against one bucket by default), each
+  // all-reduce started during backward; the sums, and so the weights, are the same.
+  const std::string small = file("two_small_buckets.onnx");
+  launch = {"launch", "-n", "2", "--", "hqp"};
+  for (const std::string& a : train_args(small, "16")) launch.push_back(a);
+  launch.insert(launch.end(), {"--bucket-mb", "0.00001"});
+  (void)parse_json(run_hqp(launch));
+  EXPECT_LE(max_weight_difference(small, one, tiny()), 1e-5) << "--bucket-mb 0.00001 changed the result";
 }
 
 // With BatchNorm, per-rank batch statistics differ from the global batch's; --sync-bn makes

@@ -68,6 +68,9 @@ TEST(DistConfig, ErrorsNameTheCulprit) {
   f = {};
   f.timeout_s = 0.0;
   EXPECT_NE(message(f).find("bad --timeout"), std::string::npos);
+  f = {};
+  f.bucket_mb = 0.0;
+  EXPECT_NE(message(f).find("bad --bucket-mb"), std::string::npos);
 }
 
 }  // namespace

@@ -18,6 +18,10 @@ void add_dist_flags(CLI::App* sub, distributed::DistFlags& flags) {
                                    "failing; default 300")
       ->check(CLI::Range(0.001, 86400.0));
   sub->add_flag("--sync-bn", flags.sync_bn, "BatchNorm statistics over the global batch (else per rank)");
+  sub->add_option_function<double>("--bucket-mb", [&flags](double v) { flags.bucket_mb = v; },
+                                   "Gradient all-reduce bucket size in MiB (DDP's bucket_cap_mb; default 25): "
+                                   "smaller buckets start during backward")
+      ->check(CLI::Range(1e-6, 1024.0));
 }
 
 Result<distributed::GroupPtr> join_group(const distributed::DistFlags& flags) {

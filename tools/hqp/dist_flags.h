@@ -1,5 +1,5 @@
 // The data-parallel flags of train / prune / compress / quantize: --world-size, --rank,
-// --master ADDR:PORT, --timeout, --sync-bn (and torchrun's WORLD_SIZE / RANK / MASTER_ADDR /
+// --master ADDR:PORT, --timeout, --sync-bn, --bucket-mb (and torchrun's WORLD_SIZE / RANK / MASTER_ADDR /
 // MASTER_PORT variables, which `hqp launch` sets). The rules live in src/distributed.
 #pragma once
 
