@@ -23,10 +23,11 @@ namespace hqp::distributed {
 
 class GradientSync {
  public:
-  static constexpr int64_t kDefaultBucketBytes = 25 << 20;  // DDP's default
-  static constexpr int64_t kFirstBucketBytes = 1 << 20;     // small first bucket: starts early
+  static constexpr int64_t kFirstBucketBytes = 1 << 20;  // small first bucket: starts early
 
-  GradientSync(GroupPtr group, std::vector<at::Tensor> params, int64_t bucket_bytes = kDefaultBucketBytes);
+  // bucket_bytes >= 1: the size of every bucket after the first (DistConfig::bucket_mb, whose
+  // default is DDP's 25 MiB).
+  GradientSync(GroupPtr group, std::vector<at::Tensor> params, int64_t bucket_bytes);
   ~GradientSync();
   GradientSync(const GradientSync&) = delete;
   GradientSync& operator=(const GradientSync&) = delete;
