@@ -26,6 +26,13 @@ class GradientObserver {
   virtual ~GradientObserver() = default;
   // Asked once per observed forward for each float output of rank >= 2.
   virtual bool observes(const Node& node, const Value& value) = 0;
+  // The observed value's channel axis (asked once per observed value and forward): 1 (NCHW), or its
+  // last axis where a channels-last tensor is probed. a_dot_g sums over every other axis but 0.
+  virtual int64_t channel_axis(const Node& node, const Value& value) {
+    (void)node;
+    (void)value;
+    return 1;
+  }
   // a_dot_g: f32 [N, C], valid only during the call. Called on the thread that runs backward.
   virtual void on_channel_fisher(const Node& node, const Value& value, const Tensor& a_dot_g) = 0;
 };

@@ -9,6 +9,7 @@
 #include <map>
 #include <numeric>  // std::lcm
 #include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -23,7 +24,7 @@ using ir::Node;
 using ir::OpKind;
 using ir::Value;
 
-// Static [N, C, ...] channel count of an activation, or -1.
+// Static [N, C, ...] channel count of an activation (its axis 1), or -1.
 int64_t channels_of(const Value* v) {
   if (v == nullptr || !v->shape || v->shape->size() < 2 || !(*v->shape)[1].is_static()) return -1;
   return (*v->shape)[1].value;
@@ -77,7 +78,7 @@ class Analysis {
       ChannelGroup& grp = git->second;
       if (inserted) root_order.push_back(root);
       grp.values.push_back(v->name);
-      const int64_t c = channels_of(v);
+      const int64_t c = channels(v);
       if (grp.channels == 0) grp.channels = c;
       if (c != grp.channels && grp.prunable) {
         grp.prunable = false;
@@ -174,10 +175,18 @@ class Analysis {
   using Layout = std::vector<Segment>;
 
   bool is_concatenated(const Value* v) const { return layouts_.count(v) != 0; }
+  bool is_last_axis(const Value* v) const { return last_axis_.count(v) != 0; }
+  // The static channel count of `v`: its last dim for a channels-last activation, else dim 1; -1
+  // when unknown.
+  int64_t channels(const Value* v) const {
+    if (!is_last_axis(v)) return channels_of(v);
+    if (v == nullptr || !v->shape || v->shape->empty() || !v->shape->back().is_static()) return -1;
+    return v->shape->back().value;
+  }
   // The channel layout of `v`: the spaces a Concat placed side by side, or v's own space.
   Layout layout(const Value* v) {
     if (auto it = layouts_.find(v); it != layouts_.end()) return it->second;
-    return {{space(v), channels_of(v)}};
+    return {{space(v), channels(v)}};
   }
 
   // The space of activation `v` (created on first use; never for a concatenated activation).
@@ -187,11 +196,12 @@ class Analysis {
     if (it != space_of_.end()) return it->second;
     const int s = new_space();
     space_of_[v] = s;
-    if (channels_of(v) <= 0) reasons_[static_cast<size_t>(s)].push_back(fmt::format("value '{}' has no static channel count", v->name));
+    if (channels(v) <= 0) reasons_[static_cast<size_t>(s)].push_back(fmt::format("value '{}' has no static channel count", v->name));
     return s;
   }
   // `to` has the channels of `from` (a fresh output: it takes a concatenated layout as it is).
   void carry(const Value* from, const Value* to) {
+    if (is_last_axis(from)) last_axis_.insert(to);
     if (auto it = layouts_.find(from); it != layouts_.end()) {
       layouts_[to] = it->second;
       return;
@@ -199,7 +209,7 @@ class Analysis {
     join(space(from), space(to));
   }
   void block(const Value* v, std::string reason) {
-    if (v == nullptr || is_weight(v)) return;
+    if (v == nullptr || is_weight(v) || is_shape_value(v)) return;
     if (auto d = flattened_.find(v); d != flattened_.end()) v = d->second.first;
     for (const Segment& s : layout(v)) reasons_[static_cast<size_t>(s.space)].push_back(reason);
   }
@@ -224,10 +234,29 @@ class Analysis {
     }
   }
 
+  // A value of static rank < 2 with no channel layout of its own: a scalar or vector of shape
+  // arithmetic (Shape -> Gather -> Div ... -> Reshape / Slice bounds), never an activation.
+  bool is_shape_value(const Value* v) const {
+    return v != nullptr && v->shape && v->shape->size() < 2 && space_of_.count(v) == 0 && layouts_.count(v) == 0 &&
+           flattened_.count(v) == 0;
+  }
+
   void visit(const Node& n) {
     const std::string op(ir::op_name(n.kind));
     const Value* x = n.input(0);
     const Value* y = n.output(0);
+    // Shape arithmetic carries no channels: its readers (Reshape, Slice, Expand ...) decide.
+    const bool shape_only = n.num_outputs() > 0 &&
+                            std::all_of(n.outputs().begin(), n.outputs().end(), [&](const Value* v) { return v == nullptr || is_shape_value(v); }) &&
+                            std::all_of(n.inputs().begin(), n.inputs().end(), [&](const Value* v) { return v == nullptr || is_weight(v) || is_shape_value(v); });
+    if (shape_only) return;
+    // Channels-last activations (behind a MatMul) go on only through element-wise ops and MatMuls:
+    // anything else (pooling, Transpose, normalization over the last axis ...) reads them differently.
+    if (std::any_of(n.inputs().begin(), n.inputs().end(), [&](const Value* v) { return is_last_axis(v); }) &&
+        !follows_last_axis(n.kind)) {
+      return block_all(n, fmt::format("{} '{}' reads channels-last activations in a way pruning does not follow", op,
+                                      n.name));
+    }
     switch (n.kind) {
       case OpKind::Conv: return visit_conv(n);
       case OpKind::BatchNormalization:
@@ -267,12 +296,17 @@ class Analysis {
       case OpKind::ReduceMean:
       case OpKind::ReduceMax:
       case OpKind::ReduceSum: {
-        // Over spatial axes only, dims kept: a per-channel pooling ([N, C, 1, 1] like GlobalAveragePool).
+        // Over spatial axes only: a per-channel pooling ([N, C, 1, 1] like GlobalAveragePool, or [N, C]
+        // with keepdims=0 as MNASNet's x.mean([2, 3]) writes it); the channel axis stays axis 1.
         const auto& a = n.attr<ir::ReduceAttrs>();
-        const bool spatial_keepdims = a.keepdims != 0 && n.input(1) == nullptr && a.axes && !a.axes->empty() &&
-                                      std::all_of(a.axes->begin(), a.axes->end(), [](int64_t v) { return v >= 2; });
-        if (spatial_keepdims) return carry_unary(n);
-        return block_all(n, fmt::format("{} '{}' reduces the channel axis or drops dims", op, n.name));
+        const int64_t rank = x->shape ? static_cast<int64_t>(x->shape->size()) : 0;
+        const bool spatial = rank >= 3 && n.input(1) == nullptr && a.axes && !a.axes->empty() &&
+                             std::all_of(a.axes->begin(), a.axes->end(), [&](int64_t v) {
+                               const int64_t axis = v < 0 ? v + rank : v;
+                               return axis >= 2 && axis < rank;
+                             });
+        if (spatial) return carry_unary(n);
+        return block_all(n, fmt::format("{} '{}' reduces the batch or channel axis (or computes its axes)", op, n.name));
       }
       case OpKind::Pad:
         if (pads_spatial_only(n)) return carry_unary(n);
@@ -297,6 +331,7 @@ class Analysis {
       case OpKind::Flatten: return visit_flatten(n, n.attr<ir::FlattenAttrs>().axis);
       case OpKind::Reshape: return visit_reshape(n);
       case OpKind::Gemm: return visit_gemm(n);
+      case OpKind::MatMul: return visit_matmul(n);
       case OpKind::Concat: return visit_concat(n);
       case OpKind::Constant: return;
       case OpKind::DequantizeLinear:
@@ -414,8 +449,22 @@ class Analysis {
 
   void visit_elementwise(const Node& n) {
     const Value* y = n.output(0);
-    const int64_t c = channels_of(y);
     const size_t rank = y->shape ? y->shape->size() : 0;
+    if (rank < 2) return block_all(n, fmt::format("'{}' writes a tensor without a channel axis", n.name));
+    // Channels-last when an activation operand is (MatMul outputs and what follows them): then the
+    // operands' last dims are aligned with the channels, else their dims under the output's axis 1.
+    bool last = false;
+    for (size_t i = 0; i < 2; ++i) last = last || is_last_axis(n.input(i));
+    if (last) {
+      for (size_t i = 0; i < 2; ++i) {
+        const Value* v = n.input(i);
+        if (is_activation(v) && !is_last_axis(v) && v->shape && v->shape->size() == rank && rank > 2) {
+          return block_all(n, fmt::format("'{}' combines channels-last and channels-first tensors", n.name));
+        }
+      }
+      last_axis_.insert(y);
+    }
+    const int64_t c = channels(y);
     std::vector<const Value*> full;   // activations with all of y's channels
     std::vector<int> per_channel;     // constant operands sliced with the group
     for (size_t i = 0; i < 2; ++i) {
@@ -423,7 +472,8 @@ class Analysis {
       if (v == nullptr || !v->shape) return block_all(n, fmt::format("'{}' has an input of unknown shape", n.name));
       if (flattened_.count(v) != 0) return block_all(n, fmt::format("'{}' reads a flattened tensor", n.name));
       // The operand's dim aligned with the output's channel axis (numpy broadcasting from the right).
-      const int64_t axis = static_cast<int64_t>(v->shape->size()) - static_cast<int64_t>(rank) + 1;
+      const int64_t axis = last ? static_cast<int64_t>(v->shape->size()) - 1
+                                : static_cast<int64_t>(v->shape->size()) - static_cast<int64_t>(rank) + 1;
       const int64_t vc = axis >= 0 && (*v->shape)[static_cast<size_t>(axis)].is_static()
                              ? (*v->shape)[static_cast<size_t>(axis)].value
                              : (axis < 0 ? 1 : -1);
@@ -456,7 +506,70 @@ class Analysis {
       for (const Value* v : full) carry(v, y);
       space(y);
     }
-    for (int i : per_channel) add_member(y, {MemberRole::kConstOperand, n.name, i});
+    for (int i : per_channel) {
+      Member m{MemberRole::kConstOperand, n.name, i};
+      m.last_axis = last;
+      add_member(y, m);
+    }
+  }
+
+  // Ops through which channels-last activations keep their channels where they are.
+  static bool follows_last_axis(OpKind kind) {
+    switch (kind) {
+      case OpKind::MatMul:
+      case OpKind::Add:
+      case OpKind::Sub:
+      case OpKind::Mul:
+      case OpKind::Div:
+      case OpKind::Identity:
+      case OpKind::Dropout:
+      case OpKind::Relu:
+      case OpKind::Clip:
+      case OpKind::HardSigmoid:
+      case OpKind::HardSwish:
+      case OpKind::Sigmoid:
+      case OpKind::LeakyRelu:
+      case OpKind::Tanh:
+      case OpKind::Exp:
+      case OpKind::Sqrt:
+      case OpKind::Erf:
+      case OpKind::Gelu:
+      case OpKind::Silu:
+      case OpKind::Pow: return true;
+      default: return false;
+    }
+  }
+
+  // MatMul by a constant [K, N] matrix: reads K channels on A's last axis and writes N channels on
+  // its output's last axis (a Linear layer on a channels-last tensor: ConvNeXt's MLP). A's channels
+  // are followed when they are on its last axis already (another MatMul's output) or A is [N, K];
+  // otherwise A is blocked (its channels are on axis 1, not the axis this MatMul reads).
+  void visit_matmul(const Node& n) {
+    const Value* a = n.input(0);
+    const Value* y = n.output(0);
+    const Tensor* b = ir::constant_through_identity(n.input(1));
+    const Node* dq = dequantized_constant(n.input(1));
+    const Tensor* bq = dq != nullptr ? ir::constant_through_identity(dq->input(0)) : nullptr;
+    const Tensor* w = b != nullptr ? b : bq;
+    if (w == nullptr || w->rank() != 2) {
+      return block_all(n, fmt::format("MatMul '{}' multiplies by a computed or non-2-D matrix", n.name));
+    }
+    if (!a->shape || a->shape->size() < 2 || !y->shape || y->shape->size() != a->shape->size()) {
+      return block_all(n, fmt::format("MatMul '{}' reads a tensor of unknown or broadcast rank", n.name));
+    }
+    if (flattened_.count(a) != 0) return block_all(n, fmt::format("MatMul '{}' reads a flattened tensor", n.name));
+    if (is_last_axis(a) || a->shape->size() == 2) {
+      Member m{MemberRole::kConsumer, n.name};
+      m.last_axis = true;
+      add_member(a, m);
+    } else {
+      block(a, fmt::format("MatMul '{}' reads the last axis of '{}', whose channels are on axis 1", n.name, a->name));
+    }
+    last_axis_.insert(y);
+    space(y);
+    Member m{MemberRole::kProducer, n.name};
+    m.last_axis = true;
+    add_member(y, m);
   }
 
   void visit_concat(const Node& n) {
@@ -521,6 +634,7 @@ class Analysis {
   std::vector<int64_t> block_;  // per space: channels that go together (grouped convs' widths)
   std::unordered_map<const Value*, int> space_of_;
   std::unordered_map<const Value*, Layout> layouts_;  // concatenated activations (never in space_of_)
+  std::unordered_set<const Value*> last_axis_;         // activations whose channels are on the last axis
   std::unordered_map<const Value*, std::pair<const Value*, int64_t>> flattened_;  // y -> (x, spatial size)
   std::vector<std::pair<int, Member>> members_;
 };

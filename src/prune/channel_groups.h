@@ -39,6 +39,10 @@ struct Member {
   // sits behind a Concat, whose output holds several groups' channels one after another). Offsets are
   // those of the graph the groups were computed on: groups sharing a tensor are removed in one call.
   int64_t offset = 0;
+  // The channels lie on the last axis of that tensor, not on axis 1: a MatMul by a constant [K, N]
+  // matrix (producer: B's columns; consumer: B's rows) and what runs between two of them, as in
+  // ConvNeXt's channels-last MLP (Transpose -> LayerNorm -> MatMul -> GELU -> MatMul -> Transpose).
+  bool last_axis = false;
 };
 
 struct ChannelGroup {

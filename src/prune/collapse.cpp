@@ -101,6 +101,7 @@ std::string plan_collapse(const ir::Graph& graph, const ChannelGroup& group, Pla
   if (consumers.empty()) return "no convolution reads the group's channels";
   if (group.block > 1) return "its channels pass through a grouped convolution";
   for (Node* c : consumers) {
+    if (c->kind != OpKind::Conv) return fmt::format("'{}' reads the group's channels (only convolutions may)", c->name);
     const Tensor* w = ir::constant_through_identity(c->input(1));
     if (w == nullptr || w->dtype() != DType::kF32) return fmt::format("Conv '{}' has no f32 constant weights", c->name);
     if (c->input(2) != nullptr) {

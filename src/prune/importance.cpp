@@ -87,7 +87,7 @@ Result<GroupScores> weight_importance(const ir::Graph& graph, const std::vector<
       // the scales alone.
       if (sl.input != 1) continue;
       if (criterion == Criterion::kBnScale && !is_norm) continue;
-      if (kind != ir::OpKind::Conv && kind != ir::OpKind::Gemm && !is_norm) continue;
+      if (kind != ir::OpKind::Conv && kind != ir::OpKind::Gemm && kind != ir::OpKind::MatMul && !is_norm) continue;
       const Tensor* t = ir::constant_through_identity(sl.node->input(sl.input));
       if (t == nullptr || t->dtype() != DType::kF32) continue;
       any = true;
@@ -130,13 +130,15 @@ Result<ProbedGraph> insert_fisher_probes(const ir::Graph& graph, const std::vect
       }
       ir::Value* x = node->input(0);
       const ir::Dims& dims = *x->shape;
-      if (dims.size() < 2 || !dims[1].is_static()) {
+      // The channel axis: 1, or the last for a channels-last reader (a MatMul).
+      const size_t axis = m.last_axis ? dims.size() - 1 : 1;
+      if (dims.size() < 2 || !dims[axis].is_static()) {
         return make_error(StatusCode::kInvalidArgument,
                           "cannot probe channel group {}: input '{}' of node '{}' has no static channel dim",
                           groups[gi].id, x->name, m.node);
       }
       Shape ones_shape(dims.size(), 1);
-      ones_shape[1] = dims[1].value;
+      ones_shape[axis] = dims[axis].value;
       HQP_ASSIGN_OR_RETURN(Tensor ones, Tensor::zeros(DType::kF32, ones_shape));
       std::fill_n(ones.data<float>(), ones.numel(), 1.0f);
       ir::Value* c = g.add_initializer(g.unique_name(m.node + ".fisher_mask"), std::move(ones));
@@ -145,7 +147,8 @@ Result<ProbedGraph> insert_fisher_probes(const ir::Graph& graph, const std::vect
       y->shape = x->shape;  // a second group read by this node (behind a Concat) probes y in turn
       g.add_node(ir::OpKind::Mul, g.unique_name(m.node + ".fisher_probe"), {x, c}, {y});
       g.set_input(node, 0, y);
-      out.probes.push_back({y->name, gi, m.role == MemberRole::kGemmColumns ? m.columns_per_channel : 1, m.offset});
+      out.probes.push_back({y->name, gi, m.role == MemberRole::kGemmColumns ? m.columns_per_channel : 1, m.offset,
+                            static_cast<int64_t>(axis)});
     }
   }
   HQP_RETURN_IF_ERROR(ir::verify_and_infer(g).with_context("cannot verify the graph with Fisher probes"));
@@ -161,7 +164,7 @@ GroupGradientAccumulator::GroupGradientAccumulator(const std::vector<ChannelGrou
       sum_(groups.size()) {
   for (const FisherProbe& p : probes) {
     HQP_CHECK(p.group < groups.size());
-    probes_.emplace(p.value, Probe{p.group, p.columns_per_channel, p.offset});
+    probes_.emplace(p.value, Probe{p.group, p.columns_per_channel, p.offset, p.channel_axis});
     const auto c = static_cast<size_t>(groups[p.group].channels);
     channels_[p.group] = groups[p.group].channels;
     fisher_[p.group].assign(c, 0.0);
@@ -172,6 +175,12 @@ GroupGradientAccumulator::GroupGradientAccumulator(const std::vector<ChannelGrou
 bool GroupGradientAccumulator::observes(const ir::Node& node, const ir::Value& value) {
   (void)node;
   return probes_.count(value.name) != 0;
+}
+
+int64_t GroupGradientAccumulator::channel_axis(const ir::Node& node, const ir::Value& value) {
+  (void)node;
+  const auto it = probes_.find(value.name);
+  return it == probes_.end() ? 1 : it->second.channel_axis;
 }
 
 void GroupGradientAccumulator::on_channel_fisher(const ir::Node& node, const ir::Value& value, const Tensor& a_dot_g) {

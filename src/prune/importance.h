@@ -50,6 +50,7 @@ struct FisherProbe {
   size_t group = 0;                // index into the groups
   int64_t columns_per_channel = 1; // a Gemm probe reports C·k columns: k per group channel
   int64_t offset = 0;              // the group's first channel in the probed tensor (behind a Concat)
+  int64_t channel_axis = 1;        // the probed tensor's channel axis (its last behind a MatMul)
 };
 struct ProbedGraph {
   ir::Graph graph;                  // verified; same inputs and outputs as the original
@@ -64,6 +65,7 @@ class GroupGradientAccumulator final : public ir::GradientObserver {
  public:
   GroupGradientAccumulator(const std::vector<ChannelGroup>& groups, const std::vector<FisherProbe>& probes);
   bool observes(const ir::Node& node, const ir::Value& value) override;
+  int64_t channel_axis(const ir::Node& node, const ir::Value& value) override;
   void on_channel_fisher(const ir::Node& node, const ir::Value& value, const Tensor& a_dot_g) override;
   void end_batch();
 
@@ -81,6 +83,7 @@ class GroupGradientAccumulator final : public ir::GradientObserver {
     size_t group;
     int64_t columns_per_channel;
     int64_t offset;
+    int64_t channel_axis;
   };
   std::unordered_map<std::string, Probe> probes_;
   std::vector<int64_t> channels_;              // per group (0: not probed)

@@ -166,6 +166,8 @@ Result<std::vector<Slice>> slices_of(const ir::Graph& graph, const ChannelGroup&
         if (n->kind == ir::OpKind::Conv) {
           out.push_back({n, 1, 0, 1, false});
           if (n->input(2) != nullptr) out.push_back({n, 2, 0, 1, false});
+        } else if (n->kind == ir::OpKind::MatMul) {  // B [K, N]: output channels are its columns
+          out.push_back({n, 1, 1, 1, false});
         } else {  // Gemm: output channels are B's rows (transB) or columns, and C's last axis
           const auto& a = n->attr<ir::GemmAttrs>();
           out.push_back({n, 1, a.trans_b != 0 ? 0 : 1, 1, false});
@@ -182,7 +184,9 @@ Result<std::vector<Slice>> slices_of(const ir::Graph& graph, const ChannelGroup&
       case MemberRole::kNorm:
         for (size_t i = 1; i < 5; ++i) out.push_back({n, i, 0, 1, false});
         break;
-      case MemberRole::kConsumer: out.push_back({n, 1, 1, 1, true}); break;
+      case MemberRole::kConsumer:  // Conv: the weights' input channels; MatMul: B's rows
+        out.push_back({n, 1, n->kind == ir::OpKind::MatMul ? 0 : 1, 1, true});
+        break;
       case MemberRole::kGemmColumns: {
         const auto& a = n->attr<ir::GemmAttrs>();
         out.push_back({n, 1, a.trans_b != 0 ? 1 : 0, m.columns_per_channel, true});
@@ -195,7 +199,8 @@ Result<std::vector<Slice>> slices_of(const ir::Graph& graph, const ChannelGroup&
           return make_error(StatusCode::kInvalidArgument, "cannot prune node '{}': operand {} is not a constant",
                             n->name, m.input);
         }
-        const int64_t axis = c->rank() - static_cast<int64_t>(y->shape->size()) + 1;
+        // Aligned with the output's channel axis: its last (channels-last) or axis 1.
+        const int64_t axis = m.last_axis ? c->rank() - 1 : c->rank() - static_cast<int64_t>(y->shape->size()) + 1;
         out.push_back({n, static_cast<size_t>(m.input), axis, 1, false});
         break;
       }

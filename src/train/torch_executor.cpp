@@ -330,12 +330,17 @@ Result<std::vector<at::Tensor>> TorchModule::forward(const std::vector<at::Tenso
         const ir::Node* node = step.node;
         const ir::Value* val = &value;
         at::Tensor a = y.detach();
-        y.register_hook([a, obs, node, val](const at::Tensor& g) {
+        int64_t axis = obs->channel_axis(*node, value);
+        if (axis < 0) axis += y.dim();
+        if (axis < 1 || axis >= y.dim()) axis = 1;
+        y.register_hook([a, obs, node, val, axis](const at::Tensor& g) {
           // Under bf16 autocast a and g are bf16: form the product in f32.
           auto wide = [](const at::Tensor& t) { return t.scalar_type() == at::kBFloat16 ? t.to(at::kFloat) : t; };
           at::Tensor prod = wide(a) * wide(g);
-          std::vector<int64_t> dims;
-          for (int64_t d = 2; d < prod.dim(); ++d) dims.push_back(d);
+          std::vector<int64_t> dims;  // every axis but the batch and the channels: [N, C] remains
+          for (int64_t d = 1; d < prod.dim(); ++d) {
+            if (d != axis) dims.push_back(d);
+          }
           at::Tensor r = dims.empty() ? prod : prod.sum(dims);
           r = r.to(at::kFloat).contiguous();
           Result<Tensor> view = host_view(r);

@@ -334,6 +334,60 @@ TEST(ChannelGroups, RemovingChannelsShrinksWeightsAndMacs) {
   EXPECT_EQ(shape_of(n.g.find_node("r1")->output(0)), "[N,4,8,8]");
 }
 
+// ConvNeXt's MLP on a channels-last tensor: Transpose -> MatMul (B [6, 10]) -> + bias -> Relu ->
+// MatMul (B [10, 6]). The 10 hidden channels sit on the last axis: MatMul 1 produces them (B's
+// columns), the bias Add slices its last axis, MatMul 2 reads them (B's rows). The Transpose blocks
+// the conv's channels, and a reduction over the channels-last tensor's H and W blocks its output.
+TEST(ChannelGroups, ChannelsLastMatMulMlp) {
+  Net n;
+  Value* x = n.input({1, 3, 8, 8});
+  Value* c = n.conv(x, 3, 6, "c1");
+  Value* t = n.g.add_value("t.y");
+  n.g.add_node(OpKind::Transpose, "t", {c}, {t}, ir::TransposeAttrs{{0, 2, 3, 1}});
+  auto matmul = [&](Value* a, int64_t k, int64_t cols, const std::string& name) {
+    Value* w = n.g.add_initializer(name + ".w", random_tensor({k, cols}, n.seed++));
+    Value* b = n.g.add_initializer(name + ".b", random_tensor({cols}, n.seed++));
+    return n.binary(OpKind::Add, n.binary(OpKind::MatMul, a, w, name), b, name + "_bias");
+  };
+  Value* h = n.unary(OpKind::Relu, matmul(t, 6, 10, "m1"), "act");
+  Value* o = matmul(h, 10, 6, "m2");
+  Value* r = n.g.add_value("mean.y");
+  ir::ReduceAttrs ra;
+  ra.axes = std::vector<int64_t>{1, 2};
+  ra.keepdims = 0;
+  n.g.add_node(OpKind::ReduceMean, "mean", {o}, {r}, ra);
+  Value* w = n.g.add_initializer("fc.w", random_tensor({4, 6}, n.seed++));
+  Value* y = n.g.add_value("logits");
+  ir::GemmAttrs ga;
+  ga.trans_b = 1;
+  n.g.add_node(OpKind::Gemm, "fc", {r, w}, {y}, ga);
+  n.g.add_output(y);
+  HQP_ASSERT_OK(ir::verify_and_infer(n.g));
+  Result<std::vector<ChannelGroup>> groups = prune::channel_groups(n.g);
+  HQP_ASSERT_OK(groups.status());
+  const ChannelGroup* hidden = group_with(*groups, "m1", MemberRole::kProducer);
+  ASSERT_NE(hidden, nullptr);
+  EXPECT_TRUE(hidden->prunable) << hidden->reason;
+  EXPECT_EQ(hidden->channels, 10);
+  EXPECT_EQ(group_with(*groups, "m2", MemberRole::kConsumer), hidden);
+  EXPECT_EQ(group_with(*groups, "m1_bias", MemberRole::kConstOperand), hidden);
+  for (const prune::Member& m : hidden->members) EXPECT_TRUE(m.last_axis) << m.node;
+  const ChannelGroup* conv = group_with(*groups, "c1", MemberRole::kProducer);
+  ASSERT_NE(conv, nullptr);
+  EXPECT_FALSE(conv->prunable);
+  const ChannelGroup* out = group_with(*groups, "m2", MemberRole::kProducer);
+  ASSERT_NE(out, nullptr);
+  EXPECT_FALSE(out->prunable);
+  EXPECT_NE(out->reason.find("ReduceMean 'mean' reads channels-last activations"), std::string::npos) << out->reason;
+  // Removal slices B's columns, the bias and the next B's rows; masking agrees with it.
+  Graph pruned = n.g.clone();
+  HQP_ASSERT_OK(prune::remove_channels(pruned, *hidden, std::vector<int64_t>{1, 4, 5}));
+  EXPECT_EQ(pruned.find_node("m1")->input(1)->data.shape(), (Shape{6, 7}));
+  EXPECT_EQ(pruned.find_node("m1_bias")->input(1)->data.shape(), (Shape{7}));
+  EXPECT_EQ(pruned.find_node("m2")->input(1)->data.shape(), (Shape{7, 6}));
+  EXPECT_EQ(check_every_group(n.g, random_tensor({2, 3, 8, 8}, 7, 1.0f), "mlp"), 1);
+}
+
 struct ZooCase {
   const char* arch;
 };
@@ -442,9 +496,15 @@ TEST_P(TorchvisionZooGroups, MaskingEqualsRemovalForEveryGroup) {
   Result<std::vector<ChannelGroup>> groups = prune::channel_groups(*g);
   HQP_ASSERT_OK(groups.status());
   for (const ChannelGroup& grp : *groups) {
-    if (!grp.prunable) EXPECT_FALSE(grp.reason.empty()) << GetParam().model << " group " << grp.id;
+    if (!grp.prunable) {
+      EXPECT_FALSE(grp.reason.empty()) << GetParam().model << " group " << grp.id;
+    }
   }
-  const int checked = check_every_group(*g, random_tensor({1, 3, 64, 64}, 3, 1.0f), GetParam().model);
+  // 64x64, or the larger input the exporter gave the model (Inception-v3, AlexNet): [batch, 3, S, S].
+  const ir::Value* in = g->inputs().at(0);
+  ASSERT_TRUE(in->shape && in->shape->size() == 4 && (*in->shape)[2].is_static()) << GetParam().model;
+  const int64_t size = (*in->shape)[2].value;
+  const int checked = check_every_group(*g, random_tensor({1, 3, size, size}, 3, 1.0f), GetParam().model);
   EXPECT_GE(checked, GetParam().min_prunable) << GetParam().model;
   RecordProperty("groups_checked", checked);
 }
@@ -454,7 +514,13 @@ INSTANTIATE_TEST_SUITE_P(Torchvision, TorchvisionZooGroups,
                                            TorchvisionCase{"resnet50", 37}, TorchvisionCase{"resnext50_32x4d", 21},
                                            TorchvisionCase{"efficientnet_b0", 40},
                                            TorchvisionCase{"regnet_y_400mf", 37},
-                                           TorchvisionCase{"regnet_x_400mf", 27}),
+                                           TorchvisionCase{"regnet_x_400mf", 27},
+                                           TorchvisionCase{"densenet121", 120},
+                                           TorchvisionCase{"shufflenet_v2_x1_0", 18},
+                                           TorchvisionCase{"mnasnet1_0", 25},
+                                           TorchvisionCase{"efficientnet_v2_s", 75},
+                                           TorchvisionCase{"convnext_tiny", 18}, TorchvisionCase{"inception_v3", 94},
+                                           TorchvisionCase{"alexnet", 7}),
                          [](const auto& info) { return std::string(info.param.model); });
 
 }  // namespace

@@ -118,7 +118,9 @@ TEST(Importance, WeightCriteriaByHand) {
   for (double v : r1[ia]) EXPECT_TRUE(v >= 0.0 && v < 1.0);
   // Blocked groups get no scores; gradient criteria are refused.
   for (size_t i = 0; i < groups.size(); ++i) {
-    if (!groups[i].prunable) EXPECT_TRUE(s1[i].empty());
+    if (!groups[i].prunable) {
+      EXPECT_TRUE(s1[i].empty());
+    }
   }
   EXPECT_FALSE(prune::weight_importance(n.g, groups, Criterion::kFisher, 0).ok());
 }
@@ -201,7 +203,8 @@ TEST(Importance, FisherAndTaylorEqualPyTorch) {
       }
     }
   }
-  EXPECT_EQ(matched, 4);  // incl. the 5-channel branch read behind a Concat at channel 8
+  // incl. the 5-channel branch read behind a Concat at channel 8 and the channels-last MLP's 24
+  EXPECT_EQ(matched, 5);
 }
 
 TEST(Selection, CostsByHand) {
@@ -239,8 +242,12 @@ TEST(Selection, BudgetUnitsAndLimits) {
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0].group, std::min(ia, ib));
   for (const auto& rem : r) {
-    if (rem.group == ia) EXPECT_EQ(rem.channels, (std::vector<int64_t>{1}));
-    if (rem.group == ib) EXPECT_EQ(rem.channels, (std::vector<int64_t>{0, 2}));
+    if (rem.group == ia) {
+      EXPECT_EQ(rem.channels, (std::vector<int64_t>{1}));
+    }
+    if (rem.group == ib) {
+      EXPECT_EQ(rem.channels, (std::vector<int64_t>{0, 2}));
+    }
   }
   // A huge budget stops at max_removable (min_channels 2 each).
   so.macs_budget = 1e9;

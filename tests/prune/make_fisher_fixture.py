@@ -11,15 +11,19 @@ newer than this script):
     model.onnx      opset 13, input "input" [N,1,12,12], output "logits" [N,10]: a stem conv, a
                     residual block (trunk of 8 channels), a 12-channel inner conv, a 5-channel
                     branch concatenated after the trunk (Concat), a strided 16-channel conv
-                    reading the 13 concatenated channels, a depthwise conv, GlobalAveragePool -> Linear
+                    reading the 13 concatenated channels, a depthwise conv, GlobalAveragePool -> Linear;
+                    beside it a channels-last MLP on the input (permute to NHWC -> Linear 1->24 ->
+                    GELU -> Linear 24->10 -> mean over H, W) added to the logits, as ConvNeXt's
+                    blocks compute (MatMul by a constant on the last axis)
     expected.json   {"input": [...], "shape": [...], "labels": [...],
-                     "groups": {"8": {"fisher": [...], "taylor": [...]}, "12": ..., "16": ...}}
+                     "groups": {"8": {"fisher": [...], "taylor": [...]}, "12": ..., "16": ..., "24": ...}}
 
-The four channel groups have distinct widths, so the test matches them by channel count. Masks
+The five channel groups have distinct widths, so the test matches them by channel count. Masks
 m_g (ones) multiply the group's channels where each consumer reads them: the trunk (8) at the inner
 conv's, the branch conv's and the strided conv's inputs (channels 0..7 of the concatenation; not at
 the residual Add, which is inside the group), the branch (5) at the strided conv's input channels
-8..12, the inner group (12) at the block's second conv, the head (16) at the Linear's input. Per sample n with loss
+8..12, the inner group (12) at the block's second conv, the head (16) at the Linear's input, the
+MLP's hidden channels (24) on the last axis at its second Linear's input. Per sample n with loss
 L_n = CE(logits_n, label_n): d_n = dL_n/dm_g; fisher_c = mean_n d_n[c]^2; taylor_c = |sum_n d_n[c]| / N.
 Computed in float64 from the float32 weights that model.onnx holds.
 """
@@ -54,12 +58,16 @@ class Net(nn.Module):
         self.dw = nn.Conv2d(16, 16, 3, padding=1, groups=16, bias=False)
         self.dw_bn = nn.BatchNorm2d(16)
         self.fc = nn.Linear(16, 10)
+        self.mlp1 = nn.Linear(1, 24)
+        self.mlp2 = nn.Linear(24, 10)
 
     def forward(self, x, masks=None):
         def m(t, name):
             if masks is None:
                 return t
             mk = masks[name]
+            if name == "24":  # channels-last: the MLP's hidden channels are the last axis
+                return t * mk.view(1, 1, 1, -1)
             return t * (mk.view(1, -1, 1, 1) if t.dim() == 4 else mk.view(1, -1))
 
         x0 = F.relu(self.stem_bn(self.stem(x)))
@@ -70,7 +78,9 @@ class Net(nn.Module):
         h = F.relu(self.head_bn(self.head(torch.cat([m(x1, "8"), m(b, "5")], 1))))
         h = F.relu(self.dw_bn(self.dw(h)))
         h = torch.flatten(F.adaptive_avg_pool2d(h, 1), 1)
-        return self.fc(m(h, "16"))
+        s = F.gelu(self.mlp1(x.permute(0, 2, 3, 1)))  # [N, 12, 12, 24]
+        s = self.mlp2(m(s, "24")).mean((1, 2))       # [N, 10]
+        return self.fc(m(h, "16")) + s
 
 
 def build():
@@ -89,7 +99,7 @@ def build():
 def scores(net, x, labels):
     net = net.double()
     x = x.double()
-    masks = {k: torch.ones(int(k), dtype=torch.float64, requires_grad=True) for k in ("8", "12", "16", "5")}
+    masks = {k: torch.ones(int(k), dtype=torch.float64, requires_grad=True) for k in ("8", "12", "16", "5", "24")}
     per_sample = {k: [] for k in masks}
     for n in range(x.shape[0]):
         for mk in masks.values():

@@ -2,7 +2,7 @@
 # Exports torchvision classifiers for the pruning tests (tests/prune/channel_groups_test.cpp): the
 # architectures issue 11 names beyond the golden four -- concat-heavy (GoogLeNet, SqueezeNet),
 # bottleneck (ResNet-50), grouped (ResNeXt, RegNet), SiLU + SE (EfficientNet, RegNetY). Random
-# weights, eval mode, batch-1 input of 64x64 (the groups do not depend on the resolution; the
+# weights (BatchNorm statistics calibrated), eval mode, batch-1 input of 64x64 (the groups do not depend on the resolution; the
 # tests stay fast). Run by CTest (fixture `golden`); Debian's python3-torch / -torchvision / -onnx.
 """Usage: make_torchvision_zoo.py --out DIR [--models a,b,...]
 
@@ -22,20 +22,42 @@ import torch
 import torchvision
 
 sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden"))
+import make_golden  # noqa: E402  (BatchNorm calibration)
 
 MODELS = ["googlenet", "squeezenet1_1", "resnet50", "resnext50_32x4d", "efficientnet_b0", "regnet_y_400mf",
-          "regnet_x_400mf"]
+          "regnet_x_400mf", "densenet121", "shufflenet_v2_x1_0", "mnasnet1_0", "efficientnet_v2_s", "convnext_tiny",
+          "inception_v3", "alexnet"]
 OPSET = 13
 INPUT = (1, 3, 64, 64)
+# Models that need a larger input: Inception-v3's stem and reductions need >= 75 pixels; AlexNet's
+# adaptive 6x6 pooling exports only from a feature map 6 divides (6x6 from 223-227 pixels).
+INPUT_SIZE = {"inception_v3": 96, "alexnet": 224}
 SEED = 1234
+CALIB_BATCH = 32
 
 
 def build(name):
     torch.manual_seed(SEED)
     kwargs = {"weights": None}
-    if name == "googlenet":
+    if name in ("googlenet", "inception_v3"):
         kwargs.update(aux_logits=False, init_weights=True)
-    return getattr(torchvision.models, name)(**kwargs).eval()
+    model = getattr(torchvision.models, name)(**kwargs)
+    # BatchNorm statistics calibrated on a random batch (make_golden.py's, unperturbed): with the
+    # default ones (mean 0, var 1) a random Inception-v3 gives logits of ~1e9 once BN is folded, and
+    # fine-tuning it (`hqp train --init`) diverges at once. 32 samples: Inception-v3's last blocks
+    # are 1x1 at 96 pixels, and 4 samples' variance there still left logits of ~1e3.
+    if make_golden.batchnorm_modules(model):
+        calib = torch.randn((CALIB_BATCH,) + input_shape(name)[1:],
+                            generator=torch.Generator().manual_seed(make_golden.CALIB_SEED))
+        with torch.no_grad():
+            make_golden.randomize_batchnorm(model, calib, perturb=False)
+    return model.eval()
+
+
+def input_shape(name):
+    size = INPUT_SIZE.get(name, INPUT[2])
+    return (INPUT[0], INPUT[1], size, size)
 
 
 def export(name, out_dir):
@@ -49,14 +71,15 @@ def export(name, out_dir):
     os.makedirs(tmp)
     t0 = time.time()
     model = build(name)
-    x = torch.randn(*INPUT)
+    shape = input_shape(name)
+    x = torch.randn(*shape)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(model, x, os.path.join(tmp, "model.onnx"), opset_version=OPSET, input_names=["input"],
                           output_names=["logits"], do_constant_folding=True,
                           dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
     with open(os.path.join(tmp, "meta.json"), "w") as f:
-        json.dump({"model": name, "opset": OPSET, "input": list(INPUT), "seed": SEED,
+        json.dump({"model": name, "opset": OPSET, "input": list(shape), "seed": SEED,
                    "torch": torch.__version__, "torchvision": torchvision.__version__}, f, indent=1)
     shutil.rmtree(final, ignore_errors=True)
     os.rename(tmp, final)
