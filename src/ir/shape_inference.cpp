@@ -1012,7 +1012,7 @@ Result<Outputs> infer_gemm_like(const Ctx& c, const GemmAttrs& g, DType out_dtyp
 
 // FusedGemm (internal) also takes an A of rank > 2 when transA = 0, as fuse_matmul_bias writes it:
 // A [..., K] times B is one GEMM over A's rows, Y [..., N]; C then holds the N bias values.
-Result<Outputs> infer_fused_gemm_rows(const Ctx& c, const GemmAttrs& g) {
+Result<Outputs> infer_fused_gemm_rows(const Ctx& c, const GemmAttrs& g, DType out_dtype) {
   const Dims& as = *c.input(0).shape;
   const InferInput& b = c.input(1);
   if (!b.shape || b.shape->size() != 2) return c.error("B must be 2-D (B {})", b.shape ? dims_to_string(*b.shape) : "?");
@@ -1031,7 +1031,7 @@ Result<Outputs> infer_fused_gemm_rows(const Ctx& c, const GemmAttrs& g) {
   }
   Dims out(as.begin(), as.end() - 1);
   out.push_back(n);
-  return Outputs{out_of(DType::kF32, out)};
+  return Outputs{out_of(out_dtype, out)};
 }
 
 Result<Outputs> infer_gemm(const Ctx& c) {
@@ -1039,7 +1039,7 @@ Result<Outputs> infer_gemm(const Ctx& c) {
   const GemmAttrs& g = c.node.kind == OpKind::Gemm ? c.node.attr<GemmAttrs>() : c.node.attr<FusedGemmAttrs>().gemm;
   const InferInput& a = c.input(0);
   if (c.node.kind == OpKind::FusedGemm && g.trans_a == 0 && a.shape && a.shape->size() > 2) {
-    return infer_fused_gemm_rows(c, g);
+    return infer_fused_gemm_rows(c, g, DType::kF32);
   }
   return infer_gemm_like(c, g, DType::kF32);
 }
@@ -1048,7 +1048,11 @@ Result<Outputs> infer_qgemm(const Ctx& c) {
   HQP_RETURN_IF_ERROR(expect_dtype(c, 0, {DType::kU8, DType::kS8}, "input A"));
   HQP_RETURN_IF_ERROR(expect_dtype(c, 1, {DType::kS8}, "weight B"));
   HQP_RETURN_IF_ERROR(expect_dtype(c, 2, {DType::kS32}, "bias C"));
-  return infer_gemm_like(c, c.node.attr<FusedGemmAttrs>().gemm, quantized_output_dtype(c));
+  const GemmAttrs& g = c.node.attr<FusedGemmAttrs>().gemm;
+  const InferInput& a = c.input(0);
+  // Like FusedGemm: an A of rank > 2 is a stack of rows [..., K] (a lowered MatMul by a constant).
+  if (g.trans_a == 0 && a.shape && a.shape->size() > 2) return infer_fused_gemm_rows(c, g, quantized_output_dtype(c));
+  return infer_gemm_like(c, g, quantized_output_dtype(c));
 }
 
 Result<Outputs> infer_gemm_like(const Ctx& c, const GemmAttrs& g, DType out_dtype) {

@@ -19,10 +19,23 @@ using ir::Value;
 // whose rank does not exceed `max_rank` (so the Add does not broadcast y to a higher rank).
 std::optional<Tensor> bias_vector(const Value* v, int64_t n, size_t max_rank) {
   const Tensor* t = ir::constant_of(v);
-  if (t == nullptr || t->dtype() != DType::kF32 || t->rank() < 1 || t->rank() > max_rank) return std::nullopt;
+  if (t == nullptr || t->dtype() != DType::kF32 || t->rank() < 1 || static_cast<size_t>(t->rank()) > max_rank) return std::nullopt;
   if (t->numel() != n || t->dim(t->rank() - 1) != n) return std::nullopt;
   const float* d = t->data<float>();
   return Tensor::from_vector<float>({n}, std::vector<float>(d, d + n));
+}
+
+// The [K, N] constant matrix behind `w`: an f32 initializer, or a DequantizeLinear of constants
+// (a QDQ file's weight, which lower_qdq then takes as the INT8 GEMM's s8 weights).
+const Tensor* constant_matrix(const Value* w) {
+  if (const Tensor* t = ir::constant_of(w)) return t->dtype() == DType::kF32 && t->rank() == 2 ? t : nullptr;
+  const Node* dq = w->producer();
+  if (dq == nullptr || dq->kind != OpKind::DequantizeLinear) return nullptr;
+  for (const Value* in : dq->inputs()) {
+    if (in != nullptr && ir::constant_of(in) == nullptr) return nullptr;
+  }
+  const Tensor* q = ir::constant_of(dq->input(0));
+  return q != nullptr && q->rank() == 2 ? q : nullptr;
 }
 
 }  // namespace
@@ -37,9 +50,9 @@ Result<FuseMatMulBiasStats> fuse_matmul_bias(ir::Graph& graph) {
   for (Node* mm : candidates) {
     Value* a = mm->input(0);
     Value* w = mm->input(1);
-    const Tensor* wt = ir::constant_of(w);
+    const Tensor* wt = constant_matrix(w);
     if (a->dtype != DType::kF32 || !a->shape || a->shape->size() < 2) continue;
-    if (wt == nullptr || wt->dtype() != DType::kF32 || wt->rank() != 2) continue;
+    if (wt == nullptr) continue;
     const int64_t n = wt->dim(1);
     std::vector<Node*> remove = {mm};
     std::vector<Value*> inputs = {a, w};

@@ -1,5 +1,7 @@
 // Graph pass: a MatMul by a constant matrix, with the Add of a constant bias that may follow it,
-//   y = MatMul(A, W) [+ b]    A: f32 [..., K] (rank >= 2); W: constant f32 [K, N]; b: constant f32
+//   y = MatMul(A, W) [+ b]    A: f32 [..., K] (rank >= 2); W: constant f32 [K, N], or the
+//                             DequantizeLinear of constants (a QDQ weight; lower_qdq makes the
+//                             FusedGemm a QGemm); b: constant f32
 //                             holding N values along the last axis ([N], [1, N], [1, ..., 1, N]),
 //                             either operand of the Add
 // becomes one FusedGemm (transB = 0, C = b as [N]) over the rows of A, Y [..., N] (the internal

@@ -406,7 +406,9 @@ Rewrite lower_gemm(ir::Graph& graph, ir::Node* node) {
   ir::FusedGemmAttrs f = node->kind == ir::OpKind::Gemm ? ir::FusedGemmAttrs{node->attr<ir::GemmAttrs>(), {}}
                                                         : node->attr<ir::FusedGemmAttrs>();
   if (f.gemm.trans_a != 0 || f.gemm.alpha != 1.0f || (node->input(2) != nullptr && f.gemm.beta != 1.0f)) return {};
-  if (rank_of(node->input(0)) != 2u) return {};
+  // A [M, K]; a FusedGemm (a MatMul by a constant, fuse_matmul_bias) may have rows [..., K].
+  const std::optional<size_t> rank = rank_of(node->input(0));
+  if (!rank || *rank < 2 || (*rank > 2 && node->kind != ir::OpKind::FusedGemm)) return {};
   if (f.post.has_sum) return {};
   std::optional<LoweringPlan> plan = plan_lowering(graph, *node, f.gemm.trans_b ? 0 : 1, f.post);
   if (!plan) return {};
@@ -640,6 +642,8 @@ bool is_pointwise_unary(const ir::Node& node) {
     case ir::OpKind::LeakyRelu:
     case ir::OpKind::Tanh:
     case ir::OpKind::Erf:
+    case ir::OpKind::Gelu:
+    case ir::OpKind::Silu:
     case ir::OpKind::Identity: break;
     case ir::OpKind::Clip:
       for (size_t i = 1; i < node.num_inputs(); ++i) {
@@ -859,6 +863,8 @@ Result<LowerQdqStats> lower_qdq(ir::Graph& graph) {
       case ir::OpKind::LeakyRelu:
       case ir::OpKind::Tanh:
       case ir::OpKind::Erf:
+      case ir::OpKind::Gelu:
+      case ir::OpKind::Silu:
       case ir::OpKind::Identity:
         r = lower_pointwise_chain(graph, node);
         if (r.done) ++stats.qlut;

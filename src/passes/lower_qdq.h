@@ -22,7 +22,8 @@ struct LowerQdqStats {
   int round_trips = 0;      // Q(DQ(a)) with identical parameters replaced by a
 };
 
-// Pattern (conv shown; Gemm with transA=0, alpha=1, beta=1 alike, its weight as [N, K]):
+// Pattern (conv shown; Gemm with transA=0, alpha=1, beta=1 alike, its weight as [N, K]; also a
+// FusedGemm with an A of rank > 2, rows [..., K] -- a MatMul by a constant after fuse_matmul_bias):
 //   X  = DQ(xq)   xq: u8/s8, per-tensor scale and zero point (constants); for a depthwise conv
 //                 (one input channel per group) also per channel (axis 1, one zero point: NNCF)
 //   W  = DQ(wq)   wq: s8 constant (or Q of a float constant), zero point 0, per-tensor or per
@@ -45,7 +46,8 @@ struct LowerQdqStats {
 // in Q's type where it is written, codes and zero point shifted by 128) to QAdd, DQ(a) * DQ(b) -> Q
 // (equal shapes, or b one value per channel: an SE gate) to QMul -- or, when b is a QLut of a
 // (x * HardSigmoid(x), HardSwish as opset-13 exports write it), to one QLut of a -- DQ -> GlobalAveragePool -> Q to
-// QGlobalAveragePool, DQ -> Relu / Clip / HardSwish / HardSigmoid / Sigmoid chain -> Q to a
+// QGlobalAveragePool, DQ -> Relu / Clip / HardSwish / HardSigmoid / Sigmoid / LeakyRelu / Tanh / Erf /
+// Gelu / Silu chain -> Q to a
 // 256-entry table lookup QLut (computed by the reference kernels of those nodes), all bit-equal
 // to the unfused ops; and drops Q(DQ(a)) round trips with equal parameters. Re-infers shapes at the end.
 Result<LowerQdqStats> lower_qdq(ir::Graph& graph);

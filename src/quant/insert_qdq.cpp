@@ -8,6 +8,8 @@
 
 #include "ir/verifier.h"
 #include "passes/fold_batchnorm.h"
+#include "passes/fuse_gelu.h"
+#include "passes/fuse_layer_norm.h"
 #include "passes/remove_identity.h"
 #include "ir/rewrite.h"
 
@@ -22,11 +24,15 @@ using ir::sole_consumer;
 // Opset where DequantizeLinear gains per-axis scales.
 constexpr int64_t kMinQdqOpset = 13;
 
-// A Conv / Gemm whose weights and bias lower_qdq can take as s8 / s32 constants.
+// A Conv / Gemm / MatMul-by-a-constant whose weights and bias lower_qdq can take as s8 / s32 constants.
 struct ComputeNode {
   ir::Node* node = nullptr;
   int64_t channel_axis = 0;  // output channels along this axis of the weight
 };
+
+bool is_compute(ir::OpKind kind) {
+  return kind == ir::OpKind::Conv || kind == ir::OpKind::Gemm || kind == ir::OpKind::MatMul;
+}
 
 std::optional<ComputeNode> as_quantizable(ir::Node* node) {
   const ir::Value* x = node->input(0);
@@ -41,6 +47,14 @@ std::optional<ComputeNode> as_quantizable(ir::Node* node) {
   if (node->kind == ir::OpKind::Conv) {
     if (w->rank() < 3) return std::nullopt;
     if (bias != nullptr && (bias->rank() != 1 || bias->numel() != w->dim(0))) return std::nullopt;
+    return c;
+  }
+  if (node->kind == ir::OpKind::MatMul) {
+    // A [.., K] times a constant B [K, N] (a Linear layer, also on a channels-last tensor: ConvNeXt):
+    // output channels along B's axis 1; its bias is the Add that follows (kept float: the lowering
+    // folds it into the INT8 GEMM).
+    if (x->shape->size() < 2 || w->rank() != 2) return std::nullopt;
+    c.channel_axis = 1;
     return c;
   }
   if (node->kind != ir::OpKind::Gemm) return std::nullopt;
@@ -137,6 +151,22 @@ int mark_residual_adds(const ir::Graph& g, const std::vector<ir::Node*>& order,
 ir::Value* absorbed_output(const ir::Graph& g, ir::Node* node) {
   ir::Value* out = node->output(0);
   if (g.is_graph_output(out)) return out;
+  if (node->kind == ir::OpKind::MatMul) {
+    // A MatMul's bias Add (a constant [N] or [1, .., N]) belongs to it: the Q goes after the Add,
+    // where fuse_matmul_bias + lower_qdq make one INT8 GEMM with an s32 bias of the pair.
+    ir::Node* add = sole_consumer(g, out);
+    if (add == nullptr || add->kind != ir::OpKind::Add || add->num_inputs() != 2) return out;
+    const Tensor* w = constant_of(node->input(1));
+    const ir::Value* other = add->input(0) == out ? add->input(1) : add->input(0);
+    const Tensor* b = other != out ? constant_of(other) : nullptr;
+    if (w == nullptr || b == nullptr || b->dtype() != DType::kF32 || b->numel() != w->dim(1) || b->rank() < 1 ||
+        b->dim(b->rank() - 1) != w->dim(1)) {
+      return out;
+    }
+    out = add->output(0);
+    if (g.is_graph_output(out)) return out;
+    node = add;
+  }
   ir::Node* act = sole_consumer(g, out);
   if (act != nullptr && (act->kind == ir::OpKind::Relu || act->kind == ir::OpKind::Clip) && activation_post_ops(*act)) {
     return act->output(0);
@@ -147,8 +177,31 @@ ir::Value* absorbed_output(const ir::Graph& g, ir::Node* node) {
 // ONNX Runtime placement (QdqStyle::kOrt): inputs and (absorbed) outputs of every quantized Conv /
 // Gemm and of Add, Mul, GlobalAveragePool and Concat over activation tensors; graph outputs stay
 // float. Returns how many non-compute ops were quantized.
+// Names of the nodes inside the decomposed GELUs and LayerNorms that exporters write before opsets
+// 20 / 17 (Div, Erf, Add, Mul ... ; ReduceMean, Sub, Pow ...): the runtime fuses each into one float
+// op (passes::fuse_gelu / fuse_layer_norm), as ONNX Runtime's quantization pre-processing does
+// before it places QDQ, so no Q / DQ may split them. Found by running those passes on a copy.
+Result<std::unordered_set<std::string>> fused_interior_nodes(const ir::Graph& g) {
+  ir::Graph copy = g.clone();
+  HQP_RETURN_IF_ERROR(passes::fuse_layer_norm(copy).status());
+  HQP_RETURN_IF_ERROR(passes::fuse_gelu(copy).status());
+  std::unordered_set<std::string> kept, out;
+  for (const auto& n : copy.nodes()) {
+    if (n->kind == ir::OpKind::Gelu || n->kind == ir::OpKind::LayerNormalization) {
+      out.insert(n->name);  // it may carry the name of one of the nodes it replaced
+    } else {
+      kept.insert(n->name);
+    }
+  }
+  for (const auto& n : g.nodes()) {
+    if (kept.count(n->name) == 0 && n->kind != ir::OpKind::LayerNormalization) out.insert(n->name);
+  }
+  return out;
+}
+
 int mark_ort_placement(const ir::Graph& g, const std::vector<ir::Node*>& order,
-                       const std::unordered_set<const ir::Node*>& quantized, QuantizedTensors& marks) {
+                       const std::unordered_set<const ir::Node*>& quantized, QuantizedTensors& marks,
+                       const std::unordered_set<std::string>& fused_interior) {
   int count = 0;
   const auto mark_output = [&](ir::Node* node) {
     ir::Value* out = absorbed_output(g, node);
@@ -158,12 +211,14 @@ int mark_ort_placement(const ir::Graph& g, const std::vector<ir::Node*>& order,
     switch (node->kind) {
       case ir::OpKind::Conv:
       case ir::OpKind::Gemm:
+      case ir::OpKind::MatMul:
         if (quantized.count(node) != 0) mark_output(node);
         break;
       case ir::OpKind::Add:
       case ir::OpKind::Mul:
       case ir::OpKind::GlobalAveragePool:
       case ir::OpKind::Concat: {
+        if (fused_interior.count(node->name) != 0) break;  // inside a GELU / LayerNorm: stays float
         bool all = node->num_inputs() >= 1;
         for (size_t i = 0; i < node->num_inputs(); ++i) all = all && is_activation_tensor(node->input(i));
         if (!all || !is_activation_tensor(node->output(0))) break;
@@ -290,7 +345,7 @@ Result<std::vector<std::string>> quantizable_nodes(const ir::Graph& g) {
   HQP_ASSIGN_OR_RETURN(std::vector<ir::Node*> order, g.topological_order());
   std::vector<std::string> names;
   for (ir::Node* node : order) {
-    if ((node->kind == ir::OpKind::Conv || node->kind == ir::OpKind::Gemm) && as_quantizable(node)) {
+    if (is_compute(node->kind) && as_quantizable(node)) {
       names.push_back(node->name);
     }
   }
@@ -319,7 +374,7 @@ Result<QdqStats> insert_qdq_with_ranges(ir::Graph& g, const RangeMap& ranges, co
   std::unordered_set<const ir::Node*> quantized;
   QuantizedTensors marks;
   for (ir::Node* node : order) {
-    if (node->kind != ir::OpKind::Conv && node->kind != ir::OpKind::Gemm) continue;
+    if (!is_compute(node->kind)) continue;
     std::optional<ComputeNode> c = keep_float.count(node->name) != 0 ? std::nullopt : as_quantizable(node);
     if (!c) {
       ++stats.float_compute;
@@ -333,7 +388,8 @@ Result<QdqStats> insert_qdq_with_ranges(ir::Graph& g, const RangeMap& ranges, co
   if (options.style == QdqStyle::kTrt) {
     stats.residual_adds = mark_residual_adds(g, order, quantized, marks);
   } else {
-    stats.quantized_other_ops = mark_ort_placement(g, order, quantized, marks);
+    HQP_ASSIGN_OR_RETURN(std::unordered_set<std::string> interior, fused_interior_nodes(g));
+    stats.quantized_other_ops = mark_ort_placement(g, order, quantized, marks, interior);
   }
   // Data movement: quantize the input with the output's parameters, transitively.
   for (size_t i = 0; i < marks.values().size(); ++i) {

@@ -45,8 +45,8 @@ struct QdqStats {
   int identities_removed = 0;     // by passes::remove_identity
   int batchnorms_folded = 0;      // by passes::fold_batchnorm
   int quantized_convs = 0;
-  int quantized_gemms = 0;
-  int float_compute = 0;          // Conv / Gemm kept float (keep_float, or a form lower_qdq cannot lower)
+  int quantized_gemms = 0;        // Gemm and MatMul by a constant matrix
+  int float_compute = 0;          // Conv / Gemm / MatMul kept float (keep_float, or a form lower_qdq cannot lower)
   int quantized_activations = 0;  // activation tensors given a QuantizeLinear -> DequantizeLinear pair
   int residual_adds = 0;          // Adds set up for residual fusion (kTrt, see below)
   int quantized_other_ops = 0;    // Add / Mul / GlobalAveragePool / Concat with quantized inputs and output (kOrt)

@@ -527,7 +527,13 @@ Status run_qgemm(const OpCtx& c) {
   if (a.post.has_sum) return c.error(StatusCode::kUnsupported, "a residual sum on QGemm is not supported");
   HQP_ASSIGN_OR_RETURN(Int8Quantization q, c.check(int8_quantization(c.node, B.dim(0))));
   const int32_t* bias = C ? C->data<int32_t>() : nullptr;
-  const int64_t m = A.dim(0), n = B.dim(0), kk = A.dim(1);
+  // A [..., K]: every leading dim is rows (a lowered MatMul by a constant).
+  const int64_t kk = A.rank() >= 1 ? A.dim(A.rank() - 1) : 0;
+  const int64_t m = kk > 0 ? A.numel() / kk : 0, n = B.dim(0);
+  if (A.rank() < 2 || B.dim(1) != kk) {
+    return c.error(StatusCode::kInvalidArgument, "A {} and B {} do not multiply (expected A [..., K], B [N, K])",
+                   shape_to_string(A.shape()), shape_to_string(B.shape()));
+  }
   if (A.dtype() == DType::kU8) {
     k::gemm_u8s8__ref(m, n, kk, q.out, A.data<uint8_t>(), B.data<int8_t>(), q.wei_scales.data(), bias, nullptr,
                       c.out[0].raw_data());

@@ -615,13 +615,14 @@ Result<OpChoice> try_qgemm(const Node& node, const std::vector<SlotInfo>& in, co
   const auto& a = node.attr<ir::FusedGemmAttrs>();
   const Tensor* w = constant_of(node, 1);
   const Tensor* bias = constant_of(node, 2);
-  if (in[0].shape.size() != 2) return reject("A is not 2-D");
+  if (in[0].shape.size() < 2) return reject("A is not at least 2-D");
   const int64_t n = w ? (a.gemm.trans_b ? w->dim(0) : w->dim(1)) : 0;
   HQP_RETURN_IF_ERROR(check_fc_form(node, a.gemm, w, bias, n));
   if (a.post.has_sum) return reject("residual sum on a gemm is not supported");
   dnn::GemmInt8OnednnParams p;
-  p.m = in[0].shape[0];
-  p.k = in[0].shape[1];
+  p.k = in[0].shape.back();  // A [..., K]: the leading dims are rows (a lowered MatMul by a constant)
+  p.m = 1;
+  for (size_t i = 0; i + 1 < in[0].shape.size(); ++i) p.m *= in[0].shape[i];
   p.n = n;
   p.trans_b = a.gemm.trans_b != 0;
   p.src_dtype = in[0].dtype;
@@ -679,13 +680,15 @@ Result<OpChoice> try_qgemm_via_f32(const Node& node, const std::vector<SlotInfo>
   const auto& a = node.attr<ir::FusedGemmAttrs>();
   const Tensor* w = constant_of(node, 1);
   const Tensor* bias = constant_of(node, 2);
-  if (in[0].shape.size() != 2) return reject("A is not 2-D");
+  if (in[0].shape.size() < 2) return reject("A is not at least 2-D");
   if (in[0].dtype != DType::kU8 && in[0].dtype != DType::kS8) return reject("A is not u8/s8");
   if (dnn::int8_kernels_exact_on_this_cpu()) return reject("this CPU has VNNI: gemm_int8__onednn applies");
   const int64_t n = w ? (a.gemm.trans_b ? w->dim(0) : w->dim(1)) : 0;
   HQP_RETURN_IF_ERROR(check_fc_form(node, a.gemm, w, bias, n));
   if (a.post.has_sum) return reject("residual sum on a gemm is not supported");
-  const int64_t m = in[0].shape[0], k = in[0].shape[1];
+  const int64_t k = in[0].shape.back();  // A [..., K]: the leading dims are rows
+  int64_t m = 1;
+  for (size_t i = 0; i + 1 < in[0].shape.size(); ++i) m *= in[0].shape[i];
   HQP_ASSIGN_OR_RETURN(reference::Int8Quantization q, reference::int8_quantization(node, n));
   const bool tb = a.gemm.trans_b != 0;
   const double bound = int8_partial_sum_bound(in[0].dtype, q.out.src_zero_point, w->data<int8_t>(), n, k,

@@ -252,6 +252,95 @@ TEST(InsertQdq, ResidualNetRunsBitExactOnTheFastRuntime) {
   EXPECT_EQ(bitwise_mismatch((*a)[0], (*b)[0]), std::nullopt);
 }
 
+// ConvNeXt's block in small: conv -> Transpose to NHWC -> MatMul W1 [8, 16] + b1 -> GELU as opset-13
+// exports write it (Div, Erf, Add, Mul, Mul) -> MatMul W2 [16, 8] + b2 -> Transpose back -> GAP ->
+// Flatten -> Gemm.
+struct ChannelsLastMlp {
+  NetBuilder b;
+  ir::Value* h1 = nullptr;    // MatMul 1 + bias
+  ir::Value* gelu = nullptr;  // GELU's output
+  std::vector<ir::Value*> gelu_inside;  // Div, Erf, Add, first Mul outputs
+  ChannelsLastMlp() {
+    ir::Value* x = b.input("x", {2, 3, 6, 6});
+    ir::Value* c = b.conv(x, 3, 8, 3, 1, 1, "conv");
+    ir::Value* t = b.op(OpKind::Transpose, {c}, ir::TransposeAttrs{{0, 2, 3, 1}});
+    auto linear = [&](ir::Value* a, int64_t k, int64_t n, const std::string& name) {
+      const float bound = 1.0f / std::sqrt(static_cast<float>(k));
+      ir::Value* y = b.op(OpKind::MatMul, {a, b.init(name + "_w", b.uniform({k, n}, -bound, bound))}, ir::NoAttrs{}, name);
+      return b.op(OpKind::Add, {b.init(name + "_b", b.uniform({n}, -0.2f, 0.2f)), y});  // bias first, as PyTorch
+    };
+    auto scalar = [&](const std::string& name, float v) { return b.init(name, Tensor::scalar<float>(v)); };
+    h1 = linear(t, 8, 16, "fc1");
+    ir::Value* div = b.op(OpKind::Div, {h1, scalar("sqrt2", std::sqrt(2.0f))});
+    ir::Value* erf = b.op(OpKind::Erf, {div});
+    ir::Value* add = b.op(OpKind::Add, {erf, scalar("one", 1.0f)});
+    ir::Value* mul = b.op(OpKind::Mul, {h1, add});
+    gelu = b.op(OpKind::Mul, {mul, scalar("half", 0.5f)});
+    gelu_inside = {div, erf, add, mul};
+    ir::Value* h2 = linear(gelu, 16, 8, "fc2");
+    ir::Value* back = b.op(OpKind::Transpose, {h2}, ir::TransposeAttrs{{0, 3, 1, 2}});
+    b.finish({b.gemm(b.global_pool_flatten(back), 8, 5)});
+  }
+};
+
+// MatMuls by constants are quantized like Gemms (s8 weights per column, axis 1; in ONNX Runtime's
+// placement the Q after the bias Add), no Q / DQ splits the decomposed GELU, and the runtime makes
+// each MatMul + bias one QGemm over the [N, H, W] rows and the GELU one QLut -- bit-exact against
+// the integer reference. TensorRT's placement (inputs only) gives f32-output QGemms and a float GELU.
+class ChannelsLastMlpQdq : public ::testing::TestWithParam<quant::QdqStyle> {};
+
+TEST_P(ChannelsLastMlpQdq, MatMulsQuantizeAndLowerToQGemm) {
+  const bool ort = GetParam() == quant::QdqStyle::kOrt;
+  ChannelsLastMlp net;
+  ir::Graph float_graph = net.b.g.clone();
+  quant::QdqOptions qo;
+  qo.style = GetParam();
+  Result<quant::QdqStats> s = quantize(net.b.g, qo);
+  HQP_ASSERT_OK(s.status());
+  EXPECT_EQ(s->quantized_convs, 1);
+  EXPECT_EQ(s->quantized_gemms, 3);  // two MatMuls and the head
+  const ir::Graph& g = net.b.g;
+  for (const auto& n : g.nodes()) {
+    if (n->kind != OpKind::MatMul) continue;
+    const ir::Node* w = n->input(1)->producer();
+    ASSERT_TRUE(w != nullptr && w->kind == OpKind::DequantizeLinear) << n->name;
+    EXPECT_EQ(w->attr<ir::AxisAttrs>().axis, 1) << n->name;
+    EXPECT_EQ(w->input(0)->dtype, DType::kS8) << n->name;
+    EXPECT_EQ(n->input(0)->producer()->kind, OpKind::DequantizeLinear) << n->name;
+    EXPECT_EQ(n->output(0)->uses().at(0).node->kind, OpKind::Add) << n->name << ": the bias Add follows unquantized";
+  }
+  EXPECT_EQ(quantize_of(net.h1) != nullptr, ort) << "Q after the bias Add (ONNX Runtime's placement only)";
+  EXPECT_NE(quantize_of(net.gelu), nullptr) << "GELU's output feeds the next MatMul";
+  for (const ir::Value* v : net.gelu_inside) EXPECT_EQ(quantize_of(v), nullptr) << v->name << " is inside the GELU";
+  expect_exports_and_reimports(g);
+  EXPECT_GE(logits_cosine(float_graph, g), kSmallNetMinCosine);
+
+  SessionOptions o;
+  o.engine = Engine::kFast;
+  Result<Session> fast = Session::create(g, o);
+  o.engine = Engine::kReference;
+  Result<Session> ref = Session::create(g, o);
+  HQP_ASSERT_OK(fast.status());
+  HQP_ASSERT_OK(ref.status());
+  EXPECT_EQ(count_kind(fast->graph(), OpKind::QGemm), 3);
+  EXPECT_EQ(count_kind(fast->graph(), OpKind::QLut), ort ? 1 : 0);
+  EXPECT_EQ(count_kind(fast->graph(), OpKind::MatMul) + count_kind(fast->graph(), OpKind::FusedGemm), 0);
+  for (const auto& n : fast->graph().nodes()) {
+    if (n->kind == OpKind::QGemm && n->input(0)->shape && n->input(0)->shape->size() == 4) {
+      EXPECT_EQ(n->output(0)->dtype, ort ? DType::kU8 : DType::kF32) << n->name;
+    }
+  }
+  const std::vector<Tensor> in = eval_inputs(g);
+  Result<std::vector<Tensor>> a = fast->run(in);
+  Result<std::vector<Tensor>> r = ref->run(in);
+  HQP_ASSERT_OK(a.status());
+  HQP_ASSERT_OK(r.status());
+  EXPECT_EQ(bitwise_mismatch((*a)[0], (*r)[0]), std::nullopt);
+}
+
+INSTANTIATE_TEST_SUITE_P(Styles, ChannelsLastMlpQdq, ::testing::Values(quant::QdqStyle::kOrt, quant::QdqStyle::kTrt),
+                         [](const auto& info) { return std::string(quant::qdq_style_name(info.param)); });
+
 TEST(InsertQdq, S8SymmetricActivations) {
   ConvChain net;
   quant::QdqOptions o;
