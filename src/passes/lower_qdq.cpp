@@ -710,6 +710,56 @@ Rewrite lower_self_product(ir::Graph& graph, ir::Node* mul, const DqMatch& a, co
   return {true, dst.node};
 }
 
+// Q(Concat(DQ(a_1), ..., DQ(a_n))) with per-tensor 8-bit parameters everywhere (ONNX Runtime's
+// placement around a Concat: GoogLeNet, Inception, DenseNet, SqueezeNet): the Concat runs on the
+// INT8 tensors. An input whose type and parameters are the output's is joined as it is; any other
+// goes through a QLut whose table is Q(DQ_i(c)) for every code c, computed by the reference
+// kernels of exactly those two nodes. Q and DQ act element by element and Concat only moves
+// elements, so the result is bit-equal to the float Concat between them.
+Rewrite lower_concat(ir::Graph& graph, ir::Node* concat) {
+  std::optional<QMatch> dst = match_output_q(graph, concat->output(0));
+  if (!dst || !is_per_tensor(dst->params) || graph.is_graph_output(concat->output(0))) return {};
+  std::vector<DqMatch> srcs;
+  for (const ir::Value* in : concat->inputs()) {
+    std::optional<DqMatch> m = match_activation_dq(in);
+    if (!m || !is_per_tensor(m->params) || !can_adopt(m->q, m->params)) return {};
+    if (m->q->dtype != DType::kU8 && m->q->dtype != DType::kS8) return {};
+    srcs.push_back(std::move(*m));
+  }
+  // Tables first: nothing changes unless every input can be re-expressed.
+  std::vector<std::optional<Tensor>> tables;
+  for (const DqMatch& m : srcs) {
+    if (m.q->dtype == dst->params.storage && same_params(m.params, dst->params)) {
+      tables.emplace_back();
+      continue;
+    }
+    std::optional<Tensor> v = run_on(*m.node, all_codes(m.q->dtype), graph.opset());
+    if (v) v = run_on(*dst->node, *v, graph.opset());
+    if (!v || v->dtype() != dst->params.storage || v->numel() != 256) return {};
+    tables.push_back(std::move(v));
+  }
+  const std::string name = concat->name;
+  std::vector<ir::Value*> inputs;
+  for (size_t i = 0; i < srcs.size(); ++i) {
+    srcs[i].q->quant = srcs[i].params;
+    if (!tables[i]) {
+      inputs.push_back(srcs[i].q);
+      continue;
+    }
+    ir::Value* t = graph.add_initializer(graph.unique_name(name + "_requantize_lut"), std::move(*tables[i]));
+    ir::Value* y = graph.add_value(graph.unique_name(name + "_requantized"));
+    y->dtype = dst->params.storage;
+    y->quant = dst->params;
+    graph.add_node(ir::OpKind::QLut, graph.unique_name(name + "_requantize"), {srcs[i].q, t}, {y});
+    inputs.push_back(y);
+  }
+  ir::Value* out = dst->node->output(0);
+  out->quant = dst->params;
+  ir::Attrs attrs = concat->attrs;
+  ir::replace_nodes(graph, {concat, dst->node}, ir::OpKind::Concat, name, inputs, {out}, std::move(attrs));
+  return {true, dst->node};
+}
+
 // DQ(x) -> f1 -> ... -> fk -> Q (f pointwise unary ops, each output read only by the next, x and Q
 // per-tensor 8-bit): QLut(x, table) with table[c - type min] = Q(fk(...f1(DQ(c)))) for every code
 // c, computed by the reference kernels of exactly these nodes, so the lookup is bit-equal to them.
@@ -854,6 +904,10 @@ Result<LowerQdqStats> lower_qdq(ir::Graph& graph) {
       case ir::OpKind::GlobalAveragePool:
         r = lower_global_average_pool(graph, node);
         if (r.done) ++stats.qglobal_average_pool;
+        break;
+      case ir::OpKind::Concat:
+        r = lower_concat(graph, node);
+        if (r.done) ++stats.qconcat;
         break;
       case ir::OpKind::Relu:
       case ir::OpKind::Clip:

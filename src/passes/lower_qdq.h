@@ -17,6 +17,7 @@ struct LowerQdqStats {
   int quantized_moves = 0;  // DQ -> MaxPool/Flatten/Reshape/... -> Q run on the INT8 tensor
   int qadd = 0;             // DQ + DQ -> Add [-> Relu] -> Q lowered to QAdd
   int qmul = 0;             // DQ * DQ -> Mul -> Q (equal shapes or a per-channel gate) lowered to QMul
+  int qconcat = 0;          // Q(Concat(DQ(a_i))) run on INT8 (inputs requantized by QLuts where needed)
   int qlut = 0;             // DQ -> pointwise op(s) -> Q, or Q(DQ(a) * DQ(QLut(a))), lowered to a 256-entry QLut
   int qglobal_average_pool = 0;  // DQ -> GlobalAveragePool -> Q lowered to QGlobalAveragePool
   int round_trips = 0;      // Q(DQ(a)) with identical parameters replaced by a
@@ -46,7 +47,8 @@ struct LowerQdqStats {
 // in Q's type where it is written, codes and zero point shifted by 128) to QAdd, DQ(a) * DQ(b) -> Q
 // (equal shapes, or b one value per channel: an SE gate) to QMul -- or, when b is a QLut of a
 // (x * HardSigmoid(x), HardSwish as opset-13 exports write it), to one QLut of a -- DQ -> GlobalAveragePool -> Q to
-// QGlobalAveragePool, DQ -> Relu / Clip / HardSwish / HardSigmoid / Sigmoid / LeakyRelu / Tanh / Erf /
+// QGlobalAveragePool, Q(Concat(DQ(a_i))) to a Concat of the INT8 inputs (each requantized by a
+// QLut where its parameters are not the output's), DQ -> Relu / Clip / HardSwish / HardSigmoid / Sigmoid / LeakyRelu / Tanh / Erf /
 // Gelu / Silu chain -> Q to a
 // 256-entry table lookup QLut (computed by the reference kernels of those nodes), all bit-equal
 // to the unfused ops; and drops Q(DQ(a)) round trips with equal parameters. Re-infers shapes at the end.

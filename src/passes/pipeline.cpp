@@ -68,7 +68,7 @@ Result<OptimizeReport> optimize_for_runtime(ir::Graph& graph, const OptimizeOpti
   if (options.lower_qdq) {
     HQP_ASSIGN_OR_RETURN(LowerQdqStats s, lower_qdq(graph));
     record("lower_qdq", s.qconv + s.qgemm + s.quantized_moves + s.round_trips + s.qadd + s.qmul + s.qlut +
-                                 s.qglobal_average_pool);
+                                 s.qglobal_average_pool + s.qconcat);
   }
   if (options.fold_constants) {
     HQP_ASSIGN_OR_RETURN(FoldStats s, fold_constants(graph));

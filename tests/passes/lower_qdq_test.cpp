@@ -341,6 +341,54 @@ TEST(LowerQdq, ResidualAddBecomesQAddBitExact) {
   }
 }
 
+// Q(Concat(DQ(a), DQ(b), DQ(c))) (ONNX Runtime's placement around a channel Concat): a and b
+// (other parameters; b of the other 8-bit type) go through requantizing QLuts, c (the output's
+// own parameters) is joined as it is; the Concat runs on INT8, bit-equal to the float one.
+TEST(LowerQdq, ConcatOfQuantizedInputsRunsOnInt8BitExact) {
+  for (DType storage : {DType::kU8, DType::kS8}) {
+    const bool u8 = storage == DType::kU8;
+    const DType other = u8 ? DType::kS8 : DType::kU8;
+    GraphBuilder b;
+    const float ys = 0.0437f;
+    const int32_t yz = u8 ? 130 : 3;
+    ir::Value* ad = b.qdq(b.input("a", {2, 5, 7, 7}), 0.0173f, u8 ? 121 : -7, storage);
+    ir::Value* bd = b.qdq(b.input("b", {2, 3, 7, 7}), 0.0291f, u8 ? 11 : 37, other);
+    ir::Value* cd = b.qdq(b.input("c", {2, 4, 7, 7}), ys, yz, storage);
+    ir::AxisAttrs axis;
+    axis.axis = 1;
+    axis.present = true;
+    ir::Value* cat = b.op(OpKind::Concat, {ad, bd, cd}, axis);
+    ir::Value* s = b.init("ys", Tensor::scalar<float>(ys));
+    ir::Value* z = u8 ? b.init("yz", Tensor::scalar<uint8_t>(static_cast<uint8_t>(yz)))
+                      : b.init("yz", Tensor::scalar<int8_t>(static_cast<int8_t>(yz)));
+    ir::Value* y = b.g.add_value("y");
+    b.g.add_node(OpKind::QuantizeLinear, "y_q", {cat, s, z}, {y}, ir::AxisAttrs{});
+    b.finish({y});
+    ir::Graph before = b.g.clone();
+    Result<passes::LowerQdqStats> st = passes::lower_qdq(b.g);
+    HQP_ASSERT_OK(st.status());
+    EXPECT_EQ(st->qconcat, 1) << dtype_name(storage);
+    EXPECT_EQ(count_kind(b.g, OpKind::QLut), 2) << "a and b requantized, c as it is";
+    EXPECT_EQ(count_kind(b.g, OpKind::DequantizeLinear), 0);
+    ASSERT_EQ(count_kind(b.g, OpKind::Concat), 1);
+    for (const auto& n : b.g.nodes()) {
+      if (n->kind != OpKind::Concat) continue;
+      for (const ir::Value* in : n->inputs()) EXPECT_EQ(in->dtype, storage) << in->name;
+      EXPECT_EQ(n->output(0)->dtype, storage);
+    }
+    HQP_EXPECT_OK(ir::verify(b.g));
+    std::vector<Tensor> in = b.random_inputs();
+    for (Tensor& t : in) {
+      for (float& v : t.span<float>()) v *= 4.0f;  // past the grids: saturation too
+    }
+    expect_same_outputs(before, b.g, in, 0.0, 0, 0.0);
+    Session fast = Session::create(b.g).value();
+    const std::vector<Tensor> want = reference::run_reference(before, in).value();
+    const std::vector<Tensor> got = fast.run(in).value();
+    EXPECT_EQ(lsb_diff(got[0], want[0]).max_lsb, 0);
+  }
+}
+
 TEST(LowerQdq, AddsItCannotLowerStay) {
   {  // a Relu before a Q whose zero point is not the minimum is not a clamp of Q
     QAddNet net(DType::kU8, true, 5);
