@@ -41,6 +41,25 @@ int64_t spatial_size(const Value* v) {
   return s;
 }
 
+// Activations applied to each element alone: the channels pass through, on any axis.
+bool is_elementwise_unary(OpKind kind) {
+  switch (kind) {
+    case OpKind::Relu:
+    case OpKind::Clip:
+    case OpKind::HardSigmoid:
+    case OpKind::HardSwish:
+    case OpKind::Sigmoid:
+    case OpKind::LeakyRelu:
+    case OpKind::Tanh:
+    case OpKind::Exp:
+    case OpKind::Sqrt:
+    case OpKind::Erf:
+    case OpKind::Gelu:
+    case OpKind::Silu: return true;
+    default: return false;
+  }
+}
+
 // Per-tensor quantization parameters (a scalar or one-element scale): the channels pass through.
 bool per_tensor(const Node& n) {
   const Tensor* scale = ir::constant_through_identity(n.input(1));
@@ -257,6 +276,7 @@ class Analysis {
       return block_all(n, fmt::format("{} '{}' reads channels-last activations in a way pruning does not follow", op,
                                       n.name));
     }
+    if (is_elementwise_unary(n.kind)) return carry_unary(n);
     switch (n.kind) {
       case OpKind::Conv: return visit_conv(n);
       case OpKind::BatchNormalization:
@@ -272,18 +292,6 @@ class Analysis {
       case OpKind::Identity:
         if (ir::constant_through_identity(x) != nullptr) return;  // an initializer routed through Identity
         return carry_unary(n);
-      case OpKind::Relu:
-      case OpKind::Clip:
-      case OpKind::HardSigmoid:
-      case OpKind::HardSwish:
-      case OpKind::Sigmoid:
-      case OpKind::LeakyRelu:
-      case OpKind::Tanh:
-      case OpKind::Exp:
-      case OpKind::Sqrt:
-      case OpKind::Erf:
-      case OpKind::Gelu:
-      case OpKind::Silu:
       case OpKind::AveragePool:
       case OpKind::GlobalAveragePool:
         return carry_unary(n);
@@ -523,20 +531,8 @@ class Analysis {
       case OpKind::Div:
       case OpKind::Identity:
       case OpKind::Dropout:
-      case OpKind::Relu:
-      case OpKind::Clip:
-      case OpKind::HardSigmoid:
-      case OpKind::HardSwish:
-      case OpKind::Sigmoid:
-      case OpKind::LeakyRelu:
-      case OpKind::Tanh:
-      case OpKind::Exp:
-      case OpKind::Sqrt:
-      case OpKind::Erf:
-      case OpKind::Gelu:
-      case OpKind::Silu:
       case OpKind::Pow: return true;
-      default: return false;
+      default: return is_elementwise_unary(kind);
     }
   }
 
