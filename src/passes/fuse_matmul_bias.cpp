@@ -38,6 +38,17 @@ const Tensor* constant_matrix(const Value* w) {
   return q != nullptr && q->rank() == 2 ? q : nullptr;
 }
 
+// A QDQ file's MatMul bias: DequantizeLinear of a constant s32 [N] (hqp quantize writes it so).
+bool is_quantized_bias(const Value* v, int64_t n) {
+  const Node* dq = v->producer();
+  if (dq == nullptr || dq->kind != OpKind::DequantizeLinear) return false;
+  for (const Value* in : dq->inputs()) {
+    if (in != nullptr && ir::constant_of(in) == nullptr) return false;
+  }
+  const Tensor* q = ir::constant_of(dq->input(0));
+  return q != nullptr && q->dtype() == DType::kS32 && q->rank() == 1 && q->numel() == n;
+}
+
 }  // namespace
 
 Result<FuseMatMulBiasStats> fuse_matmul_bias(ir::Graph& graph) {
@@ -62,6 +73,10 @@ Result<FuseMatMulBiasStats> fuse_matmul_bias(ir::Graph& graph) {
       std::optional<Tensor> b = other != out ? bias_vector(other, n, a->shape->size()) : std::nullopt;
       if (b) {
         inputs.push_back(graph.add_initializer(mm->name + "_bias", std::move(*b)));
+      } else if (other != out && is_quantized_bias(other, n)) {
+        inputs.push_back(other);  // DQ(s32 [N]): lower_qdq takes it as the QGemm's bias
+      }
+      if (inputs.size() == 3) {
         remove.push_back(add);
         out = add->output(0);
         ++stats.with_bias;

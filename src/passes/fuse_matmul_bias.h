@@ -1,7 +1,8 @@
 // Graph pass: a MatMul by a constant matrix, with the Add of a constant bias that may follow it,
 //   y = MatMul(A, W) [+ b]    A: f32 [..., K] (rank >= 2); W: constant f32 [K, N], or the
 //                             DequantizeLinear of constants (a QDQ weight; lower_qdq makes the
-//                             FusedGemm a QGemm); b: constant f32
+//                             FusedGemm a QGemm); b: constant f32 (or a DequantizeLinear of a
+//                             constant s32 [N], a QDQ file's bias)
 //                             holding N values along the last axis ([N], [1, N], [1, ..., 1, N]),
 //                             either operand of the Add
 // becomes one FusedGemm (transB = 0, C = b as [N]) over the rows of A, Y [..., N] (the internal

@@ -724,6 +724,10 @@ Rewrite lower_concat(ir::Graph& graph, ir::Node* concat) {
     std::optional<DqMatch> m = match_activation_dq(in);
     if (!m || !is_per_tensor(m->params) || !can_adopt(m->q, m->params)) return {};
     if (m->q->dtype != DType::kU8 && m->q->dtype != DType::kS8) return {};
+    // One INT8 tensor read through two DQs must mean one thing (its Value::quant is set below).
+    for (const DqMatch& other : srcs) {
+      if (other.q == m->q && !same_params(other.params, m->params)) return {};
+    }
     srcs.push_back(std::move(*m));
   }
   // Tables first: nothing changes unless every input can be re-expressed.

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -30,6 +31,27 @@ struct ComputeNode {
   int64_t channel_axis = 0;  // output channels along this axis of the weight
 };
 
+// The Add of a constant f32 [N] bias that alone reads MatMul `node`'s output (PyTorch's Linear on
+// a tensor of rank > 2), and the input index of that bias; nullopt otherwise.
+struct BiasAdd {
+  ir::Node* add;
+  size_t index;
+};
+std::optional<BiasAdd> matmul_bias_add(const ir::Graph& g, const ir::Node* node) {
+  if (node->kind != ir::OpKind::MatMul || g.is_graph_output(node->output(0))) return std::nullopt;
+  ir::Node* add = sole_consumer(g, node->output(0));
+  if (add == nullptr || add->kind != ir::OpKind::Add || add->num_inputs() != 2) return std::nullopt;
+  const size_t index = add->input(0) == node->output(0) ? 1 : 0;
+  if (add->input(index) == node->output(0)) return std::nullopt;
+  const Tensor* w = constant_of(node->input(1));
+  const Tensor* b = constant_of(add->input(index));
+  if (w == nullptr || w->rank() != 2 || b == nullptr || b->dtype() != DType::kF32 || b->rank() != 1 ||
+      b->numel() != w->dim(1)) {
+    return std::nullopt;
+  }
+  return BiasAdd{add, index};
+}
+
 bool is_compute(ir::OpKind kind) {
   return kind == ir::OpKind::Conv || kind == ir::OpKind::Gemm || kind == ir::OpKind::MatMul;
 }
@@ -51,8 +73,8 @@ std::optional<ComputeNode> as_quantizable(ir::Node* node) {
   }
   if (node->kind == ir::OpKind::MatMul) {
     // A [.., K] times a constant B [K, N] (a Linear layer, also on a channels-last tensor: ConvNeXt):
-    // output channels along B's axis 1; its bias is the Add that follows (kept float: the lowering
-    // folds it into the INT8 GEMM).
+    // output channels along B's axis 1; its bias is the Add that follows (matmul_bias_add), quantized
+    // with it.
     if (x->shape->size() < 2 || w->rank() != 2) return std::nullopt;
     c.channel_axis = 1;
     return c;
@@ -151,21 +173,12 @@ int mark_residual_adds(const ir::Graph& g, const std::vector<ir::Node*>& order,
 ir::Value* absorbed_output(const ir::Graph& g, ir::Node* node) {
   ir::Value* out = node->output(0);
   if (g.is_graph_output(out)) return out;
-  if (node->kind == ir::OpKind::MatMul) {
-    // A MatMul's bias Add (a constant [N] or [1, .., N]) belongs to it: the Q goes after the Add,
-    // where fuse_matmul_bias + lower_qdq make one INT8 GEMM with an s32 bias of the pair.
-    ir::Node* add = sole_consumer(g, out);
-    if (add == nullptr || add->kind != ir::OpKind::Add || add->num_inputs() != 2) return out;
-    const Tensor* w = constant_of(node->input(1));
-    const ir::Value* other = add->input(0) == out ? add->input(1) : add->input(0);
-    const Tensor* b = other != out ? constant_of(other) : nullptr;
-    if (w == nullptr || b == nullptr || b->dtype() != DType::kF32 || b->numel() != w->dim(1) || b->rank() < 1 ||
-        b->dim(b->rank() - 1) != w->dim(1)) {
-      return out;
-    }
-    out = add->output(0);
+  if (std::optional<BiasAdd> bias = matmul_bias_add(g, node)) {
+    // A MatMul's bias Add belongs to it (its bias is quantized as the MatMul's, s32): the Q goes
+    // after the Add, where fuse_matmul_bias + lower_qdq make one INT8 GEMM of the pair.
+    node = bias->add;
+    out = node->output(0);
     if (g.is_graph_output(out)) return out;
-    node = add;
   }
   ir::Node* act = sole_consumer(g, out);
   if (act != nullptr && (act->kind == ir::OpKind::Relu || act->kind == ir::OpKind::Clip) && activation_post_ops(*act)) {
@@ -254,6 +267,10 @@ Status quantize_compute(ir::Graph& g, const ComputeNode& c, float src_scale, boo
   ir::Node* node = c.node;
   const Tensor& w = *constant_of(node->input(1));
   const Tensor* bias = node->input(2) != nullptr ? constant_of(node->input(2)) : nullptr;
+  // A MatMul's bias is the constant of the Add after it: DQ(s32) at s_x · s_w like a Gemm's, so the
+  // file's float arithmetic is the INT8 GEMM's (lower_qdq takes it as it is).
+  const std::optional<BiasAdd> bias_add = matmul_bias_add(g, node);
+  if (bias_add) bias = constant_of(bias_add->add->input(bias_add->index));
   const int64_t channels = w.dim(c.channel_axis);
   std::vector<float> min_scale;
   if (bias != nullptr) min_scale = min_bias_weight_scale(*bias, src_scale, channels);
@@ -272,7 +289,11 @@ Status quantize_compute(ir::Graph& g, const ComputeNode& c, float src_scale, boo
     qb = std::move(r).value();
   }
   dequantize_constant(g, node, 1, std::move(qw.data), qw.scale, c.channel_axis);
-  if (qb) dequantize_constant(g, node, 2, std::move(qb->data), qb->scale, 0);
+  if (qb && bias_add) {
+    dequantize_constant(g, bias_add->add, bias_add->index, std::move(qb->data), qb->scale, 0);
+  } else if (qb) {
+    dequantize_constant(g, node, 2, std::move(qb->data), qb->scale, 0);
+  }
   return Status();
 }
 

@@ -307,7 +307,17 @@ TEST_P(ChannelsLastMlpQdq, MatMulsQuantizeAndLowerToQGemm) {
     EXPECT_EQ(w->attr<ir::AxisAttrs>().axis, 1) << n->name;
     EXPECT_EQ(w->input(0)->dtype, DType::kS8) << n->name;
     EXPECT_EQ(n->input(0)->producer()->kind, OpKind::DequantizeLinear) << n->name;
-    EXPECT_EQ(n->output(0)->uses().at(0).node->kind, OpKind::Add) << n->name << ": the bias Add follows unquantized";
+    // The bias Add follows it directly, its bias DQ(s32) at s_x * s_w[n] like a Gemm's.
+    const ir::Node* add = n->output(0)->uses().at(0).node;
+    ASSERT_EQ(add->kind, OpKind::Add) << n->name;
+    const ir::Node* bias = add->input(0)->producer();
+    ASSERT_TRUE(bias != nullptr && bias->kind == OpKind::DequantizeLinear) << n->name;
+    EXPECT_EQ(bias->input(0)->dtype, DType::kS32) << n->name;
+    const float sx = scalar_of(n->input(0)->producer()->input(1));
+    const Tensor& ws = w->input(1)->data;
+    const Tensor& bs = bias->input(1)->data;
+    ASSERT_EQ(bs.numel(), ws.numel()) << n->name;
+    for (int64_t c = 0; c < bs.numel(); ++c) EXPECT_EQ(bs.data<float>()[c], sx * ws.data<float>()[c]) << n->name;
   }
   EXPECT_EQ(quantize_of(net.h1) != nullptr, ort) << "Q after the bias Add (ONNX Runtime's placement only)";
   EXPECT_NE(quantize_of(net.gelu), nullptr) << "GELU's output feeds the next MatMul";
