@@ -41,7 +41,8 @@ int64_t spatial_size(const Value* v) {
   return s;
 }
 
-// Activations applied to each element alone: the channels pass through, on any axis.
+}  // namespace
+
 bool is_elementwise_unary(OpKind kind) {
   switch (kind) {
     case OpKind::Relu:
@@ -59,6 +60,8 @@ bool is_elementwise_unary(OpKind kind) {
     default: return false;
   }
 }
+
+namespace {
 
 // Per-tensor quantization parameters (a scalar or one-element scale): the channels pass through.
 bool per_tensor(const Node& n) {

@@ -78,6 +78,11 @@ const ir::Node* dequantized_constant(const ir::Value* v);
 // An initializer (through Identity) or a dequantized constant: a weight, not an activation.
 bool is_weight(const ir::Value* v);
 
+// Activations applied to each element alone (Relu, Clip, HardSwish, Sigmoid, Erf, GELU, SiLU, ...):
+// channels pass through them on any axis. The one list both the group analysis and block removal
+// (collapse.cpp) read.
+bool is_elementwise_unary(ir::OpKind kind);
+
 // Groups of a verified graph whose activations are [N, C, ...] with static C: float, or QDQ
 // (per-tensor QuantizeLinear / DequantizeLinear pairs on activations carry the channels; weights
 // behind DequantizeLinear are sliced with their per-channel scales). Errors: an unverified graph

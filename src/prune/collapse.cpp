@@ -24,17 +24,6 @@ bool is_binary(OpKind k) { return k == OpKind::Add || k == OpKind::Sub || k == O
 // Per-channel ops a constant [1, C, 1, ...] passes through unchanged in meaning (evaluated on it).
 bool is_per_channel_unary(const Node& n) {
   switch (n.kind) {
-    case OpKind::Relu:
-    case OpKind::HardSigmoid:
-    case OpKind::HardSwish:
-    case OpKind::Sigmoid:
-    case OpKind::LeakyRelu:
-    case OpKind::Tanh:
-    case OpKind::Exp:
-    case OpKind::Sqrt:
-    case OpKind::Erf:
-    case OpKind::Gelu:
-    case OpKind::Silu:
     case OpKind::Identity: return true;
     case OpKind::Clip: return ir::activation_post_ops(n).has_value();  // constant bounds
     case OpKind::BatchNormalization:
@@ -45,7 +34,7 @@ bool is_per_channel_unary(const Node& n) {
         if (ir::constant_through_identity(n.input(i)) == nullptr) return false;
       }
       return true;
-    default: return false;
+    default: return is_elementwise_unary(n.kind);
   }
 }
 
