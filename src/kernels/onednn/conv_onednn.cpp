@@ -145,6 +145,49 @@ std::shared_ptr<const detail::CachedPrimitive> conv_f32_primitive(const ConvF32O
   });
 }
 
+bool is_depthwise_conv(const ConvParams& p);
+int64_t weights_per_oc(const ConvParams& p);
+
+// params with k times fewer, k times wider groups (the weights of widen_group_weights()).
+ConvF32OnednnParams widened_params(const ConvF32OnednnParams& params, int k) {
+  ConvF32OnednnParams wide = params;
+  wide.conv.groups = params.conv.groups / k;
+  wide.group_widening = 1;
+  return wide;
+}
+
+// [OC, IC/G, taps] -> [OC, k * IC/G, taps]: output channel oc of group g keeps its weights in
+// slot g % k of its wider group's input channels, zeros in the others.
+std::vector<float> widen_group_weights(const ConvParams& p, int k, const float* wei) {
+  const int64_t icg = p.in_channels / p.groups, ocg = p.out_channels / p.groups, taps = weights_per_oc(p) / icg;
+  std::vector<float> wide(static_cast<size_t>(p.out_channels * k * icg * taps), 0.0f);
+  for (int64_t oc = 0; oc < p.out_channels; ++oc) {
+    const int64_t slot = (oc / ocg) % k;
+    std::memcpy(wide.data() + (oc * k + slot) * icg * taps, wei + oc * icg * taps,
+                static_cast<size_t>(icg * taps) * sizeof(float));
+  }
+  return wide;
+}
+
+// oneDNN's GEMM-based convolution (im2col + sgemm), e.g. "x64:gemm:jit" / "gemm:jit".
+bool is_gemm_convolution(const std::string& impl) {
+  return impl.rfind("gemm:", 0) == 0 || impl.find(":gemm:") != std::string::npos;
+}
+
+// ConvF32OnednnParams::group_widening = 0: 1 unless oneDNN would run the grouped convolution as
+// im2col + GEMM and a 2x or 4x wider grouping has a direct kernel.
+int automatic_group_widening(const ConvF32OnednnParams& params) {
+  const ConvParams& p = params.conv;
+  if (p.groups == 1 || is_depthwise_conv(p)) return 1;
+  const std::shared_ptr<const detail::CachedPrimitive> first = conv_f32_primitive(params);
+  if (!first->status.ok() || !is_gemm_convolution(first->impl)) return 1;
+  for (int k = 2; k <= kMaxGroupWidening && p.groups % k == 0; k *= 2) {
+    const std::shared_ptr<const detail::CachedPrimitive> wide = conv_f32_primitive(widened_params(params, k));
+    if (wide->status.ok() && !is_gemm_convolution(wide->impl) && wide->impl.rfind("ref", 0) != 0) return k;
+  }
+  return 1;
+}
+
 // ---- INT8 ----
 
 // The src zero point goes to oneDNN only when padding is read; otherwise it is folded into the bias.
@@ -285,12 +328,25 @@ Status ConvF32Onednn::applies(const ConvF32OnednnParams& params) {
 
 Result<ConvF32Onednn> ConvF32Onednn::create(const ConvF32OnednnParams& params, const float* wei, const float* bias) {
   HQP_RETURN_IF_ERROR(applies(params));
-  const ConvGeometry g = conv_geometry(params.conv);
+  const ConvParams& p = params.conv;
+  const int k = params.group_widening == 0 ? automatic_group_widening(params) : params.group_widening;
+  if (k < 1 || (k > 1 && (p.groups % k != 0 || is_depthwise_conv(p)))) {
+    return make_error(StatusCode::kInvalidArgument, "cannot create kernel '{}': bad group widening (group_widening={}, "
+                      "groups={}, in_channels={}, expected 0, 1 or a divisor of a non-depthwise conv's groups)",
+                      kName, params.group_widening, p.groups, p.in_channels);
+  }
   ConvF32Onednn kernel;
   kernel.params_ = params;
-  kernel.dst_bytes_ = g.dst_numel * static_cast<int64_t>(sizeof(float));
-  kernel.exec_ = detail::bind_weighted(conv_f32_primitive(params), user_weights_md(g, memory::data_type::f32), wei,
-                                      params.has_bias ? bias : nullptr);
+  kernel.widening_ = k;
+  kernel.dst_bytes_ = conv_geometry(p).dst_numel * static_cast<int64_t>(sizeof(float));
+  const ConvF32OnednnParams run_params = k > 1 ? widened_params(params, k) : params;
+  std::shared_ptr<const detail::CachedPrimitive> primitive = conv_f32_primitive(run_params);
+  HQP_RETURN_IF_ERROR(detail::require_optimized(*primitive, kName));
+  kernel.implementation_ = k > 1 ? fmt::format("{}, groups x{}", primitive->impl, k) : primitive->impl;
+  const std::vector<float> wide = k > 1 ? widen_group_weights(p, k, wei) : std::vector<float>();
+  kernel.exec_ = detail::bind_weighted(std::move(primitive), user_weights_md(conv_geometry(run_params.conv),
+                                                                             memory::data_type::f32),
+                                      k > 1 ? wide.data() : wei, params.has_bias ? bias : nullptr);
   return kernel;
 }
 
@@ -301,13 +357,26 @@ Status ConvF32Onednn::run(const float* src, const float* sum, float* dst) {
   return exec_->execute(kName);
 }
 
-const std::string& ConvF32Onednn::implementation() const { return exec_->cached->impl; }
-
 int64_t ConvF32Onednn::packed_weight_bytes() const { return exec_->owned_bytes(); }
 
 Status ConvF32Onednn::unpack_weights(float* wei) const {
-  return detail::unpack(exec_->args.at(DNNL_ARG_WEIGHTS),
-                        user_weights_md(conv_geometry(params_.conv), memory::data_type::f32), wei);
+  if (widening_ == 1) {
+    return detail::unpack(exec_->args.at(DNNL_ARG_WEIGHTS),
+                          user_weights_md(conv_geometry(params_.conv), memory::data_type::f32), wei);
+  }
+  // The widened weights, then each output channel's own group's slice of its row.
+  const ConvParams& p = params_.conv;
+  const ConvParams wide_conv = widened_params(params_, widening_).conv;
+  const int64_t icg = p.in_channels / p.groups, ocg = p.out_channels / p.groups, taps = weights_per_oc(p) / icg;
+  std::vector<float> wide(static_cast<size_t>(p.out_channels * widening_ * icg * taps));
+  HQP_RETURN_IF_ERROR(detail::unpack(exec_->args.at(DNNL_ARG_WEIGHTS),
+                                     user_weights_md(conv_geometry(wide_conv), memory::data_type::f32), wide.data()));
+  for (int64_t oc = 0; oc < p.out_channels; ++oc) {
+    const int64_t slot = (oc / ocg) % widening_;
+    std::memcpy(wei + oc * icg * taps, wide.data() + (oc * widening_ + slot) * icg * taps,
+                static_cast<size_t>(icg * taps) * sizeof(float));
+  }
+  return Status::ok_status();
 }
 
 Status ConvF32Onednn::unpack_bias(float* bias) const {

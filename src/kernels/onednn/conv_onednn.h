@@ -46,7 +46,18 @@ struct ConvF32OnednnParams {
   std::optional<Layout> src_layout;
   bool has_bias = false;
   PostOps post_ops;
+  // Grouped convolutions whose groups are narrower than the ISA's vector (4 channels per group on
+  // AVX2: ResNeXt-50's first stage) have no direct kernel in oneDNN and run as im2col + GEMM, at a
+  // tenth of a direct kernel's speed. Such a convolution equals one with k times fewer, k times
+  // wider groups whose weights are block-diagonal (zero between the merged groups): k times the
+  // MACs, on a direct kernel. 0: automatic (only when oneDNN's first choice is its GEMM-based
+  // convolution: the smallest k in 2, 4 whose wider grouping has a direct one); 1: never; k > 1:
+  // that k (tests; groups % k == 0, not for depthwise convolutions).
+  int group_widening = 0;
 };
+
+// Largest automatic group widening (group_widening = 0): at most 4x the MACs.
+inline constexpr int kMaxGroupWidening = 4;
 
 // Lifecycle: applies() says whether oneDNN can run these params (and why not); create() validates,
 // builds the primitive (through the primitive cache) and prepacks the weights once into the
@@ -68,8 +79,11 @@ class ConvF32Onednn {
   Status run(const float* src, const float* sum, float* dst);
 
   const ConvF32OnednnParams& params() const { return params_; }
-  // oneDNN's implementation, e.g. "jit:avx512_core" (for --verbose).
-  const std::string& implementation() const;
+  // oneDNN's implementation, e.g. "jit:avx512_core" (for --verbose); with widened groups, e.g.
+  // "jit:avx2, groups x2".
+  const std::string& implementation() const { return implementation_; }
+  // The group widening create() chose (1: none).
+  int group_widening() const { return widening_; }
   // Bytes of kernel-owned memory: the prepacked weights and bias.
   int64_t packed_weight_bytes() const;
   // The weights (in the layout create() took them) and the bias, copied back out of the packed
@@ -85,6 +99,8 @@ class ConvF32Onednn {
   ConvF32Onednn() = default;
   ConvF32OnednnParams params_;
   int64_t dst_bytes_ = 0;
+  int widening_ = 1;
+  std::string implementation_;
   std::unique_ptr<detail::Executable> exec_;
 };
 

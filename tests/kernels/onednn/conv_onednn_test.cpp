@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -164,6 +165,112 @@ TEST(ConvF32Onednn, SumMayAliasDst) {
   std::vector<float> dst = residual;  // in place: dst holds the residual on entry
   ASSERT_TRUE(kernel->run(src.data(), dst.data(), dst.data()).ok());
   test::expect_all_near(dst, want, kConvOnednnTol, "in-place sum");
+}
+
+// Group widening (ConvF32OnednnParams::group_widening): a grouped conv with 4 channels per group
+// run as one with 2x / 4x wider, block-diagonal groups equals the reference, for both layouts,
+// with bias, residual sum and activation; unpack_weights() gives back the original weights.
+TEST(ConvF32Onednn, WidenedGroupsMatchReference) {
+  const ConvCase c{"Groups8x4", 2, 32, 32, 8, {9, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}};
+  const ConvParams cp = to_params(c);
+  const int64_t in_s = spatial(cp.in_size, 2), out_s = spatial(cp.out_size, 2);
+  const size_t dst_n = static_cast<size_t>(c.batch * c.out_channels * out_s);
+  const size_t wei_n = static_cast<size_t>(c.out_channels * (c.in_channels / c.groups) * 9);
+  const std::vector<float> src = test::random_floats(static_cast<size_t>(c.batch * c.in_channels * in_s), kRefTestSeed);
+  const std::vector<float> wei = test::random_floats(wei_n, kRefTestSeed + 1);
+  const std::vector<float> bias = test::random_floats(static_cast<size_t>(c.out_channels), kRefTestSeed + 2);
+  const std::vector<float> sum = test::random_floats(dst_n, kRefTestSeed + 3);
+  for (int k : {2, 4, 8}) {
+    for (Layout layout : {Layout::kNchw, Layout::kNhwc}) {
+      for (bool has_sum : {false, true}) {
+        const std::string what = "x" + std::to_string(k) + "/" + std::string(layout_name(layout)) +
+                                 (has_sum ? "/sum" : "");
+        ConvF32OnednnParams params;
+        params.conv = cp;
+        params.layout = layout;
+        params.has_bias = true;
+        params.post_ops = {has_sum, Activation::kRelu, 0, 0};
+        params.group_widening = k;
+        Result<ConvF32Onednn> kernel = ConvF32Onednn::create(params, wei.data(), bias.data());
+        ASSERT_TRUE(kernel.ok()) << what << ": " << kernel.status().message();
+        EXPECT_EQ(kernel->group_widening(), k) << what;
+        EXPECT_NE(kernel->implementation().find("groups x" + std::to_string(k)), std::string::npos)
+            << what << ": " << kernel->implementation();
+
+        std::vector<float> want(dst_n);
+        conv_f32__ref(cp, src.data(), wei.data(), bias.data(), want.data());
+        if (has_sum) {
+          for (size_t i = 0; i < dst_n; ++i) want[i] += sum[i];
+        }
+        test::apply_activation_ref(Activation::kRelu, 0, 0, want);
+        const std::vector<float> src_l = test::to_layout(src, layout, c.batch, c.in_channels, in_s);
+        const std::vector<float> sum_l = test::to_layout(sum, layout, c.batch, c.out_channels, out_s);
+        std::vector<float> dst_l(dst_n, 12345.0f);
+        ASSERT_TRUE(kernel->run(src_l.data(), sum_l.data(), dst_l.data()).ok()) << what;
+        const std::vector<float> got = test::from_layout(dst_l, layout, c.batch, c.out_channels, out_s);
+        test::expect_all_near(got, want, kConvOnednnTol, what + " [" + kernel->implementation() + "]");
+
+        std::vector<float> unpacked(wei_n, -7.0f);
+        ASSERT_TRUE(kernel->unpack_weights(unpacked.data()).ok()) << what;
+        EXPECT_EQ(unpacked, wei) << what;
+      }
+    }
+  }
+}
+
+TEST(ConvF32Onednn, BadGroupWideningIsRejected) {
+  const std::vector<float> wei(32 * 4 * 9, 0.5f);
+  ConvF32OnednnParams params;
+  params.conv = to_params({"Groups8x4", 1, 32, 32, 8, {5, 5}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}});
+  params.group_widening = 3;  // 8 groups are not divisible by 3
+  Result<ConvF32Onednn> kernel = ConvF32Onednn::create(params, wei.data(), nullptr);
+  ASSERT_FALSE(kernel.ok());
+  EXPECT_EQ(kernel.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(kernel.status().message().find("group_widening=3"), std::string::npos) << kernel.status().message();
+  params.conv = to_params(kCases[4]);  // depthwise
+  params.group_widening = 2;
+  kernel = ConvF32Onednn::create(params, wei.data(), nullptr);
+  ASSERT_FALSE(kernel.ok());
+  EXPECT_EQ(kernel.status().code(), StatusCode::kInvalidArgument);
+}
+
+// Automatic widening replaces exactly oneDNN's GEMM-based convolution. On AVX2 (this test also runs
+// under ONEDNN_MAX_CPU_ISA=AVX2, tests/CMakeLists.txt) 4 channels per group have no direct kernel,
+// so the widening branch runs there; on AVX-512 they have one and nothing changes.
+TEST(ConvF32Onednn, AutomaticGroupWideningOnlyReplacesGemm) {
+  const ConvCase c{"Groups32x4", 1, 128, 128, 32, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}};
+  const ConvParams cp = to_params(c);
+  const std::vector<float> src = test::random_floats(static_cast<size_t>(128 * 196), kRefTestSeed);
+  const std::vector<float> wei = test::random_floats(static_cast<size_t>(128 * 4 * 9), kRefTestSeed + 1);
+  ConvF32OnednnParams params;
+  params.conv = cp;
+  params.layout = Layout::kNhwc;
+  params.group_widening = 1;
+  Result<ConvF32Onednn> plain = ConvF32Onednn::create(params, wei.data(), nullptr);
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  params.group_widening = 0;
+  Result<ConvF32Onednn> automatic = ConvF32Onednn::create(params, wei.data(), nullptr);
+  ASSERT_TRUE(automatic.ok()) << automatic.status().message();
+  const std::string& impl = plain->implementation();
+  const bool gemm = impl.find("gemm:") != std::string::npos;
+  const char* max_isa = std::getenv("ONEDNN_MAX_CPU_ISA");
+  if (max_isa != nullptr && std::string(max_isa) == "AVX2") {
+    EXPECT_TRUE(gemm) << "expected oneDNN's GEMM-based conv for 4 channels per group on AVX2, got " << impl;
+  }
+  if (gemm) {
+    EXPECT_GT(automatic->group_widening(), 1) << automatic->implementation();
+    EXPECT_EQ(automatic->implementation().find("gemm:"), std::string::npos) << automatic->implementation();
+  } else {
+    EXPECT_EQ(automatic->group_widening(), 1) << impl << " / " << automatic->implementation();
+    EXPECT_EQ(automatic->implementation(), impl);
+  }
+  std::vector<float> want(static_cast<size_t>(128 * 196));
+  conv_f32__ref(cp, src.data(), wei.data(), nullptr, want.data());
+  const std::vector<float> src_l = test::to_layout(src, Layout::kNhwc, 1, 128, 196);
+  std::vector<float> dst_l(want.size());
+  ASSERT_TRUE(automatic->run(src_l.data(), nullptr, dst_l.data()).ok());
+  test::expect_all_near(test::from_layout(dst_l, Layout::kNhwc, 1, 128, 196), want, kConvOnednnTol,
+                        automatic->implementation());
 }
 
 // ---------------- INT8 ----------------
