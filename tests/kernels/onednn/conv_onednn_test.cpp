@@ -99,6 +99,30 @@ const PostOpCase kPostOps[] = {
     {"Swish", false, Activation::kSwish, 0, 0},        {"SumSwish", true, Activation::kSwish, 0, 0},
 };
 
+// Runs `kernel` (params.layout) on src / sum (NCHW) and compares with conv_f32__ref + sum +
+// activation.
+void expect_matches_reference(ConvF32Onednn& kernel, const ConvCase& c, const std::vector<float>& src,
+                              const std::vector<float>& wei, const float* bias, const std::vector<float>& sum,
+                              const std::string& what) {
+  const ConvF32OnednnParams& params = kernel.params();
+  const ConvParams& cp = params.conv;
+  const Layout layout = params.layout;
+  const int64_t in_s = spatial(cp.in_size, cp.spatial_rank), out_s = spatial(cp.out_size, cp.spatial_rank);
+  const size_t dst_n = static_cast<size_t>(c.batch * c.out_channels * out_s);
+  std::vector<float> want(dst_n);
+  conv_f32__ref(cp, src.data(), wei.data(), bias, want.data());
+  if (params.post_ops.has_sum) {
+    for (size_t i = 0; i < dst_n; ++i) want[i] += sum[i];
+  }
+  test::apply_activation_ref(params.post_ops.activation, params.post_ops.alpha, params.post_ops.beta, want);
+  const std::vector<float> src_l = test::to_layout(src, layout, c.batch, c.in_channels, in_s);
+  const std::vector<float> sum_l = test::to_layout(sum, layout, c.batch, c.out_channels, out_s);
+  std::vector<float> dst_l(dst_n, 12345.0f);
+  ASSERT_TRUE(kernel.run(src_l.data(), sum_l.data(), dst_l.data()).ok()) << what;
+  const std::vector<float> got = test::from_layout(dst_l, layout, c.batch, c.out_channels, out_s);
+  test::expect_all_near(got, want, kConvOnednnTol, what + " [" + kernel.implementation() + "]");
+}
+
 class ConvF32OnednnSweep : public ::testing::TestWithParam<ConvCase> {};
 
 TEST_P(ConvF32OnednnSweep, MatchesReference) {
@@ -125,20 +149,7 @@ TEST_P(ConvF32OnednnSweep, MatchesReference) {
         params.post_ops = {po.has_sum, po.activation, po.alpha, po.beta};
         Result<ConvF32Onednn> kernel = ConvF32Onednn::create(params, wei.data(), with_bias ? bias.data() : nullptr);
         ASSERT_TRUE(kernel.ok()) << what << ": " << kernel.status().message();
-
-        std::vector<float> want(dst_n);
-        conv_f32__ref(cp, src.data(), wei.data(), with_bias ? bias.data() : nullptr, want.data());
-        if (po.has_sum) {
-          for (size_t i = 0; i < dst_n; ++i) want[i] += sum[i];
-        }
-        test::apply_activation_ref(po.activation, po.alpha, po.beta, want);
-
-        const std::vector<float> src_l = test::to_layout(src, layout, c.batch, c.in_channels, in_s);
-        const std::vector<float> sum_l = test::to_layout(sum, layout, c.batch, c.out_channels, out_s);
-        std::vector<float> dst_l(dst_n, 12345.0f);
-        ASSERT_TRUE(kernel->run(src_l.data(), sum_l.data(), dst_l.data()).ok()) << what;
-        const std::vector<float> got = test::from_layout(dst_l, layout, c.batch, c.out_channels, out_s);
-        test::expect_all_near(got, want, kConvOnednnTol, what + " [" + kernel->implementation() + "]");
+        expect_matches_reference(*kernel, c, src, wei, with_bias ? bias.data() : nullptr, sum, what);
       }
     }
   }
@@ -183,8 +194,11 @@ TEST(ConvF32Onednn, WidenedGroupsMatchReference) {
   for (int k : {2, 4, 8}) {
     for (Layout layout : {Layout::kNchw, Layout::kNhwc}) {
       for (bool has_sum : {false, true}) {
-        const std::string what = "x" + std::to_string(k) + "/" + std::string(layout_name(layout)) +
-                                 (has_sum ? "/sum" : "");
+        std::string what = "x";
+        what += std::to_string(k);
+        what += "/";
+        what += layout_name(layout);
+        if (has_sum) what += "/sum";
         ConvF32OnednnParams params;
         params.conv = cp;
         params.layout = layout;
@@ -196,19 +210,7 @@ TEST(ConvF32Onednn, WidenedGroupsMatchReference) {
         EXPECT_EQ(kernel->group_widening(), k) << what;
         EXPECT_NE(kernel->implementation().find("groups x" + std::to_string(k)), std::string::npos)
             << what << ": " << kernel->implementation();
-
-        std::vector<float> want(dst_n);
-        conv_f32__ref(cp, src.data(), wei.data(), bias.data(), want.data());
-        if (has_sum) {
-          for (size_t i = 0; i < dst_n; ++i) want[i] += sum[i];
-        }
-        test::apply_activation_ref(Activation::kRelu, 0, 0, want);
-        const std::vector<float> src_l = test::to_layout(src, layout, c.batch, c.in_channels, in_s);
-        const std::vector<float> sum_l = test::to_layout(sum, layout, c.batch, c.out_channels, out_s);
-        std::vector<float> dst_l(dst_n, 12345.0f);
-        ASSERT_TRUE(kernel->run(src_l.data(), sum_l.data(), dst_l.data()).ok()) << what;
-        const std::vector<float> got = test::from_layout(dst_l, layout, c.batch, c.out_channels, out_s);
-        test::expect_all_near(got, want, kConvOnednnTol, what + " [" + kernel->implementation() + "]");
+        expect_matches_reference(*kernel, c, src, wei, bias.data(), sum, what);
 
         std::vector<float> unpacked(wei_n, -7.0f);
         ASSERT_TRUE(kernel->unpack_weights(unpacked.data()).ok()) << what;
@@ -409,7 +411,9 @@ void run_int8_case(const ConvCase& c, const Int8Case& q, Layout layout, bool wit
       ConvInt8Onednn::create(params, d.wei.data(), d.wei_scales.data(), with_bias ? d.bias.data() : nullptr);
   ASSERT_TRUE(kernel.ok()) << what << ": " << kernel.status().message();
   if (impl_rank > 0 && !same_isa_as_first(params, kernel->implementation())) return;
-  if (exact_without_vnni && !int8_kernels_exact_on_this_cpu()) EXPECT_EQ(kernel->doubles_input(), !plain_depthwise) << what;
+  if (exact_without_vnni && !int8_kernels_exact_on_this_cpu()) {
+    EXPECT_EQ(kernel->doubles_input(), !plain_depthwise) << what;
+  }
 
   std::vector<uint8_t> want(static_cast<size_t>(dst_n) * dst_elem);
   if (q.src_dtype == DType::kU8) {
