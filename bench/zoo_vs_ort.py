@@ -138,7 +138,8 @@ def main(argv=None):
              "(median of per-round medians). Files: tests/golden/make_zoo.py's exports (PyTorch, opset 13, "
              "random weights)" + (", and tests/golden/make_golden.py's opset-13 files (`*_op13`)" if a.golden_dir
                                   else "") + ". Max rel err: hqp's fast runtime against PyTorch's logits on the "
-             f"export's own input, max|hqp - torch| / max|torch|. 1-min load average {load_start:.2f} at the start "
+             "export's own input (`hqp run`, default layout, the export's batch), max|hqp - torch| / max|torch|. "
+             f"1-min load average {load_start:.2f} at the start "
              f"(after {waited:.0f} s of waiting), {os.getloadavg()[0]:.2f} at the end.", "",
              "| model | input | max rel err vs PyTorch | " + " | ".join(f"hqp {x} ms" for x in layouts) +
              " | ONNX Runtime ms | " + " | ".join(f"hqp {x} / ORT" for x in layouts) + " |",
@@ -148,8 +149,11 @@ def main(argv=None):
         lines.append(f"| {name} | {shape} | {err:.1e} | " + " | ".join(f"{med['hqp:' + x]:.2f}" for x in layouts) +
                      f" | {o:.2f} | " + " | ".join(f"{med['hqp:' + x] / o:.2f}" for x in layouts) + " |")
     ratios = [med["hqp:" + layouts[0]] / med["ort"] for _, _, med, _, _ in rows]
-    lines += ["", f"hqp {layouts[0]} / ONNX Runtime over the {len(rows)} files: median {statistics.median(ratios):.2f}, "
-              f"max {max(ratios):.2f}; {sum(r <= 1.0 for r in ratios)} of {len(rows)} at or below 1.00.", "",
+    if ratios:
+        lines += ["", f"hqp {layouts[0]} / ONNX Runtime over the {len(rows)} files: median "
+                  f"{statistics.median(ratios):.2f}, max {max(ratios):.2f}; {sum(r <= 1.0 for r in ratios)} of "
+                  f"{len(rows)} at or below 1.00."]
+    lines += ["",
               "<details><summary>Per-round medians (ms), in the order run</summary>", "",
               "| model | " + " | ".join(engines) + " |", "|---|" + "---|" * len(engines)]
     for name, _, _, t, _ in rows:

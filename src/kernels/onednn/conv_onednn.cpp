@@ -332,8 +332,8 @@ Result<ConvF32Onednn> ConvF32Onednn::create(const ConvF32OnednnParams& params, c
   const int k = params.group_widening == 0 ? automatic_group_widening(params) : params.group_widening;
   if (k < 1 || (k > 1 && (p.groups % k != 0 || is_depthwise_conv(p)))) {
     return make_error(StatusCode::kInvalidArgument, "cannot create kernel '{}': bad group widening (group_widening={}, "
-                      "groups={}, in_channels={}, expected 0, 1 or a divisor of a non-depthwise conv's groups)",
-                      kName, params.group_widening, p.groups, p.in_channels);
+                      "groups={}, in_channels={}, out_channels={}, expected 0, 1 or a divisor of a non-depthwise "
+                      "conv's groups)", kName, params.group_widening, p.groups, p.in_channels, p.out_channels);
   }
   ConvF32Onednn kernel;
   kernel.params_ = params;

@@ -52,7 +52,9 @@ struct ConvF32OnednnParams {
   // wider groups whose weights are block-diagonal (zero between the merged groups): k times the
   // MACs, on a direct kernel. 0: automatic (only when oneDNN's first choice is its GEMM-based
   // convolution: the smallest k in 2, 4 whose wider grouping has a direct one); 1: never; k > 1:
-  // that k (tests; groups % k == 0, not for depthwise convolutions).
+  // that k (tests; groups % k == 0, not for depthwise convolutions). The same outputs for finite
+  // inputs; an Inf / NaN input also reaches the merged groups' outputs (0 * Inf = NaN), where
+  // the grouped conv keeps it in its own group. The packed weights are k times larger.
   int group_widening = 0;
 };
 

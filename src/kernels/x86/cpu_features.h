@@ -3,13 +3,13 @@
 // generic x86-64; these say which of those functions may be called here.
 // ONEDNN_MAX_CPU_ISA (or its old name DNNL_MAX_CPU_ISA), oneDNN's own cap, caps these too, so one
 // variable holds the whole process to a lower ISA (e.g. AVX2: the kernels of a CPU without
-// AVX-512, which the tests run on any CPU): a value starting with AVX2 turns off the AVX-512
-// kernels, one starting with SSE or equal to AVX also the AVX2 ones; other values change nothing.
+// AVX-512, which the tests run on any CPU). Read as oneDNN 2.6 reads it (exact, upper-case names):
+// SSE41 / AVX turn off the AVX2 and AVX-512 kernels; AVX2, AVX2_VNNI and the AVX512_MIC names
+// (no BW / VL / DQ) the AVX-512 ones; other values change nothing.
 #pragma once
 
 #include <cstdlib>
 #include <cstring>
-#include <strings.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HQP_X86_DISPATCH 1
@@ -24,9 +24,12 @@ inline int isa_cap() {
     const char* v = std::getenv("ONEDNN_MAX_CPU_ISA");
     if (v == nullptr) v = std::getenv("DNNL_MAX_CPU_ISA");
     if (v == nullptr) return 2;
-    auto starts = [v](const char* prefix) { return strncasecmp(v, prefix, std::strlen(prefix)) == 0; };
-    if (starts("SSE") || strcasecmp(v, "AVX") == 0) return 0;
-    if (starts("AVX2")) return 1;
+    for (const char* below_avx2 : {"SSE41", "AVX"}) {
+      if (std::strcmp(v, below_avx2) == 0) return 0;
+    }
+    for (const char* avx2 : {"AVX2", "AVX2_VNNI", "AVX512_MIC", "AVX512_MIC_4OPS"}) {
+      if (std::strcmp(v, avx2) == 0) return 1;
+    }
     return 2;
   }();
   return cap;
