@@ -145,8 +145,16 @@ std::shared_ptr<const detail::CachedPrimitive> conv_f32_primitive(const ConvF32O
   });
 }
 
-bool is_depthwise_conv(const ConvParams& p);
-int64_t weights_per_oc(const ConvParams& p);
+bool is_depthwise_conv(const ConvParams& p) {
+  return p.groups > 1 && p.in_channels == p.groups && p.out_channels == p.groups;
+}
+
+// Weights per output channel: IC/G x the kernel's taps.
+int64_t weights_per_oc(const ConvParams& p) {
+  int64_t n = p.in_channels / p.groups;
+  for (int i = 0; i < p.spatial_rank; ++i) n *= p.kernel[i];
+  return n;
+}
 
 // params with k times fewer, k times wider groups (the weights of widen_group_weights()).
 ConvF32OnednnParams widened_params(const ConvF32OnednnParams& params, int k) {
@@ -156,15 +164,19 @@ ConvF32OnednnParams widened_params(const ConvF32OnednnParams& params, int k) {
   return wide;
 }
 
-// [OC, IC/G, taps] -> [OC, k * IC/G, taps]: output channel oc of group g keeps its weights in
-// slot g % k of its wider group's input channels, zeros in the others.
+// Weights [OC, IC/G, taps] <-> widened [OC, k * IC/G, taps]: output channel oc of group g keeps
+// its weights in slot g % k of its wider group's input channels (zeros in the others). Where
+// row oc starts in the widened weights:
+int64_t widened_row_offset(const ConvParams& p, int k, int64_t oc) {
+  const int64_t row = weights_per_oc(p), ocg = p.out_channels / p.groups;
+  return (oc * k + (oc / ocg) % k) * row;
+}
+
 std::vector<float> widen_group_weights(const ConvParams& p, int k, const float* wei) {
-  const int64_t icg = p.in_channels / p.groups, ocg = p.out_channels / p.groups, taps = weights_per_oc(p) / icg;
-  std::vector<float> wide(static_cast<size_t>(p.out_channels * k * icg * taps), 0.0f);
+  const int64_t row = weights_per_oc(p);
+  std::vector<float> wide(static_cast<size_t>(p.out_channels * k * row), 0.0f);
   for (int64_t oc = 0; oc < p.out_channels; ++oc) {
-    const int64_t slot = (oc / ocg) % k;
-    std::memcpy(wide.data() + (oc * k + slot) * icg * taps, wei + oc * icg * taps,
-                static_cast<size_t>(icg * taps) * sizeof(float));
+    std::memcpy(wide.data() + widened_row_offset(p, k, oc), wei + oc * row, static_cast<size_t>(row) * sizeof(float));
   }
   return wide;
 }
@@ -193,17 +205,6 @@ int automatic_group_widening(const ConvF32OnednnParams& params) {
 // The src zero point goes to oneDNN only when padding is read; otherwise it is folded into the bias.
 bool int8_uses_src_zero_point_attr(const ConvInt8OnednnParams& params) {
   return params.out.src_zero_point != 0 && conv_geometry(params.conv).reads_padding;
-}
-
-bool is_depthwise_conv(const ConvParams& p) {
-  return p.groups > 1 && p.in_channels == p.groups && p.out_channels == p.groups;
-}
-
-// Weights per output channel: IC/G x the kernel's taps.
-int64_t weights_per_oc(const ConvParams& p) {
-  int64_t n = p.in_channels / p.groups;
-  for (int i = 0; i < p.spatial_rank; ++i) n *= p.kernel[i];
-  return n;
 }
 
 // Whether the kernel reads its input twice (ConvInt8OnednnParams::exact_without_vnni).
@@ -367,14 +368,13 @@ Status ConvF32Onednn::unpack_weights(float* wei) const {
   // The widened weights, then each output channel's own group's slice of its row.
   const ConvParams& p = params_.conv;
   const ConvParams wide_conv = widened_params(params_, widening_).conv;
-  const int64_t icg = p.in_channels / p.groups, ocg = p.out_channels / p.groups, taps = weights_per_oc(p) / icg;
-  std::vector<float> wide(static_cast<size_t>(p.out_channels * widening_ * icg * taps));
+  const int64_t row = weights_per_oc(p);
+  std::vector<float> wide(static_cast<size_t>(p.out_channels * widening_ * row));
   HQP_RETURN_IF_ERROR(detail::unpack(exec_->args.at(DNNL_ARG_WEIGHTS),
                                      user_weights_md(conv_geometry(wide_conv), memory::data_type::f32), wide.data()));
   for (int64_t oc = 0; oc < p.out_channels; ++oc) {
-    const int64_t slot = (oc / ocg) % widening_;
-    std::memcpy(wei + oc * icg * taps, wide.data() + (oc * widening_ + slot) * icg * taps,
-                static_cast<size_t>(icg * taps) * sizeof(float));
+    std::memcpy(wei + oc * row, wide.data() + widened_row_offset(p, widening_, oc),
+                static_cast<size_t>(row) * sizeof(float));
   }
   return Status::ok_status();
 }
